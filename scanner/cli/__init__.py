@@ -1,0 +1,93 @@
+"""Command-line entry point: parses arguments, runs one command, maps errors to exit codes.
+
+Each command lives in its own module (``scanner.cli.<name>``) with ``add_parser(subparsers)``
+and ``run(ns) -> int``. Command modules import heavy dependencies (gitpython, boto3, rich)
+inside functions, so ``keysweep staged`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from scanner import __version__
+from scanner.errors import ScannerError
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+EXIT_LIVE_KEY = 3
+EXIT_INTERRUPTED = 130
+
+# name -> module path. Order is the order shown in --help.
+COMMANDS: dict[str, str] = {
+    "scan": "scanner.cli.scan",
+    "history": "scanner.cli.history",
+    "staged": "scanner.cli.staged",
+    "rules": "scanner.cli.rules",
+}
+
+DESCRIPTION = """\
+Find leaked AWS credentials (and other high-value secrets) in files, .env files,
+staged changes and the full history of git repositories.
+
+exit codes: 0 clean, 1 findings, 2 error, 3 live AWS key found (with --verify), 130 interrupted
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageExit(f"{self.prog}: error: {message}")
+
+
+class _UsageExit(Exception):
+    pass
+
+
+def _load(module_path: str) -> ModuleType:
+    return importlib.import_module(module_path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="keysweep",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"keysweep {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_path in COMMANDS.values():
+        _load(module_path).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        ns = parser.parse_args(argv)
+        if not ns.command:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        module = _load(COMMANDS[ns.command])
+        result: int = module.run(ns)
+        return result
+    except _UsageExit as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except ScannerError as exc:
+        print(f"keysweep: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("keysweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def entry() -> None:
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The exception tree. Only the CLI maps these to exit codes (see scanner.cli)."""
+
+from __future__ import annotations
+
+
+class ScannerError(Exception):
+    """Root of every error keysweep raises on purpose.
+
+    The message is one line, names the thing (file, rule, key, ref) and the problem,
+    and never contains a secret value.
+    """
+
+
+class UsageError(ScannerError):
+    """Bad command-line usage or a missing/unsuitable input path."""
+
+
+class InputError(ScannerError):
+    """Input that exists but cannot be read or is not what the command needs."""
+
+
+class RuleError(ScannerError):
+    """A malformed rule pack (names file, rule id and key)."""
+
+
+class ConfigError(ScannerError):
+    """A malformed project configuration file (names file and key)."""
+
+
+class BaselineError(ScannerError):
+    """A malformed or unreadable baseline file."""
+
+
+class GitError(ScannerError):
+    """git failed, a path is not a repository, or objects could not be read."""
+
+
+class VerifyError(ScannerError):
+    """Verification or deactivation could not run (never for a key that is merely invalid)."""
+
+
+class OutputError(ScannerError):
+    """A report, baseline or audit log could not be written."""
