@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "history": "scanner.cli.history",
     "staged": "scanner.cli.staged",
     "rules": "scanner.cli.rules",
+    "verify": "scanner.cli.verify",
+    "baseline": "scanner.cli.baseline",
+    "deactivate": "scanner.cli.deactivate",
+    "reactivate": "scanner.cli.reactivate",
 }
 
 DESCRIPTION = """\

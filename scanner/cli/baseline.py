@@ -1,0 +1,216 @@
+"""``keysweep baseline create|update|prune [PATH]``: accept today's findings, gate on new ones.
+
+The baseline lists (path, rule, fingerprint) for every finding of a working-tree scan (or of the
+whole history with ``--history``), never the secret itself. ``scan``, ``history`` and ``staged``
+then report only what it does not list (``--baseline FILE``, or ``baseline.path`` in the config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scanner.cli.common import (
+    CommonOptions,
+    build_detector,
+    detect_all,
+    parse_size,
+    summarize,
+)
+from scanner.cli.project import Project, find_root, load_project
+from scanner.errors import UsageError
+from scanner.ignore.baseline import (
+    DEFAULT_FILENAME,
+    Baseline,
+    create_baseline,
+    load_baseline,
+    prune_baseline,
+    update_baseline,
+    write_baseline,
+)
+from scanner.models import ScanResult
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSource
+
+HELP = "create, update or prune a baseline of accepted findings"
+DESCRIPTION = f"""\
+Write a baseline: the findings a team has accepted (already rotated, or known and tracked), so
+that a CI gate reports only NEW secrets. Entries hold a hash of the rule and the secret plus the
+file path, never the secret, and no line numbers: moving code never revives a finding.
+
+actions:
+  create   scan and write a new baseline (refuses to overwrite one without --force)
+  update   add entries for new findings; existing entries keep reason/owner/expires
+  prune    drop entries whose secret no longer appears at their path
+
+The file is JSON Lines, one sorted entry per line; add reason, owner and expires (YYYY-MM-DD)
+by hand. Put `{DEFAULT_FILENAME} merge=union` in .gitattributes and concurrent branches never
+conflict on it.
+
+examples:
+  keysweep baseline create . --output {DEFAULT_FILENAME}
+  keysweep baseline update . --history       # file named by baseline.path in .keysweep.toml
+  keysweep scan . --baseline {DEFAULT_FILENAME}
+
+exit codes: 0 written, 2 error (nothing is written when a file could not be read)
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "baseline",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("create", "update", "prune"))
+    parser.add_argument(
+        "path", nargs="?", default=".", metavar="PATH", help="repository or directory (default: .)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="baseline file to write (default: baseline.path from the config)",
+    )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="scan every commit of every ref instead of the working tree",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="let create overwrite an existing baseline"
+    )
+    parser.add_argument(
+        "--all-files",
+        action="store_true",
+        help="in a git work tree, scan ignored files too (working-tree scan only)",
+    )
+    parser.add_argument("--config", dest="config_file", metavar="FILE", help="project config")
+    parser.add_argument(
+        "--rules", metavar="PACK", action="append", default=[], help="extra rule pack"
+    )
+    parser.add_argument(
+        "--no-inline-allow",
+        dest="inline_allow",
+        action="store_false",
+        help="ignore inline allow markers",
+    )
+    parser.add_argument(
+        "--max-file-size",
+        metavar="BYTES",
+        type=parse_size,
+        default=None,
+        help="skip files (blobs) larger than this (default: the config's, else 10M)",
+    )
+
+
+def run(ns: argparse.Namespace) -> int:
+    options = CommonOptions(
+        rule_packs=tuple(ns.rules),
+        inline_allow=ns.inline_allow,
+        max_file_size=ns.max_file_size or DEFAULT_MAX_FILE_SIZE,
+        max_file_size_explicit=ns.max_file_size is not None,
+        config_file=ns.config_file,
+    )
+    return baseline_command(
+        ns.action,
+        ns.path,
+        output=ns.output,
+        history=ns.history,
+        force=ns.force,
+        all_files=ns.all_files,
+        options=options,
+    )
+
+
+def baseline_command(
+    action: str,
+    path: str,
+    *,
+    output: str | None,
+    history: bool = False,
+    force: bool = False,
+    all_files: bool = False,
+    options: CommonOptions,
+) -> int:
+    # The baseline being written must not filter the scan that feeds it.
+    root = Path.cwd() if history and _is_remote(path) else find_root(path)
+    project = load_project(options, root, use_baseline=False)
+    options = project.options
+    target = _target(output, project)
+    existing: Baseline | None = None
+    if action == "create":
+        if target.exists() and not force:
+            raise UsageError(
+                f"baseline {target} already exists (use 'baseline update', or --force to replace)"
+            )
+    elif target.exists():
+        existing = load_baseline(target)
+    elif action == "prune":
+        raise UsageError(f"baseline {target}: file not found (nothing to prune)")
+
+    result = (
+        _scan_history(path, options, project)
+        if history
+        else _scan_tree(path, all_files, options, project)
+    )
+    result = project.apply(result)  # config skip paths and path allowlist, never a baseline
+    if result.summary.errors:
+        for error in result.summary.errors:
+            print(f"keysweep: error: {error}", file=sys.stderr)
+        print(f"keysweep: baseline {target} not written: the scan was incomplete", file=sys.stderr)
+        return 2
+
+    key = project.finding_key
+    if existing is None:
+        baseline = create_baseline(result.findings, path_key=key)
+        message = f"{len(baseline.entries)} entries"
+    elif action == "prune":
+        baseline, removed = prune_baseline(existing, result.findings, path_key=key)
+        message = f"{len(baseline.entries)} entries ({removed} removed)"
+    else:
+        baseline, added = update_baseline(existing, result.findings, path_key=key)
+        message = f"{len(baseline.entries)} entries ({added} added)"
+    write_baseline(target, baseline)
+    print(f"keysweep: baseline {target}: {message}", file=sys.stderr)
+    return 0
+
+
+def _is_remote(path: str) -> bool:
+    from scanner.sources.history import is_remote
+
+    return is_remote(path)
+
+
+def _target(output: str | None, project: Project) -> Path:
+    if output:
+        return Path(output)
+    if project.config.baseline is not None:
+        return project.config.baseline
+    raise UsageError(
+        "no baseline file: pass --output FILE or set baseline.path in the project config"
+    )
+
+
+def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Project) -> ScanResult:
+    started = time.monotonic()
+    source = FileSource([path], all_files=all_files, max_file_size=options.max_file_size)
+    source.check_paths()
+    detector = build_detector(options, project)
+    findings = detect_all(detector, source, project)
+    summary = summarize("scan", path, source.stats, started)
+    return ScanResult(findings=tuple(findings), summary=summary)
+
+
+def _scan_history(path: str, options: CommonOptions, project: Project) -> ScanResult:
+    from scanner.sources.history import HistoryScan
+
+    detector = build_detector(options, project)
+    result = HistoryScan(path, max_size=options.max_file_size).run(detector, None)
+    if not project.config.skip_paths:
+        return result
+    kept = tuple(f for f in result.findings if not project.config.skips(f.path))
+    return ScanResult(kept, result.summary)

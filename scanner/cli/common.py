@@ -1,0 +1,222 @@
+"""What scan, history and staged share: their common options and the tail of the pipeline.
+
+    findings -> config/baseline -> verify -> report -> exit code
+
+A command parses its own arguments, builds a ``ScanResult`` from its source, and hands it to
+:func:`finish` with the :class:`CommonOptions` unpacked from the command line by
+:func:`common_options`. A later stage plugs in with one option in :func:`add_common_options`,
+one field in :class:`CommonOptions`, one line in :func:`common_options` and one line in
+:func:`finish`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scanner.atomic import write_atomic
+from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
+from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
+from scanner.cli.workers import scan_fragments
+from scanner.models import Finding, Fragment, ScanResult, ScanSummary
+from scanner.report import DEFAULT_FORMAT, REPORTERS, reporter
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, SourceStats
+
+if TYPE_CHECKING:
+    from scanner.cli.project import Project
+    from scanner.detect import Detector
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """The options every scanning command takes, already validated by argparse."""
+
+    fmt: str = DEFAULT_FORMAT
+    output: str | None = None
+    show_secrets: bool = False
+    rule_packs: tuple[str, ...] = ()
+    inline_allow: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_file_size_explicit: bool = False  # given on the command line: wins over the config
+    config_file: str | None = None  # --config; else .keysweep.toml / pyproject.toml at the root
+    baseline_file: str | None = None  # --baseline; else the config's baseline.path
+    aws: AwsSettings = field(default_factory=AwsSettings)  # --verify and the aws group
+
+
+_SIZE = re.compile(r"(?i)^\s*(\d+)\s*([kmg]i?b?|b)?\s*$")
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """``10485760``, ``512K``, ``10M``, ``1GiB`` -> bytes (argparse type)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (use bytes, or K, M, G)")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Report and detection options for scan, history and staged."""
+    report = parser.add_argument_group("report")
+    report.add_argument(
+        "-f",
+        "--format",
+        dest="fmt",
+        choices=list(REPORTERS),
+        default=DEFAULT_FORMAT,
+        help="output format (default: %(default)s; rich colours on a terminal, plain when piped)",
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE (atomically, once the scan has finished) instead of stdout",
+    )
+    report.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print secrets in full (default: redacted to a short prefix and the length)",
+    )
+    detect = parser.add_argument_group("detection")
+    detect.add_argument(
+        "--rules",
+        metavar="PACK",
+        action="append",
+        default=[],
+        help="also load this YAML rule pack (repeatable); built-in rules stay on",
+    )
+    detect.add_argument(
+        "--no-inline-allow",
+        dest="inline_allow",
+        action="store_false",
+        help="ignore inline allow markers ('keysweep:allow', 'gitleaks:allow', "
+        "'pragma: allowlist secret') and report those lines too (for audits)",
+    )
+    detect.add_argument(
+        "--max-file-size",
+        metavar="BYTES",
+        type=parse_size,
+        default=None,
+        help="skip (and count) files larger than this; K/M/G suffixes accepted "
+        "(default: the config's scan.max_file_size, else 10M)",
+    )
+    project = parser.add_argument_group("project")
+    project.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        help="project config (default: .keysweep.toml, or [tool.keysweep] in pyproject.toml, "
+        "at the repository root)",
+    )
+    project.add_argument(
+        "--baseline",
+        dest="baseline_file",
+        metavar="FILE",
+        help="suppress the accepted findings listed in this baseline and report only new ones "
+        "(default: the config's baseline.path)",
+    )
+    add_verify_options(parser)
+
+
+def common_options(ns: argparse.Namespace) -> CommonOptions:
+    return CommonOptions(
+        fmt=ns.fmt,
+        output=ns.output,
+        show_secrets=ns.show_secrets,
+        rule_packs=tuple(ns.rules),
+        inline_allow=ns.inline_allow,
+        max_file_size=DEFAULT_MAX_FILE_SIZE if ns.max_file_size is None else ns.max_file_size,
+        max_file_size_explicit=ns.max_file_size is not None,
+        config_file=ns.config_file,
+        baseline_file=ns.baseline_file,
+        aws=aws_settings(ns),
+    )
+
+
+def build_detector(options: CommonOptions, project: Project | None = None) -> Detector:
+    """The built-in rules plus any ``--rules`` packs (RuleError names a bad pack), and the
+    project config's packs, disabled rules and global allowlist."""
+    from scanner.detect import Detector
+    from scanner.rulepack import load_rules
+
+    packs = tuple(Path(p) for p in options.rule_packs)
+    if project is None:
+        return Detector(load_rules(packs), inline_allow=options.inline_allow)
+    ruleset = project.load_rules(packs)
+    return Detector(ruleset, allowlist=project.allowlist(), inline_allow=options.inline_allow)
+
+
+def detect_all(
+    detector: Detector, fragments: Iterable[Fragment], project: Project | None = None
+) -> list[Finding]:
+    """Run the detector over fragments, cheapest check first: bytes are only decoded when the
+    keyword prefilter says a rule could match. The config's scan.skip_paths are never read."""
+    if project is not None:
+        fragments = project.fragments(fragments)
+    return list(scan_fragments(detector, fragments))  # worker processes for large scans
+
+
+def summarize(
+    mode: str, target: str, stats: SourceStats, started: float, notes: Sequence[str] = ()
+) -> ScanSummary:
+    return ScanSummary(
+        mode=mode,
+        target=target,
+        files_scanned=stats.files_scanned,
+        bytes_scanned=stats.bytes_scanned,
+        skipped=dict(stats.skipped),
+        duration_s=time.monotonic() - started,
+        notes=(*stats.notes, *notes),
+        errors=tuple(stats.errors),
+    )
+
+
+def finish(result: ScanResult, options: CommonOptions, project: Project | None = None) -> int:
+    """The tail every scanning command shares: findings -> config/baseline -> verify ->
+    report -> exit code. Each stage derives a new ScanResult; nothing is mutated."""
+    if project is not None:
+        result = project.apply(result)
+    result = apply_aws_stage(result, options.aws, project.config.verify if project else None)
+    write_report(result, options)
+    return exit_code(result)
+
+
+def write_report(result: ScanResult, options: CommonOptions) -> None:
+    """Render the report; stdout, or ``--output`` written atomically now that the scan is
+    over (a failed run never truncates a previous report). Errors and the summary line go
+    to stderr."""
+    module = reporter(options.fmt)
+    to_terminal = options.output is None and sys.stdout.isatty()
+    if to_terminal and hasattr(module, "render_terminal"):
+        width = shutil.get_terminal_size((120, 24)).columns
+        text: str = module.render_terminal(result, show_secrets=options.show_secrets, width=width)
+    else:
+        text = module.render(result, show_secrets=options.show_secrets)
+    if options.output is not None:
+        write_atomic(options.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    from scanner.report.table import summary_line
+
+    for error in result.summary.errors:
+        print(f"keysweep: error: {error}", file=sys.stderr)
+    print(summary_line(result), file=sys.stderr)
+
+
+def exit_code(result: ScanResult) -> int:
+    """Contract: 2 if anything could not be read, else 3 for a live AWS key, 1 for findings,
+    0 when clean."""
+    if result.summary.errors:
+        return EXIT_ERROR
+    if any(f.verification is not None and f.verification.status == "live" for f in result.findings):
+        return EXIT_LIVE_KEY
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

@@ -1,0 +1,95 @@
+"""``keysweep reactivate KEY_ID``: undo ``keysweep deactivate`` (Status=Active), audited."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from scanner.cli import EXIT_CLEAN, EXIT_ERROR
+from scanner.cli.aws_options import AwsSettings, add_aws_connection_options, aws_settings
+from scanner.errors import UsageError
+
+HELP = "re-enable an access key that keysweep deactivated (undo)"
+DESCRIPTION = """\
+Set an IAM access key back to Active with iam:UpdateAccessKey, using operator credentials
+(--aws-profile or the AWS_* environment), then confirm with iam:ListAccessKeys. The key's
+user is looked up with iam:GetAccessKeyLastUsed unless --user is given. Asks you to type the
+key id unless --yes. The action is appended to the audit log.
+
+Equivalent AWS CLI call:
+  aws iam update-access-key --user-name USER --access-key-id KEY_ID --status Active
+
+Only reactivate a leaked key once you are sure it must keep working (prefer rotating it).
+
+exit codes: 0 reactivated, 2 error, 130 interrupted
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "reactivate",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("key_id", metavar="KEY_ID", help="the access key id (AKIA...)")
+    parser.add_argument("--user", metavar="NAME", help="the key's IAM user (default: look up)")
+    parser.add_argument("--yes", action="store_true", help="do not ask for typed confirmation")
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append the audit record here (default: $XDG_STATE_HOME/keysweep/audit.jsonl)",
+    )
+    group = parser.add_argument_group("aws")
+    add_aws_connection_options(group)
+
+
+def run(ns: argparse.Namespace) -> int:
+    return reactivate_command(
+        ns.key_id,
+        user=ns.user,
+        yes=ns.yes,
+        audit_log=ns.audit_log,
+        settings=aws_settings(ns, always_verify=True),
+    )
+
+
+def reactivate_command(
+    key_id: str,
+    *,
+    user: str | None = None,
+    yes: bool = False,
+    audit_log: str | None = None,
+    settings: AwsSettings,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
+    from scanner.verify.audit import AuditLog
+    from scanner.verify.canary import is_aws_key_id
+    from scanner.verify.deactivate import Operator, reactivate
+
+    out = out or sys.stdout
+    reader = stdin or sys.stdin
+    if not is_aws_key_id(key_id) or not key_id.startswith("AKIA"):
+        raise UsageError(f"{key_id!r} is not a long-term access key id (AKIA + 16 characters)")
+
+    def confirm(key: str, owner: str | None, op: Operator) -> bool:
+        if yes:
+            return True
+        print(
+            f"Type {key} to reactivate it for user {owner} (operator {op.arn}): ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        return reader.readline().strip() == key
+
+    audit = AuditLog(audit_log)
+    ok, note = reactivate(key_id, settings.aws(), audit, user=user, confirm=confirm)
+    if ok:
+        print(f"{key_id}: reactivated (ListAccessKeys: Active)", file=out)
+    else:
+        print(f"{key_id}: FAILED: {note}", file=out)
+    print(f"Audit log: {audit.path}", file=out)
+    return EXIT_CLEAN if ok else EXIT_ERROR

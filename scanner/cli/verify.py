@@ -1,0 +1,91 @@
+"""``keysweep verify REPORT.json``: verify the AWS keys of a saved JSON report.
+
+The report must have been written with ``--show-secrets`` (verification needs the real key and
+secret). The output is the same report with a ``verification`` object on every AWS key finding,
+in any format; exit code 3 when a live key was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
+from scanner.cli.common import CommonOptions, exit_code, write_report
+from scanner.report import DEFAULT_FORMAT, REPORTERS
+
+HELP = "verify the AWS keys of a saved JSON report against AWS STS"
+DESCRIPTION = """\
+Verify the AWS access keys of a JSON report (written with --show-secrets) with STS
+GetCallerIdentity, signed with exactly each found key and its nearest secrets. Your own AWS
+credentials are never used for this; --aws-profile only adds the exposure check
+(iam:GetAccessKeyLastUsed) for live keys.
+
+states: live, invalid, expired, unknown (timeouts, throttling, 5xx: never 'invalid'),
+canary (honeytoken account: never sent), skipped (allow/deny lists), not_checked
+
+examples:
+  keysweep history . --format json --show-secrets -o leaks.json
+  keysweep verify leaks.json                       # table with a VERIFIED column
+  keysweep verify leaks.json --aws-profile sec -f json -o verified.json
+
+exit codes: 0 clean, 1 findings, 2 error, 3 a live AWS key was found, 130 interrupted
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("report", metavar="REPORT.json", help="a keysweep JSON report")
+    report = parser.add_argument_group("report")
+    report.add_argument(
+        "-f",
+        "--format",
+        dest="fmt",
+        choices=list(REPORTERS),
+        default=DEFAULT_FORMAT,
+        help="output format (default: %(default)s)",
+    )
+    report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    report.add_argument(
+        "--show-secrets", action="store_true", help="print secrets in full (default: redacted)"
+    )
+    report.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration with [verify] canary/allow/deny account lists "
+        "(default: .keysweep.toml or pyproject.toml in the current directory)",
+    )
+    add_verify_options(parser, always_verify=True)
+
+
+def run(ns: argparse.Namespace) -> int:
+    return verify_command(
+        ns.report,
+        options=CommonOptions(fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets),
+        settings=aws_settings(ns, always_verify=True),
+        config_path=ns.config,
+    )
+
+
+def verify_command(
+    report: str,
+    *,
+    options: CommonOptions,
+    settings: AwsSettings,
+    config_path: str | None = None,
+) -> int:
+    from scanner.config import load_config
+    from scanner.report.json import load_report
+
+    config = load_config(Path(config_path) if config_path else None, Path.cwd())
+    result = load_report(report, require_secrets=True)
+    result = apply_aws_stage(result, replace(settings, verify=True), config.verify)
+    write_report(result, options)
+    return exit_code(result)

@@ -1,0 +1,29 @@
+"""Offline decoding of the AWS account id inside an access key ID.
+
+Newer key IDs (the character after the 4-letter prefix is in ``Q-Z`` or ``2-7``) encode the
+owning account: base32-decode the 16 characters after the prefix, read the first 6 bytes as a
+big-endian integer, mask with ``0x7fffffffff80`` and shift right by 7. Older IDs (``AKIAI...``,
+``AKIAJ...``) do not carry the account, so the answer is ``None``. No network, no AWS call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+_KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|AIPA|ANPA|ANVA|APKA|ASCA)[A-Z2-7]{16}")
+_NEW_STYLE = frozenset("QRSTUVWXYZ234567")
+_MASK = 0x7FFFFFFFFF80
+
+
+def account_id_from_key_id(key_id: str) -> str | None:
+    """The 12-digit account id encoded in ``key_id``, or ``None`` when it is not decodable."""
+    if not _KEY_ID.fullmatch(key_id) or key_id[4] not in _NEW_STYLE:
+        return None
+    try:
+        raw = base64.b32decode(key_id[4:])
+    except (binascii.Error, ValueError):
+        return None
+    value = (int.from_bytes(raw[:6], "big") & _MASK) >> 7
+    return f"{value:012d}"

@@ -1,0 +1,300 @@
+"""Decoding layers: find secrets written in encoded form (base64, percent-encoding, JSON escapes).
+
+The detector first scans the text as it is. Then, only when something suggests an encoded
+secret, it finds encoded spans, decodes them and scans *views*: the line(s) around the span
+with the span replaced by its decoded text. A finding inside a decoded region is reported at the
+location of the encoded text, with ``Finding.encoding`` set.
+
+Triggers (each layer costs nothing when its trigger is absent):
+
+- ``percent``: the text contains ``%2F``, ``%2B`` or ``%3D`` (any case).
+- ``json-escape``: the text contains ``\\/`` or ``\\u00``.
+- ``base64``: the prefilter saw a base64 form of a rule keyword (then every base64 run is a
+  candidate), or a base64 run follows a rule keyword within the same line (e.g.
+  ``AWS_SECRET_ACCESS_KEY: <base64>`` in a Kubernetes Secret).
+
+Bounds: runs of 16..8192 characters, at most 256 spans per layer, at most 1 MiB of decoded
+text per fragment, and decoding nests at most two levels deep (base64 of text with ``\\/``...).
+Decoded base64 must be UTF-8 text that is at least 95% printable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+MAX_SPANS_PER_LAYER = 256
+MAX_DECODED_CHARS = 1 << 20
+MAX_DEPTH = 2
+VIEW_CONTEXT_CHARS = 1024  # text kept before a decoded line in its view (for context gates)
+KEYWORD_LOOKBACK = 80  # chars before a base64 run searched for a rule keyword
+
+_PERCENT_TRIGGER = re.compile(r"%(?:2[bBfF]|3[dD])")
+_PERCENT_SPAN = re.compile(
+    r"(?<![A-Za-z0-9._~+/%-])[A-Za-z0-9._~+/%-]{16,8192}(?![A-Za-z0-9._~+/%-])"
+)
+_JSON_SPAN = re.compile(r"(?:[A-Za-z0-9+/=]|\\/|\\u00[2-7][0-9a-fA-F]){16,8192}")
+_JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
+_B64_SPAN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,8192}={0,2}(?![A-Za-z0-9+/=])")
+
+
+@dataclass(frozen=True)
+class DecodedSpan:
+    """``text[start:end]`` decodes to ``decoded`` (``encoding`` names the layers, outer first)."""
+
+    start: int
+    end: int
+    decoded: str
+    encoding: str
+
+
+@dataclass(frozen=True)
+class Region:
+    view_start: int
+    view_end: int
+    span: DecodedSpan
+
+
+@dataclass(frozen=True)
+class View:
+    """Text to scan again: context before, then a line with decoded spans substituted."""
+
+    text: str
+    regions: tuple[Region, ...]
+
+    def region_of(self, start: int, end: int) -> Region | None:
+        for region in self.regions:
+            if region.view_start <= start and end <= region.view_end:
+                return region
+        return None
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.chars = MAX_DECODED_CHARS
+
+    def take(self, n: int) -> bool:
+        if n > self.chars:
+            return False
+        self.chars -= n
+        return True
+
+
+def _printable(text: str) -> bool:
+    if len(text) < 8:
+        return False
+    bad = sum(1 for c in text if not (c.isprintable() or c in "\r\n\t"))
+    return bad * 20 <= len(text)
+
+
+def decode_base64(span: str) -> str | None:
+    """Decoded UTF-8 text of a base64 run, or None if it is not base64 of mostly-printable text."""
+    body = span.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    try:
+        raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return text if _printable(text) else None
+
+
+def decode_percent(span: str) -> str | None:
+    if "%" not in span:
+        return None
+    try:
+        decoded = urllib.parse.unquote(span, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    return decoded if decoded != span else None
+
+
+def decode_json_escapes(span: str) -> str | None:
+    if "\\" not in span:
+        return None
+    decoded = _JSON_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), span.replace("\\/", "/"))
+    return decoded if decoded != span else None
+
+
+class SpanFinder:
+    """Finds encoded spans in a text, bounded, nested up to MAX_DEPTH levels.
+
+    ``keywords`` are the (lower-case) rule keywords used for the base64 keyword trigger;
+    ``encoded_keyword_in(text)`` tells whether a base64 keyword form occurs in ``text``.
+    """
+
+    def __init__(self, keywords: Sequence[str], encoded_keyword_in: Callable[[str], bool]) -> None:
+        self._keywords = tuple(sorted(set(keywords)))
+        self._encoded_keyword_in = encoded_keyword_in
+
+    def find(
+        self,
+        text: str,
+        *,
+        encoded_keyword: bool,
+        keyword_positions: Sequence[int] | None = None,
+        budget: _Budget | None = None,
+        depth: int = 1,
+    ) -> list[DecodedSpan]:
+        """Encoded spans of ``text``. ``keyword_positions`` (offsets of the rule keywords, if
+        known) limit the keyword-triggered base64 search to the text right after them."""
+        budget = budget or _Budget()
+        spans: list[DecodedSpan] = []
+        if _PERCENT_TRIGGER.search(text):
+            spans += self._layer(text, _PERCENT_SPAN, decode_percent, "percent", budget, depth)
+        if "\\/" in text or "\\u00" in text:
+            spans += self._layer(
+                text, _JSON_SPAN, decode_json_escapes, "json-escape", budget, depth
+            )
+        spans += self._base64(text, encoded_keyword, keyword_positions, budget, depth)
+        spans.sort(key=lambda s: (s.start, -s.end))
+        kept: list[DecodedSpan] = []
+        for span in spans:
+            if kept and span.start < kept[-1].end:
+                continue
+            kept.append(span)
+        return kept
+
+    def _layer(
+        self,
+        text: str,
+        pattern: re.Pattern[str],
+        decode: Callable[[str], str | None],
+        name: str,
+        budget: _Budget,
+        depth: int,
+        accept: Callable[[re.Match[str]], bool] | None = None,
+        windows: Sequence[tuple[int, int]] | None = None,
+    ) -> list[DecodedSpan]:
+        out: list[DecodedSpan] = []
+        tried = 0
+        for m in _finditer(pattern, text, windows):
+            if accept is not None and not accept(m):
+                continue
+            tried += 1
+            if tried > MAX_SPANS_PER_LAYER:
+                break
+            decoded = decode(m.group(0))
+            if decoded is None or not budget.take(len(decoded)):
+                continue
+            encoding = name
+            if depth < MAX_DEPTH:
+                inner = self.find(
+                    decoded,
+                    encoded_keyword=self._encoded_keyword_in(decoded),
+                    budget=budget,
+                    depth=depth + 1,
+                )
+                if inner:
+                    decoded = substitute(decoded, inner)
+                    layers = sorted({s.encoding for s in inner})
+                    encoding = f"{name}+{'+'.join(layers)}"
+            out.append(DecodedSpan(m.start(), m.end(), decoded, encoding))
+        return out
+
+    def _base64(
+        self,
+        text: str,
+        encoded_keyword: bool,
+        positions: Sequence[int] | None,
+        budget: _Budget,
+        depth: int,
+    ) -> list[DecodedSpan]:
+        if encoded_keyword:
+            return self._layer(text, _B64_SPAN, decode_base64, "base64", budget, depth)
+        keywords = self._keywords
+        if not keywords:
+            return []
+
+        def after_keyword(m: re.Match[str]) -> bool:
+            start = m.start()
+            line_start = text.rfind("\n", max(0, start - KEYWORD_LOOKBACK), start) + 1
+            before = text[max(line_start, start - KEYWORD_LOOKBACK) : start].lower()
+            return any(k in before for k in keywords)
+
+        windows = None if positions is None else _after(text, positions)
+        return self._layer(
+            text, _B64_SPAN, decode_base64, "base64", budget, depth, after_keyword, windows
+        )
+
+
+def _after(text: str, positions: Sequence[int]) -> list[tuple[int, int]]:
+    """Windows from each keyword to the end of its line, at most KEYWORD_LOOKBACK + a longest
+    base64 run further (a run cut by that cap is longer than a run may be, so it never
+    matches)."""
+    windows: list[tuple[int, int]] = []
+    reach = KEYWORD_LOOKBACK + 8300
+    for pos in positions:
+        end = text.find("\n", pos, pos + reach)
+        end = min(len(text), pos + reach) if end < 0 else end
+        if windows and pos <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((pos, end))
+    return windows
+
+
+def _finditer(
+    pattern: re.Pattern[str], text: str, windows: Sequence[tuple[int, int]] | None
+) -> Iterator[re.Match[str]]:
+    if windows is None:
+        yield from pattern.finditer(text)
+        return
+    for start, end in windows:
+        yield from pattern.finditer(text, start, end)
+
+
+def substitute(text: str, spans: Sequence[DecodedSpan]) -> str:
+    """``text`` with every (non-overlapping, sorted) span replaced by its decoded text."""
+    parts: list[str] = []
+    pos = 0
+    for span in spans:
+        parts.append(text[pos : span.start])
+        parts.append(span.decoded)
+        pos = span.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def build_views(text: str, spans: Sequence[DecodedSpan], lines_before: int) -> list[View]:
+    """One view per line holding decoded spans: up to ``lines_before`` lines (and at most
+    VIEW_CONTEXT_CHARS characters) of preceding text, then the line with spans substituted."""
+    views: list[View] = []
+    i = 0
+    while i < len(spans):
+        first = spans[i]
+        line_start = text.rfind("\n", 0, first.start) + 1
+        line_end = text.find("\n", first.start)
+        if line_end < 0:
+            line_end = len(text)
+        group = [first]
+        i += 1
+        while i < len(spans) and spans[i].start < line_end:
+            group.append(spans[i])  # spans never contain a newline
+            i += 1
+        ctx_start = line_start
+        for _ in range(lines_before):
+            if ctx_start == 0:
+                break
+            ctx_start = text.rfind("\n", 0, ctx_start - 1) + 1
+        ctx_start = max(ctx_start, line_start - VIEW_CONTEXT_CHARS)
+        parts = [text[ctx_start:line_start]]
+        offset = line_start - ctx_start
+        regions: list[Region] = []
+        pos = line_start
+        for span in group:
+            chunk = text[pos : span.start]
+            parts.append(chunk)
+            offset += len(chunk)
+            parts.append(span.decoded)
+            regions.append(Region(offset, offset + len(span.decoded), span))
+            offset += len(span.decoded)
+            pos = span.end
+        parts.append(text[pos:line_end])
+        views.append(View("".join(parts), tuple(regions)))
+    return views

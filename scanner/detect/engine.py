@@ -1,0 +1,377 @@
+"""The detector: runs a RuleSet over Fragments, cheapest check first.
+
+    keyword prefilter (raw bytes) -> regex -> entropy of the secret -> allowlists (rule, then
+    global) -> heuristic checks -> context gate -> inline allow markers -> de-duplication
+    -> pairing and offline enrichment -> Finding
+
+Line and column numbers are 1-based; columns count characters. ``end_column`` is the column
+just after the last character (SARIF convention).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from scanner.detect.aws_account import account_id_from_key_id
+from scanner.detect.decoding import SpanFinder, View, build_views
+from scanner.detect.heuristics import CHECKS
+from scanner.detect.prefilter import KeywordHits, Prefilter
+from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
+from scanner.entropy import shannon_entropy
+from scanner.models import Finding, Fragment, PairedSecret, Severity
+from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
+
+INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
+CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
+LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
+UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
+_SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+
+@dataclass
+class _Candidate:
+    order: int  # index of the rule
+    rule: Rule
+    secret: str
+    start: int  # offsets in the fragment text (the encoded span for decoded findings)
+    end: int
+    entropy: float
+    encoding: str | None
+    needs_near: bool
+    line: int = 0
+    line_start: int = 0
+
+
+def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    lo = max(0, start - LINE_CAP)
+    line_start = text.rfind("\n", lo, start) + 1 or lo
+    hi = min(len(text), end + LINE_CAP)
+    line_end = text.find("\n", end, hi)
+    return line_start, (hi if line_end < 0 else line_end)
+
+
+def _window(text: str, start: int, lines_before: int) -> str:
+    lo = max(0, start - CONTEXT_WINDOW)
+    pos = start
+    for _ in range(lines_before + 1):
+        newline = text.rfind("\n", lo, pos)
+        if newline < 0:
+            return text[lo:start]
+        pos = newline
+    return text[pos + 1 : start]
+
+
+class Detector:
+    """Finds secrets in fragments with a RuleSet. Build once, call ``scan`` many times.
+
+    ``allowlist`` is the global allowlist (project configuration). ``inline_allow=False``
+    ignores inline allow markers. ``use_hyperscan`` forces (True) or forbids (False) the
+    Hyperscan prefilter; by default it is used when importable.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet | Sequence[Rule],
+        *,
+        allowlist: Allowlist | None = None,
+        inline_allow: bool = True,
+        use_hyperscan: bool | None = None,
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(ruleset)
+        self.allowlist = allowlist or Allowlist()
+        self.inline_allow = inline_allow
+        self._prefilter = Prefilter(
+            [r.keywords for r in self.rules],
+            [r.base64_keywords for r in self.rules],
+            use_hyperscan=use_hyperscan,
+        )
+        self._checks: list[tuple[Callable[[str], bool], ...]] = [
+            tuple(CHECKS[name] for name in rule.checks) for rule in self.rules
+        ]
+        self._unsafe = frozenset(
+            i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
+        )
+        self._order = {rule.id: i for i, rule in enumerate(self.rules)}
+        gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
+        self._gated_keywords = tuple(gated)
+        self._spans = SpanFinder(gated, self._encoded_keyword_in)
+        self._lines_before = max(
+            (r.context.lines_before for r in self.rules if r.context is not None), default=0
+        )
+
+    @property
+    def prefilter_backend(self) -> str:
+        return self._prefilter.backend
+
+    def _encoded_keyword_in(self, text: str) -> bool:
+        return self._prefilter.hits(text.encode("utf-8", "replace")).encoded
+
+    # ------------------------------------------------------------------ public API
+
+    def wants(self, raw: bytes) -> bool:
+        """Cheap keyword prefilter: False means ``scan`` would surely return nothing."""
+        try:
+            return self._prefilter.wants(raw)
+        except Exception:
+            return True
+
+    def scan(self, fragment: Fragment) -> list[Finding]:
+        """Findings in ``fragment``, in text order. Never raises."""
+        try:
+            return self._scan(fragment)
+        except Exception:  # defensive: one odd fragment must never stop a scan
+            return []
+
+    # ------------------------------------------------------------------ pipeline
+
+    def _scan(self, fragment: Fragment) -> list[Finding]:
+        if not self.rules or self.allowlist.path_allowed(fragment.path):
+            return []
+        hits: KeywordHits = self._prefilter.hits(fragment.raw)
+        if not hits.rules:
+            return []
+        active = [i for i in sorted(hits.rules) if self.rules[i].applies_to(fragment.path)]
+        if not active:
+            return []
+        text = fragment.text
+        lowered = text.lower()
+        # rare Unicode case changes shift offsets: then no keyword windows
+        positions = _Positions(lowered if len(lowered) == len(text) else None)
+        candidates: list[_Candidate] = []
+        for index in active:
+            self._collect(text, index, None, candidates, self._windows(text, positions, index))
+        gated_positions = positions.of(self._gated_keywords)
+        spans = self._spans.find(
+            text, encoded_keyword=hits.encoded, keyword_positions=gated_positions
+        )
+        if spans:
+            for view in build_views(text, spans, self._lines_before):
+                view_hits = self._prefilter.hits(view.text.encode("utf-8", "replace"))
+                for index in sorted(view_hits.rules):
+                    if self.rules[index].applies_to(fragment.path):
+                        self._collect(view.text, index, view, candidates)
+        if not candidates:
+            return []
+        return self._finish(text, fragment, candidates)
+
+    def _windows(
+        self, text: str, keyword_positions: _Positions, index: int
+    ) -> list[tuple[int, int]] | None:
+        """Line windows around the keywords of a context-gated rule (None: whole text)."""
+        rule = self.rules[index]
+        context = rule.context
+        if context is None or not rule.keywords:
+            return None
+        positions = keyword_positions.of(rule.keywords)
+        if positions is None:
+            return None
+        before = context.within_lines if context.near_rules else 0
+        return line_windows(
+            text, positions, before, max(context.within_lines, context.lines_before)
+        )
+
+    def _matches(
+        self, text: str, index: int, windows: list[tuple[int, int]] | None = None
+    ) -> Iterator[tuple[int, re.Match[str]]]:
+        """(offset, match) pairs; offset is added to match positions."""
+        regex = self.rules[index].regex
+        if index not in self._unsafe:
+            if windows is None:
+                for m in regex.finditer(text):
+                    yield 0, m
+            else:
+                for start, end in windows:
+                    for m in regex.finditer(text, start, end):
+                        yield 0, m
+            return
+        pos = 0
+        while pos <= len(text):
+            newline = text.find("\n", pos)
+            end = len(text) if newline < 0 else newline
+            if end - pos <= UNSAFE_LINE_CAP:
+                for m in regex.finditer(text, pos, end):
+                    yield 0, m
+            pos = end + 1
+
+    def _collect(
+        self,
+        text: str,
+        index: int,
+        view: View | None,
+        out: list[_Candidate],
+        windows: list[tuple[int, int]] | None = None,
+    ) -> None:
+        rule = self.rules[index]
+        checks = self._checks[index]
+        for offset, m in self._matches(text, index, windows):
+            start, end = m.span("secret")
+            start, end = start + offset, end + offset
+            if start < 0 or start == end:
+                continue
+            encoding: str | None = None
+            orig_start, orig_end = start, end
+            if view is not None:
+                region = view.region_of(start, end)
+                if region is None:
+                    continue
+                orig_start, orig_end = region.span.start, region.span.end
+                encoding = region.span.encoding
+            secret = m.group("secret")
+            entropy = shannon_entropy(secret)
+            if entropy < rule.min_entropy:
+                continue
+            if not (rule.allowlist.empty and self.allowlist.empty):
+                lo, hi = _line_bounds(text, start, end)
+                line = text[lo:hi]
+                if rule.allowlist.allows(secret, m.group(0), line):
+                    continue
+                if self.allowlist.allows(secret, m.group(0), line):
+                    continue
+            if not all(check(secret) for check in checks):
+                continue
+            needs_near = False
+            context = rule.context
+            if context is not None:
+                window = _window(text, start, context.lines_before) if context.regexes else ""
+                if not any(p.search(window) for p in context.regexes):
+                    if not context.near_rules:
+                        continue
+                    needs_near = True
+            out.append(
+                _Candidate(index, rule, secret, orig_start, orig_end, entropy, encoding, needs_near)
+            )
+
+    def _finish(self, text: str, fragment: Fragment, candidates: list[_Candidate]) -> list[Finding]:
+        candidates.sort(key=lambda c: c.start)
+        line, pos, line_start = 1, 0, 0
+        for cand in candidates:
+            newlines = text.count("\n", pos, cand.start)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", pos, cand.start) + 1
+            pos = cand.start
+            cand.line = line
+            cand.line_start = line_start
+        if self.inline_allow:
+            candidates = [c for c in candidates if not self._inline_allowed(text, c)]
+        anchors = [c for c in candidates if not c.needs_near]
+        kept: list[_Candidate] = list(anchors)
+        for cand in candidates:
+            if cand.needs_near and self._near(cand, anchors):
+                kept.append(cand)
+        kept = _dedupe(kept)
+        findings = [self._finding(text, fragment, cand, kept) for cand in kept]
+        return findings
+
+    def _inline_allowed(self, text: str, cand: _Candidate) -> bool:
+        lo, hi = _line_bounds(text, cand.start, cand.end)
+        line = text[lo:hi].lower()
+        return any(marker in line for marker in INLINE_ALLOW_MARKERS)
+
+    @staticmethod
+    def _near(cand: _Candidate, anchors: list[_Candidate]) -> bool:
+        context = cand.rule.context
+        assert context is not None
+        return any(
+            a.rule.id in context.near_rules and abs(a.line - cand.line) <= context.within_lines
+            for a in anchors
+        )
+
+    def _finding(
+        self, text: str, fragment: Fragment, cand: _Candidate, everything: list[_Candidate]
+    ) -> Finding:
+        rule = cand.rule
+        end_line = cand.line + text.count("\n", cand.start, cand.end)
+        end_line_start = (
+            text.rfind("\n", 0, cand.end) + 1 if end_line != cand.line else cand.line_start
+        )
+        paired: list[tuple[tuple[int, int, int], PairedSecret]] = []
+        for spec in rule.pair:
+            for other in everything:
+                if other.rule.id != spec.rule or other is cand:
+                    continue
+                distance = abs(other.line - cand.line)
+                if distance > spec.within_lines:
+                    continue
+                key = (
+                    distance,
+                    0 if other.start >= cand.start else 1,
+                    abs(other.start - cand.start),
+                )
+                paired.append(
+                    (
+                        key,
+                        PairedSecret(spec.kind, other.rule.id, other.secret, other.line, distance),
+                    )
+                )
+        paired.sort(key=lambda item: item[0])
+        account = account_id_from_key_id(cand.secret) if "aws-account-id" in rule.enrich else None
+        return Finding(
+            rule_id=rule.id,
+            rule_name=rule.name,
+            severity=rule.severity,
+            description=rule.description,
+            path=fragment.path,
+            line=cand.line,
+            column=cand.start - cand.line_start + 1,
+            secret=cand.secret,
+            entropy=round(cand.entropy, 3),
+            end_line=end_line,
+            end_column=cand.end - end_line_start + 1,
+            source=fragment.source,
+            blob_id=fragment.blob_id,
+            encoding=cand.encoding,
+            paired=tuple(p for _, p in paired),
+            account_id=account,
+        )
+
+
+class _Positions:
+    """Keyword offsets in one text, computed once per keyword (see scanner.detect.regions)."""
+
+    def __init__(self, low: str | None) -> None:
+        self._low = low
+        self._cache: dict[str, list[int] | None] = {}
+
+    def of(self, keywords: Sequence[str]) -> list[int] | None:
+        if self._low is None:
+            return None
+        merged: list[int] = []
+        for keyword in keywords:
+            if keyword not in self._cache:
+                self._cache[keyword] = keyword_positions(self._low, (keyword,))
+            found = self._cache[keyword]
+            if found is None:
+                return None
+            merged += found
+        if len(merged) > MAX_OCCURRENCES:
+            return None
+        merged.sort()
+        return merged
+
+
+def _priority(cand: _Candidate) -> tuple[int, int, int]:
+    return (0 if cand.encoding is None else 1, _SEVERITY_RANK[cand.rule.severity], cand.order)
+
+
+def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Overlapping candidates for the same secret (one contains the other) become one:
+    plain text before decoded, then higher severity, then the rule listed first."""
+    candidates = sorted(candidates, key=lambda c: (c.start, -c.end, _priority(c)))
+    kept: list[_Candidate] = []
+    for cand in candidates:
+        duplicate = False
+        for i in range(len(kept) - 1, max(-1, len(kept) - 65), -1):
+            other = kept[i]
+            overlaps = other.start < cand.end and cand.start < other.end
+            if overlaps and (cand.secret in other.secret or other.secret in cand.secret):
+                duplicate = True
+                if _priority(cand) < _priority(other):
+                    kept[i] = cand
+                break
+        if not duplicate:
+            kept.append(cand)
+    kept.sort(key=lambda c: (c.start, c.order))
+    return kept

@@ -1,0 +1,238 @@
+"""The keyword prefilter: one cheap pass over raw bytes that says which rules could match.
+
+Two kinds of literals go into one set:
+
+- rule ``keywords``, matched case-insensitively;
+- the base64 forms of rule ``base64_keywords`` (case-exact, e.g. ``AKIA``, ``ghp_``) at each of
+  the three byte alignments, matched case-sensitively, so that a base64-encoded key ID or
+  token (a Kubernetes Secret, an encoded credentials file) still wakes the detector, which
+  then runs its base64 decoding layer.
+
+With the optional ``hyperscan`` package the set is one compiled Hyperscan literal database (a
+single pass at memory speed). Otherwise a pure-Python path searches two *trie-shaped* regexes
+(literals merged by common prefix, so ``re`` rejects most positions on their first byte): one
+for the base64 forms over the raw bytes, one for the keywords over the lower-cased bytes.
+Keywords that contain a shorter keyword are left out (they cannot change the answer of
+``wants``). Measured on 24 MB of Python sources: trie regexes ~25 MB/s, one ``in`` check per
+literal ~12 MB/s, a flat ``a|b|c`` alternation ~2 MB/s; Hyperscan ~1.8 GB/s.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.models import decode_bytes
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
+
+
+def base64_forms(keyword: str) -> list[str]:
+    """The parts of base64 text that are fully determined by ``keyword`` at each of the three
+    byte alignments in which it can appear inside base64-encoded data."""
+    raw = keyword.encode("ascii", "ignore")
+    forms: list[str] = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\x00" * offset + raw).decode()
+        start = (offset * 8 + 5) // 6
+        end = ((offset + len(raw)) * 8) // 6
+        form = encoded[start:end]
+        if len(form) >= MIN_ENCODED_FORM:
+            forms.append(form)
+    return forms
+
+
+@dataclass(frozen=True)
+class KeywordHits:
+    """Which rules had a keyword in the bytes, and whether an encoded keyword form was seen."""
+
+    rules: frozenset[int]
+    encoded: bool
+
+
+@dataclass
+class _Literal:
+    text: bytes  # lower case for keywords, case-exact for base64 forms
+    rules: set[int]
+    encoded: bool
+
+
+def _hyperscan() -> Any | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    return hyperscan
+
+
+def _escape(literal: bytes) -> bytes:
+    return b"".join(bytes([b]) if chr(b).isalnum() and b < 128 else b"\\x%02x" % b for b in literal)
+
+
+def _trie_regex(words: Iterable[bytes]) -> re.Pattern[bytes] | None:
+    """One regex matching any of ``words``, shaped as a trie (shared prefixes merged)."""
+    trie: dict[bytes, Any] = {}
+    for word in words:
+        node = trie
+        for byte in word:
+            node = node.setdefault(bytes([byte]), {})
+        node[b""] = {}
+
+    def build(node: dict[bytes, Any]) -> bytes:
+        branches = [re.escape(k) + build(child) for k, child in sorted(node.items()) if k]
+        if not branches:
+            return b""
+        optional = b"" in node
+        if len(branches) == 1 and not optional:
+            return branches[0]
+        return b"(?:" + b"|".join(branches) + b")" + (b"?" if optional else b"")
+
+    return re.compile(build(trie)) if trie else None
+
+
+def _minimal(texts: Iterable[bytes]) -> tuple[bytes, ...]:
+    """Drop literals that contain a shorter literal: same answer for ``wants``, fewer passes."""
+    minimal: list[bytes] = []
+    for text in sorted(set(texts), key=len):
+        if not any(m in text for m in minimal):
+            minimal.append(text)
+    return tuple(minimal)
+
+
+class Prefilter:
+    """Keyword literals of all rules in one structure; see the module docstring.
+
+    ``keywords[i]`` and ``base64_keywords[i]`` belong to rule ``i``. A rule without keywords is
+    always active. ``backend`` is ``"hyperscan"`` or ``"python"``; ``use_hyperscan=False``
+    forces the pure-Python path (tests do, to keep both paths covered), ``True`` requires
+    Hyperscan. Instances pickle (the database is rebuilt on unpickling).
+    """
+
+    def __init__(
+        self,
+        keywords: Sequence[Sequence[str]],
+        base64_keywords: Sequence[Sequence[str]] = (),
+        *,
+        use_hyperscan: bool | None = None,
+    ) -> None:
+        self._args = (
+            tuple(tuple(k) for k in keywords),
+            tuple(tuple(k) for k in base64_keywords),
+            use_hyperscan,
+        )
+        plain: dict[bytes, _Literal] = {}
+        encoded: dict[bytes, _Literal] = {}
+        always: set[int] = set()
+        for index, rule_keywords in enumerate(keywords):
+            if not rule_keywords:
+                always.add(index)
+            for keyword in rule_keywords:
+                key = keyword.lower().encode("ascii", "ignore")
+                if key:
+                    plain.setdefault(key, _Literal(key, set(), False)).rules.add(index)
+        for index, rule_b64 in enumerate(base64_keywords):
+            for keyword in rule_b64:
+                for form in base64_forms(keyword):
+                    key = form.encode("ascii")
+                    encoded.setdefault(key, _Literal(key, set(), True)).rules.add(index)
+        self._plain = list(plain.values())
+        self._encoded = list(encoded.values())
+        self._literals = self._plain + self._encoded
+        self._always = frozenset(always)
+        self._plain_re = _trie_regex(_minimal(lit.text for lit in self._plain))
+        self._encoded_re = _trie_regex(_minimal(lit.text for lit in self._encoded))
+        self._hs: Any | None = None
+        self._db: Any | None = None
+        self._local = threading.local()
+        hs = _hyperscan() if use_hyperscan is not False else None
+        if use_hyperscan and hs is None:
+            raise ImportError("hyperscan is not installed (pip install 'keysweep[fast]')")
+        if hs is not None and self._literals:
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            single = hs.HS_FLAG_SINGLEMATCH
+            db.compile(
+                expressions=[_escape(lit.text) for lit in self._literals],
+                ids=list(range(len(self._literals))),
+                elements=len(self._literals),
+                flags=[
+                    single | (0 if lit.encoded else hs.HS_FLAG_CASELESS) for lit in self._literals
+                ],
+            )
+            self._hs, self._db = hs, db
+        self.backend = "hyperscan" if self._db is not None else "python"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, self._args)
+
+    @staticmethod
+    def _normalise(raw: bytes) -> bytes:
+        if raw[:2] in _UTF16_BOMS:
+            return decode_bytes(raw).encode("utf-8", "replace")
+        return raw
+
+    def _scratch(self) -> Any:
+        # Hyperscan scratch space is per thread.
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            assert self._hs is not None
+            scratch = self._hs.Scratch(self._db)
+            self._local.scratch = scratch
+        return scratch
+
+    def wants(self, raw: bytes) -> bool:
+        """False means no rule keyword (plain or base64 form) occurs in ``raw``."""
+        if self._always:
+            return True
+        raw = self._normalise(raw)
+        if self._db is not None:
+            assert self._hs is not None
+            try:
+                self._db.scan(raw, match_event_handler=_stop, scratch=self._scratch())
+            except self._hs.ScanTerminated:
+                return True
+            return False
+        if self._encoded_re is not None and self._encoded_re.search(raw):
+            return True
+        return self._plain_re is not None and self._plain_re.search(raw.lower()) is not None
+
+    def hits(self, raw: bytes) -> KeywordHits:
+        """Rules whose keywords occur in ``raw`` (plus keyword-less rules)."""
+        raw = self._normalise(raw)
+        if self._db is not None:
+            found: list[int] = []
+            self._db.scan(raw, match_event_handler=_collect, context=found, scratch=self._scratch())
+            literals = [self._literals[i] for i in found]
+        else:
+            literals = []
+            low = raw.lower()
+            if self._plain_re is not None and self._plain_re.search(low):
+                literals += [lit for lit in self._plain if lit.text in low]
+            if self._encoded_re is not None and self._encoded_re.search(raw):
+                literals += [lit for lit in self._encoded if lit.text in raw]
+        rules = set(self._always)
+        encoded = False
+        for lit in literals:
+            rules.update(lit.rules)
+            encoded = encoded or lit.encoded
+        return KeywordHits(frozenset(rules), encoded)
+
+
+def _stop(_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> bool:
+    return True
+
+
+def _collect(expr_id: int, _start: int, _end: int, _flags: int, ctx: list[int]) -> None:
+    ctx.append(expr_id)
+
+
+def _rebuild(
+    keywords: tuple[tuple[str, ...], ...],
+    base64_keywords: tuple[tuple[str, ...], ...],
+    use_hyperscan: bool | None,
+) -> Prefilter:
+    return Prefilter(keywords, base64_keywords, use_hyperscan=use_hyperscan)

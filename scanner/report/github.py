@@ -1,0 +1,74 @@
+"""``--format github``: GitHub Actions workflow-command annotations, one line per finding.
+
+    ::error file=app/settings.py,line=12,col=9,endLine=12,endColumn=29,title=AWS Access Key ID::…
+
+GitHub shows these on the pull request diff and the run summary. Values are escaped as the
+Actions runner expects (``%``, CR and LF everywhere; also ``:`` and ``,`` in properties), so a
+file name or note can never start a new workflow command. Secrets are redacted unless
+``show_secrets`` is set (do not set it in CI: logs are widely readable). For GitHub code scanning,
+upload ``--format sarif`` instead.
+"""
+
+from __future__ import annotations
+
+from scanner.models import Finding, ScanResult, Severity
+
+_LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "notice",
+}
+
+
+def escape_data(value: str) -> str:
+    """Escape the message part of a workflow command."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    """Escape a ``key=value`` property of a workflow command."""
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def _level(finding: Finding) -> str:
+    try:
+        return _LEVELS[Severity(finding.severity)]
+    except ValueError:
+        return "error"
+
+
+def annotation(finding: Finding, *, show_secrets: bool = False) -> str:
+    props = [f"file={escape_property(finding.path)}"]
+    if finding.line > 0:
+        props.append(f"line={finding.line}")
+        if finding.column > 0:
+            props.append(f"col={finding.column}")
+        if finding.end_line >= finding.line:
+            props.append(f"endLine={finding.end_line}")
+            if finding.end_column > 0:
+                props.append(f"endColumn={finding.end_column}")
+    props.append(f"title={escape_property(f'keysweep: {finding.rule_name}')}")
+
+    shown = finding.secret if show_secrets else finding.redacted
+    parts = [f"{finding.rule_id}: {shown} (fingerprint {finding.fingerprint})"]
+    if finding.commit is not None:
+        parts.append(f"introduced in {finding.commit.sha[:12]} by {finding.commit.author_name}")
+    if finding.verification is not None:
+        parts.append(f"verification: {finding.verification.status}")
+    parts.extend(finding.notes)
+    message = "; ".join(parts)
+    return f"::{_level(finding)} {','.join(props)}::{escape_data(message)}"
+
+
+def render(result: ScanResult, *, show_secrets: bool) -> str:
+    lines = [annotation(f, show_secrets=show_secrets) for f in result.findings]
+    count = len(result.findings)
+    summary = result.summary
+    lines.append(
+        f"keysweep: {count} finding{'s' if count != 1 else ''} "
+        f"({summary.mode} {escape_data(summary.target)}, {summary.files_scanned} files scanned)"
+    )
+    for error in summary.errors:
+        lines.append(f"::error title=keysweep scan error::{escape_data(error)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""SARIF 2.1.0 report, ready for GitHub code scanning (``github/codeql-action/upload-sarif``).
+
+- one ``reportingDescriptor`` per rule that produced a finding: id, name, short and full
+  description, help, ``defaultConfiguration.level`` from the rule's severity, and
+  ``properties.security-severity`` (GitHub's 0-10 score) plus ``tags``;
+- one ``result`` per finding: ruleId/ruleIndex, level, a message with the secret redacted
+  (unless ``--show-secrets``), a physical location (relative URI against ``%SRCROOT%``,
+  region with start/end line and column, columns counted in Unicode code points), and
+  ``partialFingerprints["keysweep/v1"]``, the content fingerprint that lets code scanning
+  follow a secret across line moves;
+- read errors become tool execution notifications, and ``executionSuccessful`` is false.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+from urllib.parse import quote
+
+from scanner import __version__
+from scanner.models import Finding, ScanResult, Severity, redact
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT_KEY = "keysweep/v1"
+
+# severity -> (SARIF level, GitHub security-severity score)
+_LEVELS: dict[Severity, tuple[str, str]] = {
+    Severity.CRITICAL: ("error", "9.5"),
+    Severity.HIGH: ("error", "8.0"),
+    Severity.MEDIUM: ("warning", "5.5"),
+    Severity.LOW: ("note", "3.0"),
+}
+
+_HELP = (
+    "Treat the secret as compromised: rotate or deactivate it at its issuer, then remove it "
+    "from the code (and from git history if it was committed). Mark a deliberate test value "
+    "with an inline `keysweep:allow` comment or add its fingerprint to the baseline."
+)
+
+
+def render(result: ScanResult, *, show_secrets: bool) -> str:
+    return (
+        json.dumps(to_sarif(result, show_secrets=show_secrets), indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+def artifact_uri(path: str) -> str:
+    """A relative path as a URI reference (percent-encoded, forward slashes)."""
+    posix = path.replace(os.sep, "/")
+    if posix.startswith("/"):
+        return "file://" + quote(posix)
+    return quote(posix.removeprefix("./"))
+
+
+def _rule(f: Finding) -> dict[str, Any]:
+    level, score = _LEVELS[f.severity]
+    return {
+        "id": f.rule_id,
+        "name": "".join(part.capitalize() for part in f.rule_id.split("-")),
+        "shortDescription": {"text": f.rule_name},
+        "fullDescription": {"text": f.description or f.rule_name},
+        "help": {"text": f"{f.description} {_HELP}".strip(), "markdown": _HELP},
+        "defaultConfiguration": {"level": level},
+        "properties": {
+            "security-severity": score,
+            "precision": "high",
+            "tags": ["security", "secret", "external/cwe/cwe-798"],
+        },
+    }
+
+
+def _region(f: Finding) -> dict[str, int]:
+    if f.end_line > 0 and f.end_column > 0:
+        end_line, end_column = f.end_line, f.end_column
+    else:
+        end_line, end_column = f.line, f.column + len(f.secret)
+    return {
+        "startLine": max(f.line, 1),
+        "startColumn": max(f.column, 1),
+        "endLine": max(end_line, f.line, 1),
+        "endColumn": max(end_column, 1),
+    }
+
+
+def _message(f: Finding, *, show_secrets: bool) -> str:
+    shown = f.secret if show_secrets else f.redacted
+    parts = [f"{f.rule_name}: {shown}"]
+    if f.paired:
+        p = f.paired[0]
+        kind = p.kind.replace("_", " ")
+        partner = p.secret if show_secrets else redact(p.secret)
+        parts.append(f"paired with a {kind} {partner} on line {p.line}")
+    if f.account_id:
+        parts.append(f"AWS account {f.account_id}")
+    if f.verification is not None:
+        v = f.verification
+        parts.append(f"verification: {v.status}" + (f" ({v.arn})" if v.arn else ""))
+        if v.used_after_leak:
+            parts.append("used after it leaked")
+    return "; ".join(parts)
+
+
+def _result(f: Finding, rule_index: int, *, show_secrets: bool) -> dict[str, Any]:
+    level, _ = _LEVELS[f.severity]
+    uri = artifact_uri(f.path)
+    location: dict[str, Any] = {"uri": uri}
+    if not uri.startswith("file://"):
+        location["uriBaseId"] = "%SRCROOT%"
+    properties: dict[str, Any] = {"entropy": round(f.entropy, 3), "source": f.source}
+    if f.encoding:
+        properties["encoding"] = f.encoding
+    if f.commit is not None:
+        properties["commit"] = f.commit.sha
+    if f.verification is not None:
+        properties["verification"] = f.verification.status
+        aws = {
+            k: v
+            for k, v in dataclasses.asdict(f.verification).items()
+            if k != "status" and v not in (None, "")
+        }
+        if aws:
+            properties["awsVerification"] = aws
+    return {
+        "ruleId": f.rule_id,
+        "ruleIndex": rule_index,
+        "level": level,
+        "message": {"text": _message(f, show_secrets=show_secrets)},
+        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f)}}],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "properties": properties,
+    }
+
+
+def to_sarif(result: ScanResult, *, show_secrets: bool) -> dict[str, Any]:
+    rule_index: dict[str, int] = {}
+    rules: list[dict[str, Any]] = []
+    for f in sorted(result.findings, key=lambda f: f.rule_id):
+        if f.rule_id not in rule_index:
+            rule_index[f.rule_id] = len(rules)
+            rules.append(_rule(f))
+    errors = result.summary.errors
+    invocation: dict[str, Any] = {"executionSuccessful": not errors}
+    if errors:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": message}} for message in errors
+        ]
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "keysweep",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [invocation],
+                "columnKind": "unicodeCodePoints",
+                "results": [
+                    _result(f, rule_index[f.rule_id], show_secrets=show_secrets)
+                    for f in result.findings
+                ],
+            }
+        ],
+    }

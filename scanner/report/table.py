@@ -1,0 +1,130 @@
+"""Human-readable table: one row per finding, secrets redacted unless ``--show-secrets``.
+
+``render`` is plain text (for pipes and ``--output``); ``render_terminal`` draws the same
+rows with rich when stdout is a terminal. ``summary_line`` is the one-line footer the CLI
+prints on stderr whatever the format.
+"""
+
+from __future__ import annotations
+
+import io
+
+from scanner.models import Finding, ScanResult, ScanSummary, Verification, redact
+
+HEADERS = ("SEVERITY", "RULE", "LOCATION", "SECRET", "DETAILS")
+
+
+def _location(f: Finding) -> str:
+    where = f"{f.path}:{f.line}:{f.column}"
+    if f.commit is not None:
+        where = f"{f.commit.sha[:12]}:{where}"
+    return where
+
+
+def _details(f: Finding, *, show_secrets: bool) -> str:
+    parts: list[str] = []
+    if f.paired:
+        p = f.paired[0]
+        partner = p.secret if show_secrets else redact(p.secret)
+        parts.append(f"paired {p.kind.replace('_', ' ')} {partner} (line {p.line})")
+        if len(f.paired) > 1:
+            parts.append(f"+{len(f.paired) - 1} more candidate(s)")
+    if f.account_id:
+        parts.append(f"account {f.account_id}")
+    if f.canary:
+        parts.append("canary token")
+    if f.encoding:
+        parts.append(f"{f.encoding}-encoded")
+    if f.verification is not None:
+        parts.append(verification_text(f.verification))
+    if f.in_head is False:
+        parts.append("not in HEAD")
+    return "; ".join(parts)
+
+
+def verification_text(v: Verification) -> str:
+    """``verified: live as ARN; last used DATE (service, region); USED AFTER LEAK``."""
+    text = f"verified: {v.status}"
+    if v.status == "live" and v.arn:
+        text += f" as {v.arn}"
+    if v.last_used_date:
+        where = ", ".join(x for x in (v.last_used_service, v.last_used_region) if x)
+        text += f"; last used {v.last_used_date}" + (f" ({where})" if where else "")
+    elif v.status == "live" and v.used_after_leak is False:
+        text += "; never used"
+    if v.used_after_leak:
+        text += "; USED AFTER LEAK"
+    return text
+
+
+def rows(result: ScanResult, *, show_secrets: bool) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (
+            f.severity.value,
+            f.rule_id,
+            _location(f),
+            f.secret if show_secrets else f.redacted,
+            _details(f, show_secrets=show_secrets),
+        )
+        for f in result.findings
+    ]
+
+
+def render(result: ScanResult, *, show_secrets: bool) -> str:
+    body = rows(result, show_secrets=show_secrets)
+    if not body:
+        return "No secrets found.\n"
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS[:-1])]
+    lines = []
+    for row in [HEADERS, *body]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def render_terminal(result: ScanResult, *, show_secrets: bool, width: int) -> str:
+    """The same table drawn by rich, with ANSI colours, for an interactive terminal."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    body = rows(result, show_secrets=show_secrets)
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=width, highlight=False)
+    if not body:
+        console.print(Text("No secrets found.", style="green"))
+        return buffer.getvalue()
+    table = Table(show_lines=False, header_style="bold")
+    for header in HEADERS:
+        table.add_column(header, overflow="fold")
+    for severity, *rest in body:
+        # Text() never interprets markup, so a path like "[red]x" is shown as written.
+        table.add_row(Text(severity, style=_SEVERITY_STYLE.get(severity, "")), *map(Text, rest))
+    console.print(table)
+    return buffer.getvalue()
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover - loop always returns
+
+
+def summary_line(result: ScanResult) -> str:
+    s: ScanSummary = result.summary
+    n = len(result.findings)
+    found = "1 finding" if n == 1 else f"{n} findings"
+    files = "1 file" if s.files_scanned == 1 else f"{s.files_scanned} files"
+    line = f"keysweep: {found} in {files} ({_size(s.bytes_scanned)}) in {s.duration_s:.2f}s"
+    skipped = {k: v for k, v in sorted(s.skipped.items()) if v}
+    if skipped:
+        line += "; skipped " + ", ".join(f"{k} {v}" for k, v in skipped.items())
+    if s.errors:
+        line += f"; {len(s.errors)} error(s)"
+    return line

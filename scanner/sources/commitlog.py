@@ -1,0 +1,136 @@
+"""One metadata pass over history: ``git log --raw`` parsed into commits and tree changes.
+
+Commits come parents first (``--topo-order --reverse``). Each commit carries the changes of its
+tree against its FIRST parent only (``--diff-merges=first-parent``; the root against the empty
+tree), which is exactly what it takes to know, for every commit, which blob sits at which path:
+``tree(c) = tree(first parent) + changes(c)``. A merge whose conflict resolution wrote new
+content therefore shows that content as a change, which ``git log -p`` (no merge diffs) misses.
+
+Everything is read with ``-z`` (no path quoting) and explicit flags, so the scanned repository's
+configuration (renames, relative paths, abbreviations, decorations, notes) cannot change the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from scanner.errors import GitError
+from scanner.models import CommitInfo
+from scanner.sources.gitproc import Git
+
+GITLINK_MODE = "160000"  # a submodule entry: a commit id, not a blob
+
+_LOG_FLAGS = (
+    "--no-color",
+    "--no-notes",
+    "--no-decorate",
+    "--no-show-signature",
+    "--encoding=UTF-8",
+    "--no-mailmap",
+)
+_RAW_FLAGS = (
+    "--raw",
+    "-z",
+    "--no-renames",
+    "--no-abbrev",
+    "--no-relative",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--ignore-submodules=none",
+    "--diff-merges=first-parent",
+    "--root",
+)
+# %x00 before every header field; the record starts with "C" so it is told from a raw entry.
+_HEADER_FORMAT = "--format=%x00C%H %P%x00%ct"
+_INFO_FORMAT = "--format=%H%x00%an%x00%ae%x00%aI%x00%s%x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A path whose content differs from the first parent's. A null ``new`` is a deletion."""
+
+    path: str
+    old: str
+    new: str
+    new_mode: str
+
+
+@dataclass(slots=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    time: int  # committer timestamp
+    changes: list[Change] = field(default_factory=list)
+
+
+def walk(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Commit]:
+    """Commits reachable from ``revisions`` (or ranges), parents before children."""
+    args = ["log", "--topo-order", "--reverse", *_LOG_FLAGS, *_RAW_FLAGS, _HEADER_FORMAT]
+    if use_stdin:
+        args += ["--stdin"]
+    else:
+        args += [*revisions, "--"]
+    with git.stream(*args, feed=use_stdin) as stream:
+        if use_stdin:
+            assert stream.stdin is not None
+            stream.stdin.write("".join(f"{rev}\n" for rev in revisions).encode())
+            stream.stdin.close()
+        yield from _parse(_tokens(stream.stdout.read))
+        stream.finish(f"{git.label}: cannot read history")
+
+
+def _tokens(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """NUL-separated tokens from a pipe, read in large chunks."""
+    tail = b""
+    while chunk := read(1 << 20):
+        parts = (tail + chunk).split(b"\0")
+        tail = parts.pop()
+        yield from parts
+    if tail:
+        yield tail
+
+
+def _parse(tokens: Iterator[bytes]) -> Iterator[Commit]:
+    """Commits from the token stream; output git would never write raises GitError."""
+    current: Commit | None = None
+    try:
+        for token in tokens:
+            if token.startswith(b"C") and len(token) > 40 and token[1:41].isalnum():
+                if current is not None:
+                    yield current
+                sha, *parents = token[1:].decode("ascii").split()
+                current = Commit(sha, tuple(parents), int(next(tokens).strip() or b"0"))
+            elif token.lstrip(b"\n").startswith(b":"):
+                # ":old_mode new_mode old_oid new_oid status" then the path token
+                meta = token.lstrip(b"\n")[1:].decode("ascii")
+                _, new_mode, old, new, _status = meta.split(" ")
+                path = next(tokens).decode("utf-8", "surrogateescape")
+                if current is not None:
+                    current.changes.append(Change(path, old, new, new_mode))
+    except (ValueError, StopIteration) as exc:  # UnicodeDecodeError is a ValueError
+        raise GitError(f"unexpected output from git log: {type(exc).__name__}") from None
+    if current is not None:
+        yield current
+
+
+def commit_infos(git: Git, shas: Sequence[str]) -> dict[str, CommitInfo]:
+    """Author, date and subject of a few commits, in one process."""
+    if not shas:
+        return {}
+    out = git.run(
+        "log",
+        "--no-walk=unsorted",
+        *_LOG_FLAGS,
+        _INFO_FORMAT,
+        "--stdin",
+        input="".join(f"{sha}\n" for sha in shas).encode(),
+        what=f"{git.label}: cannot read commits",
+    ).stdout
+    infos: dict[str, CommitInfo] = {}
+    fields = out.split(b"\0")
+    for i in range(0, len(fields) - 4, 5):
+        sha, name, email, date, subject = (f.decode("utf-8", "replace") for f in fields[i : i + 5])
+        sha = sha.strip()
+        infos[sha] = CommitInfo(sha, name, email, date, subject)
+    return infos

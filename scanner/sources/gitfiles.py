@@ -1,0 +1,79 @@
+"""Which files of a directory git considers part of the project, asked read-only.
+
+``keysweep scan DIR`` inside a git work tree scans the tracked files plus the untracked files
+that are not ignored, like ``git ls-files --cached --others --exclude-standard``. git runs with
+optional locks off, no fsmonitor hook and no untracked cache, so scanning never writes to the
+repository, and nothing configured in the scanned repository gets executed (every git call
+goes through :mod:`scanner.sources.gitproc`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from scanner.errors import GitError
+from scanner.sources.gitproc import SAFE_CONFIG, Git, first_line, git_env
+
+
+@dataclass(frozen=True)
+class GitListing:
+    """``in_work_tree`` False means: not a git work tree (or git is absent), walk every file.
+
+    ``files`` are relative to the directory asked about. ``ignored`` counts ignored paths
+    (an ignored directory counts once). ``error`` is a one-line reason when git was there
+    but could not list the files; the caller then walks every file and says so.
+    """
+
+    in_work_tree: bool
+    files: tuple[str, ...] = ()
+    ignored: int = 0
+    error: str | None = None
+
+
+def _git(directory: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return Git(directory).run(*args, check=False)
+
+
+def _ignored_by_git(directory: str) -> bool:
+    """Whether git ignores ``directory`` itself (``check-ignore`` rejects literal pathspecs,
+    so this one call is built here, with the same safe config and environment)."""
+    argv = ["git", "--no-pager"]
+    for item in SAFE_CONFIG:
+        argv += ["-c", item]
+    argv += ["-C", directory, "check-ignore", "-q", "."]
+    proc = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, env=git_env(keep_redirects=False)
+    )
+    return proc.returncode == 0
+
+
+def list_git_files(directory: str) -> GitListing:
+    """The files git would call part of the work tree under ``directory``."""
+    try:
+        probe = _git(directory, "rev-parse", "--is-inside-work-tree")
+    except GitError:
+        return GitListing(in_work_tree=False)  # no git: every file is scanned
+    if probe.returncode != 0:
+        reason = first_line(probe.stderr)
+        if "not a git repository" in reason:
+            return GitListing(in_work_tree=False)
+        return GitListing(in_work_tree=False, error=f"git cannot list files: {reason}")
+    if probe.stdout.strip() != b"true":
+        return GitListing(in_work_tree=False)  # inside a .git directory or a bare repository
+    if _ignored_by_git(directory):
+        # The user named a directory that git ignores: scan it, since they asked for it.
+        return GitListing(in_work_tree=False)
+    listed = _git(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if listed.returncode != 0:
+        return GitListing(
+            in_work_tree=False, error=f"git ls-files failed: {first_line(listed.stderr)}"
+        )
+    files = tuple(
+        dict.fromkeys(p.decode("utf-8", "surrogateescape") for p in listed.stdout.split(b"\0") if p)
+    )
+    ignored_run = _git(
+        directory, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"
+    )
+    ignored = ignored_run.stdout.count(b"\0") if ignored_run.returncode == 0 else 0
+    return GitListing(in_work_tree=True, files=files, ignored=ignored)

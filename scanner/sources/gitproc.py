@@ -1,0 +1,239 @@
+"""Running git safely on repositories that may be hostile.
+
+Every git process keysweep starts goes through this module. The rules:
+
+- Nothing configured in the scanned repository is executed: no fsmonitor, hooks, external diff,
+  textconv, filters, pager, GPG, credential helpers or transports (``-c`` overrides below, plus
+  ``--no-ext-diff --no-textconv`` on diff-producing commands; keysweep never checks anything out).
+- Nothing is written to the scanned repository: ``GIT_OPTIONAL_LOCKS=0`` (no index refresh, no
+  lock files), no maintenance, no lazy fetch of missing objects in partial clones
+  (``GIT_NO_LAZY_FETCH=1`` on git >= 2.44, and every transport disallowed, which makes the lazy
+  fetch fail on older git instead of running anything).
+- Only ``clone`` may use the network, and only over https, http, ssh, git and file.
+- The system git config is ignored (``GIT_CONFIG_NOSYSTEM``); the user's own global config is
+  theirs to trust. git never prompts (``GIT_TERMINAL_PROMPT=0``).
+
+Failures raise :class:`~scanner.errors.GitError` with one line: ``WHAT: problem``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import IO
+
+from scanner.errors import GitError
+
+# -c overrides applied to every git command (they also reach git's own child processes through
+# GIT_CONFIG_PARAMETERS, e.g. the fetch a partial clone would start).
+SAFE_CONFIG: tuple[str, ...] = (
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "core.untrackedCache=false",
+    "core.pager=cat",
+    "core.sshCommand=false",
+    "core.askPass=",
+    "credential.helper=",
+    "diff.external=",
+    "log.showSignature=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+    "fetch.writeCommitGraph=false",
+    "color.ui=false",
+    "protocol.allow=never",
+)
+
+# Transports a `keysweep history URL` clone may use. `ext::` (runs a command) stays forbidden.
+CLONE_PROTOCOLS: tuple[str, ...] = ("https", "http", "ssh", "git", "file")
+
+# Variables from the caller's environment that would point git somewhere else. `keysweep staged`
+# keeps them (git sets GIT_INDEX_FILE for `git commit -a` / `git commit PATH` hooks); `history`
+# on an explicit path drops them.
+REDIRECTING_ENV: tuple[str, ...] = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+)
+
+
+NO_GIT = "git: command not found (install git to scan repositories)"
+
+
+def git_env(*, keep_redirects: bool) -> dict[str, str]:
+    """The environment every keysweep git process runs with."""
+    env = dict(os.environ)
+    if not keep_redirects:
+        for name in REDIRECTING_ENV:
+            env.pop(name, None)
+    for name in ("GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS"):
+        env.pop(name, None)
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",
+        GIT_NO_LAZY_FETCH="1",
+        GIT_NO_REPLACE_OBJECTS="1",
+        GIT_PAGER="cat",
+        LC_ALL="C",
+    )
+    return env
+
+
+def git_argv(repo: str | None, args: Sequence[str], *, clone: bool = False) -> list[str]:
+    argv = ["git", "--no-pager", "--literal-pathspecs"]
+    config: list[str] = list(SAFE_CONFIG)
+    if clone:
+        config += [f"protocol.{name}.allow=always" for name in CLONE_PROTOCOLS]
+        config.append("protocol.ext.allow=never")
+    for item in config:
+        argv += ["-c", item]
+    if repo is not None:
+        argv += ["-C", repo]
+    argv += args
+    return argv
+
+
+def first_line(stderr: bytes, default: str = "git failed") -> str:
+    """git's last message line, without the ``fatal:``/``error:`` prefix."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if not lines:
+        return default
+    for line in reversed(lines):
+        if line.startswith(("fatal:", "error:")):
+            return line.split(":", 1)[1].strip()
+    return lines[-1]
+
+
+class Git:
+    """git commands against one repository (``repo`` None = the current directory)."""
+
+    def __init__(self, repo: str | None, *, keep_redirects: bool = False) -> None:
+        self.repo = repo
+        self.label = repo or "."
+        self.env = git_env(keep_redirects=keep_redirects)
+
+    def argv(self, *args: str) -> list[str]:
+        return git_argv(self.repo, args)
+
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = True, what: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run git to completion. ``check`` raises GitError (``WHAT: git's message``)."""
+        try:
+            proc = subprocess.run(
+                self.argv(*args),
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                env=self.env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError(NO_GIT) from None
+        if check and proc.returncode != 0:
+            raise GitError(f"{what or self.label}: {first_line(proc.stderr)}")
+        return proc
+
+    def out(self, *args: str, what: str | None = None) -> bytes:
+        return self.run(*args, what=what).stdout
+
+    @contextmanager
+    def stream(self, *args: str, feed: bool = False) -> Iterator[Stream]:
+        """A long-running git process; ended (with its children) on any exit from the block.
+
+        ``feed`` gives it a stdin pipe. stderr goes to a temporary file, so a chatty git can
+        never block on a full pipe and its message is there for the error.
+        """
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(
+                    self.argv(*args),
+                    stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=self.env,
+                    bufsize=1 << 20,
+                    # Own process group: Ctrl-C reaches keysweep, which then ends git itself.
+                    start_new_session=True,
+                )
+            except FileNotFoundError:
+                raise GitError(NO_GIT) from None
+            stream = Stream(proc, errors)
+            try:
+                yield stream
+            finally:
+                stream.stop()
+
+
+class Stream:
+    """A running git process: read ``stdout``, write ``stdin``, then ``finish()``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+        self.proc = proc
+        self._errors = errors
+        assert proc.stdout is not None
+        self.stdout: IO[bytes] = proc.stdout
+        self.stdin: IO[bytes] | None = proc.stdin
+
+    def finish(self, what: str) -> None:
+        """After reading stdout to its end: raise GitError (``WHAT: message``) if git failed."""
+        if self.proc.wait() != 0:
+            raise GitError(f"{what}: {first_line(self.stderr())}")
+
+    def stderr(self) -> bytes:
+        self._errors.seek(0)
+        return self._errors.read(64 * 1024)
+
+    def stop(self) -> None:
+        """End git if it still runs and reap it (no zombies, no stray readers or writers)."""
+        proc = self.proc
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def clone_mirror(url: str, dest: str) -> None:
+    """``git clone --mirror URL DEST`` with the transport restrictions above; no checkout."""
+    argv = git_argv(
+        None, ["clone", "--mirror", "--quiet", "--no-local", "--", url, dest], clone=True
+    )
+    env = git_env(keep_redirects=False)
+    try:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError:
+        raise GitError(NO_GIT) from None
+    if proc.returncode != 0:
+        message = first_line(proc.stderr).replace(url, redact_url(url))
+        raise GitError(f"{redact_url(url)}: cannot clone: {message}")
+
+
+def redact_url(url: str) -> str:
+    """A URL without user-info (``https://user:token@host`` must not reach a log)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}://{host}{slash}{path}"

@@ -1,0 +1,533 @@
+"""``keysweep history``: every blob of a repository's history scanned once, then attributed.
+
+1. Enumerate blobs once from the object database (``catfile``): all of them, or with ``since``
+   only those that commits in the range introduced (``rev-list --objects A..B``).
+2. Scan: the cheap ``wants(raw)`` prefilter on every blob, ``scan`` only on candidates.
+3. Only if something was found: one ``git log --raw`` pass (``commitlog``) tracking just those
+   blobs (``attribution``), then one finding per (rule, secret, path) with the commit that first
+   introduced it, how many commits and which refs hold it, whether HEAD still has it and, if not,
+   which commit on the default branch removed it.
+
+A blob is scanned without its path first (paths are not known yet); the few blobs with findings
+are scanned again once per path they appear at, so path-dependent rules and allowlists apply.
+Blobs that no ref reaches (left by force-pushes, dropped stashes) are scanned too but only
+reported with ``include_unreachable``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from scanner.errors import GitError, UsageError
+from scanner.models import (
+    CommitInfo,
+    Finding,
+    Fragment,
+    HistoryInfo,
+    ScanResult,
+    ScanSummary,
+)
+from scanner.sources import commitlog
+from scanner.sources.attribution import Attribution, Introduction, attribute
+from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
+from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
+
+UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
+_NULL_OID = re.compile(r"^0+$")
+_SCP_URL = re.compile(r"^[\w.+-]+@[\w.-]+:")
+
+
+class BlobScanner(Protocol):
+    """What history needs from ``scanner.detect.Detector``."""
+
+    def wants(self, raw: bytes) -> bool: ...
+
+    def scan(self, fragment: Fragment) -> list[Finding]: ...
+
+
+class Progress(Protocol):
+    def start(self, blobs: int, total_bytes: int) -> None: ...
+
+    def advance(self, blobs: int, nbytes: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class BlobScan:
+    hits: dict[str, list[Finding]] = field(default_factory=dict)
+    blobs: int = 0
+    nbytes: int = 0
+    too_large: int = 0
+
+
+def scan_blobs(
+    blobs: Iterator[tuple[str, bytes]],
+    scanner: BlobScanner,
+    *,
+    max_size: int | None,
+    progress: Progress | None,
+) -> BlobScan:
+    """The hot loop: prefilter every blob, scan candidates, remember blobs with findings."""
+    result = BlobScan()
+    wants = scanner.wants
+    scan = scanner.scan
+    hits = result.hits
+    pending_blobs = pending_bytes = 0
+    for oid, raw in blobs:
+        size = len(raw)
+        if max_size is not None and size > max_size:
+            result.too_large += 1
+            continue
+        result.blobs += 1
+        result.nbytes += size
+        if wants(raw):
+            found = scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
+            if found:
+                hits[oid] = found
+        if progress is not None:
+            pending_blobs += 1
+            pending_bytes += size
+            if pending_blobs >= 256 or pending_bytes >= 1 << 24:
+                progress.advance(pending_blobs, pending_bytes)
+                pending_blobs = pending_bytes = 0
+    if progress is not None and pending_blobs:
+        progress.advance(pending_blobs, pending_bytes)
+    return result
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    bare: bool
+    shallow: bool
+    partial: bool
+    head: str | None  # the default branch's commit (HEAD), None when unborn/empty
+    tips: dict[str, str]  # ref name -> commit
+
+
+def is_remote(target: str) -> bool:
+    """A URL (or scp-style ``user@host:path``) to clone, rather than a local path."""
+    if "://" in target:
+        return True
+    return bool(_SCP_URL.match(target)) and not os.path.exists(target)
+
+
+@contextmanager
+def open_repository(target: str) -> Iterator[tuple[Git, str]]:
+    """A Git for ``target``: a local repository as is, anything else mirrored into a temp dir."""
+    if not is_remote(target):
+        if not os.path.exists(target):
+            raise UsageError(f"{target}: no such file or directory")
+        yield Git(target), target
+        return
+    label = redact_url(target)
+    with tempfile.TemporaryDirectory(prefix="keysweep-clone-") as tmp:
+        dest = os.path.join(tmp, "mirror.git")
+        clone_mirror(target, dest)
+        git = Git(dest)
+        git.label = label
+        yield git, label
+
+
+def repo_facts(git: Git) -> RepoFacts:
+    probe = git.run(
+        "rev-parse", "--git-dir", "--is-bare-repository", "--is-shallow-repository", check=False
+    )
+    if probe.returncode != 0:
+        message = first_line(probe.stderr)
+        if "not a git repository" in message:
+            message = "not a git repository"
+        raise GitError(f"{git.label}: {message}")
+    _, bare, shallow = probe.stdout.decode().split()[:3]
+    head_probe = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+    head = head_probe.stdout.decode().strip() or None if head_probe.returncode == 0 else None
+    detached = git.run("symbolic-ref", "-q", "HEAD", check=False).returncode != 0
+    promisor = git.run(
+        "config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$", check=False
+    ).stdout.strip()
+    return RepoFacts(
+        bare=bare == "true",
+        shallow=shallow == "true",
+        partial=bool(promisor),
+        head=head,
+        tips=ref_tips(git, head if detached else None),
+    )
+
+
+def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
+    """Every ref that leads to a commit (tags peeled), plus stash reflog entries."""
+    out = git.out(
+        "for-each-ref",
+        "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
+        what=f"{git.label}: cannot list refs",
+    ).decode("utf-8", "surrogateescape")
+    tips: dict[str, str] = {}
+    for line in out.splitlines():
+        kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
+        if kind == "commit":
+            tips[ref] = oid
+        elif peeled_kind == "commit":
+            tips[ref] = peeled
+    if "refs/stash" in tips:
+        stashes = git.run("log", "-g", "--format=%H", "refs/stash", "--", check=False)
+        for i, sha in enumerate(stashes.stdout.decode().split()):
+            if i:
+                tips[f"refs/stash@{{{i}}}"] = sha
+    if detached_head is not None:
+        tips["HEAD"] = detached_head
+    return tips
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to read: the blobs, plus a note when some could not be read (partial clone)."""
+
+    feed: bytes
+    blobs: int
+    total_bytes: int
+    too_large: int
+    missing: frozenset[str]
+
+
+def missing_blobs(git: Git, revisions: Sequence[str]) -> frozenset[str]:
+    """Blobs a partial clone does not have (``--missing=print`` never fetches them)."""
+    with git.stream(
+        "rev-list",
+        "--objects",
+        "--missing=print",
+        "--filter=object:type=blob",
+        "--no-object-names",
+        *revisions,
+        "--",
+    ) as stream:
+        missing = frozenset(
+            line[1:].strip().decode("ascii") for line in stream.stdout if line.startswith(b"?")
+        )
+        stream.finish(f"{git.label}: cannot list objects")
+    return missing
+
+
+def range_blobs(git: Git, revisions: Sequence[str]) -> tuple[list[str], frozenset[str]]:
+    """Blob ids introduced by the commits of a range (and the missing ones, if partial)."""
+    present: list[str] = []
+    missing: set[str] = set()
+    with git.stream(
+        "rev-list",
+        "--objects",
+        "--missing=print",
+        "--filter=object:type=blob",
+        "--no-object-names",
+        *revisions,
+        "--",
+    ) as stream:
+        for line in stream.stdout:
+            oid = line.strip().decode("ascii")
+            if oid.startswith("?"):
+                missing.add(oid[1:])
+            elif oid:
+                present.append(oid)  # commits too: cat-file answers them, the reader skips them
+        stream.finish(f"{git.label}: cannot list the range {' '.join(revisions)}")
+    return present, frozenset(missing)
+
+
+def since_range(git: Git, since: str) -> list[str]:
+    """``REF`` -> ``REF..HEAD``; ``A..B`` as is. A null sha (new branch in CI) -> all of HEAD."""
+    base, dots, end = since.partition("..")
+    if dots and end.startswith("."):
+        raise UsageError(f"--since {since}: use A..B (symmetric A...B ranges are not supported)")
+    end = end or "HEAD"
+    for rev in (base, end):
+        if rev and not _NULL_OID.match(rev):
+            probe = git.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
+            if probe.returncode != 0:
+                raise GitError(f"{git.label}: --since: unknown revision {rev}")
+    if not base or _NULL_OID.match(base):
+        return [end]
+    return [f"{base}..{end}"]
+
+
+@dataclass
+class HistoryScan:
+    target: str
+    since: str | None = None
+    include_unreachable: bool = False
+    max_size: int | None = None
+
+    def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
+        started = time.monotonic()
+        with open_repository(self.target) as (git, label):
+            facts = repo_facts(git)
+            notes: list[str] = []
+            skipped: dict[str, int] = {}
+            revisions = since_range(git, self.since) if self.since else None
+
+            errors: list[str] = []
+            missing: frozenset[str] = frozenset()
+            present: frozenset[str] | None = None
+            if revisions is not None:
+                oids, missing = range_blobs(git, revisions)
+                feed, count, total, too_large = listing_of(oids), len(oids), 0, 0
+            else:
+                if facts.partial:
+                    missing = missing_blobs(git, ["--all"])
+                listing = list_all_blobs(git, max_size=self.max_size)
+                feed, count, total = listing.feed, listing.count, listing.total_bytes
+                too_large, present = listing.too_large, listing.present
+                if listing.unreadable:
+                    errors.append(
+                        f"{label}: {listing.unreadable} object(s) could not be read "
+                        f"(damaged object database: {listing.error or 'unknown error'})"
+                    )
+
+            if progress is not None:
+                progress.start(count, total)
+            reader = BlobReader(git, feed)
+            try:
+                blob_scan = scan_blobs(
+                    iter(reader), scanner, max_size=self.max_size, progress=progress
+                )
+            finally:
+                if progress is not None:
+                    progress.stop()
+            errors += (f"{label}: {error}" for error in reader.errors)
+            if reader.missing:
+                errors.append(f"{label}: {reader.missing} listed object(s) could not be read")
+
+            too_large += blob_scan.too_large
+            if too_large:
+                skipped["too_large"] = too_large
+            if missing:
+                skipped["missing_blob"] = len(missing)
+                if facts.partial:
+                    notes.append(
+                        f"partial clone: {len(missing)} blob(s) are not in the local object "
+                        "database and were not scanned (keysweep never fetches them)"
+                    )
+                else:
+                    errors.append(f"{label}: {len(missing)} blob(s) of the range are missing")
+            if facts.shallow:
+                notes.append("shallow clone: history is truncated at the shallow boundary")
+            if facts.head is None and not facts.tips:
+                notes.append("the repository has no commits")
+
+            findings: list[Finding] = []
+            if blob_scan.hits:
+                try:
+                    findings, attribution = self._attribute(
+                        git, facts, revisions, blob_scan, scanner, present, notes
+                    )
+                except GitError as exc:
+                    # Commits or trees cannot be read (damaged repository): still report what
+                    # the blobs hold, unattributed, and fail the run (exit 2).
+                    errors.append(str(exc))
+                    findings = blob_findings(list(blob_scan.hits), blob_scan.hits, reachable=None)
+                else:
+                    absent = {b: p for b, p in attribution.absent.items() if b not in missing}
+                    for blob, path in sorted(absent.items(), key=lambda item: item[1])[:20]:
+                        errors.append(f"{path}: blob {blob} is missing from the object database")
+                    if len(absent) > 20:
+                        errors.append(f"{label}: {len(absent) - 20} more blob(s) are missing")
+            elif self._has_submodules(git, facts):
+                notes.append("submodules are not followed: scan their repositories separately")
+
+            summary = ScanSummary(
+                mode="history",
+                target=label,
+                files_scanned=blob_scan.blobs,
+                bytes_scanned=blob_scan.nbytes,
+                skipped=skipped,
+                duration_s=round(time.monotonic() - started, 3),
+                notes=tuple(notes),
+                errors=tuple(errors),
+            )
+        return ScanResult(tuple(findings), summary)
+
+    @staticmethod
+    def _has_submodules(git: Git, facts: RepoFacts) -> bool:
+        if facts.head is None:
+            return False
+        return git.run("cat-file", "-e", f"{facts.head}:.gitmodules", check=False).returncode == 0
+
+    def _attribute(
+        self,
+        git: Git,
+        facts: RepoFacts,
+        revisions: list[str] | None,
+        blob_scan: BlobScan,
+        scanner: BlobScanner,
+        present: frozenset[str] | None,
+        notes: list[str],
+    ) -> tuple[list[Finding], Attribution]:
+        hit_blobs = frozenset(blob_scan.hits)
+        if revisions is None:
+            starts = sorted(set(facts.tips.values()))
+            commits = commitlog.walk(git, starts, use_stdin=True) if starts else iter(())
+        else:
+            commits = commitlog.walk(git, revisions, use_stdin=False)
+        attribution = attribute(
+            commits, hit_blobs, head=facts.head, tips=facts.tips, present=present
+        )
+        if attribution.submodules or self._has_submodules(git, facts):
+            notes.append("submodules are not followed: scan their repositories separately")
+
+        rescan = _PathScanner(git, scanner, blob_scan.hits, full=revisions is None)
+        located = build_findings(attribution, rescan)
+        if not attribution.head_known and facts.head is not None and revisions is None:
+            notes.append("HEAD was not reached by the history walk: in_head is unknown")
+        shas = sorted({sha for loc in located for sha in (loc.commit, loc.removed_in) if sha})
+        infos = commitlog.commit_infos(git, shas)
+        findings = [loc.resolve(infos) for loc in located]
+
+        seen = {i.blob for intros in attribution.introductions.values() for i in intros}
+        unreachable = [oid for oid in blob_scan.hits if oid not in seen]
+        if unreachable and revisions is None:
+            if self.include_unreachable:
+                findings += blob_findings(unreachable, blob_scan.hits, reachable=False)
+            else:
+                notes.append(
+                    f"{len(unreachable)} blob(s) with findings are reachable from no ref and were "
+                    "not reported (use --include-unreachable)"
+                )
+        return findings, attribution
+
+
+class _PathScanner:
+    """Findings of a blob under a given path, scanned once per (blob, path).
+
+    After a full scan every present blob has been seen, so a blob without hits has no findings.
+    After a range scan the blobs that changes replaced were not seen: they are read here.
+    """
+
+    def __init__(
+        self, git: Git, scanner: BlobScanner, hits: dict[str, list[Finding]], *, full: bool
+    ) -> None:
+        self.git = git
+        self.scanner = scanner
+        self.hits = hits
+        self.full = full
+        self.contents: dict[str, bytes] = {}
+        self.cache: dict[tuple[str, str], list[Finding]] = {}
+
+    def prefetch(self, oids: set[str]) -> None:
+        wanted = {o for o in oids if not _NULL_OID.match(o)}
+        if self.full:
+            wanted &= self.hits.keys()
+        if wanted:
+            try:
+                self.contents.update(read_blobs(self.git, wanted))
+            except GitError:
+                # Only possible for a range scan of a partial clone whose older blobs are
+                # missing: such a blob counts as not holding the secret.
+                self.contents.update(read_blobs(self.git, wanted & self.hits.keys()))
+
+    def findings(self, blob: str, path: str) -> list[Finding]:
+        key = (blob, path)
+        cached = self.cache.get(key)
+        if cached is None:
+            raw = self.contents.get(blob)
+            cached = [] if raw is None else self.scanner.scan(Fragment(raw, path, "history", blob))
+            self.cache[key] = cached
+        return cached
+
+
+Key = tuple[str, str, str]  # rule_id, secret, path
+
+
+@dataclass(frozen=True)
+class Located:
+    """A finding with the commits still to be described (filled in one ``git log`` call)."""
+
+    finding: Finding
+    commit: str
+    removed_in: str | None
+
+    def resolve(self, infos: dict[str, CommitInfo]) -> Finding:
+        history = self.finding.history
+        if history is not None and self.removed_in is not None:
+            history = replace(history, removed_in=infos.get(self.removed_in))
+        return replace(self.finding, commit=infos.get(self.commit), history=history)
+
+
+def build_findings(attribution: Attribution, rescan: _PathScanner) -> list[Located]:
+    """One finding per (rule, secret, path), with its first introduction and exposure."""
+    needed: set[str] = set()
+    for intros in attribution.introductions.values():
+        for intro in intros:
+            needed.add(intro.blob)
+            needed.add(intro.old)
+    rescan.prefetch(needed)
+
+    chosen: dict[Key, tuple[Introduction, Finding]] = {}
+    blobs_of: dict[Key, set[str]] = {}
+    for path, intros in attribution.introductions.items():
+        for intro in intros:
+            old_keys = {(f.rule_id, f.secret) for f in rescan.findings(intro.old, path)}
+            for finding in rescan.findings(intro.blob, path):
+                key = (finding.rule_id, finding.secret, path)
+                blobs_of.setdefault(key, set()).add(intro.blob)
+                if (finding.rule_id, finding.secret) in old_keys:
+                    continue  # the file already held it: this change did not introduce it
+                best = chosen.get(key)
+                if best is None or (intro.time, intro.order) < (best[0].time, best[0].order):
+                    chosen[key] = (intro, finding)
+
+    results: list[Located] = []
+    for key, (intro, finding) in chosen.items():
+        path = key[2]
+        pairs = [(path, blob) for blob in blobs_of[key]]
+        in_head: bool | None = None
+        removed: str | None = None
+        if attribution.head_known:
+            in_head, removed = _head_state(attribution, path, blobs_of[key])
+        history = HistoryInfo(
+            commit_count=sum(attribution.commit_count[pair] for pair in pairs),
+            refs=tuple(sorted({ref for pair in pairs for ref in attribution.refs.get(pair, ())})),
+        )
+        located = replace(
+            finding, source="history", blob_id=intro.blob, in_head=in_head, history=history
+        )
+        results.append(Located(located, intro.commit, removed))
+    results.sort(key=lambda loc: (loc.finding.path, loc.finding.line, loc.finding.rule_id))
+    return results
+
+
+def _head_state(attribution: Attribution, path: str, blobs: set[str]) -> tuple[bool, str | None]:
+    """(in HEAD?, the default-branch commit that removed it, if it was there and is gone)."""
+    newer: str | None = None
+    for sha, mapping in attribution.head_chain:
+        if mapping.get(path) in blobs:
+            return newer is None, newer
+        newer = sha
+    return False, None
+
+
+def blob_findings(
+    oids: list[str], hits: dict[str, list[Finding]], *, reachable: bool | None
+) -> list[Finding]:
+    """Findings of blobs without a path: unreachable ones (``reachable`` False, reported as
+    ``history.unreachable``) or, when history could not be read, unattributed ones (None)."""
+    results: list[Finding] = []
+    for oid in oids:
+        seen: set[tuple[str, str]] = set()
+        for finding in hits[oid]:
+            if (finding.rule_id, finding.secret) in seen:
+                continue
+            seen.add((finding.rule_id, finding.secret))
+            what = "unreachable blob" if reachable is False else "blob"
+            results.append(
+                replace(
+                    finding,
+                    path=f"<{what} {oid}>",
+                    source="history",
+                    blob_id=oid,
+                    history=HistoryInfo(unreachable=True) if reachable is False else None,
+                )
+            )
+    return results

@@ -1,0 +1,226 @@
+"""``keysweep staged``: the content about to be committed, and only the secrets it adds.
+
+What is scanned is the index (``GIT_INDEX_FILE`` honoured, so the temporary index of
+``git commit -a`` / ``git commit PATH`` is the one read), never the working tree:
+
+    git diff-index --cached -z --raw -M <HEAD or the empty tree>
+
+For every added, modified, type-changed, renamed or copied path the staged blob is scanned. A
+finding is reported only if its (rule, secret) is not already in the version the commit replaces:
+HEAD's blob at that path (at the source path for a rename), and during a merge also each merged
+commit's blob at the path. So an old secret elsewhere in a file does not block unrelated work,
+a file moved with ``git mv`` does not re-report what it held, and a merge reports only what the
+merge itself adds (a conflict resolution), not what the merged branch already committed.
+The comparison is on whole files, not diff hunks: a secret spanning context lines, or moved
+within the file, is judged by its presence, not by which lines changed.
+
+Deleted paths and submodule entries have no content to add. Unmerged paths are an error: what
+would be committed is not known yet. Anything git cannot answer is an error (exit 2), never
+"clean".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scanner.errors import GitError
+from scanner.models import Finding, Fragment, ScanResult, ScanSummary
+from scanner.sources.catfile import read_blobs
+from scanner.sources.gitproc import Git, first_line
+
+EMPTY_TREE = {
+    "sha1": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    "sha256": "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
+}
+_CONTENT_STATUSES = frozenset("AMTRC")
+_GITLINK = "160000"
+
+
+class FragmentScanner(Protocol):
+    def wants(self, raw: bytes) -> bool: ...
+
+    def scan(self, fragment: Fragment) -> list[Finding]: ...
+
+
+@dataclass(frozen=True)
+class StagedEntry:
+    path: str
+    blob: str  # the staged content
+    mode: str
+    status: str
+    before: tuple[str, ...]  # blobs the commit replaces at this path (HEAD, merged commits)
+    source_path: str  # where the HEAD version lived (differs for renames and copies)
+
+
+@dataclass
+class StagedChanges:
+    entries: list[StagedEntry] = field(default_factory=list)
+    deleted: int = 0
+    submodules: int = 0
+    first_commit: bool = False
+    merge: bool = False
+
+
+def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
+    """What the next commit would change, from the index git itself would commit."""
+    probe = git.run(
+        "rev-parse",
+        "--is-bare-repository",
+        "--show-object-format",
+        "--git-path",
+        "MERGE_HEAD",
+        check=False,
+    )
+    if probe.returncode != 0:
+        message = first_line(probe.stderr)
+        if "not a git repository" in message:
+            message = "not a git repository"
+        raise GitError(f"{os.getcwd()}: {message}")
+    bare, object_format, merge_head_file = probe.stdout.decode().splitlines()[:3]
+    if bare == "true":
+        raise GitError(f"{os.getcwd()}: a bare repository has no staged changes")
+    head = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+    changes = StagedChanges()
+    if head.returncode == 0:
+        base = head.stdout.decode().strip()
+    else:
+        base = EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"])
+        changes.first_commit = True
+
+    pathspec = ["--", *paths] if paths else ["--"]
+    raw = git.out(
+        "diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base, *pathspec,
+        what="cannot read the staged changes",
+    )  # fmt: skip
+    merged: list[dict[str, str]] = []
+    for other in _merge_heads(merge_head_file):
+        changes.merge = True
+        out = git.out(
+            "diff-index", "--cached", "-z", "--raw", "--no-renames", "--no-abbrev", other,
+            *pathspec, what="cannot compare the staged changes with MERGE_HEAD",
+        )  # fmt: skip
+        # Paths not listed are identical to the merged commit: that commit already has them.
+        merged.append({e[4]: e[0] for e in _raw_entries(out)})
+
+    for old_blob, new_blob, mode, status, path, source in _raw_entries(raw):
+        if status == "U":
+            raise GitError(f"{path}: unmerged path in the index (resolve the conflict first)")
+        if status == "D":
+            changes.deleted += 1
+            continue
+        if status not in _CONTENT_STATUSES:
+            continue
+        if mode == _GITLINK:
+            changes.submodules += 1
+            continue
+        before = [old_blob] if status != "A" else []
+        skip = False
+        for versions in merged:
+            if path not in versions:
+                skip = True  # same content as a merged commit: nothing new here
+                break
+            before.append(versions[path])
+        if skip:
+            continue
+        entry = StagedEntry(path, new_blob, mode, status, tuple(before), source or path)
+        changes.entries.append(entry)
+    return changes
+
+
+def _merge_heads(merge_head_file: str) -> list[str]:
+    try:
+        with open(merge_head_file, encoding="ascii") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except OSError:
+        return []
+
+
+def _raw_entries(raw: bytes) -> list[tuple[str, str, str, str, str, str]]:
+    """(old blob, new blob, new mode, status letter, path, source path) from ``-z --raw``."""
+    tokens = raw.split(b"\0")
+    entries: list[tuple[str, str, str, str, str, str]] = []
+    i = 0
+    while i < len(tokens) - 1:
+        meta = tokens[i].decode("ascii")
+        i += 1
+        if not meta.startswith(":"):
+            continue
+        _, new_mode, old_blob, new_blob, status = meta[1:].split(" ")
+        letter = status[:1]
+        first = tokens[i].decode("utf-8", "surrogateescape")
+        i += 1
+        if letter in ("R", "C"):
+            second = tokens[i].decode("utf-8", "surrogateescape")
+            i += 1
+            entries.append((old_blob, new_blob, new_mode, letter, second, first))
+        else:
+            entries.append((old_blob, new_blob, new_mode, letter, first, ""))
+    return entries
+
+
+def scan_staged(
+    scanner: FragmentScanner,
+    *,
+    paths: Sequence[str] = (),
+    max_size: int | None = None,
+    git: Git | None = None,
+) -> ScanResult:
+    """Findings the staged changes add; ``paths`` limits the scan (pre-commit's file names)."""
+    git = git or Git(None, keep_redirects=True)
+    changes = staged_changes(git, paths)
+    skipped: dict[str, int] = {}
+    notes: list[str] = []
+    if changes.submodules:
+        notes.append(f"{changes.submodules} submodule change(s) not followed")
+    if changes.deleted:
+        skipped["deleted"] = changes.deleted
+
+    contents = read_blobs(git, {e.blob for e in changes.entries}) if changes.entries else {}
+    findings: list[Finding] = []
+    scanned = nbytes = too_large = 0
+    for entry in changes.entries:
+        raw = contents.get(entry.blob)
+        if raw is None:
+            raise GitError(f"{entry.path}: staged content {entry.blob} cannot be read")
+        if max_size is not None and len(raw) > max_size:
+            too_large += 1
+            continue
+        scanned += 1
+        nbytes += len(raw)
+        if not scanner.wants(raw):
+            continue
+        found = scanner.scan(Fragment(raw, entry.path, "staged", entry.blob))
+        if found:
+            findings += _added_only(git, scanner, entry, found)
+    if too_large:
+        skipped["too_large"] = too_large
+    if changes.first_commit:
+        notes.append("first commit: every staged file is new")
+    if changes.merge:
+        notes.append("merge: only content that none of the merged commits has is reported")
+    summary = ScanSummary(
+        mode="staged",
+        target="staged changes",
+        files_scanned=scanned,
+        bytes_scanned=nbytes,
+        skipped=skipped,
+        notes=tuple(notes),
+    )
+    return ScanResult(tuple(findings), summary)
+
+
+def _added_only(
+    git: Git, scanner: FragmentScanner, entry: StagedEntry, found: list[Finding]
+) -> list[Finding]:
+    """Drop findings whose (rule, secret) the replaced version(s) of the file already held."""
+    before = [b for b in entry.before if b.strip("0")]
+    if not before:
+        return found
+    known: set[tuple[str, str]] = set()
+    for blob, raw in read_blobs(git, before).items():
+        fragment = Fragment(raw, entry.source_path, "staged", blob)
+        known.update((f.rule_id, f.secret) for f in scanner.scan(fragment))
+    return [f for f in found if (f.rule_id, f.secret) not in known]

@@ -1,0 +1,272 @@
+"""Verification engine: which findings to check, with which candidate secrets, how often.
+
+- Offline first: canary accounts are never contacted; allow/deny lists mark ``skipped``.
+- One STS call per distinct (key id, secret, session token), cached by a hash of the triple,
+  shared between threads (a second finding of the same key waits for the first call).
+- At most ``concurrency`` calls in flight (a thread pool), each with bounded connect/read
+  timeouts, retried with full-jitter exponential backoff on throttling, 5xx and network errors.
+- Anything that is not a clear answer from AWS is ``unknown`` — never ``invalid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from scanner.models import Finding, Verification, redact
+from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
+from scanner.verify.canary import account_of, is_canary_account
+from scanner.verify.session import AwsOptions
+from scanner.verify.sts import StsOutcome
+
+Checker = Callable[[str, str, "str | None", AwsOptions], StsOutcome]
+Log = Callable[[str], None]
+
+ACCESS_KEY_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
+CHECKABLE_PREFIXES = ("AKIA", "ASIA")
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    aws: AwsOptions = field(default_factory=AwsOptions)
+    max_candidates: int = 3  # secrets tried per key id, nearest first
+    concurrency: int = 4  # STS calls in flight at once
+    max_attempts: int = 3  # per call, for throttling / 5xx / network errors
+    backoff_base: float = 0.5  # seconds; full jitter: sleep U(0, min(cap, base * 2**n))
+    backoff_cap: float = 8.0
+    canary_accounts: frozenset[str] = frozenset()  # user-added honeytoken accounts
+    allow_accounts: frozenset[str] = frozenset()  # when set, only these accounts are checked
+    deny_accounts: frozenset[str] = frozenset()  # never checked
+
+
+def is_access_key_finding(finding: Finding) -> bool:
+    secret = finding.secret
+    return len(secret) == 20 and secret.startswith(ACCESS_KEY_PREFIXES) and secret.isalnum()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    secret: str
+    token: str | None
+    fingerprint: str  # of the paired secret, reported instead of the secret
+
+
+def candidates_for(finding: Finding, max_candidates: int) -> list[_Candidate]:
+    """Candidate (secret, token) pairs for a key id finding, nearest first, capped."""
+    secrets = [p for p in finding.paired if p.kind == "secret_access_key"]
+    if not finding.secret.startswith("ASIA"):
+        return [_Candidate(p.secret, None, p.fingerprint) for p in secrets[:max_candidates]]
+    tokens = [p for p in finding.paired if p.kind == "session_token"]
+    pairs = [_Candidate(s.secret, t.secret, s.fingerprint) for s in secrets for t in tokens]
+    return pairs[:max_candidates]
+
+
+class _CallCache:
+    """hash(key id, secret, token) -> Future of the one call made for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, Future[StsOutcome]] = {}
+        self.calls_made = 0
+
+    def get(self, key_id: str, cand: _Candidate, make: Callable[[], StsOutcome]) -> StsOutcome:
+        digest = hashlib.sha256(
+            "\0".join((key_id, cand.secret, cand.token or "")).encode()
+        ).hexdigest()
+        with self._lock:
+            fut = self._calls.get(digest)
+            owner = fut is None
+            if fut is None:
+                fut = Future()
+                self._calls[digest] = fut
+                self.calls_made += 1
+        if owner:
+            try:
+                fut.set_result(make())
+            except BaseException as exc:  # keep waiters from hanging, then re-raise
+                fut.set_exception(exc)
+                raise
+        return fut.result()
+
+
+class Verifier:
+    """Verify AWS key findings. Reusable; ``calls_made`` counts distinct STS calls."""
+
+    def __init__(
+        self,
+        options: VerifyOptions | None = None,
+        *,
+        checker: Checker | None = None,
+        log: Log | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options or VerifyOptions()
+        if checker is None:
+            from scanner.verify.sts import get_caller_identity
+
+            checker = get_caller_identity
+        self._checker = checker
+        self._log = log
+        self._sleep = sleep
+        self._cache = _CallCache()
+
+    @property
+    def calls_made(self) -> int:
+        return self._cache.calls_made
+
+    def verify(self, findings: Iterable[Finding]) -> tuple[Finding, ...]:
+        """Return the findings with ``verification`` set on every access key ID finding.
+
+        Order and number of findings are preserved; other findings pass through unchanged.
+        """
+        items = list(findings)
+        results: dict[int, Verification] = {}
+        to_check: dict[tuple[str, tuple[_Candidate, ...]], list[int]] = {}
+        for index, finding in enumerate(items):
+            if not is_access_key_finding(finding):
+                continue
+            offline = self._offline_verdict(finding)
+            if offline is not None:
+                results[index] = offline
+                continue
+            cands = tuple(candidates_for(finding, self.options.max_candidates))
+            to_check.setdefault((finding.secret, cands), []).append(index)
+
+        if to_check:
+            workers = max(1, min(self.options.concurrency, len(to_check)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+                futures = {job: pool.submit(self._check_key, job[0], job[1]) for job in to_check}
+                for job, fut in futures.items():
+                    verdict = fut.result()
+                    for index in to_check[job]:
+                        results[index] = verdict
+
+        out = []
+        for index, finding in enumerate(items):
+            found = results.get(index)
+            if found is not None:
+                finding = dataclasses.replace(finding, verification=found)
+            out.append(finding)
+        return tuple(out)
+
+    def _offline_verdict(self, finding: Finding) -> Verification | None:
+        opts = self.options
+        key_id = finding.secret
+        account = account_of(finding)
+        if finding.canary or is_canary_account(account, opts.canary_accounts):
+            return Verification(
+                CANARY,
+                account=account,
+                detail="honeytoken (canary) account: not sent to AWS, using it would alert "
+                "its owner",
+            )
+        if account is not None and account in opts.deny_accounts:
+            return Verification(SKIPPED, account=account, detail="account is in the deny list")
+        if opts.allow_accounts and account not in opts.allow_accounts:
+            why = (
+                "account is not in the allow list"
+                if account
+                else "account cannot be decoded from this key id and an allow list is set"
+            )
+            return Verification(SKIPPED, account=account, detail=why)
+        if not key_id.startswith(CHECKABLE_PREFIXES):
+            return Verification(
+                NOT_CHECKED, account=account, detail=f"STS cannot check {key_id[:4]} keys"
+            )
+        if not any(p.kind == "secret_access_key" for p in finding.paired):
+            return Verification(
+                NOT_CHECKED, account=account, detail="no secret access key found near the key id"
+            )
+        if key_id.startswith("ASIA") and not any(p.kind == "session_token" for p in finding.paired):
+            return Verification(
+                NOT_CHECKED,
+                account=account,
+                detail="temporary (ASIA) key without a session token nearby",
+            )
+        return None
+
+    def _check_key(self, key_id: str, cands: Sequence[_Candidate]) -> Verification:
+        outcomes: list[StsOutcome] = []
+        for cand in cands:
+            outcome = self._cache.get(key_id, cand, functools.partial(self._call, key_id, cand))
+            outcomes.append(outcome)
+            if outcome.status == LIVE:
+                self._say(f"verify: {redact(key_id)} live ({outcome.arn})")
+                return Verification(
+                    LIVE,
+                    account=outcome.account,
+                    arn=outcome.arn,
+                    user_id=outcome.user_id,
+                    detail=outcome.detail,
+                    secret_fingerprint=cand.fingerprint,
+                )
+            if outcome.status == EXPIRED:
+                self._say(f"verify: {redact(key_id)} expired")
+                return Verification(
+                    EXPIRED, detail=outcome.detail, secret_fingerprint=cand.fingerprint
+                )
+            if outcome.status == INVALID and outcome.detail.startswith("InvalidClientTokenId"):
+                break  # the key id itself is unknown to AWS: no other secret can help
+        tried = f"{len(outcomes)} candidate secret(s) tried"
+        unknown = [o for o in outcomes if o.status != INVALID]
+        if unknown:
+            self._say(f"verify: {redact(key_id)} unknown ({unknown[0].detail})")
+            return Verification(UNKNOWN, detail=f"{unknown[0].detail} ({tried})")
+        self._say(f"verify: {redact(key_id)} invalid")
+        first = outcomes[0].detail if outcomes else "no candidates"
+        return Verification(INVALID, detail=f"{first} ({tried})")
+
+    def _call(self, key_id: str, cand: _Candidate) -> StsOutcome:
+        opts = self.options
+        outcome = self._checker(key_id, cand.secret, cand.token, opts.aws)
+        attempt = 1
+        while outcome.retryable and attempt < opts.max_attempts:
+            delay = random.uniform(0, min(opts.backoff_cap, opts.backoff_base * 2**attempt))
+            why = outcome.detail
+            self._say(f"verify: {redact(key_id)} retry {attempt} in {delay:.1f}s ({why})")
+            self._sleep(delay)
+            outcome = self._checker(key_id, cand.secret, cand.token, opts.aws)
+            attempt += 1
+        if outcome.retryable:
+            outcome = dataclasses.replace(
+                outcome, detail=f"{outcome.detail}; gave up after {attempt} attempt(s)"
+            )
+        return outcome
+
+    def _say(self, line: str) -> None:
+        if self._log is not None:
+            self._log(line)
+
+
+def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
+    """Long-term key ids that verification may call STS for (not canaries, not temporary)."""
+    return sorted(
+        {
+            f.secret
+            for f in findings
+            if is_access_key_finding(f)
+            and f.secret.startswith("AKIA")
+            and not f.canary
+            and any(p.kind == "secret_access_key" for p in f.paired)
+        }
+    )
+
+
+def verify_findings(
+    findings: Iterable[Finding],
+    options: VerifyOptions | None = None,
+    *,
+    log: Log | None = None,
+) -> tuple[Finding, ...]:
+    return Verifier(options, log=log).verify(findings)
+
+
+def has_live_key(findings: Collection[Finding]) -> bool:
+    return any(f.verification is not None and f.verification.status == LIVE for f in findings)

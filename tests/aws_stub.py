@@ -1,0 +1,90 @@
+"""A misbehaving "AWS" on 127.0.0.1: throttles, fails with 5xx, or hangs past the timeout.
+
+Used to prove that anything but a clear answer from AWS comes out ``unknown`` (never
+``invalid``), with bounded retries, and that nothing is lost from the report.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+THROTTLE_BODY = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender'
+    b"</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    b"<RequestId>1</RequestId></ErrorResponse>"
+)
+SERVER_ERROR_BODY = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Receiver'
+    b"</Type><Code>InternalFailure</Code><Message>oops</Message></Error>"
+    b"<RequestId>2</RequestId></ErrorResponse>"
+)
+
+
+class StubAws:
+    def __init__(self, mode: str, hang_s: float = 2.0) -> None:
+        self.mode = mode  # throttle | 5xx | hang | expired | reflect
+        self.reflect = b""
+        self.hang_s = hang_s
+        self.hits = 0
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+
+@contextmanager
+def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
+    state = StubAws(mode, hang_s)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with state._lock:
+                state.hits += 1
+                state.bodies.append(body)
+                state.headers.append(dict(self.headers))
+            if state.mode == "hang":
+                time.sleep(state.hang_s)
+                return
+            if state.mode == "throttle":
+                status, payload = 400, THROTTLE_BODY
+            elif state.mode == "expired":
+                status = 400
+                payload = THROTTLE_BODY.replace(b"Throttling", b"ExpiredToken").replace(
+                    b"Rate exceeded", b"The security token included in the request is expired"
+                )
+            elif state.mode == "reflect":
+                # A hostile or buggy endpoint that puts a secret into its error message.
+                status, payload = (
+                    403,
+                    THROTTLE_BODY.replace(b"Throttling", b"Odd").replace(
+                        b"Rate exceeded", state.reflect
+                    ),
+                )
+            else:
+                status, payload = 503, SERVER_ERROR_BODY
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,292 @@
+"""A moto server on 127.0.0.1 with IAM authentication enforced, for the AWS tests.
+
+Imported by tests/test_verify*.py and tests/test_deactivate*.py (kept out of conftest.py so
+other suites do not pay for it). Nothing here talks to anything but loopback:
+
+- ``aws_env`` (autouse in those modules) sets dummy AWS_* variables, an empty config file and
+  AWS_EC2_METADATA_DISABLED so no SDK call can find real credentials or reach real AWS;
+- every client is built with an explicit ``endpoint_url`` pointing at this server.
+
+Authentication: moto authenticates only after ``INITIAL_NO_AUTH_ACTION_COUNT`` actions
+(infinity by default). We bootstrap admin users with authentication off, then switch it on
+through moto's ``/moto-api/reset-auth`` endpoint (the server-mode twin of
+``set_initial_no_auth_action_count``). From then on every request must be signed by a key moto
+knows, with the right secret, and be allowed by the user's policies.
+
+``MotoServer.requests`` records each request's action and the access key id that signed it,
+so tests can prove which credential was used and that no request was made at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import re
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+ACCOUNT_A = "123456789012"  # moto's default account
+ACCOUNT_B = "210987654321"
+
+ADMIN_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+_CRED_RE = re.compile(r"Credential=([A-Z0-9]+)/")
+
+
+@dataclass(frozen=True)
+class Seen:
+    action: str
+    key_id: str | None
+
+
+@dataclass
+class MotoServer:
+    endpoint: str
+    server: Any
+    requests: list[Seen] = field(default_factory=list)
+    admins: dict[str, tuple[str, str]] = field(default_factory=dict)  # account -> (key, secret)
+
+    def client(self, service: str, key_id: str, secret: str, token: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+
+    def admin(self, service: str, account: str = ACCOUNT_A) -> Any:
+        key, secret = self.admins[account]
+        return self.client(service, key, secret)
+
+    def new_user(self, name: str, account: str = ACCOUNT_A) -> tuple[str, str]:
+        """Create an IAM user with one access key; returns (key id, secret) made by moto."""
+        iam = self.admin("iam", account)
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+    def key_status(self, user: str, key_id: str, account: str = ACCOUNT_A) -> str:
+        iam = self.admin("iam", account)
+        for meta in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            if meta["AccessKeyId"] == key_id:
+                return str(meta["Status"])
+        raise AssertionError(f"{key_id} not listed for {user}")
+
+    def count(self, predicate: Callable[[Seen], bool] = lambda s: True) -> int:
+        return sum(1 for s in list(self.requests) if predicate(s))
+
+
+class _RecordingServer(ThreadedMotoServer):
+    """ThreadedMotoServer whose WSGI app records (action, signing key id) of every request."""
+
+    def __init__(self, record: list[Seen]) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self._record = record
+
+    def _server_entry(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        inner = DomainDispatcherApplication(create_backend_app)
+        record = self._record
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            path = environ.get("PATH_INFO", "")
+            if not path.startswith("/moto-api"):
+                auth = environ.get("HTTP_AUTHORIZATION", "")
+                match = _CRED_RE.search(auth)
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                import io
+
+                environ["wsgi.input"] = io.BytesIO(body)
+                action = re.search(rb"Action=([A-Za-z]+)", body)
+                record.append(
+                    Seen(
+                        action=action.group(1).decode() if action else path,
+                        key_id=match.group(1) if match else None,
+                    )
+                )
+            return inner(environ, start_response)
+
+        self._server = make_server(self._ip_address, self._port, app, True)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def _post(url: str, data: bytes) -> None:
+    req = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "text/plain"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+def _bootstrap_admin(endpoint: str, account: str) -> tuple[str, str]:
+    """Create an all-powerful user in ``account`` while authentication is still off."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+    )
+
+    def pick_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    iam.meta.events.register("before-send.iam.*", pick_account)
+    iam.create_user(UserName="admin")
+    iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+_shared: MotoServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_moto() -> MotoServer:
+    """One server per test process (moto's state is process-global), stopped at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = _start_moto()
+            atexit.register(_stop, _shared)
+        return _shared
+
+
+def _start_moto() -> MotoServer:
+    """Start the server, create admins in two accounts, then enforce authentication."""
+    record: list[Seen] = []
+    server = _RecordingServer(record)
+    server.start()
+    host, port = server.get_host_and_port()
+    assert host == "127.0.0.1"
+    endpoint = f"http://{host}:{port}"
+    _post(f"{endpoint}/moto-api/reset", b"")
+    _post(f"{endpoint}/moto-api/reset-auth", b"1000000")  # off while bootstrapping
+    admins = {acct: _bootstrap_admin(endpoint, acct) for acct in (ACCOUNT_A, ACCOUNT_B)}
+    _post(f"{endpoint}/moto-api/reset-auth", b"0")  # every request authenticated from now on
+    record.clear()
+    return MotoServer(endpoint=endpoint, server=server, requests=record, admins=admins)
+
+
+def _stop(moto: MotoServer) -> None:
+    _post(f"{moto.endpoint}/moto-api/reset-auth", b"inf")
+    moto.server.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}"
+
+
+_counter = itertools.count(1)
+
+
+def dummy_aws_env(monkeypatch: Any, tmp_path: Any) -> None:
+    """No real credentials, no config, no metadata service, no endpoint from the environment."""
+    empty = tmp_path / "aws-empty-config"
+    empty.write_text("")
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_IAM",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only(socket.getaddrinfo))
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _loopback_only(real: Callable[..., Any]) -> Callable[..., Any]:
+    """A getaddrinfo that fails the test on any name but loopback: no test reaches AWS."""
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in _LOOPBACK:
+            raise AssertionError(f"test tried to reach {name!r}: only loopback is allowed")
+        return real(host, *args, **kwargs)
+
+    return guarded
+
+
+def key_finding(
+    key_id: str,
+    *secrets: str,
+    token: str | None = None,
+    account: str | None = None,
+    commit_date: str | None = None,
+    path: str = "deploy/.env",
+) -> Any:
+    """A Finding for an AWS key id with its paired secrets (nearest first), as the detector
+    produces them; values come from moto or are generated at run time."""
+    from scanner.detect.aws_account import account_id_from_key_id
+    from scanner.models import CommitInfo, Finding, PairedSecret, Severity
+
+    paired = [
+        PairedSecret("secret_access_key", "aws-secret-access-key", s, line=2 + i, distance=1 + i)
+        for i, s in enumerate(secrets)
+    ]
+    if token is not None:
+        paired.append(PairedSecret("session_token", "aws-session-token", token, 9, 8))
+    commit = (
+        CommitInfo("a" * 40, "Dev", "dev@example.com", commit_date, "add config")
+        if commit_date
+        else None
+    )
+    return Finding(
+        rule_id="aws-access-key-id",
+        rule_name="AWS access key ID",
+        severity=Severity.CRITICAL,
+        description="AWS access key id",
+        path=path,
+        line=1,
+        column=19,
+        secret=key_id,
+        entropy=3.9,
+        paired=tuple(paired),
+        account_id=account if account is not None else account_id_from_key_id(key_id),
+        commit=commit,
+    )
+
+
+def fake_secret(rng: Any) -> str:
+    """A random 40-character secret-access-key-shaped string (never a real one)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return "".join(rng.choice(alphabet) for _ in range(40))

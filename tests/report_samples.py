@@ -1,0 +1,137 @@
+"""Fixture credentials and findings for the CLI and report tests, built at run time.
+
+Nothing realistic is written into the repository: values come from a seeded RNG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from scanner.models import (
+    CommitInfo,
+    Finding,
+    HistoryInfo,
+    PairedSecret,
+    ScanResult,
+    ScanSummary,
+    Severity,
+    Verification,
+)
+
+_BASE32 = string.ascii_uppercase + "234567"
+_SECRET_CHARS = string.ascii_letters + string.digits + "/+"
+
+
+def key_id(seed: int, prefix: str = "AKIA") -> str:
+    rng = random.Random(f"keysweep-report-id-{seed}")
+    return prefix + "".join(rng.choice(_BASE32) for _ in range(16))
+
+
+def secret_key(seed: int) -> str:
+    rng = random.Random(f"keysweep-report-secret-{seed}")
+    return "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
+
+
+def env_text(seed: int) -> str:
+    """A .env file holding one full AWS credential."""
+    return (
+        "# deploy settings\n"
+        f"AWS_ACCESS_KEY_ID={key_id(seed)}\n"
+        f"AWS_SECRET_ACCESS_KEY={secret_key(seed)}\n"
+        "REGION=eu-west-1\n"
+    )
+
+
+def sample_result(seed: int = 1, *, errors: tuple[str, ...] = ()) -> ScanResult:
+    """Two findings covering every optional part of a Finding."""
+    kid, secret = key_id(seed), secret_key(seed)
+    commit = CommitInfo(
+        sha="a" * 40,
+        author_name="Dev",
+        author_email="dev@example.com",
+        date="2024-01-01T00:00:00+00:00",
+        subject="add config",
+    )
+    key_finding = Finding(
+        rule_id="aws-access-key-id",
+        rule_name="AWS access key ID",
+        severity=Severity.CRITICAL,
+        description="Identifies an AWS access key; with its secret it signs API calls.",
+        path="config/prod.env",
+        line=2,
+        column=19,
+        secret=kid,
+        entropy=3.9,
+        end_line=2,
+        end_column=39,
+        paired=(
+            PairedSecret(
+                kind="secret_access_key",
+                rule_id="aws-secret-access-key",
+                secret=secret,
+                line=3,
+                distance=1,
+            ),
+        ),
+        account_id="123456789012",
+        commit=commit,
+        in_head=True,
+        history=HistoryInfo(commit_count=2, refs=("refs/heads/main",), removed_in=commit),
+        verification=Verification(status="invalid", detail="InvalidClientTokenId"),
+        notes=("found twice",),
+    )
+    secret_finding = Finding(
+        rule_id="aws-secret-access-key",
+        rule_name="AWS secret access key",
+        severity=Severity.HIGH,
+        description="Signs AWS API calls together with its access key ID.",
+        path="src/app settings/ünïcode.py",
+        line=3,
+        column=23,
+        secret=secret,
+        entropy=4.9,
+        encoding="base64",
+    )
+    summary = ScanSummary(
+        mode="scan",
+        target=".",
+        files_scanned=12,
+        bytes_scanned=34567,
+        skipped={"binary": 2, "too_large": 1},
+        duration_s=0.1234,
+        notes=("a note",),
+        errors=errors,
+    )
+    return ScanResult(findings=(key_finding, secret_finding), summary=summary)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sarif_schema() -> dict[str, Any]:
+    """The SARIF 2.1.0 schema from shared/ beside the repository (where CI lays it), or the
+    file named by $KEYSWEEP_SARIF_SCHEMA. A fresh clone may lack it: skip there, fail in CI."""
+    override = os.environ.get("KEYSWEEP_SARIF_SCHEMA")
+    default = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+    path = Path(override) if override else default
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"SARIF schema not found at {path}")
+        pytest.skip(f"SARIF schema not found at {path} (set KEYSWEEP_SARIF_SCHEMA)")
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def validate_sarif(doc: dict[str, Any]) -> None:
+    schema = sarif_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    cls(schema).validate(doc)

@@ -1,0 +1,622 @@
+"""The bad-input matrix: every odd input gets one clear line, a documented exit code, no
+traceback, and nothing half-written (README, section "Hardening").
+
+keysweep runs in a subprocess, exactly as a user runs it. The tests run as root here, which
+ignores file permissions, so permission cases drop CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH with
+``setpriv`` for the keysweep process only.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hardening_kit import (
+    Credential,
+    assert_clean_error,
+    assert_no_traceback,
+    blob_path,
+    commit_files,
+    git,
+    init_repo,
+    make_credential,
+    run_keysweep,
+    tree_snapshot,
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+DROP_DAC = (
+    "setpriv",
+    "--bounding-set",
+    "-dac_override,-dac_read_search",
+    "--inh-caps",
+    "-dac_override,-dac_read_search",
+    "--",
+)
+SARIF_SCHEMA = (
+    Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def ks(
+    tmp_path: Path, *args: str, cwd: Path | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    return run_keysweep(args, cwd=cwd or tmp_path, home=tmp_path / "home", **kwargs)
+
+
+def report(proc: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+    """The JSON report on stdout (strict UTF-8, strict JSON)."""
+    text = proc.stdout.decode("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    assert data["version"] == 1
+    return data
+
+
+def secrets_found(data: dict[str, Any]) -> set[str]:
+    """Every secret value in a --show-secrets report: findings and their paired secrets."""
+    found: set[str] = set()
+    for finding in data["findings"]:
+        found.add(finding["secret"])
+        found.update(p["secret"] for p in finding.get("paired") or ())
+    return found
+
+
+def found_credential(data: dict[str, Any], cred: Credential) -> bool:
+    found = secrets_found(data)
+    return cred.key_id in found and cred.secret in found
+
+
+@pytest.fixture(scope="session")
+def drop_dac() -> tuple[str, ...]:
+    """A prefix that runs a command as root *without* the power to ignore file modes."""
+    if shutil.which("setpriv") is None:
+        if os.geteuid() != 0:
+            return ()  # not root: file modes already apply
+        pytest.skip("root without setpriv: cannot make a file unreadable for keysweep")
+    probe = subprocess.run([*DROP_DAC, "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    return DROP_DAC
+
+
+# --- paths that are missing or the wrong kind ------------------------------------------------
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    proc = ks(tmp_path, "scan", "no-such-dir", "--format", "json", "--output", str(out))
+    assert_clean_error(proc, "no-such-dir")
+    assert not out.exists(), "a failed scan must not write a report"
+    assert proc.stdout == b""
+
+
+def test_missing_repository_for_history(tmp_path: Path) -> None:
+    proc = ks(tmp_path, "history", str(tmp_path / "no-such-repo"))
+    assert_clean_error(proc, "no-such-repo")
+
+
+def test_file_where_a_directory_is_expected(tmp_path: Path) -> None:
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("hello\n")
+    proc = ks(tmp_path, "history", str(a_file))
+    assert_clean_error(proc, "plain.txt")
+
+
+def test_output_below_a_file(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("nothing here\n")
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    proc = ks(tmp_path, "scan", "src", "--format", "json", "--output", "taken/report.json")
+    assert_clean_error(proc, "taken/report.json")
+    assert (tmp_path / "taken").read_text() == "a file, not a directory\n"
+
+
+def test_output_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("nothing here\n")
+    (tmp_path / "out").mkdir()
+    proc = ks(tmp_path, "scan", "src", "--format", "json", "--output", "out")
+    assert_clean_error(proc, "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["history", "staged"])
+def test_directory_that_is_not_a_repository(tmp_path: Path, command: str) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.txt").write_text("hello\n")
+    args = ["history", str(plain)] if command == "history" else ["staged"]
+    proc = ks(tmp_path, *args, cwd=plain, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    line = assert_clean_error(proc)
+    assert "repository" in line.lower(), line
+
+
+# --- repositories: empty, damaged, partial, with submodules ----------------------------------
+
+
+def test_empty_repository(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "empty")
+    before = tree_snapshot(repo)
+    for args in (["history", str(repo)], ["scan", str(repo)]):
+        proc = ks(tmp_path, *args, "--format", "json")
+        assert_no_traceback(proc)
+        assert proc.returncode == EXIT_CLEAN, proc.stderr
+        assert report(proc)["findings"] == []
+    proc = ks(tmp_path, "staged", "--format", "json", cwd=repo)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    assert tree_snapshot(repo) == before
+
+
+def test_missing_loose_blob(tmp_path: Path) -> None:
+    """History: scan what can be read, report what could not, exit 2."""
+    cred = make_credential("loose-blob")
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"a.env": cred.env_text(), "b.txt": "lost content\n"}, "add files")
+    lost = git(repo, "rev-parse", "HEAD:b.txt")
+    blob_path(repo, lost).unlink()
+
+    proc = ks(tmp_path, "history", str(repo), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred), "readable blobs must still be scanned"
+    problems = " ".join(data["scan"]["errors"]) + proc.stderr.decode()
+    assert lost in problems or "b.txt" in problems, problems
+
+
+def test_missing_staged_blob(tmp_path: Path) -> None:
+    """Staged: never report "clean" when what is staged could not be read."""
+    cred = make_credential("staged-blob")
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"README": "start\n"}, "start")
+    (repo / "new.env").write_text(cred.env_text())
+    git(repo, "add", "new.env")
+    blob_path(repo, git(repo, "rev-parse", ":new.env")).unlink()
+    proc = ks(tmp_path, "staged", cwd=repo)
+    assert_clean_error(proc, "new.env")
+
+
+def test_truncated_pack(tmp_path: Path) -> None:
+    """Objects in a truncated pack are unreadable; the loose ones are still scanned."""
+    old, new = make_credential("pack-old"), make_credential("pack-new")
+    repo = init_repo(tmp_path / "repo")
+    filler = "\n".join(f"line {i} of some ordinary text" for i in range(5000))
+    commit_files(repo, {"big.txt": filler, "old.env": old.env_text()}, "packed")
+    git(repo, "repack", "-a", "-d", "-q")
+    commit_files(repo, {"new.env": new.env_text()}, "loose")
+    (pack,) = (repo / ".git" / "objects" / "pack").glob("*.pack")
+    os.truncate(pack, pack.stat().st_size // 2)
+
+    proc = ks(tmp_path, "history", str(repo), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    assert proc.stderr.strip(), "what could not be read must be reported on stderr"
+    data = report(proc)
+    assert data["scan"]["errors"], data["scan"]
+    assert found_credential(data, new), "the loose objects must still be scanned"
+
+
+def test_partial_clone(tmp_path: Path) -> None:
+    """Missing blobs of a partial clone are skipped and counted; nothing is fetched."""
+    gone, kept = make_credential("partial-gone"), make_credential("partial-kept")
+    src = init_repo(tmp_path / "src")
+    git(src, "config", "uploadpack.allowFilter", "true")
+    commit_files(src, {"old.env": gone.env_text()}, "old key")
+    git(src, "rm", "-q", "old.env")
+    commit_files(src, {"new.env": kept.env_text()}, "new key")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{src}", str(clone))
+    before = tree_snapshot(clone)
+
+    proc = ks(tmp_path, "history", str(clone), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert found_credential(data, kept)
+    assert gone.secret not in secrets_found(data)
+    assert sum(data["scan"]["skipped"].values()) >= 1, data["scan"]
+    assert tree_snapshot(clone) == before, "a missing blob must never be fetched"
+
+
+def test_submodule(tmp_path: Path) -> None:
+    inner, outer = make_credential("sub-inner"), make_credential("sub-outer")
+    sub = init_repo(tmp_path / "sub")
+    commit_files(sub, {"sub.env": inner.env_text()}, "sub")
+    main = init_repo(tmp_path / "main")
+    git(main, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor/sub")
+    commit_files(main, {"main.env": outer.env_text()}, "main")
+
+    proc = ks(tmp_path, "history", str(main), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert found_credential(data, outer)
+    assert inner.secret not in secrets_found(data), "history does not follow submodules"
+    assert any("submodule" in n.lower() for n in data["scan"]["notes"]), data["scan"]["notes"]
+
+    proc = ks(tmp_path, "scan", str(main), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    assert found_credential(report(proc), outer)
+
+
+# --- the file system -------------------------------------------------------------------------
+
+
+def test_symlink_loops(tmp_path: Path) -> None:
+    cred = make_credential("symlinks")
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "key.env").write_text(cred.env_text())
+    os.symlink("loop-b", root / "loop-a")
+    os.symlink("loop-a", root / "loop-b")
+    os.symlink(".", root / "sub" / "self")
+    os.symlink("..", root / "sub" / "up")
+    proc = ks(tmp_path, "scan", str(root), "--format", "json", "--show-secrets", timeout=60)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred)
+    assert {f["path"].rsplit("/", 1)[-1] for f in data["findings"]} == {"key.env"}
+    assert len({f["path"] for f in data["findings"]}) == 1, "a link loop scanned a file twice"
+
+
+def test_unreadable_file_and_directory(tmp_path: Path, drop_dac: tuple[str, ...]) -> None:
+    ok, locked = make_credential("readable"), make_credential("locked")
+    root = tmp_path / "tree"
+    (root / "closed").mkdir(parents=True)
+    (root / "ok.env").write_text(ok.env_text())
+    (root / "locked.env").write_text(locked.env_text())
+    (root / "closed" / "inner.env").write_text(locked.env_text())
+    (root / "locked.env").chmod(0)
+    (root / "closed").chmod(0)
+    try:
+        proc = ks(
+            tmp_path, "scan", str(root), "--format", "json", "--show-secrets", wrapper=drop_dac
+        )
+    finally:
+        (root / "closed").chmod(0o755)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    stderr = proc.stderr.decode()
+    assert "locked.env" in stderr and "closed" in stderr, stderr
+    data = report(proc)
+    assert found_credential(data, ok), "readable files are still scanned and reported"
+    assert locked.secret not in secrets_found(data)
+    assert data["scan"]["skipped"].get("unreadable") == 2, data["scan"]
+
+
+def test_one_gigabyte_file_is_skipped_by_size(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    with open(root / "huge.log", "wb") as handle:
+        handle.truncate(1 << 30)  # sparse: costs no disk, reads as 1 GiB of NULs
+    (root / "small.txt").write_text("just text\n")
+    proc = ks(tmp_path, "scan", str(root), "--format", "json", timeout=60)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    scan = report(proc)["scan"]
+    assert scan["skipped"].get("too_large") == 1, scan
+    assert scan["files_scanned"] == 1, scan
+
+
+def test_ten_megabyte_single_line(tmp_path: Path) -> None:
+    """Scanned within the caps (no skip, no hang); a key near the start is found."""
+    cred = make_credential("one-line")
+    head = f"AWS_ACCESS_KEY_ID={cred.key_id} AWS_SECRET_ACCESS_KEY={cred.secret} "
+    body = "lorem ipsum dolor sit amet, " * (10_000_000 // 28)
+    (tmp_path / "bundle.min.js").write_text(head + body)
+    proc = ks(tmp_path, "scan", "bundle.min.js", "--format", "json", "--show-secrets", timeout=300)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert data["scan"]["bytes_scanned"] >= 10_000_000, data["scan"]
+    assert cred.key_id in secrets_found(data)
+    assert all(f["line"] == 1 for f in data["findings"])
+
+
+# --- encodings -------------------------------------------------------------------------------
+
+
+def _encodings(cred: Credential) -> dict[str, bytes]:
+    text = f"# settings\n{cred.env_text()}# end\n"
+    return {
+        "invalid-utf8": b"\x80\x81 not utf-8 \xc3\x28\n" + text.encode() + b"\xed\xa0\x80\n",
+        "latin1-neighbours": b"caf\xe9 = 1\n" + text.encode() + b"na\xefve\n",
+        "utf8-bom": codecs.BOM_UTF8 + text.encode(),
+        "utf16-le-bom": codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
+        "utf16-be-bom": codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        "crlf": text.replace("\n", "\r\n").encode(),
+        "cr-only": text.replace("\n", "\r").encode(),
+        "nul-after-8k": ("x" * 9000 + "\n" + text).encode() + b"\x00\x00 trailing\n",
+    }
+
+
+@pytest.mark.parametrize("name", list(_encodings(make_credential("enc"))))
+def test_encodings(tmp_path: Path, name: str) -> None:
+    cred = make_credential(f"enc-{name}")
+    (tmp_path / "settings.env").write_bytes(_encodings(cred)[name])
+    proc = ks(tmp_path, "scan", "settings.env", "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred), (name, secrets_found(data))
+    if name not in ("cr-only", "nul-after-8k"):
+        lines = {f["secret"]: f["line"] for f in data["findings"]}
+        assert lines.get(cred.key_id) == 2, (name, data["findings"])
+
+
+def test_nul_bytes_early_mean_binary_and_are_counted(tmp_path: Path) -> None:
+    cred = make_credential("nul-early")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02" + cred.env_text().encode())
+    proc = ks(tmp_path, "scan", "blob.bin", "--format", "json")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    assert report(proc)["scan"]["skipped"].get("binary") == 1
+
+
+# --- hostile file names ----------------------------------------------------------------------
+
+NAMES: dict[str, bytes] = {
+    "non-ascii": "ключи/секрет-é-日本.env".encode(),
+    "newline": b"new\nline.env",
+    "tab-and-quotes": b"tab\there \"quoted\" 'single'.env",
+    "terminal-escape": b"esc\x1b[31mred\x1b[0m.env",
+    "not-utf8": b"latin-\xe9\xff.env",
+    "very-long": b"/".join([b"d" * 120] * 28) + b"/" + b"f" * 200 + b".env",
+}
+
+
+def _plant(root: Path, rel: bytes, content: str) -> None:
+    full = os.fsencode(root) + b"/" + rel
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "wb") as handle:
+        handle.write(content.encode())
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_hostile_file_names(tmp_path: Path, name: str) -> None:
+    cred = make_credential(f"name-{name}")
+    root = tmp_path / "tree"
+    root.mkdir()
+    _plant(root, NAMES[name], cred.env_text())
+    shown = os.fsdecode(NAMES[name])
+
+    proc = ks(tmp_path, "scan", "tree", "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred)
+    paths = {f["path"] for f in data["findings"]}
+    assert len(paths) == 1, paths
+    (path,) = paths
+    if name != "not-utf8":
+        assert path == f"tree/{shown}", (path, shown)
+
+    proc = ks(tmp_path, "scan", "tree", "--format", "sarif")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    sarif = json.loads(proc.stdout.decode("utf-8"))
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+
+    for fmt in ("table", "github"):
+        proc = ks(tmp_path, "scan", "tree", "--format", fmt)
+        assert_no_traceback(proc)
+        assert proc.returncode == EXIT_FINDINGS, proc.stderr
+        out = proc.stdout.decode("utf-8")
+        assert "\x1b" not in out, f"{fmt}: raw terminal escape from a file name"
+        assert "\nline.env" not in out, f"{fmt}: a file name broke a line in two"
+        finding_lines = [ln for ln in out.splitlines() if "line.env" in ln or ".env" in ln]
+        assert finding_lines, out
+
+    proc = ks(tmp_path, "scan", "tree", "--format", "gitlab")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    json.loads(proc.stdout.decode("utf-8"))
+
+
+def test_file_name_with_newline_is_one_line_per_finding(tmp_path: Path) -> None:
+    cred = make_credential("newline-count")
+    root = tmp_path / "tree"
+    root.mkdir()
+    _plant(root, b"x\ny.env", cred.env_text())
+    data = report(ks(tmp_path, "scan", "tree", "--format", "json"))
+    count = len(data["findings"])
+    for fmt in ("github", "table"):
+        out = ks(tmp_path, "scan", "tree", "--format", fmt).stdout.decode()
+        rows = [ln for ln in out.splitlines() if "y.env" in ln]
+        assert len(rows) == count, (fmt, out)
+        assert not any(ln.startswith("y.env") for ln in out.splitlines()), out
+
+
+# --- malformed rule packs, configs, baselines and reports ------------------------------------
+
+BAD_YAML = {
+    "unparsable": "rules:\n  - id: [unclosed\n",
+    "not-a-mapping": "- just\n- a list\n",
+    "empty": "",
+    "binary": "\x00\x01\x02garbage\xff",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_YAML))
+def test_malformed_rule_pack(tmp_path: Path, case: str) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("nothing\n")
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(BAD_YAML[case], encoding="utf-8", errors="surrogateescape")
+    for args in (["scan", "src", "--rules", str(pack)], ["rules", "check", str(pack)]):
+        assert_clean_error(ks(tmp_path, *args), "pack.yaml")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[scan\nmax_file_size = 1\n",  # not TOML
+        "[scan]\nmax_fiel_size = 1\n",  # unknown key
+        '[scan]\nmax_file_size = "big"\n',  # wrong type
+        "[allowlist]\nregexes = [{ regex = '(unclosed', target = 'secret' }]\n",  # bad regex
+    ],
+    ids=["not-toml", "unknown-key", "wrong-type", "bad-regex"],
+)
+def test_malformed_config(tmp_path: Path, body: str) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("nothing\n")
+    (tmp_path / "ks.toml").write_text(body)
+    proc = ks(tmp_path, "scan", "src", "--config", "ks.toml")
+    assert_clean_error(proc, "ks.toml")
+    # The same file discovered automatically at the root of the scanned directory.
+    (src / ".keysweep.toml").write_text(body)
+    assert_clean_error(ks(tmp_path, "scan", "src"), ".keysweep.toml")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    assert_clean_error(ks(tmp_path, "scan", "a.txt", "--config", "nope.toml"), "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json at all\n",
+        '{"keysweep_baseline": 99}\n',
+        '{"keysweep_baseline": 1}\n{"path": "a.env", "rule_id": "x"}\n',
+        '{"keysweep_baseline": 1}\n{"path": "a.env", "rule_id": "x", "fingerprint": "zz"}\n',
+        '{"keysweep_baseline": 1}\n[1, 2\n',
+    ],
+    ids=["not-json", "bad-version", "no-fingerprint", "bad-fingerprint", "truncated"],
+)
+def test_malformed_baseline(tmp_path: Path, body: str) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    (tmp_path / "base.jsonl").write_text(body)
+    assert_clean_error(ks(tmp_path, "scan", "a.txt", "--baseline", "base.jsonl"), "base.jsonl")
+
+
+def test_missing_baseline_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    assert_clean_error(ks(tmp_path, "scan", "a.txt", "--baseline", "nope.jsonl"), "nope.jsonl")
+
+
+def _redacted_report(tmp_path: Path) -> str:
+    (tmp_path / "k.env").write_text(make_credential("redacted-report").env_text())
+    proc = ks(tmp_path, "scan", "k.env", "--format", "json")
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    return proc.stdout.decode()
+
+
+REPORTS = {
+    "not-json": lambda tmp: "this is not json\n",
+    "truncated": lambda tmp: '{"version": 1, "findings": [',
+    "a-list": lambda tmp: "[]\n",
+    "wrong-version": lambda tmp: '{"version": 7, "findings": []}\n',
+    "finding-not-object": lambda tmp: '{"version": 1, "scan": {}, "findings": [3]}\n',
+    "redacted": _redacted_report,
+}
+
+
+@pytest.mark.parametrize("case", list(REPORTS))
+@pytest.mark.parametrize("command", ["verify", "deactivate"])
+def test_malformed_report(tmp_path: Path, case: str, command: str) -> None:
+    (tmp_path / "report.json").write_text(REPORTS[case](tmp_path))
+    proc = ks(
+        tmp_path, command, "report.json", "--aws-endpoint-url", "http://127.0.0.1:9", timeout=60
+    )
+    line = assert_clean_error(proc, "report.json")
+    if case == "redacted":
+        assert "--show-secrets" in line, line
+
+
+def test_missing_report(tmp_path: Path) -> None:
+    assert_clean_error(ks(tmp_path, "verify", "nope.json"), "nope.json")
+
+
+# --- output that cannot be written: the previous report survives -----------------------------
+
+PREVIOUS = '{"version": 1, "previous": true}\n'
+
+
+def _tree_with_key(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "k.env").write_text(make_credential("output").env_text())
+    return root
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(where: Path) -> Iterator[Path]:
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_disk_full_keeps_previous_report(tmp_path: Path) -> None:
+    _tree_with_key(tmp_path)
+    with tiny_tmpfs(tmp_path / "full") as disk:
+        (disk / "report.json").write_text(PREVIOUS)
+        with contextlib.suppress(OSError), open(disk / "filler", "wb") as handle:
+            while True:  # fill every block; the report alone would still fit otherwise
+                handle.write(b"\0" * 4096)
+                handle.flush()
+        listing = sorted(p.name for p in disk.iterdir())
+        proc = ks(
+            tmp_path, "scan", "src", "--format", "json", "--output", str(disk / "report.json")
+        )
+        assert_clean_error(proc, "report.json")
+        assert (disk / "report.json").read_text() == PREVIOUS
+        assert sorted(p.name for p in disk.iterdir()) == listing, "a temporary file was left"
+
+
+def test_unwritable_output_directory_keeps_previous_report(
+    tmp_path: Path, drop_dac: tuple[str, ...]
+) -> None:
+    _tree_with_key(tmp_path)
+    out_dir = tmp_path / "ro"
+    out_dir.mkdir()
+    (out_dir / "report.json").write_text(PREVIOUS)
+    out_dir.chmod(0o555)
+    try:
+        proc = ks(
+            tmp_path,
+            "scan",
+            "src",
+            "--format",
+            "json",
+            "--output",
+            "ro/report.json",
+            wrapper=drop_dac,
+        )
+    finally:
+        out_dir.chmod(0o755)
+    assert_clean_error(proc, "ro/report.json")
+    assert (out_dir / "report.json").read_text() == PREVIOUS
+    assert [p.name for p in out_dir.iterdir()] == ["report.json"]
+
+
+def test_output_directory_missing(tmp_path: Path) -> None:
+    _tree_with_key(tmp_path)
+    proc = ks(tmp_path, "scan", "src", "--output", "nowhere/report.json")
+    assert_clean_error(proc, "nowhere/report.json")
+    assert not (tmp_path / "nowhere").exists()

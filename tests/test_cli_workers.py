@@ -1,0 +1,36 @@
+"""Worker processes give the same findings, in the same order, as the in-process path."""
+
+from __future__ import annotations
+
+import pytest
+from report_samples import env_text
+
+from scanner.cli import workers
+from scanner.detect import Detector
+from scanner.models import Fragment
+from scanner.rulepack import load_rules
+
+
+def fragments() -> list[Fragment]:
+    out = []
+    for i in range(40):
+        body = env_text(100 + i) if i % 3 == 0 else f"AWS_REGION=eu-west-1\nvalue_{i} = {i}\n"
+        out.append(Fragment(raw=body.encode(), path=f"dir/file{i}.env"))
+    return out
+
+
+def test_pool_matches_in_process_results() -> None:
+    detector = Detector(load_rules())
+    alone = list(workers.scan_fragments(detector, fragments(), jobs=1))
+    pooled = list(workers.scan_fragments(detector, fragments(), jobs=2, threshold=1))
+    assert len(alone) == 2 * 14  # a key ID and its secret in every third file
+    assert pooled == alone
+
+
+def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYSWEEP_JOBS", "1")
+    assert workers.default_jobs() == 1
+    monkeypatch.setenv("KEYSWEEP_JOBS", "3")
+    assert workers.default_jobs() == 3
+    monkeypatch.delenv("KEYSWEEP_JOBS")
+    assert 1 <= workers.default_jobs() <= workers.DEFAULT_JOBS

@@ -1,0 +1,477 @@
+"""AWS detection: every form people write credentials in, and every decoy that must stay quiet.
+
+One parametrized table of (text, expected rule ids). Keys, secrets and tokens are generated at
+run time (tests/detect_keys.py), so nothing realistic is committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from dataclasses import dataclass
+
+import pytest
+from detect_keys import hex_string, key_id, random_b64, secret, session_token
+
+from scanner.detect import Detector
+from scanner.models import Fragment
+from scanner.rulepack import load_rules
+
+ID = "aws-access-key-id"
+SK = "aws-secret-access-key"
+TOK = "aws-session-token"
+
+K = key_id(1)
+S = secret(1)
+S_SLASH = secret(2, slash=True)
+S_PLAIN = secret(3, plain=True)
+KA = key_id(4, "ASIA")
+T = session_token(1)
+K2, S2 = key_id(5), secret(5)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    expect: tuple[str, ...]
+    path: str = "file.txt"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def pct(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+BUNDLE_FILLER = ";".join(f"var v{i}=function(a,b){{return a+b*{i}}}" for i in range(300))
+
+FOUND: list[Case] = [
+    Case("dotenv", f"AWS_ACCESS_KEY_ID={K}\nAWS_SECRET_ACCESS_KEY={S}\n", (ID, SK), ".env"),
+    Case(
+        "dotenv-local-export-quoted",
+        f'export AWS_ACCESS_KEY_ID="{K}"\nexport AWS_SECRET_ACCESS_KEY="{S}"\n',
+        (ID, SK),
+        ".env.local",
+    ),
+    Case(
+        "dotenv-production-spaces",
+        f"AWS_ACCESS_KEY_ID = {K}\nAWS_SECRET_ACCESS_KEY = {S}\n",
+        (ID, SK),
+        ".env.production",
+    ),
+    Case(
+        "envrc-single-quotes-comment",
+        f"export AWS_SECRET_ACCESS_KEY='{S}' # prod\n",
+        (SK,),
+        ".envrc",
+    ),
+    Case(
+        "dotenv-crlf", f"AWS_ACCESS_KEY_ID={K}\r\nAWS_SECRET_ACCESS_KEY={S}\r\n", (ID, SK), ".env"
+    ),
+    Case("commented-out", f"# AWS_SECRET_ACCESS_KEY={S}\n// aws_access_key_id: {K}\n", (ID, SK)),
+    Case(
+        "ini-profiles",
+        f"[default]\naws_access_key_id = {K}\naws_secret_access_key = {S}\n\n"
+        f"[prod]\naws_access_key_id={K2}\naws_secret_access_key={S2}\nregion=eu-west-1\n",
+        (ID, SK, ID, SK),
+        "credentials",
+    ),
+    Case(
+        "shell-aws-configure", f"aws configure set aws_secret_access_key {S}\n", (SK,), "setup.sh"
+    ),
+    Case(
+        "makefile",
+        f"AWS_ACCESS_KEY_ID ?= {K}\nAWS_SECRET_ACCESS_KEY ?= {S}\n",
+        (ID, SK),
+        "Makefile",
+    ),
+    Case(
+        "dockerfile-env",
+        f"FROM python:3.11\nENV AWS_ACCESS_KEY_ID={K} AWS_SECRET_ACCESS_KEY={S}\n",
+        (ID, SK),
+        "Dockerfile",
+    ),
+    Case(
+        "docker-compose",
+        f"services:\n  app:\n    environment:\n      - AWS_ACCESS_KEY_ID={K}\n"
+        f"      - AWS_SECRET_ACCESS_KEY={S}\n",
+        (ID, SK),
+        "docker-compose.yml",
+    ),
+    Case(
+        "k8s-secret-data-base64",
+        f"apiVersion: v1\nkind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: {b64(K)}\n"
+        f"  AWS_SECRET_ACCESS_KEY: {b64(S)}\n",
+        (ID, SK),
+        "secret.yaml",
+    ),
+    Case(
+        "k8s-secret-only-secret-base64",
+        f"kind: Secret\ndata:\n  aws_secret_access_key: {b64(S + chr(10))}\n",
+        (SK,),
+        "secret.yaml",
+    ),
+    Case(
+        "k8s-secret-credentials-file-base64",
+        "kind: Secret\ndata:\n  credentials: "
+        + b64(f"[default]\naws_access_key_id = {K}\naws_secret_access_key = {S}\n")
+        + "\n",
+        (ID, SK),
+        "secret.yaml",
+    ),
+    Case(
+        "k8s-stringdata",
+        f"kind: Secret\nstringData:\n  AWS_ACCESS_KEY_ID: {K}\n  AWS_SECRET_ACCESS_KEY: {S}\n",
+        (ID, SK),
+        "secret.yaml",
+    ),
+    Case(
+        "terraform-provider",
+        f'provider "aws" {{\n  region     = "us-east-1"\n  access_key = "{K}"\n'
+        f'  secret_key = "{S}"\n}}\n',
+        (ID, SK),
+        "main.tf",
+    ),
+    Case(
+        "terraform-provider-secret-only",
+        f'provider "aws" {{\n  secret_key = "{S}"\n}}\n',
+        (SK,),
+        "main.tf",
+    ),
+    Case("tfvars", f'aws_access_key = "{K}"\naws_secret_key = "{S}"\n', (ID, SK), "prod.tfvars"),
+    Case(
+        "helm-values",
+        f"aws:\n  accessKeyId: {K}\n  secretAccessKey: {S}\n",
+        (ID, SK),
+        "values.yaml",
+    ),
+    Case("helm-nested", f"aws:\n  credentials:\n    secret: {S}\n", (SK,), "values.yaml"),
+    Case("ansible", f'aws_access_key: "{K}"\naws_secret_key: "{S}"\n', (ID, SK), "vars.yml"),
+    Case(
+        "github-actions",
+        f"jobs:\n  deploy:\n    env:\n      AWS_ACCESS_KEY_ID: {K}\n"
+        f"      AWS_SECRET_ACCESS_KEY: {S}\n",
+        (ID, SK),
+        ".github/workflows/deploy.yml",
+    ),
+    Case(
+        "gitlab-ci",
+        f'variables:\n  AWS_ACCESS_KEY_ID: "{K}"\n  AWS_SECRET_ACCESS_KEY: "{S}"\n',
+        (ID, SK),
+        ".gitlab-ci.yml",
+    ),
+    Case(
+        "python-boto3",
+        f'client = boto3.client("s3", aws_access_key_id="{K}", aws_secret_access_key="{S}")\n',
+        (ID, SK),
+        "app.py",
+    ),
+    Case(
+        "javascript-sdk",
+        f'const s3 = new AWS.S3({{accessKeyId: "{K}", secretAccessKey: "{S}"}});\n',
+        (ID, SK),
+        "app.js",
+    ),
+    Case("typescript", f'const secretAccessKey: string = "{S}";\n', (SK,), "config.ts"),
+    Case(
+        "go-static-credentials",
+        f'creds := credentials.NewStaticCredentials("{K}", "{S}", "")\n',
+        (ID, SK),
+        "main.go",
+    ),
+    Case(
+        "java-basic-credentials",
+        f'AWSCredentials c = new BasicAWSCredentials("{K}", "{S}");\n',
+        (ID, SK),
+        "App.java",
+    ),
+    Case(
+        "properties-aws-secretkey",
+        f"aws.accessKeyId={K}\naws.secretKey={S}\n",
+        (ID, SK),
+        "app.properties",
+    ),
+    Case(
+        "properties-spring",
+        f"cloud.aws.credentials.secret-key={S}\n",
+        (SK,),
+        "application.properties",
+    ),
+    Case(
+        "xml-hadoop",
+        f"<property>\n  <name>fs.s3a.secret.key</name>\n  <value>{S}</value>\n</property>\n",
+        (SK,),
+        "core-site.xml",
+    ),
+    Case(
+        "xml-elements",
+        f"<accessKey>{K}</accessKey>\n<secretKey>{S}</secretKey>\n",
+        (ID, SK),
+        "settings.xml",
+    ),
+    Case(
+        "json",
+        json.dumps({"AccessKeyId": K, "SecretAccessKey": S}, indent=2),
+        (ID, SK),
+        "creds.json",
+    ),
+    Case(
+        "json-slash-escaped",
+        '{"aws_secret_access_key": "' + S_SLASH.replace("/", "\\/") + '"}',
+        (SK,),
+        "config.json",
+    ),
+    Case(
+        "jupyter-cell-source",
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "source": ["import boto3\n", f'aws_secret_access_key = "{S}"\n'],
+                        "outputs": [],
+                    }
+                ]
+            }
+        ),
+        (SK,),
+        "analysis.ipynb",
+    ),
+    Case(
+        "jupyter-output",
+        json.dumps({"outputs": [{"output_type": "stream", "text": [f"{K}\n", f"{S_SLASH}\n"]}]}),
+        (ID, SK),
+        "analysis.ipynb",
+    ),
+    Case(
+        "markdown",
+        f"## Setup\n\n```ini\naws_access_key_id = {K}\naws_secret_access_key = {S}\n```\n",
+        (ID, SK),
+        "README.md",
+    ),
+    Case(
+        "minified-bundle",
+        BUNDLE_FILLER + f';var cfg={{accessKeyId:"{K}",secretAccessKey:"{S}"}};' + BUNDLE_FILLER,
+        (ID, SK),
+        "bundle.min.js",
+    ),
+    Case(
+        "url-awsaccesskeyid",
+        f"https://bucket.s3.amazonaws.com/a.txt?AWSAccessKeyId={K}&Expires=1700000000"
+        f"&Signature={pct(random_b64(1, 28))}",
+        (ID,),
+    ),
+    Case(
+        "url-x-amz-credential",
+        f"https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={K}"
+        f"%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature={hex_string(1, 64)}",
+        (ID,),
+    ),
+    Case(
+        "url-percent-encoded-secret",
+        f"https://x.test/cb?aws_secret_access_key={pct(S_SLASH)}&x=1",
+        (SK,),
+    ),
+    Case("url-userinfo", f"s3://{K}:{S_PLAIN}@my-bucket/path\n", (ID, SK)),
+    Case("url-userinfo-percent", f"s3://{K}:{pct(S_SLASH)}@my-bucket/path\n", (ID, SK)),
+    Case("secret-near-key-without-keyword", f"id: {K}\nvalue: {S}\n", (ID, SK), "notes.txt"),
+    Case(
+        "session-credentials",
+        f"aws_access_key_id={KA}\naws_secret_access_key={S}\naws_session_token={T}\n",
+        (ID, SK, TOK),
+        "credentials",
+    ),
+    Case("security-token-legacy", f"export AWS_SECURITY_TOKEN={T}\n", (TOK,), ".env"),
+    Case(
+        "sts-json-output",
+        json.dumps(
+            {
+                "Credentials": {
+                    "AccessKeyId": KA,
+                    "SecretAccessKey": S,
+                    "SessionToken": T,
+                    "Expiration": "2024-01-01T00:00:00Z",
+                }
+            },
+            indent=4,
+        ),
+        (ID, SK, TOK),
+        "sts.json",
+    ),
+    Case(
+        "presigned-url-security-token",
+        f"https://b.s3.amazonaws.com/k?X-Amz-Credential={KA}%2F20240101%2Fus-east-1%2Fs3"
+        f"%2Faws4_request&X-Amz-Security-Token={pct(T + '/+==')}&X-Amz-Date=20240101T000000Z",
+        (ID, TOK),
+    ),
+    Case("abia-and-acca", f"a = {key_id(7, 'ABIA')}\nb = {key_id(8, 'ACCA')}\n", (ID, ID)),
+    Case("key-id-in-json-newline-escape", '{"text": "key\\n' + K + '\\n"}', (ID,), "out.json"),
+]
+
+SILENT: list[Case] = [
+    Case(
+        "aws-doc-examples",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        (),
+    ),
+    Case("ends-with-example", f"AWS_ACCESS_KEY_ID={K[:13]}EXAMPLE\n", ()),
+    Case("secret-ends-with-examplekey", f"AWS_SECRET_ACCESS_KEY={S[:30]}EXAMPLEKEY\n", ()),
+    Case("placeholder-x", "aws_access_key_id = AKIAXXXXXXXXXXXXXXXX\n", ()),
+    Case("placeholder-env-ref", "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}\n", ()),
+    Case("placeholder-angle", "aws_secret_access_key = <your-secret-key>\n", ()),
+    Case("placeholder-your-secret-here", "aws_secret_access_key: your-secret-here\n", ()),
+    Case("placeholder-changeme", "AWS_SECRET_ACCESS_KEY=changeme\n", ()),
+    Case(
+        "placeholder-gha-secret",
+        "AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n",
+        (),
+    ),
+    Case("placeholder-terraform-var", "secret_key = var.aws_secret_key\n", ()),
+    Case("patterned-test", "aws_access_key_id = AKIATESTTESTTESTTEST\n", ()),
+    Case("patterned-repeat", "aws_access_key_id = AKIAAAAAAAAAAAAAAAAA\n", ()),
+    Case("patterned-abcd", "aws_access_key_id = AKIAABCDABCDABCDABCD\n", ()),
+    Case(
+        "arn",
+        "role_arn = arn:aws:iam::123456789012:role/service-role/AWSLambdaBasicExecution\n",
+        (),
+    ),
+    Case("account-id", "aws_account_id = 123456789012\n", ()),
+    Case("uuid", "aws_secret = 3f2504e0-4f89-11d3-9a0c-0305e82c3301\n", ()),
+    Case("sha1-with-context", f"aws_secret_access_key = {hex_string(1, 40)}\n", ()),
+    Case("sha1-upper-with-context", f"aws_secret_access_key = {hex_string(2, 40).upper()}\n", ()),
+    Case(
+        "git-commit-near-key",
+        f"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\ncommit {hex_string(3, 40)}\n",
+        (),
+    ),
+    Case("sha256-with-context", f"aws_secret_sha256 = {hex_string(4, 64)}\n", ()),
+    Case(
+        "base64-image",
+        f"aws logo: data:image/png;base64,{random_b64(2, 3000)}==\n",
+        (),
+        "page.html",
+    ),
+    Case("random-identifier-no-context", f"request_id = {S}\netag: {S2}\n", (), "log.txt"),
+    Case("random-identifier-far-from-key", f"key = {K}\n\n\n\n\n\n\nblob = {S}\n", (ID,), "x.txt"),
+    *[
+        Case(f"iam-unique-id-{prefix.lower()}", f"UserId: {prefix}{key_id(9)[4:]}\n", ())
+        for prefix in ("AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA", "APKA", "ASCA")
+    ],
+    Case("key-id-lowercase", f"aws_access_key_id = {K.lower()}\n", ()),
+    Case("key-id-bad-base32", "aws_access_key_id = AKIA" + "Q0189" + K[9:] + "\n", ()),
+    Case("key-id-inside-longer-token", f"x = X{K}\ny = {K}Z\n", ()),
+    Case("secret-41-chars", f"aws_secret_access_key = {S}Q\n", ()),
+    Case("secret-39-chars", f"aws_secret_access_key = {S[:39]}\n", ()),
+    Case("secret-no-uppercase", f"aws_secret_access_key = {S.lower()}\n", ()),
+    Case("session-token-placeholder", "AWS_SESSION_TOKEN=${AWS_SESSION_TOKEN}\n", ()),
+    Case("session-token-too-short", f"aws_session_token = {random_b64(3, 80)}\n", ()),
+    Case("long-base64-no-token-context", f"thumbnail = {random_b64(4, 600)}\n", ()),
+    Case("inline-keysweep-allow", f"AWS_SECRET_ACCESS_KEY={S}  # keysweep:allow\n", ()),
+    Case("inline-gitleaks-allow", f"AWS_ACCESS_KEY_ID={K} # gitleaks:allow\n", ()),
+    Case("inline-pragma", f"aws_secret_access_key = '{S}'  # pragma: allowlist secret\n", ()),
+    Case("empty", "", ()),
+]
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector(load_rules())
+
+
+@pytest.mark.parametrize("case", FOUND + SILENT, ids=lambda c: c.name)
+def test_detection_table(detector: Detector, case: Case) -> None:
+    findings = detector.scan(Fragment.from_text(case.text, case.path))
+    assert sorted(f.rule_id for f in findings) == sorted(case.expect)
+    if case.expect:
+        assert detector.wants(case.text.encode())
+
+
+@pytest.mark.parametrize("case", [c for c in SILENT if not c.expect], ids=lambda c: c.name)
+def test_decoys_stay_silent_in_every_context(detector: Detector, case: Case) -> None:
+    """A decoy inside a JSON document or a YAML block must not turn into a finding either."""
+    for wrapped in (
+        json.dumps({"value": case.text}),
+        "config:\n  " + case.text.replace("\n", "\n  "),
+    ):
+        assert [f.rule_id for f in detector.scan(Fragment.from_text(wrapped, "w.txt"))] == []
+
+
+def test_pairing_nearest_first(detector: Detector) -> None:
+    text = (
+        f"[a]\naws_access_key_id = {K}\naws_secret_access_key = {S}\n"
+        f"[b]\naws_access_key_id = {K2}\naws_secret_access_key = {S2}\n"
+    )
+    findings = detector.scan(Fragment.from_text(text, "credentials"))
+    ids = [f for f in findings if f.rule_id == ID]
+    assert [f.secret for f in ids] == [K, K2]
+    first, second = ids
+    assert [p.secret for p in first.paired] == [S, S2]
+    assert [p.secret for p in second.paired] == [S2, S]
+    assert first.paired[0].kind == "secret_access_key"
+    assert first.paired[0].distance == 1
+    assert first.paired[0].line == 3
+    assert first.paired[0].rule_id == SK
+
+
+def test_session_credentials_pair_with_asia_key(detector: Detector) -> None:
+    text = f"aws_access_key_id={KA}\naws_secret_access_key={S}\naws_session_token={T}\n"
+    (key,) = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == ID]
+    assert [(p.kind, p.secret) for p in key.paired] == [
+        ("secret_access_key", S),
+        ("session_token", T),
+    ]
+
+
+def test_account_id_enrichment(detector: Detector) -> None:
+    old_style = key_id(10, new_style=False)
+    text = f"a={K}\nb={old_style}\n"
+    findings = detector.scan(Fragment.from_text(text))
+    assert findings[0].account_id is not None and len(findings[0].account_id) == 12
+    assert findings[1].secret == old_style and findings[1].account_id is None
+
+
+def test_encoded_findings_point_at_the_encoded_text(detector: Detector) -> None:
+    encoded = b64(S)
+    text = f"kind: Secret\ndata:\n  AWS_SECRET_ACCESS_KEY: {encoded}\n"
+    (finding,) = detector.scan(Fragment.from_text(text, "s.yaml"))
+    assert finding.secret == S
+    assert finding.encoding == "base64"
+    assert (finding.line, finding.column) == (3, 26)
+    assert (finding.end_line, finding.end_column) == (3, 26 + len(encoded))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (f"aws_secret_access_key={pct(S_SLASH)}", "percent"),
+        ('{"aws_secret_access_key":"' + S_SLASH.replace("/", "\\/") + '"}', "json-escape"),
+        (f"AWS_SECRET_ACCESS_KEY: {b64(S)}", "base64"),
+        (
+            "creds: " + b64('{"aws_secret_access_key": "' + S_SLASH.replace("/", "\\/") + '"}'),
+            "base64+json-escape",
+        ),
+    ],
+    ids=["percent", "json-escape", "base64", "nested"],
+)
+def test_encoding_is_reported(detector: Detector, text: str, encoding: str) -> None:
+    findings = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == SK]
+    assert [(f.secret in (S, S_SLASH), f.encoding) for f in findings] == [(True, encoding)]
+
+
+def test_plain_finding_is_not_duplicated_by_decoding(detector: Detector) -> None:
+    text = f"X-Amz-Credential={K}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request"
+    findings = detector.scan(Fragment.from_text(text))
+    assert [(f.rule_id, f.encoding) for f in findings] == [(ID, None)]
+
+
+def test_line_and_column_are_one_based_characters(detector: Detector) -> None:
+    text = f"# héllo wörld\n  clé = «{K}»\n"
+    (finding,) = detector.scan(Fragment.from_text(text))
+    assert (finding.line, finding.column) == (2, 10)
+    assert (finding.end_line, finding.end_column) == (2, 30)
+    assert finding.path == "<text>"

@@ -1,0 +1,48 @@
+"""Offline account-id decoding of AWS access key IDs, checked against published pairs.
+
+The key IDs below are public examples from write-ups about the format (split in two so the
+repository holds no complete key ID literal):
+- psanford/aws-account-id-from-key README: ASIA + VJ2E6QGR2WZILJFM -> 364679954851
+- aidansteele "AWS Access Key ID formats" (2020): ASIA + Y34FZKBOKMUTVV7A -> 609629065308
+- aws-account-id-from-key-id (Rust crate docs): AKIA + SP2TPHJSQH3FJXYZ -> 171436882533
+- localstack (account offset): ASIA + QAAAAAAAGMKEM7X5 -> 000000000000
+"""
+
+from __future__ import annotations
+
+import pytest
+from detect_keys import key_id
+
+from scanner.detect.aws_account import account_id_from_key_id
+
+KNOWN = [
+    ("ASIA", "VJ2E6QGR2WZILJFM", "364679954851"),
+    ("ASIA", "Y34FZKBOKMUTVV7A", "609629065308"),
+    ("AKIA", "SP2TPHJSQH3FJXYZ", "171436882533"),
+    ("ASIA", "QAAAAAAAGMKEM7X5", "000000000000"),
+]
+
+
+@pytest.mark.parametrize(("prefix", "rest", "account"), KNOWN)
+def test_known_pairs(prefix: str, rest: str, account: str) -> None:
+    assert account_id_from_key_id(prefix + rest) == account
+
+
+def test_old_style_ids_have_no_decodable_account() -> None:
+    assert account_id_from_key_id("AKIAIOSFODNN7EXAMPLE") is None
+    assert account_id_from_key_id(key_id("old", new_style=False)) is None
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "AKIA", "AKIA0000000000000000", "akia" + "Q" * 16, "AKIAQ" + "A" * 16]
+)
+def test_not_a_key_id(bad: str) -> None:
+    assert account_id_from_key_id(bad) is None
+
+
+def test_account_is_stable_across_keys_of_one_account() -> None:
+    # The account lives in the first 41 bits after the prefix (characters 5..13); the tail
+    # varies per key.
+    base = key_id("acct")
+    other = base[:13] + ("A" if base[13] != "A" else "B") + base[14:]
+    assert account_id_from_key_id(base) == account_id_from_key_id(other)

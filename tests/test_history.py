@@ -1,0 +1,380 @@
+"""``keysweep history`` on real repositories built here: attribution, refs, exposure, edge cases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_builder import Repo, env_text, key_id, keysweep
+
+import scanner.cli.history as history_cli
+import scanner.sources.history as history_source
+
+JSON = ("--format", "json", "--show-secrets")
+
+
+def history(target: Path | str, *args: str, **kwargs: Any) -> Any:
+    return keysweep("history", str(target), *JSON, *args, **kwargs)
+
+
+def one(run: Any, secret: str) -> dict[str, Any]:
+    found = run.findings_for(secret)
+    assert len(found) == 1, (secret, run.report["findings"])
+    result: dict[str, Any] = found[0]
+    return result
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "repo")
+
+
+def test_added_then_removed(repo: Repo) -> None:
+    repo.commit({"README.md": "hello\n"}, "start")
+    added = repo.commit({"deploy/.env": env_text("removed")}, "add deploy settings")
+    repo.commit({"deploy/.env": env_text("removed") + "REGION=eu-west-1\n"}, "add region")
+    removed = repo.commit({"deploy/.env": None}, "remove secrets")
+    repo.commit({"README.md": "hello again\n"}, "later work")
+
+    run = history(repo.path)
+    assert run.code == 1, run.stderr
+    finding = one(run, key_id("removed"))
+    assert finding["path"] == "deploy/.env"
+    assert finding["line"] == 1
+    assert finding["commit"] == {
+        "sha": added,
+        "author_name": "Ada Lovelace",
+        "author_email": "ada@example.com",
+        "date": "2023-11-14T22:15:20+00:00",
+        "subject": "add deploy settings",
+    }
+    assert finding["in_head"] is False
+    assert finding["history"]["removed_in"]["sha"] == removed
+    assert finding["history"]["removed_in"]["subject"] == "remove secrets"
+    # The file held the key in two commits (added, then edited): one finding, two commits.
+    assert finding["history"]["commit_count"] == 2
+    assert finding["history"]["refs"] == ["refs/heads/main"]
+    assert finding["history"]["unreachable"] is False
+    assert run.report["scan"]["mode"] == "history"
+
+
+def test_one_finding_per_path_not_per_commit(repo: Repo) -> None:
+    text = env_text("still-here")
+    first = repo.commit({"a.env": text}, "add a")
+    for i in range(4):
+        repo.commit({"a.env": text + f"N={i}\n"}, f"edit {i}")
+    repo.commit({"copy/b.env": text}, "copy to b")
+
+    run = history(repo.path)
+    found = run.findings_for(key_id("still-here"))
+    assert sorted(f["path"] for f in found) == ["a.env", "copy/b.env"]
+    by_path = {f["path"]: f for f in found}
+    assert by_path["a.env"]["commit"]["sha"] == first
+    assert by_path["a.env"]["history"]["commit_count"] == 6
+    assert by_path["a.env"]["in_head"] is True
+    assert by_path["a.env"]["history"]["removed_in"] is None
+    assert by_path["copy/b.env"]["commit"]["subject"] == "copy to b"
+    assert by_path["copy/b.env"]["history"]["commit_count"] == 1
+    # The same blob at two paths is read once.
+    objects = repo.git("cat-file", "--batch-all-objects", "--batch-check").splitlines()
+    assert run.report["scan"]["files_scanned"] == sum(" blob " in o for o in objects) == 5
+
+
+def test_branches_tags_and_merge_conflict_resolution(repo: Repo) -> None:
+    repo.commit({"app.cfg": "mode=base\n"}, "base")
+    repo.git("checkout", "-q", "-b", "feature")
+    feature = repo.commit({"app.cfg": "mode=feature\n", "f.env": env_text("feature")}, "feature")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.cfg": "mode=main\n"}, "main change")
+    repo.tick += 1
+    repo.git("merge", "-q", "--no-edit", "feature", check=False)  # conflicts in app.cfg
+    resolved = "mode=merged\n" + env_text("resolution")
+    repo.write({"app.cfg": resolved})
+    repo.git("add", "app.cfg")
+    merge = repo.commit_staged("Merge branch 'feature'")
+    # A tag on a commit no branch reaches.
+    repo.git("checkout", "-q", "-b", "release", "feature")
+    tagged = repo.commit({"r.env": env_text("tag-only")}, "release candidate")
+    repo.git("tag", "-a", "v1.0", "-m", "v1.0")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "release")
+
+    run = history(repo.path)
+    assert run.code == 1, run.stderr
+
+    conflict = one(run, key_id("resolution"))
+    assert conflict["path"] == "app.cfg"
+    assert conflict["line"] == 2
+    assert conflict["commit"]["sha"] == merge
+    assert conflict["in_head"] is True
+    assert conflict["history"]["refs"] == ["refs/heads/main"]
+
+    side = one(run, key_id("feature"))
+    assert side["commit"]["sha"] == feature
+    assert side["history"]["refs"] == ["refs/heads/feature", "refs/heads/main", "refs/tags/v1.0"]
+    # In the feature commit and in the merge (its tree has f.env too).
+    assert side["history"]["commit_count"] == 3  # feature, merge, release candidate
+
+    tag_only = one(run, key_id("tag-only"))
+    assert tag_only["commit"]["sha"] == tagged
+    assert tag_only["history"]["refs"] == ["refs/tags/v1.0"]
+    assert tag_only["in_head"] is False
+    assert tag_only["history"]["removed_in"] is None  # never on the default branch
+
+
+def test_deleted_and_renamed_files(repo: Repo) -> None:
+    repo.commit({"old/name.env": env_text("renamed"), "gone.env": env_text("deleted")}, "add")
+    deleted = repo.commit({"gone.env": None}, "delete gone.env")
+    repo.git("mv", "old/name.env", "new/name.env", check=False)
+    (repo.path / "new").mkdir(exist_ok=True)
+    repo.git("mv", "old/name.env", "new/name.env")
+    renamed = repo.commit_staged("rename")
+
+    run = history(repo.path)
+    gone = one(run, key_id("deleted"))
+    assert gone["path"] == "gone.env"
+    assert gone["in_head"] is False
+    assert gone["history"]["removed_in"]["sha"] == deleted
+
+    moved = {f["path"]: f for f in run.findings_for(key_id("renamed"))}
+    assert set(moved) == {"old/name.env", "new/name.env"}
+    assert moved["old/name.env"]["in_head"] is False
+    assert moved["old/name.env"]["history"]["removed_in"]["sha"] == renamed
+    assert moved["new/name.env"]["in_head"] is True
+    assert moved["new/name.env"]["commit"]["sha"] == renamed
+
+
+def test_bare_clone_and_url_clone(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = repo.commit({"x.env": env_text("bare")}, "add")
+    bare = tmp_path / "bare.git"
+    Repo(tmp_path, init=False).git("clone", "-q", "--bare", str(repo.path), str(bare))
+
+    run = history(bare)
+    assert run.code == 1, run.stderr
+    finding = one(run, key_id("bare"))
+    assert finding["commit"]["sha"] == added
+    assert finding["in_head"] is True
+
+    mirrors = watch_mirrors(tmp_path, monkeypatch)
+    url = f"file://{bare}"
+    run = history(url)
+    assert run.code == 1, run.stderr
+    assert one(run, key_id("bare"))["commit"]["sha"] == added
+    assert run.report["scan"]["target"] == url
+    assert len(mirrors) == 1 and mirrors[0].is_relative_to(tmp_path / "tmp")
+    assert not mirrors[0].exists(), "the temporary mirror must be removed"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def watch_mirrors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Temporary files go to tmp_path/tmp; returns the list of mirrors cloned (real clones)."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    mirrors: list[Path] = []
+    real_clone = history_source.clone_mirror
+
+    def clone_and_record(url: str, dest: str) -> None:
+        real_clone(url, dest)
+        mirrors.append(Path(dest))
+
+    monkeypatch.setattr(history_source, "clone_mirror", clone_and_record)
+    return mirrors
+
+
+def git_children() -> list[str]:
+    """git processes whose parent is this test process."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and name.startswith("git"):
+            found.append(stat.parent.name)
+    return found
+
+
+def test_ctrl_c_exits_130_and_cleans_up(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(6):
+        repo.commit({f"f{i}.txt": f"content {i}\n" * 100}, f"commit {i}")
+    mirrors = watch_mirrors(tmp_path, monkeypatch)
+    real_build = history_cli.build_detector
+    seen: list[int] = []
+
+    class InterruptedDetector:
+        """The real detector, with Ctrl-C pressed while the third blob is being scanned."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def wants(self, raw: bytes) -> bool:
+            seen.append(len(raw))
+            if len(seen) == 3:
+                assert git_children(), "git must still be streaming blobs here"
+                raise KeyboardInterrupt
+            return bool(self.inner.wants(raw))
+
+        def scan(self, fragment: Any) -> Any:
+            return self.inner.scan(fragment)
+
+    monkeypatch.setattr(
+        history_cli, "build_detector", lambda *a, **k: InterruptedDetector(real_build(*a, **k))
+    )
+    run = keysweep("history", f"file://{repo.path}")
+    assert run.code == 130
+    assert run.stdout == ""
+    assert run.stderr.strip() == "keysweep: interrupted"
+    assert len(seen) == 3
+    assert git_children() == [], "every git child process must be ended and reaped"
+    assert mirrors and not mirrors[0].exists(), "the temporary mirror must be removed"
+
+
+def test_shallow_clone_says_history_is_truncated(repo: Repo, tmp_path: Path) -> None:
+    repo.commit({"old.env": env_text("before-boundary")}, "old")
+    repo.commit({"old.env": None}, "remove old")
+    repo.commit({"new.env": env_text("after-boundary")}, "new")
+    shallow = tmp_path / "shallow"
+    Repo(tmp_path, init=False).git(
+        "clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow)
+    )
+
+    run = history(shallow)
+    assert run.code == 1, run.stderr
+    assert one(run, key_id("after-boundary"))["in_head"] is True
+    assert run.findings_for(key_id("before-boundary")) == []
+    assert any("shallow" in note and "truncated" in note for note in run.report["scan"]["notes"])
+
+
+def test_partial_clone_missing_blobs_are_counted_not_fetched(repo: Repo, tmp_path: Path) -> None:
+    repo.git("config", "uploadpack.allowFilter", "true")
+    repo.commit({"big.txt": "x" * 5000 + "\n" + env_text("in-big-blob")}, "big")
+    repo.commit({"small.env": env_text("in-small-blob")}, "small")
+    clone = tmp_path / "partial"
+    Repo(tmp_path, init=False).git(
+        "clone", "-q", "--bare", "--filter=blob:limit=1k", f"file://{repo.path}", str(clone)
+    )
+    objects_before = sorted(p.name for p in (clone / "objects" / "pack").iterdir())
+
+    run = history(clone)
+    assert run.code == 1, run.stderr
+    assert one(run, key_id("in-small-blob"))["in_head"] is True
+    assert run.findings_for(key_id("in-big-blob")) == []
+    assert run.report["scan"]["skipped"]["missing_blob"] == 1
+    assert any("partial clone" in note for note in run.report["scan"]["notes"])
+    assert sorted(p.name for p in (clone / "objects" / "pack").iterdir()) == objects_before
+
+
+def test_empty_repository_is_clean(repo: Repo) -> None:
+    run = history(repo.path)
+    assert run.code == 0, run.stderr
+    assert run.report["findings"] == []
+    assert "the repository has no commits" in run.report["scan"]["notes"]
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    run = keysweep("history", str(plain), env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert run.code == 2
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [f"keysweep: error: {plain}: not a git repository"]
+
+
+def test_since_scans_only_what_later_commits_introduced(repo: Repo) -> None:
+    repo.commit({"a.env": env_text("old")}, "old key")
+    base = repo.commit({"notes.txt": "x\n"}, "base")
+    # Editing the file that already holds the old key must not report the old key.
+    repo.commit({"a.env": env_text("old") + "REGION=eu-west-1\n"}, "edit a.env")
+    new = repo.commit({"b.env": env_text("new")}, "new key")
+
+    for since in (base, f"{base}..HEAD", f"{base}..main"):
+        run = history(repo.path, "--since", since)
+        assert run.code == 1, run.stderr
+        assert run.findings_for(key_id("old")) == [], since
+        finding = one(run, key_id("new"))
+        assert finding["commit"]["sha"] == new
+        assert finding["in_head"] is True
+
+    run = history(repo.path, "--since", new)
+    assert run.code == 0, run.stderr
+    assert run.report["findings"] == []
+
+    # A new branch in CI: GitHub sends an all-zero "before"; everything on HEAD is scanned.
+    run = history(repo.path, "--since", "0" * 40)
+    assert {f["secret"] for f in run.report["findings"]} >= {key_id("old"), key_id("new")}
+
+    run = keysweep("history", str(repo.path), "--since", "no-such-ref")
+    assert run.code == 2
+    assert "no-such-ref" in run.stderr
+
+
+def test_stash_and_unreachable_blobs(repo: Repo) -> None:
+    repo.commit({"app.env": "A=1\n"}, "start")
+    repo.write({"app.env": "A=1\n" + env_text("stashed")})
+    repo.git("stash", "-q")
+    repo.commit({"dangling.env": env_text("dangling")}, "oops")
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+
+    run = history(repo.path)
+    stashed = one(run, key_id("stashed"))
+    assert stashed["history"]["refs"] == ["refs/stash"]
+    assert run.findings_for(key_id("dangling")) == []
+    assert any("--include-unreachable" in note for note in run.report["scan"]["notes"])
+
+    run = history(repo.path, "--include-unreachable")
+    dangling = one(run, key_id("dangling"))
+    assert dangling["history"]["unreachable"] is True
+    assert dangling["commit"] is None
+    assert dangling["blob_id"] in dangling["path"]
+
+
+def test_nothing_is_written_to_the_scanned_repository(repo: Repo) -> None:
+    repo.commit({"a.env": env_text("untouched")}, "add")
+    git_dir = repo.path / ".git"
+
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {
+            str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in [*git_dir.rglob("*"), *repo.path.glob("*")]
+        }
+
+    before = snapshot()
+    assert history(repo.path).code == 1
+    assert history(repo.path, "--since", "HEAD~0").code == 0
+    assert snapshot() == before
+
+
+def test_worktree(repo: Repo, tmp_path: Path) -> None:
+    repo.commit({"a.txt": "a\n"}, "start")
+    repo.git("branch", "wt")
+    worktree = tmp_path / "wt"
+    repo.git("worktree", "add", "-q", str(worktree), "wt")
+    wt = Repo(worktree, init=False)
+    wt.tick = 5
+    added = wt.commit({"w.env": env_text("worktree")}, "in worktree")
+
+    run = history(worktree)
+    finding = one(run, key_id("worktree"))
+    assert finding["commit"]["sha"] == added
+    assert finding["history"]["refs"] == ["refs/heads/wt"]
+    # The default branch of the repository is what HEAD of the worktree names.
+    assert finding["in_head"] is True
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is required")
+def test_oversized_blobs_are_skipped_and_counted(repo: Repo) -> None:
+    repo.commit({"huge.env": env_text("huge") + "#" * 4096 + "\n"}, "huge")
+    run = history(repo.path, "--max-file-size", "1K")
+    assert run.code == 0, run.stderr
+    assert run.report["scan"]["skipped"]["too_large"] == 1
+    assert os.environ.get("GIT_DIR") is None

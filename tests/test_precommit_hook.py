@@ -1,0 +1,173 @@
+"""The real pre-commit framework running this project's ``.pre-commit-hooks.yaml``.
+
+A copy of the project (tracked and untracked-but-not-ignored files, as they are now) is
+committed into a temporary repository that a test repository's ``.pre-commit-config.yaml``
+names with ``repo:``/``rev:``, exactly as users will; ``pre-commit install`` puts the git hook
+in place and plain ``git commit`` runs it. The hook environment (a pip install of the copy) is
+built once per session and shared through ``PRE_COMMIT_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from repo_builder import Repo, env_text, isolated_git_env, key_id
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def _project_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [name for name in out.decode().split("\0") if name and (PROJECT / name).is_file()]
+
+
+@pytest.fixture(scope="session")
+def hook_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, Path]]:
+    """(hook repository, its commit, PRE_COMMIT_HOME) shared by the tests of this session."""
+    base = tmp_path_factory.mktemp("precommit")
+    hook_repo = Repo(base / "keysweep-hook")
+    for name in _project_files():
+        target = hook_repo.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / name, target)
+    hook_repo.git("add", "-A")
+    rev = hook_repo.commit_staged("keysweep as it is now")
+    yield hook_repo.path, rev, base / "pre-commit-home"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = isolated_git_env()
+    env["PRE_COMMIT_HOME"] = str(home)
+    env["PRE_COMMIT_COLOR"] = "never"
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@pytest.fixture
+def project(tmp_path: Path, hook_home: tuple[Path, str, Path]) -> Repo:
+    """A repository with the keysweep hook installed the way the README says."""
+    hook_repo, rev, home = hook_home
+    repo = Repo(tmp_path / "project")
+    repo.write(
+        {
+            ".pre-commit-config.yaml": (
+                "repos:\n"
+                f"  - repo: {hook_repo}\n"
+                f"    rev: {rev}\n"
+                "    hooks:\n"
+                "      - id: keysweep\n"
+            ),
+            "README.md": "project\n",
+            "settings.env": "REGION=eu-west-1\n",
+        }
+    )
+    repo.git("add", "-A")
+    repo.commit_staged("start")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
+        cwd=repo.path,
+        env=_env(home),
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    return repo
+
+
+def commit(repo: Repo, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``git commit ARGS`` with the installed hook, as a developer types it."""
+    repo.tick += 1
+    return subprocess.run(
+        ["git", "commit", *args],
+        cwd=repo.path,
+        env={**repo.env(), "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def head(repo: Repo) -> str:
+    return repo.git("rev-parse", "HEAD")
+
+
+def test_commit_adding_a_key_is_blocked(project: Repo, hook_home: tuple[Path, str, Path]) -> None:
+    home = hook_home[2]
+    before = head(project)
+    project.write({"deploy/prod.env": "# production\n" + env_text("blocked")})
+    project.git("add", "deploy/prod.env")
+    proc = commit(project, home, "-m", "add production settings")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert head(project) == before, "the commit must not have been made"
+    assert "keysweep" in output and "Failed" in output
+    assert "deploy/prod.env:2" in output, output  # file and line
+    assert "aws-access-key-id" in output, output  # rule
+    assert key_id("blocked") not in output, "secrets are redacted in hook output"
+
+
+def test_clean_commit_passes(project: Repo, hook_home: tuple[Path, str, Path]) -> None:
+    home = hook_home[2]
+    project.write({"src/app.py": "print('hello')\n"})
+    project.git("add", "src/app.py")
+    proc = commit(project, home, "-m", "add app")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "keysweep (secrets in staged changes)" in output and "Passed" in output
+    assert project.git("log", "-1", "--format=%s") == "add app"
+
+
+def test_commit_all_scans_the_tracked_changes(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """`git commit -a` stages tracked changes into a temporary index: the hook must see them."""
+    home = hook_home[2]
+    before = head(project)
+    project.write({"settings.env": "REGION=eu-west-1\n" + env_text("commit-all")})
+    project.write({"README.md": "project, updated\n"})
+    project.git("add", "README.md")
+    # Without -a only README.md is committed: the key in the work tree is not part of it.
+    proc = commit(project, home, "-m", "readme only")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.git("show", "--name-only", "--format=", "HEAD") == "README.md"
+    # With -a the tracked settings.env (and its key) would be committed: blocked.
+    before = head(project)
+    proc = commit(project, home, "-a", "-m", "everything")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "settings.env:2" in proc.stdout + proc.stderr
+    assert head(project) == before
+
+
+def test_partial_commit_checks_only_the_named_paths(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """`git commit PATH` commits PATH's work-tree content, whatever else is staged."""
+    home = hook_home[2]
+    project.write({"keys.env": env_text("partial")})
+    project.git("add", "keys.env")
+    project.write({"README.md": "project, partial\n"})
+    # Only README.md goes into this commit: the staged key stays staged, the commit passes.
+    proc = commit(project, home, "-m", "readme", "--", "README.md")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.git("show", "--name-only", "--format=", "HEAD") == "README.md"
+    assert project.git("diff", "--cached", "--name-only") == "keys.env"
+    # Naming the file with the key: blocked.
+    before = head(project)
+    proc = commit(project, home, "-m", "keys", "--", "keys.env")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "keys.env:1" in proc.stdout + proc.stderr
+    assert head(project) == before
+    assert os.path.exists(project.path / "keys.env")

@@ -1,0 +1,57 @@
+"""Table report: plain for pipes and files, rich on a terminal, redacted by default."""
+
+from __future__ import annotations
+
+from report_samples import sample_result
+
+from scanner.models import ScanResult, ScanSummary
+from scanner.report import REPORTERS, reporter, table
+
+
+def test_plain_table_rows_and_redaction() -> None:
+    result = sample_result()
+    text = table.render(result, show_secrets=False)
+    lines = text.splitlines()
+    assert lines[0].split() == ["SEVERITY", "RULE", "LOCATION", "SECRET", "DETAILS"]
+    key, secret = result.findings
+    assert "critical" in lines[1] and "aws-access-key-id" in lines[1]
+    assert "aaaaaaaaaaaa:config/prod.env:2:19" in lines[1]
+    assert key.redacted in lines[1]
+    assert "account 123456789012" in lines[1]
+    assert f"paired secret access key {secret.redacted} (line 3)" in lines[1]
+    assert "verified: invalid" in lines[1]
+    assert "base64-encoded" in lines[2]
+    assert key.secret not in text and secret.secret not in text
+    assert "\x1b[" not in text  # no colour codes in plain output
+
+
+def test_show_secrets_prints_them() -> None:
+    result = sample_result()
+    text = table.render(result, show_secrets=True)
+    assert result.findings[0].secret in text
+    assert result.findings[1].secret in text
+
+
+def test_terminal_table_uses_rich_and_redacts() -> None:
+    result = sample_result()
+    text = table.render_terminal(result, show_secrets=False, width=200)
+    assert "\x1b[" in text
+    assert "aws-access-key-id" in text
+    assert result.findings[0].secret not in text
+
+
+def test_clean_result_and_summary_line() -> None:
+    clean = ScanResult(
+        findings=(),
+        summary=ScanSummary(mode="scan", target=".", files_scanned=1, bytes_scanned=2048),
+    )
+    assert table.render(clean, show_secrets=False) == "No secrets found.\n"
+    assert table.summary_line(clean) == "keysweep: 0 findings in 1 file (2.0 KiB) in 0.00s"
+    line = table.summary_line(sample_result(errors=("x: cannot read: permission denied",)))
+    assert line.startswith("keysweep: 2 findings in 12 files (33.8 KiB)")
+    assert line.endswith("; skipped binary 2, too_large 1; 1 error(s)")
+
+
+def test_registry_resolves_every_format() -> None:
+    for name in REPORTERS:
+        assert callable(reporter(name).render)

@@ -1,0 +1,196 @@
+"""FileSource: which files a scan reads, and that everything it passes over is counted."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scanner.errors import UsageError
+from scanner.sources.files import FileSource, display_path, is_binary
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def scan(paths: list[str], **kwargs: object) -> tuple[dict[str, bytes], FileSource]:
+    source = FileSource(paths, **kwargs)  # type: ignore[arg-type]
+    frags = {f.path: f.raw for f in source}
+    return frags, source
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def test_is_binary() -> None:
+    assert is_binary(b"abc\x00def")
+    assert not is_binary(b"plain text\n")
+    assert not is_binary("utf-16 text".encode("utf-16"))  # BOM + NULs: text
+    assert not is_binary(b"x" * 9000 + b"\x00")  # NUL after the sniffed prefix
+
+
+def test_display_path() -> None:
+    assert display_path(".", "a/b.txt") == "a/b.txt"
+    assert display_path("src", "x.py") == "src/x.py"
+    assert display_path("./src/", "") == "src"
+
+
+def test_plain_directory_walk_skips_and_counts(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write(root / "a.txt", "hello\r\nworld\r\n")
+    write(root / "sub" / "b.env", b"KEY=\xff\xfe\xfdbroken utf-8\n")
+    write(root / "sub" / "utf16.txt", "wide text".encode("utf-16"))
+    write(root / "img.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    write(root / "big.log", b"x" * 2048)
+    write(root / ".git" / "config", "[core]\n")  # never read: git metadata
+    outside = write(tmp_path / "outside.txt", "secret stuff\n")
+    os.symlink(outside, root / "link-out.txt")
+    os.symlink(root / "a.txt", root / "link-in.txt")
+    os.symlink(tmp_path, root / "dirlink")
+    os.mkfifo(root / "pipe")
+
+    frags, source = scan([str(root)], max_file_size=1024)
+
+    rel = {os.path.relpath(p, root) for p in frags}
+    assert rel == {"a.txt", "sub/b.env", "sub/utf16.txt"}
+    assert frags[f"{root}/a.txt"] == b"hello\r\nworld\r\n"  # CRLF kept as read
+    assert dict(source.stats.skipped) == {
+        "binary": 1,
+        "too_large": 1,
+        "symlink_outside": 2,
+        "symlink": 1,
+        "special_file": 1,
+    }
+    assert source.stats.files_scanned == 3
+    assert source.stats.bytes_scanned == sum(len(v) for v in frags.values())
+    assert source.stats.errors == []
+
+
+def test_git_work_tree_lists_tracked_and_untracked_not_ignored(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write(repo / ".gitignore", "build/\n*.log\n")
+    write(repo / "tracked.py", "x = 1\n")
+    write(repo / "gone.py", "y = 2\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "init")
+    (repo / "gone.py").unlink()
+    write(repo / "untracked.env", "A=1\n")
+    write(repo / "build" / "out.txt", "artifact\n")
+    write(repo / "debug.log", "log\n")
+
+    frags, source = scan([str(repo)])
+    assert {os.path.relpath(p, repo) for p in frags} == {
+        ".gitignore",
+        "tracked.py",
+        "untracked.env",
+    }
+    assert source.stats.skipped["gitignored"] == 2  # build/ (once) and debug.log
+    assert source.stats.skipped["deleted"] == 1
+
+    frags, source = scan([str(repo)], all_files=True)
+    assert {os.path.relpath(p, repo) for p in frags} == {
+        ".gitignore",
+        "tracked.py",
+        "untracked.env",
+        "build/out.txt",
+        "debug.log",
+    }
+
+    # Naming an ignored directory scans it: the user asked for it.
+    frags, _ = scan([str(repo / "build")])
+    assert list(frags) == [f"{repo}/build/out.txt"]
+
+
+def test_listing_never_writes_to_the_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write(repo / "f.txt", "one\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "init")
+    # Make the index stat-dirty so that a plain `git status` would rewrite it.
+    os.utime(repo / "f.txt", (1_800_000_000, 1_800_000_000))
+    index = repo / ".git" / "index"
+    before = hashlib.sha256(index.read_bytes()).hexdigest(), index.stat().st_mtime_ns
+    scan([str(repo)])
+    after = hashlib.sha256(index.read_bytes()).hexdigest(), index.stat().st_mtime_ns
+    assert before == after
+    assert not (repo / ".git" / "index.lock").exists()
+
+
+def test_explicit_file_and_missing_path(tmp_path: Path) -> None:
+    f = write(tmp_path / "one.env", "A=1\n")
+    frags, _source = scan([str(f)])
+    assert list(frags) == [str(f)]
+    with pytest.raises(UsageError, match=r"nope: no such file or directory"):
+        FileSource([str(tmp_path / "nope")]).check_paths()
+
+
+def test_stdin_is_read_whole(tmp_path: Path) -> None:
+    data = b"line one\nline two\r\n"
+    frags, source = scan(["-"], stdin=io.BytesIO(data))
+    assert frags == {"<stdin>": data}
+    assert source.stats.files_scanned == 1
+
+
+def test_unreadable_file_is_counted_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    write(root / "ok.txt", "fine\n")
+    locked = write(root / "locked.txt", "cannot read me\n")
+    locked.chmod(0)
+    if os.geteuid() == 0:
+        # root reads mode-000 files; make the one read of that file fail as it would for a user.
+        import scanner.sources.files as files_mod
+
+        real_open = files_mod.os.open
+
+        def refusing_open(path: str, flags: int, *args: int) -> int:
+            if os.fspath(path) == str(locked):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(files_mod.os, "open", refusing_open)
+    try:
+        frags, source = scan([str(root)])
+    finally:
+        locked.chmod(0o644)
+    assert list(frags) == [f"{root}/ok.txt"]
+    assert source.stats.skipped["unreadable"] == 1
+    assert source.stats.errors == [f"{root}/locked.txt: cannot read: permission denied"]
+
+
+def test_read_is_bounded_even_when_the_size_was_wrong(tmp_path: Path) -> None:
+    from scanner.sources.files import _read
+
+    f = write(tmp_path / "grew.txt", b"x" * 100)
+    assert _read(str(f), 1000, 100) == b"x" * 100
+    assert _read(str(f), 1000, 10) == b"x" * 100  # grew since it was listed
+    assert _read(str(f), 1000, 0) == b"x" * 100  # no size reported (procfs-like)
+    assert _read(str(f), 50, 10) is None  # over the limit: not returned
+    assert _read(str(f), 100, 100) == b"x" * 100  # exactly at the limit

@@ -1,0 +1,179 @@
+"""``keysweep staged``: exactly the index, only what the commit adds, never a false "clean"."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from repo_builder import Repo, Run, env_text, isolated_git_env, key_id, keysweep
+
+JSON = ("--format", "json", "--show-secrets")
+
+
+def staged(repo: Repo, *args: str, env: dict[str, str] | None = None) -> Run:
+    return keysweep("staged", *JSON, *args, cwd=repo.path, env=env)
+
+
+def secrets(run: Run) -> set[str]:
+    return {f["secret"] for f in run.report["findings"]}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "repo")
+
+
+def test_first_commit(repo: Repo) -> None:
+    repo.write({"config/.env": "# settings\n" + env_text("first")})
+    repo.git("add", "config/.env")
+    run = staged(repo)
+    assert run.code == 1, run.stderr
+    (finding,) = [f for f in run.report["findings"] if f["secret"] == key_id("first")]
+    assert (finding["path"], finding["line"], finding["rule_id"]) == (
+        "config/.env",
+        2,
+        "aws-access-key-id",
+    )
+    assert finding["source"] == "staged"
+
+
+def test_index_not_work_tree(repo: Repo) -> None:
+    repo.commit({"README.md": "hi\n"}, "start")
+    # Staged clean, work tree dirty: clean.
+    repo.write({"app.env": "A=1\n"})
+    repo.git("add", "app.env")
+    repo.write({"app.env": "A=1\n" + env_text("unstaged")})
+    run = staged(repo)
+    assert run.code == 0, run.stderr
+    # Staged dirty, work tree cleaned afterwards: the commit would carry the key.
+    repo.git("add", "app.env")
+    repo.write({"app.env": "A=1\n"})
+    run = staged(repo)
+    assert run.code == 1
+    assert key_id("unstaged") in secrets(run)
+
+
+def test_only_secrets_the_commit_adds(repo: Repo) -> None:
+    repo.commit({"settings.env": env_text("old"), "other.txt": "x\n"}, "old key")
+    # Unrelated edit of a file that already holds a secret: not reported.
+    repo.write({"settings.env": "# comment\n" + env_text("old"), "other.txt": "y\n"})
+    repo.git("add", "-A")
+    run = staged(repo)
+    assert run.code == 0, run.report
+    # A new key in the same file: only the new one is reported.
+    repo.write({"settings.env": "# comment\n" + env_text("old") + env_text("added")})
+    repo.git("add", "-A")
+    run = staged(repo)
+    assert run.code == 1
+    assert key_id("added") in secrets(run)
+    assert key_id("old") not in secrets(run)
+
+
+def test_rename_and_delete_add_nothing(repo: Repo) -> None:
+    repo.commit({"a/creds.env": env_text("moved"), "b.env": env_text("deleted")}, "start")
+    (repo.path / "c").mkdir()
+    repo.git("mv", "a/creds.env", "c/creds.env")
+    repo.git("rm", "-q", "b.env")
+    run = staged(repo)
+    assert run.code == 0, run.report
+    assert run.report["scan"]["skipped"].get("deleted") == 1
+
+
+def test_merge_reports_only_what_the_merge_adds(repo: Repo) -> None:
+    repo.commit({"app.cfg": "mode=base\n"}, "base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit({"app.cfg": "mode=feature\n", "feature.env": env_text("branch")}, "feature")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.cfg": "mode=main\n"}, "main")
+    repo.git("merge", "-q", "--no-edit", "feature", check=False)  # conflict in app.cfg
+    repo.write({"app.cfg": "mode=merged\n" + env_text("resolution")})
+    repo.git("add", "app.cfg")
+
+    run = staged(repo)
+    assert run.code == 1
+    # The key committed on the feature branch is not new to this merge; the resolution's is.
+    assert secrets(run) >= {key_id("resolution")}
+    assert key_id("branch") not in secrets(run)
+    assert any("merge" in n for n in run.report["scan"]["notes"])
+
+
+def test_unmerged_paths_are_an_error(repo: Repo) -> None:
+    repo.commit({"app.cfg": "mode=base\n"}, "base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit({"app.cfg": "mode=feature\n"}, "feature")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.cfg": "mode=main\n"}, "main")
+    repo.git("merge", "-q", "--no-edit", "feature", check=False)
+    run = staged(repo)
+    assert run.code == 2
+    assert run.stdout == ""
+    assert "app.cfg" in run.stderr and "unmerged" in run.stderr
+
+
+def test_git_index_file_is_honoured(repo: Repo, tmp_path: Path) -> None:
+    """What `git commit -a` / `git commit PATH` do: a temporary index the hook must read."""
+    repo.commit({"a.txt": "a\n", "b.env": "B=1\n"}, "start")
+    repo.write({"b.env": "B=1\n" + env_text("partial")})
+    index = tmp_path / "commit-index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    repo.git("read-tree", "HEAD", env=env)
+    repo.git("update-index", "--add", "b.env", env=env)
+
+    assert staged(repo).code == 0  # the real index has nothing staged
+    run = staged(repo, env=env)
+    assert run.code == 1, run.stderr
+    assert key_id("partial") in secrets(run)
+
+
+def test_paths_limit_the_check(repo: Repo) -> None:
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"x.env": env_text("x"), "y.env": env_text("y")})
+    repo.git("add", "-A")
+    run = staged(repo, "y.env")
+    assert secrets(run) >= {key_id("y")}
+    assert key_id("x") not in secrets(run)
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    run = keysweep("staged", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
+    assert run.code == 2
+    assert run.stderr.strip().splitlines() == [f"keysweep: error: {tmp_path}: not a git repository"]
+
+
+def test_unreadable_staged_content_is_an_error(repo: Repo) -> None:
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"new.env": env_text("lost")})
+    repo.git("add", "new.env")
+    blob = repo.git("rev-parse", ":new.env")
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    run = staged(repo)
+    assert run.code == 2, run.stdout
+    assert "new.env" in run.stderr
+
+
+def test_staged_imports_nothing_heavy(repo: Repo) -> None:
+    """The hook path must not import boto3, gitpython or rich (start-up time)."""
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"k.env": env_text("imports")})
+    repo.git("add", "k.env")
+    code = (
+        "import sys\n"
+        "from scanner.cli import main\n"
+        "rc = main(['staged', '--format', 'json'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'git', "
+        "'rich', 'yaml_cffi'})\n"
+        "print(json.dumps([rc, heavy]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code],
+        cwd=repo.path,
+        env=isolated_git_env(),
+        capture_output=True,
+        check=False,
+    )
+    rc, heavy = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    assert rc == 1
+    assert heavy == []

@@ -1,0 +1,74 @@
+"""boto3/botocore are imported only when an AWS call is actually made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+from scanner.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in ("boto3", "botocore", "moto") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def _run(args: list[str], cwd: Path) -> dict[str, object]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "AWS_EC2_METADATA_DISABLED": "true"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.strip(), proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_scan_without_verify_does_not_import_boto3(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    result = _run(["scan", "-f", "json", "-o", str(tmp_path / "r.json"), "app.py"], tmp_path)
+    assert result == {"code": 0, "heavy": []}
+
+
+def test_staged_does_not_import_boto3(tmp_path: Path) -> None:
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    subprocess.run([*git, "add", "app.py"], check=True)
+    result = _run(["staged"], tmp_path)
+    assert result == {"code": 0, "heavy": []}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "scanner.verify",
+        "scanner.verify.canary",
+        "scanner.verify.engine",
+        "scanner.verify.exposure",
+        "scanner.verify.deactivate",
+        "scanner.verify.audit",
+        "scanner.cli.aws_options",
+        "scanner.cli.verify",
+        "scanner.cli.deactivate",
+        "scanner.cli.reactivate",
+    ],
+)
+def test_verify_modules_import_lightly(module: str) -> None:
+    code = (
+        f"import sys, {module}; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
