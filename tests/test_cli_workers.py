@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from report_samples import env_text
 
-from scanner.cli import workers
+from scanner.cli import main, workers
 from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rulepack import load_rules
@@ -34,3 +37,26 @@ def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert workers.default_jobs() == 3
     monkeypatch.delenv("KEYSWEEP_JOBS")
     assert 1 <= workers.default_jobs() <= workers.DEFAULT_JOBS
+
+
+def test_scan_with_workers_reports_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(12):
+        (tmp_path / f"f{i:02}.env").write_text(env_text(200 + i), encoding="utf-8")
+    assert main(["scan", str(tmp_path), "--jobs", "1", "-f", "json"]) == 1
+    alone = json.loads(capsys.readouterr().out)["findings"]
+    monkeypatch.setattr(workers, "POOL_THRESHOLD", 1)  # hand over after the first file
+    pools: list[int] = []
+    real_in_pool = workers._in_pool
+
+    def spy(detector: object, rest: object, jobs: int) -> object:
+        pools.append(jobs)
+        return real_in_pool(detector, rest, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "_in_pool", spy)
+    assert main(["scan", str(tmp_path), "--jobs", "2", "-f", "json"]) == 1
+    pooled = json.loads(capsys.readouterr().out)["findings"]
+    assert pools == [2]
+    assert len(alone) == 24
+    assert pooled == alone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from repo_builder import Repo, env_text, key_id, keysweep
 
-import scanner.cli.history as history_cli
-import scanner.sources.history as history_source
+from scanner.cli import common
+from scanner.sources import gitproc
 
 JSON = ("--format", "json", "--show-secrets")
 
@@ -177,13 +178,13 @@ def watch_mirrors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     mirrors: list[Path] = []
-    real_clone = history_source.clone_mirror
+    real_clone = gitproc.clone_mirror
 
     def clone_and_record(url: str, dest: str) -> None:
         real_clone(url, dest)
         mirrors.append(Path(dest))
 
-    monkeypatch.setattr(history_source, "clone_mirror", clone_and_record)
+    monkeypatch.setattr("scanner.sources.history.clone_mirror", clone_and_record)
     return mirrors
 
 
@@ -207,7 +208,7 @@ def test_ctrl_c_exits_130_and_cleans_up(
     for i in range(6):
         repo.commit({f"f{i}.txt": f"content {i}\n" * 100}, f"commit {i}")
     mirrors = watch_mirrors(tmp_path, monkeypatch)
-    real_build = history_cli.build_detector
+    real_build = common.build_detector
     seen: list[int] = []
 
     class InterruptedDetector:
@@ -227,7 +228,8 @@ def test_ctrl_c_exits_130_and_cleans_up(
             return self.inner.scan(fragment)
 
     monkeypatch.setattr(
-        history_cli, "build_detector", lambda *a, **k: InterruptedDetector(real_build(*a, **k))
+        "scanner.cli.history.build_detector",
+        lambda *a, **k: InterruptedDetector(real_build(*a, **k)),
     )
     run = keysweep("history", f"file://{repo.path}")
     assert run.code == 130
@@ -378,3 +380,39 @@ def test_oversized_blobs_are_skipped_and_counted(repo: Repo) -> None:
     assert run.code == 0, run.stderr
     assert run.report["scan"]["skipped"]["too_large"] == 1
     assert os.environ.get("GIT_DIR") is None
+
+
+def test_parallel_workers_find_the_same(repo: Repo) -> None:
+    """Large histories are scanned by one worker process per core: same findings as serial."""
+    for i in range(8):
+        repo.commit({f"svc{i}/.env": env_text(f"worker-{i}"), "filler.txt": "x\n" * i}, f"c{i}")
+    repo.commit({"svc3/.env": None}, "remove svc3")
+    serial = history(repo.path, "--jobs", "1")
+    parallel = history(repo.path, "--jobs", "2")
+    assert serial.code == parallel.code == 1
+
+    def key(f: dict[str, Any]) -> tuple[Any, ...]:
+        return (f["rule_id"], f["secret"], f["path"], f["line"], f["commit"]["sha"], f["in_head"])
+
+    assert sorted(map(key, parallel.report["findings"])) == sorted(
+        map(key, serial.report["findings"])
+    )
+    assert len(parallel.findings_for(key_id("worker-5"))) == 1
+
+
+def test_a_corrupt_blob_is_reported_and_the_rest_still_scanned(repo: Repo) -> None:
+    rng = random.Random(5)
+    filler = "".join(rng.choice("abcdefghij \n") for _ in range(200_000))
+    repo.commit({"a.env": env_text("before"), "big.txt": filler, "z.env": env_text("after")}, "x")
+    blob = repo.git("rev-parse", "HEAD:big.txt")
+    loose = repo.path / ".git" / "objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    data = loose.read_bytes()
+    loose.write_bytes(data[: len(data) // 3])  # the header still reads; the content does not
+
+    run = history(repo.path)
+    assert run.code == 2, run.stderr  # findings, but something could not be read
+    assert {f["secret"] for f in run.report["findings"]} >= {key_id("before"), key_id("after")}
+    (error,) = run.report["scan"]["errors"]
+    assert blob in error
+    assert blob in run.stderr

@@ -64,11 +64,7 @@ def project(tmp_path: Path, hook_home: tuple[Path, str, Path]) -> Repo:
     repo.write(
         {
             ".pre-commit-config.yaml": (
-                "repos:\n"
-                f"  - repo: {hook_repo}\n"
-                f"    rev: {rev}\n"
-                "    hooks:\n"
-                "      - id: keysweep\n"
+                f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n      - id: keysweep\n"
             ),
             "README.md": "project\n",
             "settings.env": "REGION=eu-west-1\n",

@@ -194,3 +194,13 @@ def test_read_is_bounded_even_when_the_size_was_wrong(tmp_path: Path) -> None:
     assert _read(str(f), 1000, 0) == b"x" * 100  # no size reported (procfs-like)
     assert _read(str(f), 50, 10) is None  # over the limit: not returned
     assert _read(str(f), 100, 100) == b"x" * 100  # exactly at the limit
+
+
+def test_links_named_on_the_command_line_are_followed(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    write(real / "a.txt", "inside\n")
+    os.symlink(real, tmp_path / "dirlink")
+    os.symlink(real / "a.txt", tmp_path / "filelink")
+    frags, source = scan([str(tmp_path / "dirlink"), str(tmp_path / "filelink")])
+    assert sorted(frags) == [f"{tmp_path}/dirlink/a.txt", f"{tmp_path}/filelink"]
+    assert not source.stats.skipped

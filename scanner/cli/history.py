@@ -68,6 +68,13 @@ def add_parser(subparsers: Any) -> None:
         help="also report blobs no ref reaches (dangling objects left by force-pushes, "
         "dropped stashes)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="scanning processes (default: one per CPU core for large histories, else 1)",
+    )
     add_common_options(parser)
 
 
@@ -76,6 +83,7 @@ def run(ns: argparse.Namespace) -> int:
         ns.repo,
         since=ns.since,
         include_unreachable=ns.include_unreachable,
+        jobs=ns.jobs,
         options=common_options(ns),
     )
 
@@ -85,6 +93,7 @@ def history_command(
     *,
     since: str | None = None,
     include_unreachable: bool = False,
+    jobs: int | None = None,
     options: CommonOptions,
     progress: bool | None = None,
 ) -> int:
@@ -99,6 +108,7 @@ def history_command(
         since=since,
         include_unreachable=include_unreachable,
         max_size=options.max_file_size,
+        workers=jobs,
     )
     show_progress = sys.stderr.isatty() if progress is None else progress
     with _RichProgress() if show_progress else _NoProgress() as bar:

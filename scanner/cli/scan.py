@@ -58,17 +58,25 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="in a git work tree, scan ignored files too (default: tracked and untracked files)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="detection processes (default: 2 once a scan is large, else 1; 1 = no workers)",
+    )
     add_common_options(parser)
 
 
 def run(ns: argparse.Namespace) -> int:
-    return scan_command(ns.paths, all_files=ns.all_files, options=common_options(ns))
+    return scan_command(ns.paths, all_files=ns.all_files, jobs=ns.jobs, options=common_options(ns))
 
 
 def scan_command(
     paths: Sequence[str],
     *,
     all_files: bool = False,
+    jobs: int | None = None,
     options: CommonOptions,
     stdin: BinaryIO | None = None,
 ) -> int:
@@ -81,7 +89,7 @@ def scan_command(
     )
     source.check_paths()  # a missing PATH is a usage error before any work is done
     detector = build_detector(options, project)
-    findings = detect_all(detector, source, project)
+    findings = detect_all(detector, source, project, jobs=jobs)
     mode = "stdin" if targets == ["-"] else "scan"
     summary = summarize(mode, " ".join(targets), source.stats, started)
     return finish(ScanResult(findings=tuple(findings), summary=summary), options, project)

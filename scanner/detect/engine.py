@@ -10,6 +10,7 @@ just after the last character (SARIF convention).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
 CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
 LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
+MAX_PAIR_SIDE = 8  # paired candidates looked at on each side of a key ID, per pair rule
 UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
@@ -93,7 +95,11 @@ class Detector:
         self._unsafe = frozenset(
             i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
         )
-        self._order = {rule.id: i for i, rule in enumerate(self.rules)}
+        global_line = any(a.target == "line" for a in self.allowlist.regexes)
+        self._needs_line = [
+            global_line or any(a.target == "line" for a in rule.allowlist.regexes)
+            for rule in self.rules
+        ]
         gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
         self._gated_keywords = tuple(gated)
         self._spans = SpanFinder(gated, self._encoded_keyword_in)
@@ -154,7 +160,8 @@ class Detector:
                         self._collect(view.text, index, view, candidates)
         if not candidates:
             return []
-        return self._finish(text, fragment, candidates)
+        markers = self.inline_allow and any(m in lowered for m in INLINE_ALLOW_MARKERS)
+        return self._finish(text, fragment, candidates, markers)
 
     def _windows(
         self, text: str, keyword_positions: _Positions, index: int
@@ -223,8 +230,10 @@ class Detector:
             if entropy < rule.min_entropy:
                 continue
             if not (rule.allowlist.empty and self.allowlist.empty):
-                lo, hi = _line_bounds(text, start, end)
-                line = text[lo:hi]
+                line = ""
+                if self._needs_line[index]:
+                    lo, hi = _line_bounds(text, start, end)
+                    line = text[lo:hi]
                 if rule.allowlist.allows(secret, m.group(0), line):
                     continue
                 if self.allowlist.allows(secret, m.group(0), line):
@@ -243,7 +252,9 @@ class Detector:
                 _Candidate(index, rule, secret, orig_start, orig_end, entropy, encoding, needs_near)
             )
 
-    def _finish(self, text: str, fragment: Fragment, candidates: list[_Candidate]) -> list[Finding]:
+    def _finish(
+        self, text: str, fragment: Fragment, candidates: list[_Candidate], markers: bool
+    ) -> list[Finding]:
         candidates.sort(key=lambda c: c.start)
         line, pos, line_start = 1, 0, 0
         for cand in candidates:
@@ -254,16 +265,16 @@ class Detector:
             pos = cand.start
             cand.line = line
             cand.line_start = line_start
-        if self.inline_allow:
+        if markers:
             candidates = [c for c in candidates if not self._inline_allowed(text, c)]
-        anchors = [c for c in candidates if not c.needs_near]
-        kept: list[_Candidate] = list(anchors)
+        anchors = _Index([c for c in candidates if not c.needs_near])
+        kept: list[_Candidate] = list(anchors.all)
         for cand in candidates:
             if cand.needs_near and self._near(cand, anchors):
                 kept.append(cand)
         kept = _dedupe(kept)
-        findings = [self._finding(text, fragment, cand, kept) for cand in kept]
-        return findings
+        index = _Index(kept)
+        return [self._finding(text, fragment, cand, index) for cand in kept]
 
     def _inline_allowed(self, text: str, cand: _Candidate) -> bool:
         lo, hi = _line_bounds(text, cand.start, cand.end)
@@ -271,16 +282,15 @@ class Detector:
         return any(marker in line for marker in INLINE_ALLOW_MARKERS)
 
     @staticmethod
-    def _near(cand: _Candidate, anchors: list[_Candidate]) -> bool:
+    def _near(cand: _Candidate, anchors: _Index) -> bool:
         context = cand.rule.context
         assert context is not None
         return any(
-            a.rule.id in context.near_rules and abs(a.line - cand.line) <= context.within_lines
-            for a in anchors
+            anchors.around(rule_id, cand, context.within_lines, 1) for rule_id in context.near_rules
         )
 
     def _finding(
-        self, text: str, fragment: Fragment, cand: _Candidate, everything: list[_Candidate]
+        self, text: str, fragment: Fragment, cand: _Candidate, everything: _Index
     ) -> Finding:
         rule = cand.rule
         end_line = cand.line + text.count("\n", cand.start, cand.end)
@@ -289,12 +299,8 @@ class Detector:
         )
         paired: list[tuple[tuple[int, int, int], PairedSecret]] = []
         for spec in rule.pair:
-            for other in everything:
-                if other.rule.id != spec.rule or other is cand:
-                    continue
+            for other in everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE):
                 distance = abs(other.line - cand.line)
-                if distance > spec.within_lines:
-                    continue
                 key = (
                     distance,
                     0 if other.start >= cand.start else 1,
@@ -326,6 +332,38 @@ class Detector:
             paired=tuple(p for _, p in paired),
             account_id=account,
         )
+
+
+class _Index:
+    """Candidates by rule id, in text order, to find the ones near a given candidate."""
+
+    def __init__(self, candidates: list[_Candidate]) -> None:
+        self.all = candidates
+        self._groups: dict[str, list[_Candidate]] = {}
+        for cand in sorted(candidates, key=lambda c: c.start):
+            self._groups.setdefault(cand.rule.id, []).append(cand)
+        self._starts = {rid: [c.start for c in group] for rid, group in self._groups.items()}
+
+    def around(self, rule_id: str, cand: _Candidate, within: int, limit: int) -> list[_Candidate]:
+        """Up to ``limit`` candidates of ``rule_id`` on each side of ``cand`` (nearest first in
+        text order) that stand within ``within`` lines of it."""
+        group = self._groups.get(rule_id)
+        if not group:
+            return []
+        i = bisect.bisect_left(self._starts[rule_id], cand.start)
+        out: list[_Candidate] = []
+        j, taken = i, 0
+        while j < len(group) and taken < limit and group[j].line - cand.line <= within:
+            if group[j] is not cand:
+                out.append(group[j])
+                taken += 1
+            j += 1
+        j, taken = i - 1, 0
+        while j >= 0 and taken < limit and cand.line - group[j].line <= within:
+            out.append(group[j])
+            taken += 1
+            j -= 1
+        return out
 
 
 class _Positions:

@@ -134,7 +134,7 @@ def finding_path(finding: Finding) -> str:
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file. Any problem is a one-line :class:`BaselineError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BaselineError(f"baseline {path}: file not found") from None
     except UnicodeDecodeError:

@@ -130,8 +130,11 @@ class BlobReader:
                         yield oid.decode("ascii"), data
                 stream.stdout.close()
                 writer.join()
-                failed = stream.proc.wait() != 0
-                message = first_line(stream.stderr())
+                try:
+                    stream.finish("git cat-file")
+                    failed, message = False, ""
+                except GitError as exc:
+                    failed, message = True, str(exc)
             done = answered * line_len
             if not failed and done >= len(feed):
                 return

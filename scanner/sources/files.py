@@ -95,10 +95,10 @@ class FileSource:
         for path in self.paths:
             if path == "-":
                 yield from self._stdin()
-            elif os.path.isdir(path) and not os.path.islink(path):
+            elif os.path.isdir(path):
+                # A directory named on the command line, or a link to one: the user's choice.
                 yield from self._directory(path)
             else:
-                # A file named on the command line (or a link to one): the user's explicit choice.
                 yield from self._file(display_path(path, ""), path, explicit=True)
 
     # -- standard input ---------------------------------------------------------------------

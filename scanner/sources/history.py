@@ -22,8 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, replace
 
 from scanner.errors import GitError, UsageError
 from scanner.models import (
@@ -36,71 +35,12 @@ from scanner.models import (
 )
 from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
+from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
 from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
 
-UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
 _NULL_OID = re.compile(r"^0+$")
 _SCP_URL = re.compile(r"^[\w.+-]+@[\w.-]+:")
-
-
-class BlobScanner(Protocol):
-    """What history needs from ``scanner.detect.Detector``."""
-
-    def wants(self, raw: bytes) -> bool: ...
-
-    def scan(self, fragment: Fragment) -> list[Finding]: ...
-
-
-class Progress(Protocol):
-    def start(self, blobs: int, total_bytes: int) -> None: ...
-
-    def advance(self, blobs: int, nbytes: int) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-@dataclass
-class BlobScan:
-    hits: dict[str, list[Finding]] = field(default_factory=dict)
-    blobs: int = 0
-    nbytes: int = 0
-    too_large: int = 0
-
-
-def scan_blobs(
-    blobs: Iterator[tuple[str, bytes]],
-    scanner: BlobScanner,
-    *,
-    max_size: int | None,
-    progress: Progress | None,
-) -> BlobScan:
-    """The hot loop: prefilter every blob, scan candidates, remember blobs with findings."""
-    result = BlobScan()
-    wants = scanner.wants
-    scan = scanner.scan
-    hits = result.hits
-    pending_blobs = pending_bytes = 0
-    for oid, raw in blobs:
-        size = len(raw)
-        if max_size is not None and size > max_size:
-            result.too_large += 1
-            continue
-        result.blobs += 1
-        result.nbytes += size
-        if wants(raw):
-            found = scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
-            if found:
-                hits[oid] = found
-        if progress is not None:
-            pending_blobs += 1
-            pending_bytes += size
-            if pending_blobs >= 256 or pending_bytes >= 1 << 24:
-                progress.advance(pending_blobs, pending_bytes)
-                pending_blobs = pending_bytes = 0
-    if progress is not None and pending_blobs:
-        progress.advance(pending_blobs, pending_bytes)
-    return result
 
 
 @dataclass(frozen=True)
@@ -167,7 +107,7 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
         "for-each-ref",
         "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
         what=f"{git.label}: cannot list refs",
-    ).decode("utf-8", "surrogateescape")
+    ).decode("utf-8", "backslashreplace")
     tips: dict[str, str] = {}
     for line in out.splitlines():
         kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
@@ -259,6 +199,7 @@ class HistoryScan:
     since: str | None = None
     include_unreachable: bool = False
     max_size: int | None = None
+    workers: int | None = None  # scanning processes; None: one per core for large histories
 
     def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
@@ -291,7 +232,11 @@ class HistoryScan:
             reader = BlobReader(git, feed)
             try:
                 blob_scan = scan_blobs(
-                    iter(reader), scanner, max_size=self.max_size, progress=progress
+                    iter(reader),
+                    scanner,
+                    max_size=self.max_size,
+                    progress=progress,
+                    workers=default_workers(total) if self.workers is None else self.workers,
                 )
             finally:
                 if progress is not None:
