@@ -86,6 +86,21 @@ def test_builtin_rules_bound_every_quantifier() -> None:
             assert regex_problems(pattern) == [], (rule.id, pattern)
 
 
+def test_context_regex_matches_contain_a_keyword() -> None:
+    """The detector searches context-gated rules only around their keywords, so every
+    context regex match must contain one (checked on all examples of all rules)."""
+    texts = [ex.text for rule in RULES for ex in (*rule.examples, *rule.negative_examples)]
+    texts += ["S3.SECRET s3a-secret Secret-Access-Key session.token SECURITY TOKEN"]
+    for rule in RULES:
+        if rule.context is None:
+            continue
+        for pattern in rule.context.regexes:
+            for text in texts:
+                for m in pattern.finditer(text):
+                    low = m.group(0).lower()
+                    assert any(k in low for k in rule.keywords), (rule.id, pattern.pattern, low)
+
+
 def test_no_realistic_secret_in_the_packs() -> None:
     """The YAML holds templates, not keys: the project scans itself clean."""
     detector = DETECTORS["hyperscan"]

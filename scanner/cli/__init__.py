@@ -57,7 +57,12 @@ def _load(module_path: str) -> ModuleType:
     return importlib.import_module(module_path)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one holding just that command.
+
+    Building one command's parser imports one command module: ``keysweep staged`` in a
+    pre-commit hook should not pay for importing every other command.
+    """
     parser = _Parser(
         prog="keysweep",
         description=DESCRIPTION,
@@ -65,15 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"keysweep {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module_path in COMMANDS.values():
-        _load(module_path).add_parser(subparsers)
+    for name, module_path in COMMANDS.items():
+        if only is None or name == only:
+            _load(module_path).add_parser(subparsers)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command a command line names, if its first word is one (no option before it)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
-        ns = parser.parse_args(argv)
+        args = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(only=_command_named(args))
+        ns = parser.parse_args(args)
         if not ns.command:
             parser.print_help(sys.stderr)
             return EXIT_ERROR

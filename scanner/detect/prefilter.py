@@ -13,8 +13,9 @@ single pass at memory speed). Otherwise a pure-Python path searches two *trie-sh
 (literals merged by common prefix, so ``re`` rejects most positions on their first byte): one
 for the base64 forms over the raw bytes, one for the keywords over the lower-cased bytes.
 Keywords that contain a shorter keyword are left out (they cannot change the answer of
-``wants``). Measured on 24 MB of Python sources: trie regexes ~25 MB/s, one ``in`` check per
-literal ~12 MB/s, a flat ``a|b|c`` alternation ~2 MB/s; Hyperscan ~1.8 GB/s.
+``wants``). Measured on 24 MB of Python sources (CPU time): Hyperscan about
+3 GB/s, the trie regexes about 55 MB/s, one ``in`` check per literal about half that, one flat
+``a|b|c`` alternation more than ten times slower.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-MAX_OCCURRENCES = 4096
+MAX_OCCURRENCES = 512
 
 
 def keyword_positions(low: str, keywords: Iterable[str]) -> list[int] | None:

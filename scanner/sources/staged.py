@@ -66,26 +66,31 @@ class StagedChanges:
 
 def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
     """What the next commit would change, from the index git itself would commit."""
+    # One process: repository kind, object format, where MERGE_HEAD would be, and HEAD (the
+    # last line is missing, with exit code 1, when HEAD is unborn: the first commit).
     probe = git.run(
         "rev-parse",
         "--is-bare-repository",
         "--show-object-format",
         "--git-path",
         "MERGE_HEAD",
+        "--verify",
+        "-q",
+        "HEAD^{commit}",
         check=False,
     )
-    if probe.returncode != 0:
+    lines = probe.stdout.decode().splitlines()
+    if probe.returncode not in (0, 1) or len(lines) < 3:
         message = first_line(probe.stderr)
         if "not a git repository" in message:
             message = "not a git repository"
         raise GitError(f"{os.getcwd()}: {message}")
-    bare, object_format, merge_head_file = probe.stdout.decode().splitlines()[:3]
+    bare, object_format, merge_head_file = lines[:3]
     if bare == "true":
         raise GitError(f"{os.getcwd()}: a bare repository has no staged changes")
-    head = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
     changes = StagedChanges()
-    if head.returncode == 0:
-        base = head.stdout.decode().strip()
+    if probe.returncode == 0 and len(lines) > 3:
+        base = lines[3].strip()
     else:
         base = EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"])
         changes.first_commit = True
