@@ -11,8 +11,8 @@ fuzzed too) with all built-in rules. Besides "never raises", each finding is che
 - its redacted form does not contain the secret; its fingerprint is 32 hex digits;
 - paired secrets have the same properties.
 
-Without a corpus directory a seed corpus is generated at run time (AWS-shaped values built from
-a fixed seed, never stored) in a temporary directory. A crash prints the input and libFuzzer
+Without a corpus directory (or with an empty one) a seed corpus is generated at run time
+(AWS-shaped values built from a fixed seed, never stored). A crash prints the input and libFuzzer
 writes it to ``crash-<sha1>``; re-run it with ``python bench/fuzz_detect.py crash-<sha1>``.
 """
 
@@ -96,11 +96,13 @@ def test_one_input(data: bytes) -> None:
 
 def main() -> None:
     argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        corpus = Path(tempfile.mkdtemp(prefix="keysweep-fuzz-detect-"))
+    dirs = [Path(arg) for arg in argv[1:] if not arg.startswith("-")]
+    if not dirs:
+        dirs = [Path(tempfile.mkdtemp(prefix="keysweep-fuzz-detect-"))]
+        argv.append(str(dirs[0]))
+    if dirs[0].is_dir() and not any(dirs[0].iterdir()):
         for i, seed in enumerate(_seed_corpus()):
-            (corpus / f"seed-{i:03d}").write_bytes(seed)
-        argv.append(str(corpus))
+            (dirs[0] / f"seed-{i:03d}").write_bytes(seed)
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 

@@ -28,7 +28,8 @@ against repository-relative paths with ``/`` separators.
     allow_accounts = ["444455556666"]     # only these accounts may be verified / deactivated
     deny_accounts = ["777788889999"]      # never verify / deactivate keys of these accounts
 
-This module sits beside ``scanner.ignore``: it imports only the bottom layer.
+This module sits beside ``scanner.ignore``: it imports the bottom layer and, for the allowlist
+regex type it shares with rule packs, ``scanner.rulepack``.
 """
 
 from __future__ import annotations
@@ -41,19 +42,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.rulepack import ALLOW_TARGETS, AllowRegex
 
 CONFIG_FILENAME = ".keysweep.toml"
 PYPROJECT_FILENAME = "pyproject.toml"
-ALLOW_TARGETS = ("secret", "match", "line")
 _ACCOUNT_RE = re.compile(r"\d{12}")
-
-
-@dataclass(frozen=True)
-class AllowRegex:
-    """A global allowlist regex and what it is matched against (secret, match or line)."""
-
-    pattern: re.Pattern[str]
-    target: str = "secret"
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,13 @@ class Rule:
         object.__setattr__(self, "_path_re", compile_globs(self.paths))
 
     def applies_to(self, path: str) -> bool:
-        """True when the rule's path scope (if any) includes ``path`` and it is not allowlisted."""
+        """True when the rule's path scope (if any) includes ``path`` and it is not allowlisted.
+
+        An empty path means "not known yet" (history scans blob contents before it knows
+        their paths, then rescans the blobs with findings under each real path): in scope.
+        """
+        if not path:
+            return True
         if self._path_re is not None and self._path_re.match(path) is None:
             return False
         return not self.allowlist.path_allowed(path)

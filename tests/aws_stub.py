@@ -28,6 +28,9 @@ class StubAws:
     def __init__(self, mode: str, hang_s: float = 2.0) -> None:
         self.mode = mode  # throttle | 5xx | hang | expired | reflect
         self.reflect = b""
+        self.delay_s = 0.0  # wait this long before answering (any mode)
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.hang_s = hang_s
         self.hits = 0
         self.bodies: list[bytes] = []
@@ -49,6 +52,16 @@ def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
                 state.hits += 1
                 state.bodies.append(body)
                 state.headers.append(dict(self.headers))
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                time.sleep(state.delay_s)
+                self._answer()
+            finally:
+                with state._lock:
+                    state.in_flight -= 1
+
+        def _answer(self) -> None:
             if state.mode == "hang":
                 time.sleep(state.hang_s)
                 return

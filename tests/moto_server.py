@@ -1,20 +1,28 @@
 """A moto server on 127.0.0.1 with IAM authentication enforced, for the AWS tests.
 
-Imported by tests/test_verify*.py and tests/test_deactivate*.py (kept out of conftest.py so
-other suites do not pay for it). Nothing here talks to anything but loopback:
+Imported by tests/test_verify*.py and tests/test_deactivate*.py, and lazily by the ``moto`` and
+``aws_env`` fixtures in tests/conftest.py (so other suites do not pay for it). Nothing here
+talks to anything but loopback:
 
-- ``aws_env`` (autouse in those modules) sets dummy AWS_* variables, an empty config file and
-  AWS_EC2_METADATA_DISABLED so no SDK call can find real credentials or reach real AWS;
+- ``aws_env`` (``dummy_aws_env``; the AWS modules use it on every test) sets dummy AWS_*
+  variables, an empty config file and AWS_EC2_METADATA_DISABLED so no SDK call can find real
+  credentials or reach real AWS;
 - every client is built with an explicit ``endpoint_url`` pointing at this server.
 
+The server runs in its own process (``python tests/moto_server.py``): moto's authentication
+switch and its backends are process-global, so an in-process server would leak "auth on" and
+our IAM users into any other suite that starts its own moto in the pytest process.
+
 Authentication: moto authenticates only after ``INITIAL_NO_AUTH_ACTION_COUNT`` actions
-(infinity by default). We bootstrap admin users with authentication off, then switch it on
-through moto's ``/moto-api/reset-auth`` endpoint (the server-mode twin of
-``set_initial_no_auth_action_count``). From then on every request must be signed by a key moto
+(infinity by default). The server process starts with that variable set to the number of
+bootstrap calls (admin users in two accounts); we then also switch it to 0 through moto's
+``/moto-api/reset-auth`` endpoint (the server-mode twin of ``set_initial_no_auth_action_count``)
+so it is on whatever moto counted. From then on every request must be signed by a key moto
 knows, with the right secret, and be allowed by the user's policies.
 
-``MotoServer.requests`` records each request's action and the access key id that signed it,
-so tests can prove which credential was used and that no request was made at all.
+The server records each request's action and the access key id that signed it
+(``MotoServer.requests()``), so tests can prove which credential was used, and that no request
+was made at all.
 """
 
 from __future__ import annotations
@@ -22,8 +30,11 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -52,9 +63,12 @@ class Seen:
 @dataclass
 class MotoServer:
     endpoint: str
-    server: Any
-    requests: list[Seen] = field(default_factory=list)
+    process: Any
     admins: dict[str, tuple[str, str]] = field(default_factory=dict)  # account -> (key, secret)
+
+    def requests(self) -> list[Seen]:
+        with urllib.request.urlopen(f"{self.endpoint}{_RECORD_PATH}", timeout=10) as resp:
+            return [Seen(action, key_id) for action, key_id in json.loads(resp.read())]
 
     def client(self, service: str, key_id: str, secret: str, token: str | None = None) -> Any:
         import boto3
@@ -87,7 +101,7 @@ class MotoServer:
         raise AssertionError(f"{key_id} not listed for {user}")
 
     def count(self, predicate: Callable[[Seen], bool] = lambda s: True) -> int:
-        return sum(1 for s in list(self.requests) if predicate(s))
+        return sum(1 for s in self.requests() if predicate(s))
 
 
 class _RecordingServer(ThreadedMotoServer):
@@ -105,6 +119,14 @@ class _RecordingServer(ThreadedMotoServer):
 
         def app(environ: dict[str, Any], start_response: Any) -> Any:
             path = environ.get("PATH_INFO", "")
+            if path == _RECORD_PATH:
+                body = json.dumps([[s.action, s.key_id] for s in list(record)]).encode()
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [body]
+            if path == _CLEAR_PATH:
+                record.clear()
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"ok"]
             if not path.startswith("/moto-api"):
                 auth = environ.get("HTTP_AUTHORIZATION", "")
                 match = _CRED_RE.search(auth)
@@ -158,10 +180,13 @@ def _bootstrap_admin(endpoint: str, account: str) -> tuple[str, str]:
 
 _shared: MotoServer | None = None
 _shared_lock = threading.Lock()
+_RECORD_PATH = "/_keysweep_test/requests"
+_CLEAR_PATH = "/_keysweep_test/clear"
+_BOOTSTRAP_CALLS = 6  # create_user + put_user_policy + create_access_key, in two accounts
 
 
 def shared_moto() -> MotoServer:
-    """One server per test process (moto's state is process-global), stopped at exit."""
+    """One server process per test session, stopped at exit."""
     global _shared
     with _shared_lock:
         if _shared is None:
@@ -171,24 +196,44 @@ def shared_moto() -> MotoServer:
 
 
 def _start_moto() -> MotoServer:
-    """Start the server, create admins in two accounts, then enforce authentication."""
-    record: list[Seen] = []
-    server = _RecordingServer(record)
-    server.start()
-    host, port = server.get_host_and_port()
-    assert host == "127.0.0.1"
-    endpoint = f"http://{host}:{port}"
-    _post(f"{endpoint}/moto-api/reset", b"")
-    _post(f"{endpoint}/moto-api/reset-auth", b"1000000")  # off while bootstrapping
+    """Start the server process, create admins in two accounts, then enforce authentication."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AWS_") and "proxy" not in k.lower()
+    }
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(_BOOTSTRAP_CALLS)
+    process = subprocess.Popen(
+        [sys.executable, __file__],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("PORT "):
+        process.kill()
+        raise RuntimeError(f"moto server did not start: {line!r}")
+    endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
     admins = {acct: _bootstrap_admin(endpoint, acct) for acct in (ACCOUNT_A, ACCOUNT_B)}
-    _post(f"{endpoint}/moto-api/reset-auth", b"0")  # every request authenticated from now on
-    record.clear()
-    return MotoServer(endpoint=endpoint, server=server, requests=record, admins=admins)
+    _post(f"{endpoint}/moto-api/reset-auth", b"0")  # on, whatever moto counted
+    _post(f"{endpoint}{_CLEAR_PATH}", b"")
+    return MotoServer(endpoint=endpoint, process=process, admins=admins)
 
 
 def _stop(moto: MotoServer) -> None:
-    _post(f"{moto.endpoint}/moto-api/reset-auth", b"inf")
-    moto.server.stop()
+    moto.process.terminate()
+    try:
+        moto.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        moto.process.kill()
+
+
+def _serve() -> None:
+    """Entry point of the server process: print the port, serve until terminated."""
+    server = _RecordingServer([])
+    server.start()
+    _, port = server.get_host_and_port()
+    print(f"PORT {port}", flush=True)
+    threading.Event().wait()
 
 
 def unique(prefix: str) -> str:
@@ -286,7 +331,5 @@ def key_finding(
     )
 
 
-def fake_secret(rng: Any) -> str:
-    """A random 40-character secret-access-key-shaped string (never a real one)."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    return "".join(rng.choice(alphabet) for _ in range(40))
+if __name__ == "__main__":
+    _serve()

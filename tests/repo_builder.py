@@ -1,8 +1,7 @@
 """Real git repositories for the history, staged and pre-commit tests, and keysweep run in-process.
 
-Author, committer and dates are fixed (each commit one minute after the previous one), the
-user's own git configuration is kept out, and every AWS-shaped value is generated here at run
-time from a seed, so the project still scans itself clean.
+Author, committer and dates are fixed (each commit one minute after the previous one) and the
+user's own git configuration is kept out. AWS-shaped values come from tests/fixture_keys.py.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ import contextlib
 import io
 import json
 import os
-import random
-import string
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,24 +18,19 @@ from typing import Any
 
 from scanner.cli import main
 
-_BASE32 = string.ascii_uppercase + "234567"
-_SECRET_CHARS = string.ascii_letters + string.digits + "/+"
 EPOCH = 1_700_000_000
 
 
-def key_id(seed: str) -> str:
-    rng = random.Random(f"keysweep-history-id:{seed}")
-    return "AKIA" + rng.choice("QRSTUVWXYZ") + "".join(rng.choices(_BASE32, k=15))
-
-
-def secret_key(seed: str) -> str:
-    rng = random.Random(f"keysweep-history-secret:{seed}")
-    return "".join(rng.choices(_SECRET_CHARS, k=40))
-
-
-def env_text(seed: str) -> str:
-    """A .env block holding one whole credential."""
-    return f"AWS_ACCESS_KEY_ID={key_id(seed)}\nAWS_SECRET_ACCESS_KEY={secret_key(seed)}\n"
+def identity_env(date: str, name: str = "Dev", email: str = "dev@example.com") -> dict[str, str]:
+    """GIT_* variables fixing a commit's author and committer to one person and one date."""
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
 
 
 def isolated_git_env() -> dict[str, str]:
@@ -70,12 +62,7 @@ class Repo:
         when = f"{EPOCH + 60 * self.tick} +0000"
         return {
             **isolated_git_env(),
-            "GIT_AUTHOR_DATE": when,
-            "GIT_COMMITTER_DATE": when,
-            "GIT_AUTHOR_NAME": "Ada Lovelace",
-            "GIT_AUTHOR_EMAIL": "ada@example.com",
-            "GIT_COMMITTER_NAME": "Ada Lovelace",
-            "GIT_COMMITTER_EMAIL": "ada@example.com",
+            **identity_env(when, "Ada Lovelace", "ada@example.com"),
         }
 
     def git(self, *args: str, check: bool = True, env: Mapping[str, str] | None = None) -> str:
@@ -122,8 +109,16 @@ class Run:
         data: dict[str, Any] = json.loads(self.stdout)
         return data
 
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.report["findings"]
+        return found
+
     def findings_for(self, secret: str) -> list[dict[str, Any]]:
-        return [f for f in self.report["findings"] if f["secret"] == secret]
+        return [f for f in self.findings if f["secret"] == secret]
+
+    def paths(self) -> set[str]:
+        return {f["path"] for f in self.findings}
 
 
 @contextlib.contextmanager

@@ -1,19 +1,19 @@
 """Fixture credentials and findings for the CLI and report tests, built at run time.
 
-Nothing realistic is written into the repository: values come from a seeded RNG.
+Nothing realistic is written into the repository: values come from tests/fixture_keys.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import string
 from pathlib import Path
 from typing import Any
 
+import fixture_keys
 import jsonschema
 import pytest
+from fixture_keys import key_id, secret_key
 
 from scanner.models import (
     CommitInfo,
@@ -26,28 +26,10 @@ from scanner.models import (
     Verification,
 )
 
-_BASE32 = string.ascii_uppercase + "234567"
-_SECRET_CHARS = string.ascii_letters + string.digits + "/+"
-
-
-def key_id(seed: int, prefix: str = "AKIA") -> str:
-    rng = random.Random(f"keysweep-report-id-{seed}")
-    return prefix + "".join(rng.choice(_BASE32) for _ in range(16))
-
-
-def secret_key(seed: int) -> str:
-    rng = random.Random(f"keysweep-report-secret-{seed}")
-    return "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
-
 
 def env_text(seed: int) -> str:
-    """A .env file holding one full AWS credential."""
-    return (
-        "# deploy settings\n"
-        f"AWS_ACCESS_KEY_ID={key_id(seed)}\n"
-        f"AWS_SECRET_ACCESS_KEY={secret_key(seed)}\n"
-        "REGION=eu-west-1\n"
-    )
+    """A .env file holding one full AWS credential (key id on line 2, secret on line 3)."""
+    return "# deploy settings\n" + fixture_keys.env_text(seed) + "REGION=eu-west-1\n"
 
 
 def sample_result(seed: int = 1, *, errors: tuple[str, ...] = ()) -> ScanResult:

@@ -327,6 +327,18 @@ def test_ten_megabyte_single_line(tmp_path: Path) -> None:
     assert all(f["line"] == 1 for f in data["findings"])
 
 
+def test_stdin_over_the_size_cap_is_skipped(tmp_path: Path) -> None:
+    """Standard input obeys the same size cap as files (``yes | keysweep scan -`` ends)."""
+    cred = make_credential("stdin-cap")
+    data = (cred.env_text() + "filler line of text\n" * 120_000).encode()  # ~2.4 MB
+    proc = ks(tmp_path, "scan", "-", "--format", "json", "--max-file-size", "1M", stdin=data)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    scan = report(proc)["scan"]
+    assert scan["skipped"].get("too_large") == 1, scan
+    assert scan["bytes_scanned"] == 0, scan
+
+
 # --- encodings -------------------------------------------------------------------------------
 
 
@@ -354,8 +366,9 @@ def test_encodings(tmp_path: Path, name: str) -> None:
     data = report(proc)
     assert found_credential(data, cred), (name, secrets_found(data))
     if name not in ("cr-only", "nul-after-8k"):
+        expected = 3 if name in ("invalid-utf8", "latin1-neighbours") else 2
         lines = {f["secret"]: f["line"] for f in data["findings"]}
-        assert lines.get(cred.key_id) == 2, (name, data["findings"])
+        assert lines.get(cred.key_id) == expected, (name, data["findings"])
 
 
 def test_nul_bytes_early_mean_binary_and_are_counted(tmp_path: Path) -> None:
@@ -404,6 +417,11 @@ def test_hostile_file_names(tmp_path: Path, name: str) -> None:
     (path,) = paths
     if name != "not-utf8":
         assert path == f"tree/{shown}", (path, shown)
+    # The same report written to a file (strict UTF-8 on disk too).
+    proc = ks(tmp_path, "scan", "tree", "--format", "json", "--output", "report.json")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
 
     proc = ks(tmp_path, "scan", "tree", "--format", "sarif")
     assert_no_traceback(proc)

@@ -3,7 +3,7 @@
 A real git repository in tmp_path holds old, accepted secrets. The team writes a baseline,
 commits it, and from then on the gate (scan, history, staged) fails only on NEW secrets.
 keysweep runs as a subprocess (``python -m scanner``), exactly as CI runs it. Every key is
-built at run time (tests/gate_keys.py).
+built at run time (tests/fixture_keys.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gate_keys import env_block, key_id, secret_key
+from fixture_keys import env_text, key_id, secret_key
+from repo_builder import Run, identity_env
 
 BASELINE = ".keysweep-baseline.jsonl"
 GIT_DATE = "2024-02-03T04:05:06+00:00"
@@ -28,12 +28,7 @@ GIT_DATE = "2024-02-03T04:05:06+00:00"
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "Dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
-        "GIT_AUTHOR_DATE": GIT_DATE,
-        "GIT_COMMITTER_DATE": GIT_DATE,
+        **identity_env(GIT_DATE),
         "GIT_CONFIG_NOSYSTEM": "1",
         "HOME": str(repo.parent),
     }
@@ -58,26 +53,6 @@ def new_repo(path: Path) -> Path:
     return path
 
 
-class Run:
-    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
-        self.code = done.returncode
-        self.stdout = done.stdout
-        self.stderr = done.stderr
-
-    @property
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.stdout)
-        return data
-
-    @property
-    def findings(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.report["findings"]
-        return found
-
-    def paths(self) -> set[str]:
-        return {f["path"] for f in self.findings}
-
-
 def keysweep(cwd: Path, *args: str) -> Run:
     env = {**os.environ, "HOME": str(cwd.parent), "GIT_CONFIG_NOSYSTEM": "1"}
     env.pop("GIT_INDEX_FILE", None)
@@ -90,7 +65,7 @@ def keysweep(cwd: Path, *args: str) -> Run:
         timeout=300,
         check=False,
     )
-    return Run(done)
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 def assert_no_secret_leaked(text: str, *seeds: int) -> None:
@@ -104,7 +79,7 @@ def adopted(tmp_path: Path) -> Path:
     """A repository with two old accepted credentials, a config and a committed baseline."""
     repo = new_repo(tmp_path / "repo")
     (repo / "deploy").mkdir()
-    (repo / "deploy" / "old.env").write_text("# legacy, rotated in 2023\n" + env_block(1))
+    (repo / "deploy" / "old.env").write_text("# legacy, rotated in 2023\n" + env_text(1))
     (repo / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{key_id(2)}"\nDEBUG = False\n')
     (repo / "README.md").write_text("demo\n")
     commit_all(repo, "old code with old keys")
@@ -238,7 +213,7 @@ def test_update_keeps_metadata_and_prune_drops_gone_secrets(adopted: Path) -> No
     lines[1] = json.dumps(first)
     path.write_text("\n".join(lines) + "\n")
 
-    (adopted / "new.env").write_text(env_block(5))
+    (adopted / "new.env").write_text(env_text(5))
     updated = keysweep(adopted, "baseline", "update", ".")  # file from the config
     assert updated.code == 0, updated.stderr
     text = path.read_text()
@@ -279,7 +254,7 @@ def test_baseline_from_history(adopted: Path) -> None:
 
 def test_staged_honours_the_baseline(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "repo")
-    (repo / "old.env").write_text(env_block(6))
+    (repo / "old.env").write_text(env_text(6))
     assert keysweep(repo, "baseline", "create", ".", "--output", BASELINE).code == 0
     git(repo, "add", "-A")
     unfiltered = keysweep(repo, "staged", "--format", "json")
@@ -289,7 +264,7 @@ def test_staged_honours_the_baseline(tmp_path: Path) -> None:
     without = keysweep(repo, "staged", "--format", "json", "--baseline", os.devnull)
     assert without.code == 2  # an empty file is not a baseline: never silently ignored
     git(repo, "commit", "-q", "-m", "old")
-    (repo / "new.env").write_text(env_block(7))
+    (repo / "new.env").write_text(env_text(7))
     git(repo, "add", "new.env")
     staged = keysweep(repo, "staged", "--format", "json", "--baseline", BASELINE)
     assert staged.code == 1
@@ -359,7 +334,7 @@ def test_malformed_config_exits_2_with_one_line(adopted: Path, config: str, expe
 
 def _branch_adds_key(repo: Path, branch: str, filename: str, seed: int) -> None:
     git(repo, "checkout", "-q", "-b", branch, "main")
-    (repo / filename).write_text(env_block(seed))
+    (repo / filename).write_text(env_text(seed))
     run = keysweep(repo, "baseline", "update", ".")
     assert run.code == 0, run.stderr
     commit_all(repo, f"accept {filename}")
@@ -437,7 +412,7 @@ def test_inline_allow_markers_and_audit_mode(tmp_path: Path) -> None:
 def test_config_skip_paths_allowlist_and_disabled_rules(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "repo")
     (repo / "tests" / "fixtures").mkdir(parents=True)
-    (repo / "tests" / "fixtures" / "keys.env").write_text(env_block(30))
+    (repo / "tests" / "fixtures" / "keys.env").write_text(env_text(30))
     (repo / "docs").mkdir()
     (repo / "docs" / "guide.md").write_text(f"key: {key_id(31)}\n")
     (repo / "app.py").write_text(f'KEY = "{key_id(32)}"\n')
@@ -474,7 +449,7 @@ def test_config_skip_paths_allowlist_and_disabled_rules(tmp_path: Path) -> None:
 
 
 def test_gitlab_format_end_to_end(adopted: Path) -> None:
-    (adopted / "fresh.env").write_text(env_block(40))
+    (adopted / "fresh.env").write_text(env_text(40))
     run = keysweep(adopted, "scan", ".", "--format", "gitlab")
     assert run.code == 1
     data = json.loads(run.stdout)

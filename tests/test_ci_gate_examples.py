@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from gate_keys import env_block
+from fixture_keys import env_text
+from repo_builder import identity_env
 
 from scanner.config import load_config
 from scanner.ignore.baseline import load_baseline
@@ -73,15 +74,7 @@ def _range_step() -> str:
 def test_github_range_step_really_picks_the_base(tmp_path: Path, case: str) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "Dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
-        "GIT_AUTHOR_DATE": GIT_DATE,
-        "GIT_COMMITTER_DATE": GIT_DATE,
-    }
+    env = {**os.environ, **identity_env(GIT_DATE)}
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(
         ["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo, check=True, env=env
@@ -149,12 +142,7 @@ def _shim_env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(ROOT),
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "Dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
-        "GIT_AUTHOR_DATE": GIT_DATE,
-        "GIT_COMMITTER_DATE": GIT_DATE,
+        **identity_env(GIT_DATE),
     }
 
 
@@ -175,7 +163,7 @@ def test_shell_gate_script_runs_for_real(tmp_path: Path) -> None:
     clean = sh("sh", gate, base)
     assert clean.returncode == 0, clean.stdout + clean.stderr
 
-    (repo / "prod.env").write_text(env_block(50))
+    (repo / "prod.env").write_text(env_text(50))
     sh("git", "add", "-A")
     sh("git", "commit", "-q", "-m", "oops")
     dirty = sh("sh", gate, base)
@@ -209,7 +197,7 @@ def test_project_pre_commit_config_runs_the_local_hook(tmp_path: Path) -> None:
     subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True)
     passed = _pre_commit("run", "keysweep", cwd=work, env=env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    (work / "leak.env").write_text(env_block(51))
+    (work / "leak.env").write_text(env_text(51))
     subprocess.run(["git", "add", "leak.env"], cwd=work, env=env, check=True)
     blocked = _pre_commit("run", "keysweep", cwd=work, env=env)
     assert blocked.returncode == 1, blocked.stdout + blocked.stderr

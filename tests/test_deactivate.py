@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_keys import fake_secret
 from moto_server import (
     ACCOUNT_A,
     ACCOUNT_B,
     MotoServer,
-    dummy_aws_env,
-    fake_secret,
     key_finding,
-    shared_moto,
     unique,
 )
 
@@ -25,16 +23,7 @@ from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, main
 from scanner.models import Finding, ScanResult, ScanSummary, Verification
 from scanner.report import json as json_report
 
-
-@pytest.fixture(scope="session")
-def moto() -> MotoServer:
-    return shared_moto()
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    dummy_aws_env(monkeypatch, tmp_path)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
 
 
 def as_operator(monkeypatch: pytest.MonkeyPatch, moto: MotoServer, account: str) -> str:
@@ -275,3 +264,38 @@ def test_no_operator_credentials_is_one_clear_error(
     err = capsys.readouterr().err
     assert "no operator AWS credentials" in err
     assert "Traceback" not in err and secret not in err
+
+
+def test_config_deny_list_is_respected(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("denied")
+    key, secret = moto.new_user(user)
+    path = report(tmp_path, key_finding(key, secret))
+    (tmp_path / ".keysweep.toml").write_text(f'[verify]\ndeny_accounts = ["{ACCOUNT_A}"]\n')
+    before = updates(moto)
+    assert run(moto, "deactivate", path, "--apply", "--yes") == EXIT_CLEAN
+    assert "Nothing to deactivate" in capsys.readouterr().out  # skipped, never verified
+    assert moto.count(lambda s: s.key_id == key) == 0  # the key itself was never used
+    assert updates(moto) == before
+    assert moto.key_status(user, key) == "Active"
+
+
+def test_default_audit_log_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from scanner.verify.audit import AuditLog, default_audit_log_path
+
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_audit_log_path() == tmp_path / ".local/state/keysweep/audit.jsonl"
+    entry = AuditLog().record(
+        action="planned",
+        result="dry-run",
+        key_id="AKIAIOSFODNN7EXAMPLE",
+        account=None,
+        user="u",
+        operator_arn="arn:aws:iam::123456789012:user/admin",
+    )
+    written = (tmp_path / ".local/state/keysweep/audit.jsonl").read_text()
+    assert json.loads(written) == entry
+    assert (tmp_path / ".local/state/keysweep/audit.jsonl").stat().st_mode & 0o777 == 0o600

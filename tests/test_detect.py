@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from detect_keys import key_id, secret
+from fixture_keys import key_id, secret_key
 
 from scanner.detect import Detector, account_id_from_key_id
 from scanner.detect import prefilter as prefilter_module
@@ -17,7 +17,7 @@ from scanner.rulepack import Allowlist, AllowRegex, load_pack, load_rules
 
 RULES = load_rules()
 K = key_id("engine")
-S = secret("engine")
+S = secret_key("engine")
 
 
 @pytest.fixture(scope="module", params=["hyperscan", "python"])
@@ -190,7 +190,7 @@ rules:
 """,
     )
     det = Detector(load_pack(pack))
-    value = "itk_" + secret("scope", plain=True)[:20]
+    value = "itk_" + secret_key("scope", plain=True)[:20]
     assert len(det.scan(Fragment.from_text(value, "app.cfg"))) == 1
     assert len(det.scan(Fragment.from_text(value, "deploy/prod/x.yaml"))) == 1
     assert det.scan(Fragment.from_text(value, "deploy/test/x.yaml")) == []
@@ -254,9 +254,11 @@ def test_keyword_dense_text_falls_back_to_whole_text(detector: Detector) -> None
 
 def test_context_windows_on_one_huge_line(detector: Detector) -> None:
     filler = "x=1;" * 50_000
-    text = f"{filler}aws_secret_access_key='{S}';{filler}id='{K}';{filler}value='{secret('far')}'"
+    text = (
+        f"{filler}aws_secret_access_key='{S}';{filler}id='{K}';{filler}value='{secret_key('far')}'"
+    )
     findings = detector.scan(Fragment.from_text(text))
-    assert sorted(f.secret for f in findings) == sorted([S, K, secret("far")])
+    assert sorted(f.secret for f in findings) == sorted([S, K, secret_key("far")])
 
 
 def test_unicode_lowercasing_that_changes_length(detector: Detector) -> None:

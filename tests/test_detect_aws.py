@@ -1,7 +1,7 @@
 """AWS detection: every form people write credentials in, and every decoy that must stay quiet.
 
 One parametrized table of (text, expected rule ids). Keys, secrets and tokens are generated at
-run time (tests/detect_keys.py), so nothing realistic is committed.
+run time (tests/fixture_keys.py), so nothing realistic is committed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 import pytest
-from detect_keys import hex_string, key_id, random_b64, secret, session_token
+from fixture_keys import hex_string, key_id, random_b64, secret_key, session_token
 
 from scanner.detect import Detector
 from scanner.models import Fragment
@@ -23,12 +23,12 @@ SK = "aws-secret-access-key"
 TOK = "aws-session-token"
 
 K = key_id(1)
-S = secret(1)
-S_SLASH = secret(2, slash=True)
-S_PLAIN = secret(3, plain=True)
+S = secret_key(1)
+S_SLASH = secret_key(2, slash=True)
+S_PLAIN = secret_key(3, plain=True)
 KA = key_id(4, "ASIA")
 T = session_token(1)
-K2, S2 = key_id(5), secret(5)
+K2, S2 = key_id(5), secret_key(5)
 
 
 @dataclass(frozen=True)
@@ -308,6 +308,50 @@ FOUND: list[Case] = [
         f"%2Faws4_request&X-Amz-Security-Token={pct(T + '/+==')}&X-Amz-Date=20240101T000000Z",
         (ID, TOK),
     ),
+    Case(
+        "iam-console-csv",
+        f"User name,Password,Access key ID,Secret access key,Console login link\n"
+        f"deploy,,{K},{S},https://123456789012.signin.aws.amazon.com/console\n",
+        (ID, SK),
+        "deploy_credentials.csv",
+    ),
+    Case(
+        "iam-accesskeys-csv", f"Access key ID,Secret access key\r\n{K},{S}\r\n", (ID, SK), "a.csv"
+    ),
+    Case(
+        "powershell",
+        f"Set-AWSCredential -AccessKey {K} -SecretKey {S} -StoreAs default\n",
+        (ID, SK),
+        "setup.ps1",
+    ),
+    Case(
+        "php-array",
+        f"'credentials' => [\n    'key'    => '{K}',\n    'secret' => '{S}',\n],\n",
+        (ID, SK),
+        "config.php",
+    ),
+    Case("ruby", f"Aws::Credentials.new('{K}', '{S}')\n", (ID, SK), "aws.rb"),
+    Case("csharp", f'var c = new BasicAWSCredentials("{K}", "{S}");\n', (ID, SK), "Program.cs"),
+    Case(
+        "s3cfg",
+        f"[default]\naccess_key = {K}\nhost_base = s3.amazonaws.com\nsecret_key = {S}\n",
+        (ID, SK),
+        ".s3cfg",
+    ),
+    Case("rclone", f"[s3]\ntype = s3\nsecret_access_key = {S}\n", (SK,), "rclone.conf"),
+    Case("yaml-folded", f"aws_secret_access_key: >-\n  {S}\n", (SK,), "vars.yml"),
+    Case(
+        "json-unicode-escaped-slash",
+        '{"AWS_SECRET_ACCESS_KEY": "' + S_SLASH.replace("/", "\\u002f") + '"}',
+        (SK,),
+        "x.json",
+    ),
+    Case(
+        "aws-cli-flags",
+        f"aws configure --profile ci --aws-access-key-id {K} --aws-secret-access-key {S}\n",
+        (ID, SK),
+        "ci.sh",
+    ),
     Case("abia-and-acca", f"a = {key_id(7, 'ABIA')}\nb = {key_id(8, 'ACCA')}\n", (ID, ID)),
     Case("key-id-in-json-newline-escape", '{"text": "key\\n' + K + '\\n"}', (ID,), "out.json"),
 ]
@@ -374,6 +418,15 @@ SILENT: list[Case] = [
     Case("inline-keysweep-allow", f"AWS_SECRET_ACCESS_KEY={S}  # keysweep:allow\n", ()),
     Case("inline-gitleaks-allow", f"AWS_ACCESS_KEY_ID={K} # gitleaks:allow\n", ()),
     Case("inline-pragma", f"aws_secret_access_key = '{S}'  # pragma: allowlist secret\n", ()),
+    Case("cloudformation-ref", "AwsSecretAccessKey: !Ref SecretAccessKeyParameter\n", ()),
+    Case("go-sum-hashes", f"github.com/aws/aws-sdk-go v1.44.0 h1:{random_b64(5, 43)}=\n", ()),
+    Case(
+        "npm-integrity-near-aws",
+        f'"aws-sdk": {{"integrity": "sha512-{random_b64(6, 86)}=="}}\n',
+        (),
+        "package-lock.json",
+    ),
+    Case("key-id-in-path-segment", f"s3://bucket/{K}X/object\n", ()),
     Case("empty", "", ()),
 ]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_builder import Repo, env_text, key_id, keysweep
+from fixture_keys import env_text, key_id
+from repo_builder import Repo, keysweep
 
 from scanner.cli import common
 from scanner.sources import gitproc

@@ -267,3 +267,19 @@ def test_plain_repository_with_stale_index_is_not_written(tmp_path: Path) -> Non
             git(repo, "add", "d.env")
             os.utime(repo / "b.txt", (1_600_000_000, 1_600_000_000))
         _check(tmp_path, markers, repo, args, cwd=cwd)
+
+
+def test_the_fixture_is_armed(tmp_path: Path) -> None:
+    """Plain git commands in the fixture do run the planted programs, so the tests above
+    can fail: keysweep passes them only because it disarms every one."""
+    repo, markers, _creds = build_hostile_repo(tmp_path)
+    for args in (
+        ["status"],
+        ["diff", "--cached"],
+        ["log", "-p", "-3", "--all"],
+        ["log", "-1", "signed"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, capture_output=True, timeout=60, check=False)
+    fired = {p.name for p in markers.iterdir()}
+    assert {"fsmonitor", "filter-process"} <= fired, fired
+    assert fired & {"gpg", "gpg-openpgp"}, fired

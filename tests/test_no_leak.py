@@ -82,9 +82,11 @@ class Recorder:
         self.outputs: list[tuple[str, str, bytes]] = []
 
     def __call__(
-        self, *args: str, cwd: Path, codes: tuple[int, ...] = (1,)
+        self, *args: str, cwd: Path, codes: tuple[int, ...] = (1,), stdin: bytes | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        proc = run_keysweep(args, cwd=cwd, home=self.tmp_path / "home", env=self.env, timeout=180)
+        proc = run_keysweep(
+            args, cwd=cwd, home=self.tmp_path / "home", env=self.env, timeout=180, stdin=stdin
+        )
         label = " ".join(args)
         assert_no_traceback(proc)
         assert proc.returncode in codes, f"{label}: exit {proc.returncode}: {proc.stderr!r}"
@@ -133,8 +135,32 @@ def test_no_secret_leaves_keysweep(tmp_path: Path, moto_endpoint: str) -> None:
         run("history", str(repo), "--format", fmt, cwd=work)
         run("history", str(repo), "--format", fmt, "--output", f"out/history.{fmt}", cwd=work)
         run("staged", "--format", fmt, cwd=repo)
-    run("scan", "-", "--format", "json", cwd=work)  # stdin: nothing planted there
+    for fmt in FORMATS:
+        run("scan", "-", "--format", fmt, cwd=work, stdin=temp.env_text().encode())
     run("baseline", "create", str(repo), "--output", "out/baseline.jsonl", cwd=work, codes=(0, 1))
+    run(
+        "baseline",
+        "create",
+        str(repo),
+        "--history",
+        "--output",
+        "out/baseline-history.jsonl",
+        cwd=work,
+        codes=(0, 1),
+    )
+    run("baseline", "update", str(repo), "--output", "out/baseline.jsonl", cwd=work, codes=(0, 1))
+    run("baseline", "prune", str(repo), "--output", "out/baseline.jsonl", cwd=work, codes=(0, 1))
+    # The gate with that baseline: everything known, nothing reported (and nothing leaked).
+    run(
+        "scan",
+        str(repo),
+        "--baseline",
+        "out/baseline.jsonl",
+        "--format",
+        "json",
+        cwd=work,
+        codes=(0,),
+    )
     # Verification against a port that refuses connections: "unknown", never the secret.
     for fmt in ("table", "json"):
         run(
@@ -199,7 +225,7 @@ def test_no_secret_leaves_keysweep(tmp_path: Path, moto_endpoint: str) -> None:
     run("scan", str(repo), "--output", "missing-dir/r.json", cwd=work, codes=(2,))
 
     assert (out / "audit.jsonl").exists(), "deactivate --audit-log wrote nothing"
-    assert (out / "baseline.jsonl").exists()
+    assert (out / "baseline.jsonl").exists() and (out / "baseline-history.jsonl").exists()
     produced = [(label, kind, data) for label, kind, data in run.outputs]
     for root in (work, tmp_path / "home", scratch):
         produced += [(str(p), "file", data) for p, data in written_files(root).items()]

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from repo_builder import Repo, env_text, isolated_git_env, key_id
+from fixture_keys import env_text, key_id
+from repo_builder import Repo, isolated_git_env
 
 PROJECT = Path(__file__).resolve().parent.parent
 

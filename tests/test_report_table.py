@@ -55,3 +55,11 @@ def test_clean_result_and_summary_line() -> None:
 def test_registry_resolves_every_format() -> None:
     for name in REPORTERS:
         assert callable(reporter(name).render)
+
+
+def test_hostile_names_stay_on_one_line_and_never_reach_the_terminal_raw() -> None:
+    assert table.printable("new\nline.env") == "new\\nline.env"
+    assert table.printable("esc\x1b[31mred\x1b[0m.env") == "esc\\x1b[31mred\\x1b[0m.env"
+    assert table.printable("latin-\udce9\udcff.env") == "latin-\\xe9\\xff.env"  # undecodable bytes
+    assert table.printable("evil\u202etxt.env") == "evil\\u202etxt.env"  # bidi override
+    assert table.printable("ключи/é-日本.env") == "ключи/é-日本.env"  # printable: untouched

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_builder import Repo, Run, env_text, isolated_git_env, key_id, keysweep
+from fixture_keys import env_text, key_id
+from repo_builder import Repo, Run, isolated_git_env, keysweep
 
 JSON = ("--format", "json", "--show-secrets")
 

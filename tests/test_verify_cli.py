@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_keys import fake_secret
 from moto_server import (
     ACCOUNT_A,
     MotoServer,
-    dummy_aws_env,
-    fake_secret,
     key_finding,
-    shared_moto,
     unique,
 )
 
@@ -22,16 +20,7 @@ from scanner.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 from scanner.models import Finding, ScanResult, ScanSummary, Severity
 from scanner.report import json as json_report
 
-
-@pytest.fixture(scope="session")
-def moto() -> MotoServer:
-    return shared_moto()
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    dummy_aws_env(monkeypatch, tmp_path)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
 
 
 def write_report(path: Path, findings: list[Finding], *, show_secrets: bool = True) -> Path:

@@ -9,17 +9,15 @@ from typing import Any
 
 import pytest
 from aws_stub import stub_aws
-from moto_server import dummy_aws_env, fake_secret, key_finding
+from fixture_keys import fake_secret
+from moto_server import key_finding
 
 from scanner.verify import EXPIRED, UNKNOWN
 from scanner.verify.engine import Verifier, VerifyOptions
 from scanner.verify.scrub import scrub
 from scanner.verify.session import AwsOptions
 
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    dummy_aws_env(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 def _key_id(rng: random.Random) -> str:
@@ -112,3 +110,14 @@ def test_scrub_replaces_whole_and_prefix() -> None:
     secret = fake_secret(random.Random(8))
     assert scrub(f"x {secret} y {secret[:16]}…", [secret]) == "x *** y ***…"
     assert scrub("short abc", ["abc"]) == "short abc"  # too short to be a secret
+
+
+def test_concurrency_is_capped() -> None:
+    rng = random.Random(9)
+    findings = [key_finding(_key_id(rng), fake_secret(rng), path=f"k{i}") for i in range(8)]
+    with stub_aws("5xx") as (endpoint, stub):
+        stub.delay_s = 0.3
+        out = Verifier(_options(endpoint, max_attempts=1, concurrency=3)).verify(findings)
+    assert stub.hits == 8
+    assert stub.max_in_flight == 3  # parallel, but never more than the cap
+    assert all(f.verification is not None and f.verification.status == UNKNOWN for f in out)

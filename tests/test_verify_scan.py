@@ -12,19 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_server import ACCOUNT_A, MotoServer, dummy_aws_env, shared_moto, unique
+from moto_server import ACCOUNT_A, MotoServer, unique
 
 from scanner.cli import EXIT_CLEAN, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 
-
-@pytest.fixture(scope="session")
-def moto() -> MotoServer:
-    return shared_moto()
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    dummy_aws_env(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 def env_file(key: str, secret: str) -> str:
@@ -145,8 +137,8 @@ def test_deactivate_scan_fresh(moto: MotoServer, tmp_path: Path, monkeypatch: An
 def test_canary_key_marked_offline_and_never_sent(moto: MotoServer, tmp_path: Path) -> None:
     import random
 
+    from fixture_keys import fake_secret
     from moto.iam.utils import generate_access_key_id_from_account_id
-    from moto_server import fake_secret
 
     key = generate_access_key_id_from_account_id("052310077262", "AKIA")  # canarytokens.org
     leak = tmp_path / "leak.env"
@@ -159,5 +151,23 @@ def test_canary_key_marked_offline_and_never_sent(moto: MotoServer, tmp_path: Pa
     args = ["scan", str(leak), "--verify", "-f", "json", "-o", str(verified)]
     assert main([*args, "--aws-endpoint-url", moto.endpoint]) == EXIT_FINDINGS
     [finding] = key_findings(verified)
+    assert finding["verification"]["status"] == "canary"
+    assert moto.count() == before
+
+
+def test_config_canary_accounts(moto: MotoServer, tmp_path: Path) -> None:
+    from moto_server import ACCOUNT_B
+
+    key, secret = moto.new_user(unique("own-trap"), ACCOUNT_B)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".keysweep.toml").write_text(f'[verify]\ncanary_accounts = ["{ACCOUNT_B}"]\n')
+    (project / "leak.env").write_text(env_file(key, secret))
+    out = project.parent / "r.json"
+    before = moto.count()
+    args = ["scan", str(project), "--verify", "-f", "json", "-o", str(out)]
+    assert main([*args, "--aws-endpoint-url", moto.endpoint]) == EXIT_FINDINGS
+    [finding] = key_findings(out)
+    assert finding["canary"] is True
     assert finding["verification"]["status"] == "canary"
     assert moto.count() == before

@@ -6,15 +6,13 @@ import random
 from typing import Any
 
 import pytest
+from fixture_keys import fake_secret
 from moto.iam.utils import generate_access_key_id_from_account_id
 from moto_server import (
     ACCOUNT_A,
     ACCOUNT_B,
     MotoServer,
-    dummy_aws_env,
-    fake_secret,
     key_finding,
-    shared_moto,
     unique,
 )
 
@@ -22,15 +20,7 @@ from scanner.verify import CANARY, INVALID, LIVE, NOT_CHECKED, SKIPPED
 from scanner.verify.engine import Verifier, VerifyOptions
 from scanner.verify.session import AwsOptions
 
-
-@pytest.fixture(scope="session")
-def moto() -> MotoServer:
-    return shared_moto()
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    dummy_aws_env(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture

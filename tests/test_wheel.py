@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from report_samples import env_text, key_id
+from fixture_keys import key_id
+from report_samples import env_text
 
 REPO = Path(__file__).resolve().parent.parent
 

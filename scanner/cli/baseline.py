@@ -210,7 +210,4 @@ def _scan_history(path: str, options: CommonOptions, project: Project) -> ScanRe
 
     detector = build_detector(options, project)
     result = HistoryScan(path, max_size=options.max_file_size).run(detector, None)
-    if not project.config.skip_paths:
-        return result
-    kept = tuple(f for f in result.findings if not project.config.skips(f.path))
-    return ScanResult(kept, result.summary)
+    return project.drop_skipped_paths(result)

@@ -141,17 +141,27 @@ def common_options(ns: argparse.Namespace) -> CommonOptions:
     )
 
 
-def build_detector(options: CommonOptions, project: Project | None = None) -> Detector:
+def build_detector(
+    options: CommonOptions, project: Project | None = None, *, use_hyperscan: bool | None = None
+) -> Detector:
     """The built-in rules plus any ``--rules`` packs (RuleError names a bad pack), and the
-    project config's packs, disabled rules and global allowlist."""
+    project config's packs, disabled rules and global allowlist. ``use_hyperscan=False`` skips
+    compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input."""
     from scanner.detect import Detector
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
     if project is None:
-        return Detector(load_rules(packs), inline_allow=options.inline_allow)
+        return Detector(
+            load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
+        )
     ruleset = project.load_rules(packs)
-    return Detector(ruleset, allowlist=project.allowlist(), inline_allow=options.inline_allow)
+    return Detector(
+        ruleset,
+        allowlist=project.allowlist(),
+        inline_allow=options.inline_allow,
+        use_hyperscan=use_hyperscan,
+    )
 
 
 def detect_all(
@@ -205,15 +215,19 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
         text: str = module.render_terminal(result, show_secrets=options.show_secrets, width=width)
     else:
         text = module.render(result, show_secrets=options.show_secrets)
+    # Strict UTF-8 whatever the locale; a lone surrogate (a non-UTF-8 file name) becomes a
+    # \\udcXX escape, which JSON reads back as the same name.
+    data = text.encode("utf-8", "backslashreplace")
     if options.output is not None:
-        write_atomic(options.output, text)
+        write_atomic(options.output, data)
     else:
-        sys.stdout.write(text)
         sys.stdout.flush()
-    from scanner.report.table import summary_line
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    from scanner.report.table import printable, summary_line
 
     for error in result.summary.errors:
-        print(f"keysweep: error: {error}", file=sys.stderr)
+        print(f"keysweep: error: {printable(error)}", file=sys.stderr)
     print(summary_line(result), file=sys.stderr)
 
 

@@ -16,7 +16,6 @@ from scanner.cli.common import (
     finish,
 )
 from scanner.cli.project import find_root, load_project
-from scanner.cli.staged import apply_skip_paths
 
 HELP = "scan the full git history of a repository (every ref, every blob once)"
 DESCRIPTION = """\
@@ -113,7 +112,7 @@ def history_command(
     show_progress = sys.stderr.isatty() if progress is None else progress
     with _RichProgress() if show_progress else _NoProgress() as bar:
         result = scan.run(detector, bar if show_progress else None)
-    return finish(apply_skip_paths(result, project), options, project)
+    return finish(project.drop_skipped_paths(result), options, project)
 
 
 def _project_root(repo: Path) -> Path:

@@ -94,13 +94,13 @@ class Project:
         """The config's global regexes and stopwords in the detector's own type (None when
         there are none). ``allowlist.paths`` are applied by :meth:`apply` with the config's
         glob rules, so one glob syntax holds for the whole config file."""
-        from scanner.rulepack import Allowlist, AllowRegex
+        from scanner.rulepack import Allowlist
 
         allow = self.config.allowlist
         if not (allow.regexes or allow.stopwords):
             return None
         return Allowlist(
-            regexes=tuple(AllowRegex(r.pattern, r.target) for r in allow.regexes),
+            regexes=allow.regexes,
             stopwords=allow.stopwords,
         )
 
@@ -123,6 +123,19 @@ class Project:
                     f"config file {config.source}: key 'rules.disable': {exc}"
                 ) from None
             raise
+
+    def drop_skipped_paths(self, result: ScanResult) -> ScanResult:
+        """The config's scan.skip_paths on the repository paths findings were attributed to
+        (history and staged read blobs, not files, so the paths are known only afterwards)."""
+        if not self.config.skip_paths:
+            return result
+        kept = tuple(f for f in result.findings if not self.config.skips(f.path))
+        dropped = len(result.findings) - len(kept)
+        if not dropped:
+            return result
+        skipped = dict(result.summary.skipped)
+        skipped[SKIP_REASON] = skipped.get(SKIP_REASON, 0) + dropped
+        return ScanResult(kept, replace(result.summary, skipped=skipped))
 
     def apply(self, result: ScanResult) -> ScanResult:
         """Skip counts, path allowlist and baseline, applied to a finished scan."""

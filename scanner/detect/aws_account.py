@@ -8,22 +8,19 @@ big-endian integer, mask with ``0x7fffffffff80`` and shift right by 7. Older IDs
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 _KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|AIPA|ANPA|ANVA|APKA|ASCA)[A-Z2-7]{16}")
 _NEW_STYLE = frozenset("QRSTUVWXYZ234567")
 _MASK = 0x7FFFFFFFFF80
+# base32 (A-Z, 2-7) -> the digits int(..., 32) reads (0-9, a-v): same values, C speed.
+_TO_INT32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
 
 def account_id_from_key_id(key_id: str) -> str | None:
     """The 12-digit account id encoded in ``key_id``, or ``None`` when it is not decodable."""
     if not _KEY_ID.fullmatch(key_id) or key_id[4] not in _NEW_STYLE:
         return None
-    try:
-        raw = base64.b32decode(key_id[4:])
-    except (binascii.Error, ValueError):
-        return None
-    value = (int.from_bytes(raw[:6], "big") & _MASK) >> 7
-    return f"{value:012d}"
+    bits = int(key_id[4:].translate(_TO_INT32), 32)  # 16 chars = 80 bits, base32-decoded
+    first_six_bytes = bits >> 32
+    return f"{(first_six_bytes & _MASK) >> 7:012d}"

@@ -27,7 +27,7 @@ from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
 CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
 LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
-MAX_PAIR_SIDE = 8  # paired candidates looked at on each side of a key ID, per pair rule
+MAX_PAIR_SIDE = 3  # paired candidates taken from each side of a key ID, per pair rule
 UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
@@ -144,7 +144,7 @@ class Detector:
         text = fragment.text
         lowered = text.lower()
         # rare Unicode case changes shift offsets: then no keyword windows
-        positions = _Positions(lowered if len(lowered) == len(text) else None)
+        positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
         candidates: list[_Candidate] = []
         for index in active:
             self._collect(text, index, None, candidates, self._windows(text, positions, index))
@@ -181,25 +181,23 @@ class Detector:
 
     def _matches(
         self, text: str, index: int, windows: list[tuple[int, int]] | None = None
-    ) -> Iterator[tuple[int, re.Match[str]]]:
-        """(offset, match) pairs; offset is added to match positions."""
+    ) -> Iterator[re.Match[str]]:
+        """Matches of rule ``index`` in ``text`` (or only inside ``windows``). A rule with
+        unbounded or nested quantifiers runs line by line, skipping very long lines."""
         regex = self.rules[index].regex
         if index not in self._unsafe:
             if windows is None:
-                for m in regex.finditer(text):
-                    yield 0, m
+                yield from regex.finditer(text)
             else:
                 for start, end in windows:
-                    for m in regex.finditer(text, start, end):
-                        yield 0, m
+                    yield from regex.finditer(text, start, end)
             return
         pos = 0
         while pos <= len(text):
             newline = text.find("\n", pos)
             end = len(text) if newline < 0 else newline
             if end - pos <= UNSAFE_LINE_CAP:
-                for m in regex.finditer(text, pos, end):
-                    yield 0, m
+                yield from regex.finditer(text, pos, end)
             pos = end + 1
 
     def _collect(
@@ -212,9 +210,8 @@ class Detector:
     ) -> None:
         rule = self.rules[index]
         checks = self._checks[index]
-        for offset, m in self._matches(text, index, windows):
+        for m in self._matches(text, index, windows):
             start, end = m.span("secret")
-            start, end = start + offset, end + offset
             if start < 0 or start == end:
                 continue
             encoding: str | None = None
@@ -369,9 +366,15 @@ class _Index:
 class _Positions:
     """Keyword offsets in one text, computed once per keyword (see scanner.detect.regions)."""
 
-    def __init__(self, low: str | None) -> None:
+    def __init__(self, low: str | None, present: frozenset[str] | None = None) -> None:
         self._low = low
+        self._present = present  # keywords the prefilter saw; others need no search
         self._cache: dict[str, list[int] | None] = {}
+
+    def _absent(self, keyword: str) -> bool:
+        # Only ASCII keywords: the prefilter drops non-ASCII characters from its literals.
+        present = self._present
+        return present is not None and keyword.isascii() and keyword.lower() not in present
 
     def of(self, keywords: Sequence[str]) -> list[int] | None:
         if self._low is None:
@@ -379,7 +382,9 @@ class _Positions:
         merged: list[int] = []
         for keyword in keywords:
             if keyword not in self._cache:
-                self._cache[keyword] = keyword_positions(self._low, (keyword,))
+                self._cache[keyword] = (
+                    [] if self._absent(keyword) else keyword_positions(self._low, (keyword,))
+                )
             found = self._cache[keyword]
             if found is None:
                 return None
@@ -399,17 +404,17 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
     plain text before decoded, then higher severity, then the rule listed first."""
     candidates = sorted(candidates, key=lambda c: (c.start, -c.end, _priority(c)))
     kept: list[_Candidate] = []
+    active: list[int] = []  # indexes into kept of candidates that may still overlap
     for cand in candidates:
-        duplicate = False
-        for i in range(len(kept) - 1, max(-1, len(kept) - 65), -1):
+        active = [i for i in active if kept[i].end > cand.start]
+        for i in active:
             other = kept[i]
-            overlaps = other.start < cand.end and cand.start < other.end
-            if overlaps and (cand.secret in other.secret or other.secret in cand.secret):
-                duplicate = True
+            if cand.secret in other.secret or other.secret in cand.secret:
                 if _priority(cand) < _priority(other):
                     kept[i] = cand
                 break
-        if not duplicate:
+        else:
+            active.append(len(kept))
             kept.append(cand)
     kept.sort(key=lambda c: (c.start, c.order))
     return kept

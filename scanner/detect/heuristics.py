@@ -24,9 +24,10 @@ def mixed_case(secret: str) -> bool:
 
 
 def _periodic(text: str) -> bool:
+    """True when ``text`` repeats a unit of up to 8 characters (``abcabcab``)."""
     n = len(text)
     for period in range(1, min(9, n // 2 + 1)):
-        if all(text[i] == text[i % period] for i in range(n)):
+        if text[:period] * (n // period) + text[: n % period] == text:
             return True
     return False
 

@@ -54,6 +54,10 @@ class KeywordHits:
 
     rules: frozenset[int]
     encoded: bool
+    # Lower-case plain keywords seen (None: not known). A keyword missing here is absent from
+    # the text, so the detector skips searching for its positions (bench/: half the CPU time
+    # of scanning candidates went to such searches of every gated keyword over every text).
+    present: frozenset[str] | None = None
 
 
 @dataclass
@@ -220,7 +224,8 @@ class Prefilter:
         for lit in literals:
             rules.update(lit.rules)
             encoded = encoded or lit.encoded
-        return KeywordHits(frozenset(rules), encoded)
+        present = frozenset(lit.text.decode("ascii") for lit in literals if not lit.encoded)
+        return KeywordHits(frozenset(rules), encoded, present)
 
 
 def _stop(_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> bool:

@@ -49,9 +49,10 @@ def render(result: ScanResult, *, show_secrets: bool) -> str:
 def artifact_uri(path: str) -> str:
     """A relative path as a URI reference (percent-encoded, forward slashes)."""
     posix = path.replace(os.sep, "/")
+    # surrogateescape: the bytes of a non-UTF-8 file name are percent-encoded as they are.
     if posix.startswith("/"):
-        return "file://" + quote(posix)
-    return quote(posix.removeprefix("./"))
+        return "file://" + quote(posix, errors="surrogateescape")
+    return quote(posix.removeprefix("./"), errors="surrogateescape")
 
 
 def _rule(f: Finding) -> dict[str, Any]:

@@ -8,10 +8,36 @@ prints on stderr whatever the format.
 from __future__ import annotations
 
 import io
+import re
 
 from scanner.models import Finding, ScanResult, ScanSummary, Verification, redact
 
 HEADERS = ("SEVERITY", "RULE", "LOCATION", "SECRET", "DETAILS")
+
+
+# C0/C1 controls (newline, ESC, ...), line/paragraph separators, bidi overrides and the lone
+# surrogates that stand for undecodable bytes in file names.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    char = m.group(0)
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the original byte of a non-UTF-8 name
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for one line of a terminal: control characters, bidi overrides and
+    undecodable bytes are shown as backslash escapes (a file named ``a\\nb`` cannot break a
+    row in two, and ``ESC[31m`` in a name cannot colour the screen)."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 def _location(f: Finding) -> str:
@@ -61,10 +87,10 @@ def rows(result: ScanResult, *, show_secrets: bool) -> list[tuple[str, str, str,
     return [
         (
             f.severity.value,
-            f.rule_id,
-            _location(f),
-            f.secret if show_secrets else f.redacted,
-            _details(f, show_secrets=show_secrets),
+            printable(f.rule_id),
+            printable(_location(f)),
+            printable(f.secret if show_secrets else f.redacted),
+            printable(_details(f, show_secrets=show_secrets)),
         )
         for f in result.findings
     ]

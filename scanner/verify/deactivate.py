@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,19 +169,14 @@ def refuse_other_accounts(plan: list[PlanItem], operator: Operator) -> list[Plan
     out = []
     for item in plan:
         if item.action == DEACTIVATE and item.account != operator.account:
-            item = PlanItem(
-                key_id=item.key_id,
-                account=item.account,
-                user=item.user,
-                arn=item.arn,
-                last_used=item.last_used,
+            item = replace(
+                item,
                 action=REFUSE,
                 reason=(
                     f"key belongs to account {item.account} but the operator "
                     f"({operator.arn}) is in account {operator.account}; use --aws-profile "
                     f"with credentials in account {item.account}"
                 ),
-                fingerprint=item.fingerprint,
             )
         out.append(item)
     return out
@@ -236,7 +231,17 @@ class Deactivator:
                 out[item.key_id] = operator_identity(sts, self.mode)
         return out
 
-    def record(self, item: PlanItem, action: str, result: str, op: Operator | None) -> None:
+    def record(
+        self,
+        item: PlanItem,
+        action: str,
+        result: str,
+        op: Operator | None,
+        detail: str | None = None,
+    ) -> None:
+        """Audit ``item``; ``detail`` defaults to the (scrubbed) reason of a refusal."""
+        if detail is None:
+            detail = self._scrub(item.reason if action == "refused" else "")
         self.audit.record(
             action=action,
             result=result,
@@ -245,7 +250,7 @@ class Deactivator:
             user=item.user,
             operator_arn=op.arn if op else None,
             mode=self.mode,
-            detail=self._scrub(item.reason if action == "refused" else ""),
+            detail=detail,
         )
 
     def apply(self, item: PlanItem, op: Operator) -> tuple[bool, str]:
@@ -263,29 +268,11 @@ class Deactivator:
                     "attaches AWSCompromisedKeyQuarantine to keys it finds exposed, which "
                     "denies it; use operator credentials instead)"
                 )
-            self.audit.record(
-                action="failed",
-                result="UpdateAccessKey failed",
-                key_id=item.key_id,
-                account=item.account,
-                user=item.user,
-                operator_arn=op.arn,
-                mode=self.mode,
-                detail=why,
-            )
+            self.record(item, "failed", "UpdateAccessKey failed", op, why)
             return False, why
         status, note = self._confirm(iam, item)
         ok = status == "Inactive"
-        self.audit.record(
-            action="applied" if ok else "failed",
-            result=status or "unconfirmed",
-            key_id=item.key_id,
-            account=item.account,
-            user=item.user,
-            operator_arn=op.arn,
-            mode=self.mode,
-            detail=note,
-        )
+        self.record(item, "applied" if ok else "failed", status or "unconfirmed", op, note)
         return ok, note or f"ListAccessKeys shows {status}"
 
     def _confirm(self, iam: Any, item: PlanItem) -> tuple[str | None, str]:
@@ -362,29 +349,14 @@ def reactivate(
     if confirm is not None and not confirm(key_id, user, op):
         raise VerifyError("reactivation not confirmed; nothing changed")
     item = PlanItem(key_id, account or op.account, user, None, None, DEACTIVATE)
+    deactivator = Deactivator(options, audit)  # operator mode: its error texts and audit records
     try:
         iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Active")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        why = Deactivator(options, audit)._error_text(exc)
-        audit.record(
-            action="failed",
-            result="UpdateAccessKey failed",
-            key_id=key_id,
-            account=item.account,
-            user=user,
-            operator_arn=op.arn,
-            detail=why,
-        )
+        why = deactivator._error_text(exc)
+        deactivator.record(item, "failed", "UpdateAccessKey failed", op, why)
         return False, why
-    status, note = Deactivator(options, audit)._confirm(iam, item)
+    status, note = deactivator._confirm(iam, item)
     ok = status == "Active"
-    audit.record(
-        action="reactivated" if ok else "failed",
-        result=status or "unconfirmed",
-        key_id=key_id,
-        account=item.account,
-        user=user,
-        operator_arn=op.arn,
-        detail=note,
-    )
+    deactivator.record(item, "reactivated" if ok else "failed", status or "unconfirmed", op, note)
     return ok, note or f"ListAccessKeys shows {status}"

@@ -1,7 +1,7 @@
-"""AWS-shaped fixture values for the detection tests, generated at run time from a seed.
+"""AWS-shaped fixture values for every test, generated at run time from a seed.
 
-Nothing realistic is written into the repository: every key, secret and token the detection
-tests use comes from these functions.
+Nothing realistic is written into the repository: every key, secret and token the tests use
+comes from these functions, so the project still scans itself clean.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def key_id(seed: object, prefix: str = "AKIA", *, new_style: bool = True) -> str
             return prefix + body
 
 
-def secret(seed: object, *, slash: bool = False, plain: bool = False) -> str:
+def secret_key(seed: object, *, slash: bool = False, plain: bool = False) -> str:
     """40 characters of the base64 alphabet that look like a real AWS secret.
 
     ``slash=True`` guarantees a ``/`` and a ``+`` (to exercise percent and JSON escapes);
@@ -44,6 +44,16 @@ def secret(seed: object, *, slash: bool = False, plain: bool = False) -> str:
             and any(c.isdigit() for c in value)
         ):
             return value
+
+
+def fake_secret(rng: random.Random) -> str:
+    """40 characters drawn from ``rng`` (for tests that thread one RNG through many values)."""
+    return "".join(rng.choice(BASE64) for _ in range(40))
+
+
+def env_text(seed: object) -> str:
+    """A .env block holding one whole credential (key id on line 1, secret on line 2)."""
+    return f"AWS_ACCESS_KEY_ID={key_id(seed)}\nAWS_SECRET_ACCESS_KEY={secret_key(seed)}\n"
 
 
 def session_token(seed: object, length: int = 400) -> str:

@@ -1,0 +1,39 @@
+"""Fixtures that several test modules share.
+
+The AWS fixtures import tests/moto_server.py inside the fixture, so suites that never ask for
+them never import moto. Modules that talk to AWS opt in with
+``pytestmark = pytest.mark.usefixtures("aws_env")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from moto_server import MotoServer
+
+
+@pytest.fixture(scope="session")
+def moto() -> MotoServer:
+    """The session's one moto server process on 127.0.0.1, IAM authentication on."""
+    from moto_server import shared_moto
+
+    return shared_moto()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy AWS_* settings and loopback-only name resolution: no test can reach real AWS."""
+    from moto_server import dummy_aws_env
+
+    dummy_aws_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def in_tmp_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run the test with ``tmp_path`` as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

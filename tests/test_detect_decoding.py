@@ -1,0 +1,89 @@
+"""The decoding layers on their own: what decodes, what does not, and the bounds."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+from fixture_keys import key_id, secret_key
+
+from scanner.detect.decoding import (
+    MAX_SPANS_PER_LAYER,
+    DecodedSpan,
+    SpanFinder,
+    build_views,
+    decode_base64,
+    decode_json_escapes,
+    decode_percent,
+    substitute,
+)
+
+
+def finder(encoded: bool = False) -> SpanFinder:
+    return SpanFinder(["aws", "secret"], lambda text: encoded)
+
+
+def test_decode_base64_only_accepts_printable_text() -> None:
+    assert decode_base64(base64.b64encode(b"hello world, plain text").decode()) == (
+        "hello world, plain text"
+    )
+    assert decode_base64(base64.b64encode(bytes(range(256))).decode()) is None
+    assert decode_base64("abc") is None
+    assert decode_base64("A" * 17) is None  # length 1 mod 4 cannot be base64
+    unpadded = base64.b64encode(b"no padding here!!").decode().rstrip("=")
+    assert decode_base64(unpadded) == "no padding here!!"
+
+
+def test_decode_percent_and_json() -> None:
+    assert decode_percent("a%2Fb%2Bc%3D") == "a/b+c="
+    assert decode_percent("plain") is None
+    assert decode_percent("%ff%fe") is None  # not UTF-8
+    assert decode_json_escapes("a\\/b\\u002Bc") == "a/b+c"
+    assert decode_json_escapes("abc") is None
+
+
+def test_spans_map_back_to_the_encoded_text() -> None:
+    value = secret_key("dec", slash=True)
+    encoded = base64.b64encode(value.encode()).decode()
+    text = f"first line\nAWS_SECRET: {encoded}\nlast"
+    (span,) = finder().find(text, encoded_keyword=False)
+    assert text[span.start : span.end] == encoded
+    assert span.decoded == value and span.encoding == "base64"
+    (view,) = build_views(text, [span], lines_before=1)
+    assert view.text == f"first line\nAWS_SECRET: {value}"
+    region = view.regions[0]
+    assert view.text[region.view_start : region.view_end] == value
+    assert view.region_of(region.view_start, region.view_end) is region
+    assert view.region_of(0, 3) is None
+
+
+def test_base64_needs_a_trigger() -> None:
+    encoded = base64.b64encode(f"key {key_id('t')}".encode()).decode()
+    assert finder().find(f"blob: {encoded}", encoded_keyword=False) == []
+    assert len(finder(True).find(f"blob: {encoded}", encoded_keyword=True)) == 1
+    assert len(finder().find(f"aws: {encoded}", encoded_keyword=False)) == 1
+
+
+def test_nesting_is_labelled_and_bounded() -> None:
+    inner = "aws_secret=" + "x\\/y" * 5
+    once = base64.b64encode(inner.encode()).decode()
+    (span,) = finder(True).find(f"v: {once}", encoded_keyword=True)
+    assert span.encoding == "base64+json-escape" and "\\/" not in span.decoded
+    twice = base64.b64encode(base64.b64encode(once.encode())).decode()
+    spans = finder(True).find(f"v: {twice}", encoded_keyword=True)
+    assert all(s.encoding.count("base64") <= 2 for s in spans)
+
+
+def test_span_count_is_capped() -> None:
+    rng = random.Random(1)
+    words = [
+        base64.b64encode(f"aws word {i} {'z' * rng.randrange(8, 20)}".encode()).decode()
+        for i in range(MAX_SPANS_PER_LAYER * 3)
+    ]
+    spans = finder(True).find(" ".join(words), encoded_keyword=True)
+    assert 0 < len(spans) <= MAX_SPANS_PER_LAYER
+
+
+def test_substitute() -> None:
+    spans = [DecodedSpan(2, 4, "XY", "percent"), DecodedSpan(6, 7, "Z", "percent")]
+    assert substitute("ab%%cd!ef", spans) == "abXYcdZef"
