@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not ((repo / "HEAD").is_file() or (repo / ".git").exists()):
+        # git would otherwise search upwards and measure an enclosing repository instead
+        print(f"bench_history: {repo} is not the top of a git repository", file=sys.stderr)
+        return 2
     meta_file = repo.with_name(repo.name + ".planted.json")
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"planted": []}
     planted = [str(p["key_id"]) for p in meta["planted"]]

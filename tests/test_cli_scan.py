@@ -221,6 +221,36 @@ def test_table_on_a_terminal_uses_rich(leaky: Path, monkeypatch: pytest.MonkeyPa
     assert "aws-access-key-id" in text and key_id(1) not in text
 
 
+def test_non_utf8_file_name_round_trips_through_json(tmp_path: Path) -> None:
+    from scanner.report.json import load_report
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    name = os.fsencode(root) + b"/latin-\xe9\xff.env"
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write(env_text(11))
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", str(root), "-f", "json"],
+        capture_output=True,
+        cwd=tmp_path,
+        env=_env(),
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    text = proc.stdout.decode("utf-8")  # strict UTF-8 on stdout
+    report_file = tmp_path / "r.json"
+    report_file.write_text(text, encoding="utf-8")
+    assert {f.path for f in load_report(report_file).findings} == {os.fsdecode(name)}
+    table = subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", str(root)],
+        capture_output=True,
+        cwd=tmp_path,
+        env=_env(),
+        check=False,
+    )
+    assert "latin-\\xe9\\xff.env:2:19" in table.stdout.decode("utf-8")
+
+
 # -- output files --------------------------------------------------------------------------
 def test_output_file_is_written_and_stdout_stays_empty(
     leaky: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -291,3 +291,46 @@ def test_decoding_layers_terminate(
         check_finding(finding, text)
     if not layers:
         assert {cred.key_id, cred.secret} <= {f.secret for f in first}
+
+
+# --- git output parsers (the atheris targets of bench/fuzz_git_parsers.py) -----------------
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import fuzz_git_parsers  # noqa: E402
+
+
+class HypothesisProvider:
+    """The part of atheris' FuzzedDataProvider the fuzz targets use, drawn by hypothesis."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+
+    def ConsumeIntInRange(self, lo: int, hi: int) -> int:
+        return self.data.draw(st.integers(lo, hi))
+
+    def ConsumeBytes(self, n: int) -> bytes:
+        return self.data.draw(st.binary(max_size=n))
+
+    def PickValueInList(self, values: list[str]) -> str:
+        return self.data.draw(st.sampled_from(values))
+
+    def ConsumeUnicodeNoSurrogates(self, n: int) -> str:
+        return self.data.draw(st.text(max_size=n))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_log_parser_round_trips_and_fails_only_with_git_error(data: st.DataObject) -> None:
+    fuzz_git_parsers.fuzz_log(HypothesisProvider(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_cat_file_reader_recovers_from_damaged_objects(data: st.DataObject) -> None:
+    fuzz_git_parsers.fuzz_catfile(HypothesisProvider(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_clone_urls_are_redacted(data: st.DataObject) -> None:
+    fuzz_git_parsers.fuzz_redact_url(HypothesisProvider(data))

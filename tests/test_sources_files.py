@@ -204,3 +204,10 @@ def test_links_named_on_the_command_line_are_followed(tmp_path: Path) -> None:
     frags, source = scan([str(tmp_path / "dirlink"), str(tmp_path / "filelink")])
     assert sorted(frags) == [f"{tmp_path}/dirlink/a.txt", f"{tmp_path}/filelink"]
     assert not source.stats.skipped
+
+
+def test_stdin_obeys_the_size_cap() -> None:
+    frags, source = scan(["-"], stdin=io.BytesIO(b"y\n" * 1000), max_file_size=1000)
+    assert frags == {}
+    assert source.stats.skipped["too_large"] == 1
+    assert source.stats.bytes_scanned == 0

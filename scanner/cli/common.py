@@ -221,9 +221,13 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
     if options.output is not None:
         write_atomic(options.output, data)
     else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stream put in place of stdout
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            sys.stdout.flush()
+            binary.write(data)
+            binary.flush()
     from scanner.report.table import printable, summary_line
 
     for error in result.summary.errors:

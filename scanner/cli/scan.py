@@ -63,7 +63,8 @@ def add_parser(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="detection processes (default: 2 once a scan is large, else 1; 1 = no workers)",
+        help="detection processes for large scans (default: 1, or $KEYSWEEP_JOBS); "
+        "pays off only with expensive custom rule packs",
     )
     add_common_options(parser)
 

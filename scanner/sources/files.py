@@ -104,7 +104,10 @@ class FileSource:
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
         stream = self.stdin if self.stdin is not None else sys.stdin.buffer
-        raw = stream.read()
+        raw = stream.read(self.max_file_size + 1)  # the same cap as files: `yes | ...` ends
+        if len(raw) > self.max_file_size:
+            self.stats.skipped["too_large"] += 1
+            return
         if is_binary(raw[:BINARY_SNIFF_BYTES]):
             self.stats.skipped["binary"] += 1
             return
