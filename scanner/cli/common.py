@@ -236,10 +236,11 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
 
 
 def exit_code(result: ScanResult) -> int:
-    """Contract: 2 if anything could not be read, else 3 for a live AWS key, 1 for findings,
-    0 when clean."""
-    if result.summary.errors:
-        return EXIT_ERROR
+    """3 for a live AWS key (the most urgent news, even when part of the input could not be
+    read: the read errors are still printed), else 2 if anything could not be read, else
+    1 for findings, 0 when clean."""
     if any(f.verification is not None and f.verification.status == "live" for f in result.findings):
         return EXIT_LIVE_KEY
+    if result.summary.errors:
+        return EXIT_ERROR
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

@@ -25,12 +25,13 @@ from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
 from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
 from scanner.models import Finding, Fragment, ScanResult
+from scanner.sources.files import SKIP_PATHS_REASON
 
 if TYPE_CHECKING:
     from scanner.cli.common import CommonOptions
     from scanner.rulepack import Allowlist, RuleSet
 
-SKIP_REASON = "config_skip_paths"
+SKIP_REASON = SKIP_PATHS_REASON  # one name for the reason, wherever the skip happens
 _SOURCES_WITH_FS_PATHS = ("file",)
 
 
@@ -89,6 +90,10 @@ class Project:
                 self.skipped += 1
                 continue
             yield fragment
+
+    def skips_path(self, path: str) -> bool:
+        """True when ``scan.skip_paths`` covers a file-system path (read nothing there)."""
+        return bool(self.config.skip_paths) and self.config.skips(self.relative(path))
 
     def allowlist(self) -> Allowlist | None:
         """The config's global regexes and stopwords in the detector's own type (None when

@@ -86,7 +86,11 @@ def scan_command(
     project = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
     options = project.options  # the config's scan.max_file_size unless given on the command line
     source = FileSource(
-        targets, all_files=all_files, max_file_size=options.max_file_size, stdin=stdin
+        targets,
+        all_files=all_files,
+        max_file_size=options.max_file_size,
+        stdin=stdin,
+        skip=project.skips_path,
     )
     source.check_paths()  # a missing PATH is a usage error before any work is done
     detector = build_detector(options, project)

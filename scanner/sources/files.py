@@ -25,7 +25,7 @@ import os
 import stat
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -34,6 +34,7 @@ from scanner.models import Fragment
 from scanner.sources.gitfiles import GitListing, list_git_files
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+SKIP_PATHS_REASON = "config_skip_paths"
 BINARY_SNIFF_BYTES = 8192
 STDIN_PATH = "<stdin>"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -78,8 +79,11 @@ class FileSource:
         all_files: bool = False,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         stdin: BinaryIO | None = None,
+        skip: Callable[[str], bool] | None = None,
     ) -> None:
         self.paths = list(paths) or ["."]
+        # Paths the project config says to skip (``scan.skip_paths``): never read, counted.
+        self.skip = skip
         self.all_files = all_files
         self.max_file_size = max_file_size
         self.stdin = stdin
@@ -170,6 +174,8 @@ class FileSource:
                     self._unreadable(display_path(root, rel), exc)
                     continue
                 if stat.S_ISDIR(st.st_mode):
+                    if self._skipped(display_path(root, rel)):
+                        continue
                     subdirs.append(rel)
                 else:
                     yield from self._entry(root, real_root, rel, st)
@@ -177,6 +183,8 @@ class FileSource:
 
     def _entry(self, root: str, real_root: str, rel: str, st: os.stat_result) -> Iterator[Fragment]:
         shown = display_path(root, rel)
+        if self._skipped(shown):
+            return
         if stat.S_ISLNK(st.st_mode):
             target = os.path.realpath(os.path.join(root, rel))
             inside = target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
@@ -221,6 +229,12 @@ class FileSource:
         self.stats.files_scanned += 1
         self.stats.bytes_scanned += len(raw)
         yield Fragment(raw=raw, path=shown, source="file")
+
+    def _skipped(self, shown: str) -> bool:
+        if self.skip is not None and self.skip(shown):
+            self.stats.skipped[SKIP_PATHS_REASON] += 1
+            return True
+        return False
 
     def _unreadable(self, shown: str, exc: OSError) -> None:
         self.stats.skipped["unreadable"] += 1
