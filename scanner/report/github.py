@@ -11,6 +11,8 @@ upload ``--format sarif`` instead.
 
 from __future__ import annotations
 
+import re
+
 from scanner.models import Finding, ScanResult, Severity
 
 _LEVELS = {
@@ -21,9 +23,15 @@ _LEVELS = {
 }
 
 
+# Other control characters (ESC of a terminal sequence in a file name, C1 CSI) are escaped the
+# same way, so a crafted name cannot colour or rewrite the job log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def escape_data(value: str) -> str:
     """Escape the message part of a workflow command."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", escaped)
 
 
 def escape_property(value: str) -> str:

@@ -52,7 +52,10 @@ def _time(moment: datetime) -> str:
 
 def vulnerability(finding: Finding, *, show_secrets: bool = False) -> dict[str, Any]:
     shown = finding.secret if show_secrets else finding.redacted
-    key = f"{finding.fingerprint}:{finding.path}:{finding.line}:{finding.column}"
+    # The id only has to be stable; a file name that is not UTF-8 (lone surrogates in the
+    # path) must not make uuid5's strict UTF-8 encoding raise.
+    path = finding.path.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
+    key = f"{finding.fingerprint}:{path}:{finding.line}:{finding.column}"
     location: dict[str, Any] = {
         "file": finding.path,
         "start_line": max(finding.line, 1),

@@ -122,6 +122,10 @@ class BlobReader:
                 readline = stream.stdout.readline
                 read = stream.stdout.read
                 while header := readline():
+                    if not header.endswith(b"\n"):
+                        # git died inside a header: not a "missing" answer, a failure (found
+                        # by bench/fuzz_git_parsers.py; it used to skip the object silently)
+                        break
                     oid, _, rest = header.rstrip(b"\n").partition(b" ")
                     kind, _, size_text = rest.partition(b" ")
                     if not size_text:  # "<oid> missing" / "ambiguous"

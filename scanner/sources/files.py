@@ -108,7 +108,7 @@ class FileSource:
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
         stream = self.stdin if self.stdin is not None else sys.stdin.buffer
-        raw = stream.read(self.max_file_size + 1)  # the same cap as files: `yes | ...` ends
+        raw = _read_upto(stream.read, self.max_file_size + 1)  # the cap of files: `yes | ...` ends
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
@@ -255,8 +255,25 @@ def _read(path: str, limit: int, size_hint: int) -> bytes | None:
         first = min(size_hint, limit) + 1
         data = handle.read(first) or b""
         if len(data) == first and len(data) <= limit:
-            data += handle.read(limit + 1 - len(data)) or b""
+            data += _read_upto(handle.read, limit + 1 - len(data))
     return None if len(data) > limit else data
+
+
+def _read_upto(read: Callable[[int], bytes | None], n: int) -> bytes:
+    """Up to ``n`` bytes, in chunks of at most 1 MiB until EOF.
+
+    ``read(n)`` allocates ``n`` bytes up front: with ``--max-file-size 40G`` that was a
+    MemoryError (an OverflowError past 2**63) traceback on standard input or a file that
+    reports no size.
+    """
+    chunks: list[bytes] = []
+    while n > 0:
+        chunk = read(min(n, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
 
 
 __all__ = [
