@@ -174,11 +174,6 @@ def test_missing_loose_blob(tmp_path: Path) -> None:
     assert lost in problems or "b.txt" in problems, problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history only looks for missing blobs in partial clones or when attributing "
-    "findings: a corrupt repository with nothing else to report exits 0 (see README, Hardening)",
-)
 def test_missing_loose_blob_without_findings(tmp_path: Path) -> None:
     """Nothing found anywhere else must not turn an unreadable blob into a clean pass."""
     repo = init_repo(tmp_path / "repo")

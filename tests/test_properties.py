@@ -220,8 +220,8 @@ GOLDEN_INPUT_SEED = "golden-fingerprint"
 # fingerprint_of(rule_id, secret) for the credential make_credential(GOLDEN_INPUT_SEED):
 # sha256("keysweep:v1:<rule>:<secret>")[:32]. Changing either breaks every baseline.
 GOLDEN = {
-    "aws-access-key-id": "79d5a06b564b4161b41a3de9452b0500",
-    "aws-secret-access-key": "a56ada6738dd7bbebb7751511bc739b3",
+    "aws-access-key-id": "adb18c8d4d1d80c0f29b4f244c957a7e",
+    "aws-secret-access-key": "64d212e0638f52ab2243eace064f2b70",
 }
 
 
