@@ -41,3 +41,8 @@ class VerifyError(ScannerError):
 
 class OutputError(ScannerError):
     """A report, baseline or audit log could not be written."""
+
+
+class DetectionError(ScannerError):
+    """The detector itself failed on an input: a bug in keysweep, never swallowed silently
+    (a silent failure would be a silent false negative)."""

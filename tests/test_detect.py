@@ -12,7 +12,7 @@ from fixture_keys import key_id, secret_key
 from scanner.detect import Detector, account_id_from_key_id
 from scanner.detect import prefilter as prefilter_module
 from scanner.detect.prefilter import Prefilter, base64_forms
-from scanner.models import Fragment
+from scanner.models import Finding, Fragment
 from scanner.rulepack import Allowlist, AllowRegex, load_pack, load_rules
 
 RULES = load_rules()
@@ -264,3 +264,23 @@ def test_context_windows_on_one_huge_line(detector: Detector) -> None:
 def test_unicode_lowercasing_that_changes_length(detector: Detector) -> None:
     text = "İ" * 10 + f"\naws_secret_access_key = {S}\n"
     assert [f.secret for f in detector.scan(Fragment.from_text(text))] == [S]
+
+
+def test_a_detector_bug_fails_the_run_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash inside the detector must never turn into a silent "clean" (exit 0)."""
+    from scanner.cli import EXIT_ERROR, main
+    from scanner.detect.engine import Detector as EngineDetector
+
+    def broken(self: EngineDetector, fragment: Fragment) -> list[Finding]:
+        raise IndexError("secret-bearing text must not be echoed")
+
+    target = tmp_path / "app.env"
+    target.write_text("AWS_REGION=us-east-1\n")
+    monkeypatch.setattr(EngineDetector, "_scan", broken)
+    assert main(["scan", str(target), "--format", "json"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "app.env: the detector failed on this input (IndexError)" in err
+    assert "secret-bearing" not in err
+    assert "Traceback" not in err

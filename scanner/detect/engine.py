@@ -21,6 +21,7 @@ from scanner.detect.heuristics import CHECKS
 from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
+from scanner.errors import DetectionError
 from scanner.models import Finding, Fragment, PairedSecret, Severity
 from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 
@@ -124,11 +125,20 @@ class Detector:
             return True
 
     def scan(self, fragment: Fragment) -> list[Finding]:
-        """Findings in ``fragment``, in text order. Never raises."""
+        """Findings in ``fragment``, in text order.
+
+        Raises only :class:`DetectionError`, and only on a bug in keysweep: losing the
+        findings of one input silently would be a false "clean". The message names the
+        input and the exception type, never its text (which could quote a secret).
+        """
         try:
             return self._scan(fragment)
-        except Exception:  # defensive: one odd fragment must never stop a scan
-            return []
+        except Exception as exc:
+            where = fragment.path or fragment.blob_id or "<input>"
+            raise DetectionError(
+                f"{where}: the detector failed on this input ({type(exc).__name__}); "
+                "this is a keysweep bug, please report it"
+            ) from None
 
     # ------------------------------------------------------------------ pipeline
 
