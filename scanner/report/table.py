@@ -146,7 +146,8 @@ def summary_line(result: ScanResult) -> str:
     s: ScanSummary = result.summary
     n = len(result.findings)
     found = "1 finding" if n == 1 else f"{n} findings"
-    files = "1 file" if s.files_scanned == 1 else f"{s.files_scanned} files"
+    unit = "blob" if s.mode == "history" else "file"  # history reads each distinct blob once
+    files = f"1 {unit}" if s.files_scanned == 1 else f"{s.files_scanned} {unit}s"
     line = f"keysweep: {found} in {files} ({_size(s.bytes_scanned)}) in {s.duration_s:.2f}s"
     skipped = {k: v for k, v in sorted(s.skipped.items()) if v}
     if skipped:
