@@ -7,6 +7,8 @@ them never import moto. Modules that talk to AWS opt in with
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,3 +39,30 @@ def in_tmp_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Run the test with ``tmp_path`` as the working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def make_unreadable(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Path]]:
+    """``make_unreadable(path)``: mode 000 for the test, and as root (who reads such files
+    anyway) the file source's one open of that path fails as it would for a user."""
+    locked: list[Path] = []
+
+    def make(path: Path) -> Path:
+        path.chmod(0)
+        locked.append(path)
+        if os.geteuid() == 0:
+            import scanner.sources.files as files_mod
+
+            real_open = files_mod.os.open
+
+            def refusing_open(name: str, flags: int, *args: int) -> int:
+                if os.fspath(name) == str(path):
+                    raise PermissionError(13, "Permission denied", str(name))
+                return real_open(name, flags, *args)
+
+            monkeypatch.setattr(files_mod.os, "open", refusing_open)
+        return path
+
+    yield make
+    for path in locked:
+        path.chmod(0o644)

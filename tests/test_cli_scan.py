@@ -14,22 +14,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from report_samples import env_text, key_id, secret_key, validate_sarif
+from fixture_keys import key_id, secret_key
+from repo_builder import identity_env
+from report_samples import env_text, validate_sarif
 
 from scanner.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+    **identity_env("2024-01-01T00:00:00Z", "Test", "test@example.com"),
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 
@@ -116,26 +114,12 @@ def test_bad_rule_pack_exits_2(leaky: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_unreadable_file_reports_findings_then_exits_2(
-    leaky: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    leaky: Path, capsys: pytest.CaptureFixture[str], make_unreadable: Callable[[Path], Path]
 ) -> None:
     locked = leaky / "locked.txt"
     locked.write_text("private\n", encoding="utf-8")
-    locked.chmod(0)
-    if os.geteuid() == 0:  # root reads mode-000 files: fail that one open as a user would see it
-        import scanner.sources.files as files_mod
-
-        real_open = files_mod.os.open
-
-        def refusing_open(path: str, flags: int, *args: int) -> int:
-            if os.fspath(path) == str(locked):
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_open(path, flags, *args)
-
-        monkeypatch.setattr(files_mod.os, "open", refusing_open)
-    try:
-        code, out, err = run_main(["scan", str(leaky), "--format", "json"], capsys)
-    finally:
-        locked.chmod(0o644)
+    make_unreadable(locked)
+    code, out, err = run_main(["scan", str(leaky), "--format", "json"], capsys)
     assert code == 2
     report = json.loads(out)
     assert len(report["findings"]) == 2  # what was found is still reported

@@ -19,7 +19,6 @@ import os
 import random
 import re
 import resource
-import string
 import subprocess
 import sys
 import time
@@ -28,14 +27,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from fixture_keys import BASE32, BASE64
 from hardening_kit import REPO_ROOT, make_credential, run_keysweep
 
 from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rulepack import Rule, load_rules, regex_problems
 
-B32 = string.ascii_uppercase + "234567"
-B64 = string.ascii_letters + string.digits + "+/"
 # Linear growth gives a ratio near 4 for 4x the input; quadratic gives 16.
 MAX_RATIO = 8.0
 # Below this many seconds a measurement is noise: the ratio is taken against this floor.
@@ -54,29 +52,29 @@ def _repeat(unit: str, size: int) -> str:
 def _near_key_ids(size: int) -> str:
     rng = random.Random(1)
     # AKIA + 15 base32 characters: one short of a key ID, again and again.
-    return _repeat(" ".join("AKIA" + "".join(rng.choices(B32, k=15)) for _ in range(64)), size)
+    return _repeat(" ".join("AKIA" + "".join(rng.choices(BASE32, k=15)) for _ in range(64)), size)
 
 
 def _glued_key_ids(size: int) -> str:
     rng = random.Random(2)
-    return _repeat("".join("AKIA" + "".join(rng.choices(B32, k=15)) for _ in range(64)), size)
+    return _repeat("".join("AKIA" + "".join(rng.choices(BASE32, k=15)) for _ in range(64)), size)
 
 
 def _bad_digit_key_ids(size: int) -> str:
     rng = random.Random(3)
     return _repeat(
-        " ".join("ASIA" + "".join(rng.choices(B32, k=15)) + "8" for _ in range(64)), size
+        " ".join("ASIA" + "".join(rng.choices(BASE32, k=15)) + "8" for _ in range(64)), size
     )
 
 
 def _base64_line(size: int) -> str:
     rng = random.Random(4)
-    return "".join(rng.choices(B64, k=size))
+    return "".join(rng.choices(BASE64, k=size))
 
 
 def _base64_runs_of_40(size: int) -> str:
     rng = random.Random(5)
-    return _repeat(" ".join("".join(rng.choices(B64, k=40)) for _ in range(64)), size)
+    return _repeat(" ".join("".join(rng.choices(BASE64, k=40)) for _ in range(64)), size)
 
 
 def _keywords_repeated(size: int) -> str:
@@ -93,7 +91,7 @@ def _keyword_then_spaces(size: int) -> str:
 
 def _keyword_then_value(size: int) -> str:
     rng = random.Random(6)
-    return "AWS_SESSION_TOKEN=" + "".join(rng.choices(B64, k=size - 18))
+    return "AWS_SESSION_TOKEN=" + "".join(rng.choices(BASE64, k=size - 18))
 
 
 def _all_keywords(size: int) -> str:

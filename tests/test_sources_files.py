@@ -6,20 +6,17 @@ import hashlib
 import io
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from repo_builder import identity_env
 
 from scanner.errors import UsageError
 from scanner.sources.files import FileSource, display_path, is_binary
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+    **identity_env("2024-01-01T00:00:00Z", "Test", "test@example.com"),
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 
@@ -158,28 +155,12 @@ def test_stdin_is_read_whole(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_is_counted_and_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_unreadable: Callable[[Path], Path]
 ) -> None:
     root = tmp_path / "tree"
     write(root / "ok.txt", "fine\n")
-    locked = write(root / "locked.txt", "cannot read me\n")
-    locked.chmod(0)
-    if os.geteuid() == 0:
-        # root reads mode-000 files; make the one read of that file fail as it would for a user.
-        import scanner.sources.files as files_mod
-
-        real_open = files_mod.os.open
-
-        def refusing_open(path: str, flags: int, *args: int) -> int:
-            if os.fspath(path) == str(locked):
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_open(path, flags, *args)
-
-        monkeypatch.setattr(files_mod.os, "open", refusing_open)
-    try:
-        frags, source = scan([str(root)])
-    finally:
-        locked.chmod(0o644)
+    make_unreadable(write(root / "locked.txt", "cannot read me\n"))
+    frags, source = scan([str(root)])
     assert list(frags) == [f"{root}/ok.txt"]
     assert source.stats.skipped["unreadable"] == 1
     assert source.stats.errors == [f"{root}/locked.txt: cannot read: permission denied"]

@@ -15,9 +15,9 @@ from typing import Any
 
 from scanner.cli.common import (
     CommonOptions,
+    add_detection_options,
     build_detector,
     detect_all,
-    parse_size,
     summarize,
 )
 from scanner.cli.project import Project, find_root, load_project
@@ -89,22 +89,7 @@ def add_parser(subparsers: Any) -> None:
         help="in a git work tree, scan ignored files too (working-tree scan only)",
     )
     parser.add_argument("--config", dest="config_file", metavar="FILE", help="project config")
-    parser.add_argument(
-        "--rules", metavar="PACK", action="append", default=[], help="extra rule pack"
-    )
-    parser.add_argument(
-        "--no-inline-allow",
-        dest="inline_allow",
-        action="store_false",
-        help="ignore inline allow markers",
-    )
-    parser.add_argument(
-        "--max-file-size",
-        metavar="BYTES",
-        type=parse_size,
-        default=None,
-        help="skip files (blobs) larger than this (default: the config's, else 10M)",
-    )
+    add_detection_options(parser)
 
 
 def run(ns: argparse.Namespace) -> int:

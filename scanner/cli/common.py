@@ -65,6 +65,28 @@ def parse_size(text: str) -> int:
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Report and detection options for scan, history and staged."""
+    add_report_options(parser)
+    add_detection_options(parser)
+    project = parser.add_argument_group("project")
+    project.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        help="project config (default: .keysweep.toml, or [tool.keysweep] in pyproject.toml, "
+        "at the repository root)",
+    )
+    project.add_argument(
+        "--baseline",
+        dest="baseline_file",
+        metavar="FILE",
+        help="suppress the accepted findings listed in this baseline and report only new ones "
+        "(default: the config's baseline.path)",
+    )
+    add_verify_options(parser)
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The ``report`` group (--format, --output, --show-secrets); also used by verify."""
     report = parser.add_argument_group("report")
     report.add_argument(
         "-f",
@@ -78,13 +100,19 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="write the report to FILE (atomically, once the scan has finished) instead of stdout",
+        help="write the report to FILE (atomically, once it is complete) instead of stdout",
     )
     report.add_argument(
         "--show-secrets",
         action="store_true",
         help="print secrets in full (default: redacted to a short prefix and the length)",
     )
+    return report
+
+
+def add_detection_options(parser: argparse.ArgumentParser) -> None:
+    """The ``detection`` group (--rules, --no-inline-allow, --max-file-size); also used by
+    baseline."""
     detect = parser.add_argument_group("detection")
     detect.add_argument(
         "--rules",
@@ -108,22 +136,6 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="skip (and count) files larger than this; K/M/G suffixes accepted "
         "(default: the config's scan.max_file_size, else 10M)",
     )
-    project = parser.add_argument_group("project")
-    project.add_argument(
-        "--config",
-        dest="config_file",
-        metavar="FILE",
-        help="project config (default: .keysweep.toml, or [tool.keysweep] in pyproject.toml, "
-        "at the repository root)",
-    )
-    project.add_argument(
-        "--baseline",
-        dest="baseline_file",
-        metavar="FILE",
-        help="suppress the accepted findings listed in this baseline and report only new ones "
-        "(default: the config's baseline.path)",
-    )
-    add_verify_options(parser)
 
 
 def common_options(ns: argparse.Namespace) -> CommonOptions:

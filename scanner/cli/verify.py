@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
-from scanner.cli.common import CommonOptions, exit_code, write_report
-from scanner.report import DEFAULT_FORMAT, REPORTERS
+from scanner.cli.common import CommonOptions, add_report_options, exit_code, write_report
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
 DESCRIPTION = """\
@@ -43,19 +42,7 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("report", metavar="REPORT.json", help="a keysweep JSON report")
-    report = parser.add_argument_group("report")
-    report.add_argument(
-        "-f",
-        "--format",
-        dest="fmt",
-        choices=list(REPORTERS),
-        default=DEFAULT_FORMAT,
-        help="output format (default: %(default)s)",
-    )
-    report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
-    report.add_argument(
-        "--show-secrets", action="store_true", help="print secrets in full (default: redacted)"
-    )
+    report = add_report_options(parser)
     report.add_argument(
         "--config",
         metavar="FILE",

@@ -112,12 +112,7 @@ class FileSource:
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
-        if is_binary(raw[:BINARY_SNIFF_BYTES]):
-            self.stats.skipped["binary"] += 1
-            return
-        self.stats.files_scanned += 1
-        self.stats.bytes_scanned += len(raw)
-        yield Fragment(raw=raw, path=STDIN_PATH, source="stdin")
+        yield from self._admit(raw, STDIN_PATH, "stdin")
 
     # -- directories ------------------------------------------------------------------------
     def _directory(self, root: str) -> Iterator[Fragment]:
@@ -190,11 +185,7 @@ class FileSource:
             inside = target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
             self.stats.skipped["symlink" if inside else "symlink_outside"] += 1
             return
-        if not stat.S_ISREG(st.st_mode):
-            self.stats.skipped["special_file"] += 1
-            return
-        if st.st_size > self.max_file_size:
-            self.stats.skipped["too_large"] += 1
+        if not self._fits(st):
             return
         yield from self._file(shown, os.path.join(root, rel), explicit=False, size_hint=st.st_size)
 
@@ -208,11 +199,7 @@ class FileSource:
             except OSError as exc:
                 self._unreadable(shown, exc)
                 return
-            if not stat.S_ISREG(st.st_mode):
-                self.stats.skipped["special_file"] += 1
-                return
-            if st.st_size > self.max_file_size:
-                self.stats.skipped["too_large"] += 1
+            if not self._fits(st):
                 return
             size_hint = st.st_size
         try:
@@ -223,12 +210,26 @@ class FileSource:
         if raw is None:  # grew past the limit since it was listed
             self.stats.skipped["too_large"] += 1
             return
+        yield from self._admit(raw, shown, "file")
+
+    def _fits(self, st: os.stat_result) -> bool:
+        """A regular file within the size cap; anything else is counted as skipped."""
+        if not stat.S_ISREG(st.st_mode):
+            self.stats.skipped["special_file"] += 1
+            return False
+        if st.st_size > self.max_file_size:
+            self.stats.skipped["too_large"] += 1
+            return False
+        return True
+
+    def _admit(self, raw: bytes, shown: str, source: str) -> Iterator[Fragment]:
+        """``raw`` as a counted fragment, or counted as skipped when it is binary."""
         if is_binary(raw[:BINARY_SNIFF_BYTES]):
             self.stats.skipped["binary"] += 1
             return
         self.stats.files_scanned += 1
         self.stats.bytes_scanned += len(raw)
-        yield Fragment(raw=raw, path=shown, source="file")
+        yield Fragment(raw=raw, path=shown, source=source)
 
     def _skipped(self, shown: str) -> bool:
         if self.skip is not None and self.skip(shown):

@@ -136,17 +136,20 @@ class Selection:
     missing: frozenset[str]
 
 
+# Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
+# lacks (``--missing=print`` never fetches it).
+_LIST_BLOBS = (
+    "rev-list",
+    "--objects",
+    "--missing=print",
+    "--filter=object:type=blob",
+    "--no-object-names",
+)
+
+
 def missing_blobs(git: Git, revisions: Sequence[str]) -> frozenset[str]:
     """Blobs a partial clone does not have (``--missing=print`` never fetches them)."""
-    with git.stream(
-        "rev-list",
-        "--objects",
-        "--missing=print",
-        "--filter=object:type=blob",
-        "--no-object-names",
-        *revisions,
-        "--",
-    ) as stream:
+    with git.stream(*_LIST_BLOBS, *revisions, "--") as stream:
         missing = frozenset(
             line[1:].strip().decode("ascii") for line in stream.stdout if line.startswith(b"?")
         )
@@ -158,15 +161,7 @@ def range_blobs(git: Git, revisions: Sequence[str]) -> tuple[list[str], frozense
     """Blob ids introduced by the commits of a range (and the missing ones, if partial)."""
     present: list[str] = []
     missing: set[str] = set()
-    with git.stream(
-        "rev-list",
-        "--objects",
-        "--missing=print",
-        "--filter=object:type=blob",
-        "--no-object-names",
-        *revisions,
-        "--",
-    ) as stream:
+    with git.stream(*_LIST_BLOBS, *revisions, "--") as stream:
         for line in stream.stdout:
             oid = line.strip().decode("ascii")
             if oid.startswith("?"):
