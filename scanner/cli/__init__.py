@@ -1,7 +1,7 @@
 """Command-line entry point: parses arguments, runs one command, maps errors to exit codes.
 
 Each command lives in its own module (``scanner.cli.<name>``) with ``add_parser(subparsers)``
-and ``run(ns) -> int``. Command modules import heavy dependencies (gitpython, boto3, rich)
+and ``run(ns) -> int``. Command modules import heavy dependencies (boto3, rich)
 inside functions, so ``keysweep staged`` starts fast.
 """
 
