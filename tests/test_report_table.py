@@ -63,3 +63,21 @@ def test_hostile_names_stay_on_one_line_and_never_reach_the_terminal_raw() -> No
     assert table.printable("latin-\udce9\udcff.env") == "latin-\\xe9\\xff.env"  # undecodable bytes
     assert table.printable("evil\u202etxt.env") == "evil\\u202etxt.env"  # bidi override
     assert table.printable("ключи/é-日本.env") == "ключи/é-日本.env"  # printable: untouched
+
+
+def test_history_details_say_when_and_whether_still_exposed() -> None:
+    """An incident responder reads, per finding: when it leaked, by whom, is it still there."""
+    from dataclasses import replace
+
+    from scanner.models import CommitInfo, HistoryInfo
+
+    result = sample_result()
+    key, secret = result.findings
+    leak = CommitInfo("a" * 40, "Dana Dev", "dana@example.com", "2024-03-05T10:00:00+00:00")
+    gone = CommitInfo("b" * 40, "Sam Ops", "sam@example.com", "2024-04-01T09:00:00+00:00")
+    removed = replace(key, commit=leak, in_head=False, history=HistoryInfo(removed_in=gone))
+    present = replace(secret, commit=leak, in_head=True)
+    text = table.render(replace(result, findings=(removed, present)), show_secrets=False)
+    first, second = text.splitlines()[1:3]
+    assert "leaked 2024-03-05 by Dana Dev" in first and "removed in bbbbbbbbbbbb" in first
+    assert "leaked 2024-03-05 by Dana Dev" in second and "still in HEAD" in second

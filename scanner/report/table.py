@@ -63,8 +63,13 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
         parts.append(f"{f.encoding}-encoded")
     if f.verification is not None:
         parts.append(verification_text(f.verification))
-    if f.in_head is False:
-        parts.append("not in HEAD")
+    if f.commit is not None:  # history: how long it has been exposed, and by whom
+        parts.append(f"leaked {f.commit.date[:10]} by {f.commit.author_name}")
+    if f.in_head is True:
+        parts.append("still in HEAD")
+    elif f.in_head is False:
+        removed = f.history.removed_in if f.history is not None else None
+        parts.append(f"removed in {removed.sha[:12]}" if removed else "not in HEAD")
     return "; ".join(parts)
 
 
