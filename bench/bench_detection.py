@@ -65,13 +65,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner.templates import BASE64, aws_key_id, aws_secret, aws_session_token
+
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work" / "detection"
 CORPUS = WORK / "corpus"
 REPORTS = WORK / "reports"
 
-BASE32 = string.ascii_uppercase + "234567"
-B64 = string.ascii_letters + string.digits + "+/"
 
 # The AWS documentation example keys (public, never real).
 DOC_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -81,15 +81,6 @@ DOC_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 # --------------------------------------------------------------------------- corpus values
 
 
-def _entropy(text: str) -> float:
-    import math
-
-    counts: dict[str, int] = {}
-    for ch in text:
-        counts[ch] = counts.get(ch, 0) + 1
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
 class Values:
     """Seeded generators of AWS-shaped values (random, so never a live key)."""
 
@@ -97,34 +88,17 @@ class Values:
         self.rng = random.Random(seed)
 
     def key_id(self, prefix: str = "AKIA") -> str:
-        while True:
-            body = self.rng.choice("QRSTUVWXYZ234567") + "".join(
-                self.rng.choice(BASE32) for _ in range(15)
-            )
-            if len(set(body)) >= 10 and not any(w in body for w in ("TEST", "FAKE", "XXXX")):
-                return prefix + body
+        return aws_key_id(self.rng, prefix)
 
     def secret(self, kind: str = "any") -> str:
         """40 characters; kind 'slash' has a '/' and a '+', 'plain' has neither."""
-        alphabet = B64[:62] if kind == "plain" else B64
-        while True:
-            v = "".join(self.rng.choice(alphabet) for _ in range(40))
-            if kind == "slash":
-                v = v[:9] + "/" + v[10:27] + "+" + v[28:]
-            if (
-                _entropy(v) >= 4.6
-                and any(c.isupper() for c in v)
-                and any(c.islower() for c in v)
-                and any(c.isdigit() for c in v)
-                and "EXAMPLE" not in v.upper()
-            ):
-                return v
+        return aws_secret(self.rng, slash=kind == "slash", plain=kind == "plain")
 
     def token(self) -> str:
-        return "IQoJb3JpZ2luX2Vj" + "".join(self.rng.choice(B64) for _ in range(420))
+        return aws_session_token(self.rng, 436)
 
     def b64(self, n: int) -> str:
-        return "".join(self.rng.choice(B64) for _ in range(n))
+        return "".join(self.rng.choice(BASE64) for _ in range(n))
 
     def hex(self, n: int) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
@@ -915,7 +889,7 @@ def accepted_forms(value: str, text: str) -> list[str]:
 
 
 def _decoded(value: str) -> str:
-    if len(value) < 16 or len(value) % 4 or not set(value) <= set(B64 + "="):
+    if len(value) < 16 or len(value) % 4 or not set(value) <= set(BASE64 + "="):
         return ""
     try:
         return base64.b64decode(value, validate=True).decode("utf-8", "replace")

@@ -24,18 +24,17 @@ import json
 import os
 import random
 import shutil
-import string
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from scanner.templates import aws_key_id, aws_secret
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / "work"
 
-_BASE32 = string.ascii_uppercase + "234567"
-_SECRET_CHARS = string.ascii_letters + string.digits + "/+"
 
 _WORDS = tuple(
     [
@@ -126,14 +125,6 @@ _AWS_TEMPLATES = (
 _EXTS = (".py", ".py", ".py", ".js", ".ts", ".yaml", ".json", ".md", ".txt", ".go")
 
 
-def key_id(rng: random.Random) -> str:
-    return "AKIA" + "".join(rng.choice(_BASE32) for _ in range(16))
-
-
-def secret_key(rng: random.Random) -> str:
-    return "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
-
-
 def line_pool(rng: random.Random, size: int, templates: tuple[str, ...]) -> list[str]:
     pool = []
     for _ in range(size):
@@ -185,8 +176,8 @@ def build_tree(
         if i in plant_at:
             pos = rng.randrange(len(lines))
             lines[pos:pos] = [
-                f'AWS_ACCESS_KEY_ID="{key_id(rng)}"',
-                f'AWS_SECRET_ACCESS_KEY="{secret_key(rng)}"',
+                f'AWS_ACCESS_KEY_ID="{aws_key_id(rng)}"',
+                f'AWS_SECRET_ACCESS_KEY="{aws_secret(rng)}"',
             ]
             name = f"settings_{i}.env"
         else:

@@ -24,6 +24,8 @@ import sysconfig
 import time
 from pathlib import Path
 
+from scanner.templates import aws_key_id, aws_secret
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
@@ -76,15 +78,6 @@ def build_repo(repo: Path, n_files: int, seed: int) -> list[str]:
     (repo / ".git" / "info" / "exclude").write_text(".bench-files\n")
     marker.write_text(f"{n_files} {seed}\n")
     return paths
-
-
-def aws_key_id(rng: random.Random) -> str:
-    return "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
-
-
-def aws_secret(rng: random.Random) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
-    return "".join(rng.choice(alphabet) for _ in range(40))
 
 
 def stage_change(repo: Path, paths: list[str], n_changed: int, *, with_key: bool) -> None:

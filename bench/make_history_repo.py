@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from scanner.templates import aws_key_id, aws_secret
+
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / "work"
 
@@ -319,11 +321,7 @@ class Generator:
         return FileState(f.kind, lines, joiner=f.joiner)
 
     def aws_key(self) -> tuple[str, str]:
-        r = self.key_rng
-        key_id = "AKIA" + "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
-        secret = "".join(r.choice(alphabet) for _ in range(40))
-        return key_id, secret
+        return aws_key_id(self.key_rng), aws_secret(self.key_rng)
 
     def plant(self, f: FileState, how: str) -> tuple[FileState, str]:
         key_id, secret = self.aws_key()

@@ -14,13 +14,9 @@ This module sits just above models/errors/entropy and imports nothing higher.
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import importlib
-import random
 import re
-import string
-import urllib.parse
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +27,7 @@ import yaml
 import scanner
 from scanner.errors import RuleError
 from scanner.models import Severity
+from scanner.templates import expand_template
 
 PACK_VERSION = 1
 ALLOW_TARGETS = ("secret", "match", "line")
@@ -231,116 +228,6 @@ class RuleSet:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
-
-
-# --------------------------------------------------------------------------- templates
-
-_TEMPLATE = re.compile(
-    r"\{\{\s{0,3}([a-z0-9_]{1,32})(?::([A-Za-z0-9]{1,8}))?(#[0-9]{1,2})?"
-    r"((?:\|[a-z0-9_]{1,16}){0,4})\s{0,3}\}\}"
-)
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_B64 = string.ascii_letters + string.digits + "+/"
-_ALPHABETS = {
-    "alnum": string.ascii_letters + string.digits,
-    "hex": "0123456789abcdef",
-    "base64": _B64,
-    "base32": _B32,
-    "urlsafe": string.ascii_letters + string.digits + "-_",
-    "digits": string.digits,
-    "upper": string.ascii_uppercase,
-    "lower": string.ascii_lowercase,
-}
-TEMPLATE_NAMES = ("aws_key_id", "aws_secret", "aws_session_token", *_ALPHABETS)
-TEMPLATE_FILTERS = ("base64", "percent", "json")
-
-
-def _shannon(text: str) -> float:
-    from scanner.entropy import shannon_entropy
-
-    return shannon_entropy(text)
-
-
-def _gen_aws_key_id(rng: random.Random, prefix: str) -> str:
-    # 5th character from Q-Z/2-7: a "new style" ID whose account id decodes.
-    while True:
-        body = rng.choice("QRSTUVWXYZ234567") + "".join(rng.choice(_B32) for _ in range(15))
-        if len(set(body)) >= 10:
-            return prefix + body
-
-
-def _gen_aws_secret(rng: random.Random) -> str:
-    while True:
-        value = "".join(rng.choice(_B64) for _ in range(40))
-        if (
-            _shannon(value) >= 4.6
-            and any(c.isupper() for c in value)
-            and any(c.islower() for c in value)
-            and any(c.isdigit() for c in value)
-        ):
-            return value
-
-
-def _gen_session_token(rng: random.Random) -> str:
-    return "IQoJb3JpZ2luX2Vj" + "".join(rng.choice(_B64) for _ in range(356))
-
-
-def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
-    name, arg = m.group(1), m.group(2)
-    if name == "aws_key_id":
-        prefix = arg or "AKIA"
-        value = _gen_aws_key_id(rng, prefix)
-    elif name == "aws_secret":
-        value = _gen_aws_secret(rng)
-    elif name == "aws_session_token":
-        value = _gen_session_token(rng)
-    elif name in _ALPHABETS:
-        if not arg or not arg.isdigit() or not 1 <= int(arg) <= 4096:
-            raise RuleError(
-                f"{where}: template {{{{{name}}}}} needs a length, e.g. {{{{{name}:32}}}}"
-            )
-        value = "".join(rng.choice(_ALPHABETS[name]) for _ in range(int(arg)))
-    else:
-        raise RuleError(
-            f"{where}: unknown template {{{{{name}}}}} (known: {', '.join(TEMPLATE_NAMES)})"
-        )
-    return value
-
-
-def _apply_filters(value: str, filters: str, where: str) -> str:
-    for flt in filter(None, filters.split("|")):
-        if flt == "base64":
-            value = base64.b64encode(value.encode()).decode()
-        elif flt == "percent":
-            value = urllib.parse.quote(value, safe="")
-        elif flt == "json":
-            value = value.replace("/", "\\/")
-        else:
-            raise RuleError(
-                f"{where}: unknown template filter |{flt} (known: {', '.join(TEMPLATE_FILTERS)})"
-            )
-    return value
-
-
-def expand_template(text: str, seed: str, where: str = "<template>") -> str:
-    """Replace ``{{generator[:arg][#n][|filter...]}}`` templates with deterministic values.
-
-    The same ``seed`` always gives the same text. Within one text, the same generator, argument
-    and ``#n`` give the same value (filters apply on top), so ``{{aws_secret}}`` and
-    ``{{aws_secret|base64}}`` are one secret in two forms; ``{{aws_secret#2}}`` is another one.
-    """
-    if "{{" not in text:
-        return text
-    rng = random.Random(seed)
-    memo: dict[tuple[str, str | None, str | None], str] = {}
-
-    def repl(m: re.Match[str]) -> str:
-        key = (m.group(1), m.group(2), m.group(3))
-        if key not in memo:
-            memo[key] = _generate(m, rng, where)
-        return _apply_filters(memo[key], m.group(4), where)
-
-    return _TEMPLATE.sub(repl, text)
 
 
 # --------------------------------------------------------------------------- regex lint

@@ -7,43 +7,24 @@ comes from these functions, so the project still scans itself clean.
 from __future__ import annotations
 
 import random
-import string
 
-from scanner.entropy import shannon_entropy
+from scanner.templates import BASE32, BASE64, aws_key_id, aws_secret, aws_session_token
 
-BASE32 = string.ascii_uppercase + "234567"
-BASE64 = string.ascii_letters + string.digits + "+/"
+__all__ = ["BASE32", "BASE64"]
 
 
 def key_id(seed: object, prefix: str = "AKIA", *, new_style: bool = True) -> str:
     """``prefix`` + 16 base32 characters; ``new_style`` IDs encode an account id."""
     rng = random.Random(f"detect-key-{seed}-{prefix}-{new_style}")
-    while True:
-        first = rng.choice("QRSTUVWXYZ234567" if new_style else "IJ")
-        body = first + "".join(rng.choice(BASE32) for _ in range(15))
-        if len(set(body)) >= 10 and "TEST" not in body:
-            return prefix + body
+    return aws_key_id(rng, prefix, new_style=new_style)
 
 
 def secret_key(seed: object, *, slash: bool = False, plain: bool = False) -> str:
-    """40 characters of the base64 alphabet that look like a real AWS secret.
-
-    ``slash=True`` guarantees a ``/`` and a ``+`` (to exercise percent and JSON escapes);
-    ``plain=True`` guarantees neither (so it survives URLs unencoded).
-    """
-    rng = random.Random(f"detect-secret-{seed}-{slash}-{plain}")
-    alphabet = BASE64[:62] if plain else BASE64
-    while True:
-        value = "".join(rng.choice(alphabet) for _ in range(40))
-        if slash:
-            value = value[:10] + "/" + value[11:25] + "+" + value[26:]
-        if (
-            shannon_entropy(value) >= 4.6
-            and any(c.isupper() for c in value)
-            and any(c.islower() for c in value)
-            and any(c.isdigit() for c in value)
-        ):
-            return value
+    """40 characters of the base64 alphabet that look like a real AWS secret (see
+    :func:`scanner.templates.aws_secret` for ``slash`` and ``plain``)."""
+    return aws_secret(
+        random.Random(f"detect-secret-{seed}-{slash}-{plain}"), slash=slash, plain=plain
+    )
 
 
 def fake_secret(rng: random.Random) -> str:
@@ -57,9 +38,7 @@ def env_text(seed: object) -> str:
 
 
 def session_token(seed: object, length: int = 400) -> str:
-    rng = random.Random(f"detect-token-{seed}")
-    body = "".join(rng.choice(BASE64) for _ in range(length - 16))
-    return "IQoJb3JpZ2luX2Vj" + body
+    return aws_session_token(random.Random(f"detect-token-{seed}"), length)
 
 
 def random_b64(seed: object, length: int) -> str:

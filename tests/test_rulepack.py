@@ -18,12 +18,12 @@ from scanner.rulepack import (
     Example,
     Rule,
     builtin_pack_paths,
-    expand_template,
     load_pack,
     load_rules,
     parse_allowlist,
     regex_problems,
 )
+from scanner.templates import expand_template
 
 RULES = load_rules()
 DETECTORS = {

@@ -1,0 +1,144 @@
+"""AWS-shaped fake values, and the template language rule examples are written in.
+
+Rule ``examples`` are literal text committed to a repository, so they say ``{{aws_key_id}}``
+or ``{{aws_secret|base64}}`` and :func:`expand_template` fills in deterministic, realistic
+values at load time: no real-looking key ever sits in a YAML file. The same generators serve
+keysweep's tests and benchmarks, which build their fixture keys at run time for the same
+reason (the project scans itself clean).
+
+Every generator takes a ``random.Random``: the same seed gives the same value, everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+import string
+import urllib.parse
+
+from scanner.entropy import shannon_entropy
+from scanner.errors import RuleError
+
+BASE32 = string.ascii_uppercase + "234567"  # the alphabet of an access key ID after its prefix
+BASE64 = string.ascii_letters + string.digits + "+/"  # the alphabet of a secret access key
+SESSION_TOKEN_PREFIX = "IQoJb3JpZ2luX2Vj"  # how STS session tokens start (base64 of a header)
+# Words that mark a value as a placeholder (the AWS rules' stopwords): a generated value never
+# contains one, so it is always reported as the real key it imitates.
+_PLACEHOLDER_WORDS = ("EXAMPLE", "TEST", "FAKE", "DUMMY", "SAMPLE", "XXXX")
+
+
+def aws_key_id(rng: random.Random, prefix: str = "AKIA", *, new_style: bool = True) -> str:
+    """``prefix`` + 16 base32 characters, varied enough to pass the rules' entropy floor.
+
+    A ``new_style`` ID (5th character in Q-Z or 2-7) encodes an account id; an old-style one
+    (``AKIAI...``, ``AKIAJ...``) does not.
+    """
+    while True:
+        first = rng.choice("QRSTUVWXYZ234567" if new_style else "IJ")
+        body = first + "".join(rng.choice(BASE32) for _ in range(15))
+        if len(set(body)) >= 10 and not any(word in body for word in _PLACEHOLDER_WORDS):
+            return prefix + body
+
+
+def aws_secret(rng: random.Random, *, slash: bool = False, plain: bool = False) -> str:
+    """40 characters of the base64 alphabet that look like a real secret access key.
+
+    ``slash=True`` guarantees a ``/`` and a ``+`` (to exercise percent and JSON escapes);
+    ``plain=True`` guarantees neither (so the value survives a URL unencoded).
+    """
+    alphabet = BASE64[:62] if plain else BASE64
+    while True:
+        value = "".join(rng.choice(alphabet) for _ in range(40))
+        if slash:
+            value = value[:10] + "/" + value[11:25] + "+" + value[26:]
+        if (
+            shannon_entropy(value) >= 4.6
+            and any(c.isupper() for c in value)
+            and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value)
+            and not any(word in value.upper() for word in _PLACEHOLDER_WORDS)
+        ):
+            return value
+
+
+def aws_session_token(rng: random.Random, length: int = 372) -> str:
+    """A session-token-shaped base64 string of ``length`` characters."""
+    return SESSION_TOKEN_PREFIX + "".join(
+        rng.choice(BASE64) for _ in range(length - len(SESSION_TOKEN_PREFIX))
+    )
+
+
+# --------------------------------------------------------------------------- the templates
+
+_TEMPLATE = re.compile(
+    r"\{\{\s{0,3}([a-z0-9_]{1,32})(?::([A-Za-z0-9]{1,8}))?(#[0-9]{1,2})?"
+    r"((?:\|[a-z0-9_]{1,16}){0,4})\s{0,3}\}\}"
+)
+_ALPHABETS = {
+    "alnum": string.ascii_letters + string.digits,
+    "hex": "0123456789abcdef",
+    "base64": BASE64,
+    "base32": BASE32,
+    "urlsafe": string.ascii_letters + string.digits + "-_",
+    "digits": string.digits,
+    "upper": string.ascii_uppercase,
+    "lower": string.ascii_lowercase,
+}
+TEMPLATE_NAMES = ("aws_key_id", "aws_secret", "aws_session_token", *_ALPHABETS)
+TEMPLATE_FILTERS = ("base64", "percent", "json")
+
+
+def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
+    name, arg = m.group(1), m.group(2)
+    if name == "aws_key_id":
+        return aws_key_id(rng, arg or "AKIA")
+    if name == "aws_secret":
+        return aws_secret(rng)
+    if name == "aws_session_token":
+        return aws_session_token(rng)
+    if name in _ALPHABETS:
+        if not arg or not arg.isdigit() or not 1 <= int(arg) <= 4096:
+            raise RuleError(
+                f"{where}: template {{{{{name}}}}} needs a length, e.g. {{{{{name}:32}}}}"
+            )
+        return "".join(rng.choice(_ALPHABETS[name]) for _ in range(int(arg)))
+    raise RuleError(
+        f"{where}: unknown template {{{{{name}}}}} (known: {', '.join(TEMPLATE_NAMES)})"
+    )
+
+
+def _apply_filters(value: str, filters: str, where: str) -> str:
+    for flt in filter(None, filters.split("|")):
+        if flt == "base64":
+            value = base64.b64encode(value.encode()).decode()
+        elif flt == "percent":
+            value = urllib.parse.quote(value, safe="")
+        elif flt == "json":
+            value = value.replace("/", "\\/")
+        else:
+            raise RuleError(
+                f"{where}: unknown template filter |{flt} (known: {', '.join(TEMPLATE_FILTERS)})"
+            )
+    return value
+
+
+def expand_template(text: str, seed: str, where: str = "<template>") -> str:
+    """Replace ``{{generator[:arg][#n][|filter...]}}`` templates with deterministic values.
+
+    The same ``seed`` always gives the same text. Within one text, the same generator, argument
+    and ``#n`` give the same value (filters apply on top), so ``{{aws_secret}}`` and
+    ``{{aws_secret|base64}}`` are one secret in two forms; ``{{aws_secret#2}}`` is another one.
+    """
+    if "{{" not in text:
+        return text
+    rng = random.Random(seed)
+    memo: dict[tuple[str, str | None, str | None], str] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        key = (m.group(1), m.group(2), m.group(3))
+        if key not in memo:
+            memo[key] = _generate(m, rng, where)
+        return _apply_filters(memo[key], m.group(4), where)
+
+    return _TEMPLATE.sub(repl, text)
