@@ -32,7 +32,7 @@ from scanner.ignore.baseline import (
     write_baseline,
 )
 from scanner.models import ScanResult
-from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSource
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 HELP = "create, update or prune a baseline of accepted findings"
 DESCRIPTION = f"""\
@@ -182,10 +182,10 @@ def _target(output: str | None, project: Project) -> Path:
 
 def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Project) -> ScanResult:
     started = time.monotonic()
-    source = FileSource([path], all_files=all_files, max_file_size=options.max_file_size)
+    source = project.file_source([path], all_files=all_files)
     source.check_paths()
     detector = build_detector(options, project)
-    findings = detect_all(detector, source, project)
+    findings = detect_all(detector, source)
     summary = summarize("scan", path, source.stats, started)
     return ScanResult(findings=tuple(findings), summary=summary)
 

@@ -177,17 +177,11 @@ def build_detector(
 
 
 def detect_all(
-    detector: Detector,
-    fragments: Iterable[Fragment],
-    project: Project | None = None,
-    *,
-    jobs: int | None = None,
+    detector: Detector, fragments: Iterable[Fragment], *, jobs: int | None = None
 ) -> list[Finding]:
     """Run the detector over fragments, cheapest check first: bytes are only decoded when the
-    keyword prefilter says a rule could match. The config's scan.skip_paths are never read.
-    Large scans use ``jobs`` worker processes (default: see scanner.cli.workers)."""
-    if project is not None:
-        fragments = project.fragments(fragments)
+    keyword prefilter says a rule could match. Large scans use ``jobs`` worker processes
+    (default: see scanner.cli.workers)."""
     return list(scan_fragments(detector, fragments, jobs=jobs))
 
 

@@ -118,14 +118,13 @@ def _load_findings(
     if scan:
         from scanner.cli.common import CommonOptions, build_detector, detect_all
         from scanner.cli.project import find_root, load_project
-        from scanner.sources.files import FileSource
 
         options = CommonOptions(config_file=config_path)
         project = load_project(options, find_root(inputs[0]), use_baseline=False)
-        source = FileSource(list(inputs), max_file_size=project.options.max_file_size)
+        source = project.file_source(list(inputs))
         source.check_paths()
         detector = build_detector(project.options, project)
-        return tuple(detect_all(detector, source, project)), project.config.verify
+        return tuple(detect_all(detector, source)), project.config.verify
     if len(inputs) != 1:
         raise UsageError("give one JSON report (or use --scan PATH...)")
     from scanner.config import load_config

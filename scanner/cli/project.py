@@ -5,7 +5,8 @@ A scanning command finds its project root (the repository holding the scanned pa
     project = load_project(options, root)        # .keysweep.toml / --config, --baseline
     options = project.options                    # --max-file-size falls back to the config
     detector = build_detector(options, project)  # extra packs, disabled rules, allowlist
-    findings = detect_all(detector, fragments, project)  # scan.skip_paths never read
+    source = project.file_source(paths)          # scan.skip_paths are never read
+    findings = detect_all(detector, source)
     return finish(result, options, project)      # baseline: suppress, expire, spread
 
 Findings from files are matched by their path relative to the root (``/`` separators), the
@@ -15,23 +16,22 @@ same form history and staged scans report, so one baseline serves all three comm
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
 from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
-from scanner.models import Finding, Fragment, ScanResult
-from scanner.sources.files import SKIP_PATHS_REASON
+from scanner.models import Finding, ScanResult
 
 if TYPE_CHECKING:
     from scanner.cli.common import CommonOptions
     from scanner.rulepack import Allowlist, RuleSet
+    from scanner.sources.files import FileSource
 
-SKIP_REASON = SKIP_PATHS_REASON  # one name for the reason, wherever the skip happens
 _SOURCES_WITH_FS_PATHS = ("file",)
 
 
@@ -56,7 +56,6 @@ class Project:
     baseline: Baseline | None = None
     baseline_path: Path | None = None
     today: date | None = None
-    skipped: int = field(default=0)
 
     # ------------------------------------------------------------------ paths
 
@@ -80,20 +79,24 @@ class Project:
 
     # ------------------------------------------------------------------ stages
 
-    def fragments(self, fragments: Iterable[Fragment]) -> Iterator[Fragment]:
-        """Drop fragments under ``scan.skip_paths`` before detection, counting them."""
-        if not self.config.skip_paths:
-            yield from fragments
-            return
-        for fragment in fragments:
-            if self.config.skips(self.relative(fragment.path, fragment.source)):
-                self.skipped += 1
-                continue
-            yield fragment
-
     def skips_path(self, path: str) -> bool:
         """True when ``scan.skip_paths`` covers a file-system path (read nothing there)."""
         return bool(self.config.skip_paths) and self.config.skips(self.relative(path))
+
+    def file_source(
+        self, paths: Sequence[str], *, all_files: bool = False, stdin: BinaryIO | None = None
+    ) -> FileSource:
+        """The files under ``paths`` as this project scans them: its size cap, and nothing
+        under ``scan.skip_paths`` is read (such paths are counted as skipped)."""
+        from scanner.sources.files import FileSource  # not on the staged path
+
+        return FileSource(
+            paths,
+            all_files=all_files,
+            max_file_size=self.options.max_file_size,
+            stdin=stdin,
+            skip=self.skips_path,
+        )
 
     def allowlist(self) -> Allowlist | None:
         """The config's global regexes and stopwords in the detector's own type (None when
@@ -139,7 +142,9 @@ class Project:
         if not dropped:
             return result
         skipped = dict(result.summary.skipped)
-        skipped[SKIP_REASON] = skipped.get(SKIP_REASON, 0) + dropped
+        from scanner.sources.files import SKIP_PATHS_REASON  # the same reason as for files
+
+        skipped[SKIP_PATHS_REASON] = skipped.get(SKIP_PATHS_REASON, 0) + dropped
         return ScanResult(kept, replace(result.summary, skipped=skipped))
 
     def apply(self, result: ScanResult) -> ScanResult:
@@ -147,9 +152,6 @@ class Project:
         findings = result.findings
         summary = result.summary
         notes = list(summary.notes)
-        skipped = dict(summary.skipped)
-        if self.skipped:
-            skipped[SKIP_REASON] = skipped.get(SKIP_REASON, 0) + self.skipped
         if self.config.allowlist.paths:
             findings = tuple(
                 f for f in findings if not self.config.allows_path(self.finding_key(f))
@@ -165,7 +167,7 @@ class Project:
                 notes.append(f"baseline {shown}: {outcome.expired} expired entry(ies) reported")
             if outcome.spread:
                 notes.append(f"baseline {shown}: {outcome.spread} known secret(s) at new paths")
-        summary = replace(summary, notes=tuple(notes), skipped=skipped)
+        summary = replace(summary, notes=tuple(notes))
         return ScanResult(findings=tuple(findings), summary=summary)
 
 

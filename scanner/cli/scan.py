@@ -18,7 +18,6 @@ from scanner.cli.common import (
 )
 from scanner.cli.project import find_root, load_project
 from scanner.models import ScanResult
-from scanner.sources.files import FileSource
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\
@@ -85,16 +84,10 @@ def scan_command(
     targets = list(paths) or ["."]
     project = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
     options = project.options  # the config's scan.max_file_size unless given on the command line
-    source = FileSource(
-        targets,
-        all_files=all_files,
-        max_file_size=options.max_file_size,
-        stdin=stdin,
-        skip=project.skips_path,
-    )
+    source = project.file_source(targets, all_files=all_files, stdin=stdin)
     source.check_paths()  # a missing PATH is a usage error before any work is done
     detector = build_detector(options, project)
-    findings = detect_all(detector, source, project, jobs=jobs)
+    findings = detect_all(detector, source, jobs=jobs)
     mode = "stdin" if targets == ["-"] else "scan"
     summary = summarize(mode, " ".join(targets), source.stats, started)
     return finish(ScanResult(findings=tuple(findings), summary=summary), options, project)
