@@ -92,14 +92,23 @@ class HistoryInfo:
     unreachable: bool = False
 
 
+class VerificationStatus(StrEnum):
+    """What AWS said about a key (see scanner.verify for each state)."""
+
+    LIVE = "live"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    CANARY = "canary"
+    SKIPPED = "skipped"
+    NOT_CHECKED = "not_checked"
+
+
 @dataclass(frozen=True)
 class Verification:
-    """Outcome of asking AWS about a key (see scanner.verify).
+    """Outcome of asking AWS about a key (see scanner.verify)."""
 
-    status: live | invalid | expired | unknown | canary | skipped | not_checked
-    """
-
-    status: str
+    status: VerificationStatus
     account: str | None = None
     arn: str | None = None
     user_id: str | None = None
@@ -115,7 +124,9 @@ class Verification:
 class Finding:
     """One secret at one location.
 
-    ``secret`` holds the real value; reporters redact it unless asked not to.
+    ``secret`` holds the real value; reporters show it through :func:`shown_secret`.
+    ``identifier`` comes from the rule (``identifier: true`` in its pack): the value names a
+    credential without granting anything (an AWS access key ID), so reports show it in full.
     ``line`` and ``column`` are 1-based; ``column`` counts characters.
     """
 
@@ -141,6 +152,7 @@ class Finding:
     history: HistoryInfo | None = None
     verification: Verification | None = None
     notes: tuple[str, ...] = field(default=())
+    identifier: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -164,6 +176,28 @@ def redact(secret: str) -> str:
     """A short prefix and the length: enough to recognise a key, never enough to use it."""
     shown = min(4, len(secret) // 5)
     return f"{secret[:shown]}…({len(secret)} chars)"
+
+
+def shown_secret(finding: Finding, *, show_secrets: bool, redact_ids: bool = False) -> str:
+    """The one redaction rule for every report format.
+
+    Secrets are redacted unless ``show_secrets``; identifiers (an AWS access key ID: AWS shows
+    it in the console and in CloudTrail, and a responder needs it) are shown in full unless
+    ``redact_ids``. Paired secrets are never identifiers: use :func:`shown_paired`.
+    """
+    if show_secrets or (finding.identifier and not redact_ids):
+        return finding.secret
+    return finding.redacted
+
+
+def shown_paired(secret: PairedSecret, *, show_secrets: bool) -> str:
+    """A paired secret (secret access key, session token) as a report shows it."""
+    return secret.secret if show_secrets else redact(secret.secret)
+
+
+def identifier_shown(finding: Finding, *, show_secrets: bool, redact_ids: bool = False) -> bool:
+    """True when a report shows ``finding.secret`` in full because it is an identifier."""
+    return finding.identifier and (show_secrets or not redact_ids)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ _RULE_KEYS = frozenset(
         "pair",
         "checks",
         "enrich",
+        "identifier",
     }
 )
 _REQUIRED_RULE_KEYS = ("id", "name", "description", "severity", "keywords", "regex", "examples")
@@ -189,6 +190,7 @@ class Rule:
     pair: tuple[PairSpec, ...] = ()
     checks: tuple[str, ...] = ()
     enrich: tuple[str, ...] = ()
+    identifier: bool = False  # the value names a credential, grants nothing: shown in full
     pack: str = ""
     _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
@@ -483,6 +485,9 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
                 "enrich",
                 f"unknown enrichment {item!r} (known: {', '.join(sorted(KNOWN_ENRICH))})",
             )
+    identifier = data.get("identifier", False)
+    if not isinstance(identifier, bool):
+        raise where.err(rid, "identifier", "must be true or false")
     return Rule(
         id=rid,
         name=_str(where, rid, "name", data["name"]),
@@ -502,6 +507,7 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         pair=_pairs(where, rid, data["pair"]) if "pair" in data else (),
         checks=checks,
         enrich=enrich,
+        identifier=identifier,
         pack=str(where.path),
     )
 

@@ -70,11 +70,19 @@ def test_findings_exit_1_with_redacted_table(
     code, out, err = run_main(["scan", str(leaky)], capsys)
     assert code == 1
     kid, secret = key_id(1), secret_key(1)
-    assert kid not in out and secret not in out and kid not in err and secret not in err
+    assert secret not in out and secret not in err
     assert f"{leaky}/.env:2:19" in out
-    assert "aws-access-key-id" in out and "AKIA…(20 chars)" in out
+    assert "aws-access-key-id" in out and kid in out  # an identifier: shown in full
     assert "paired secret access key" in out
     assert "keysweep: 2 findings in 2 files" in err
+
+
+def test_redact_ids_hides_key_ids_too(leaky: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["scan", str(leaky), "--redact-ids"], capsys)
+    assert code == 1
+    kid, secret = key_id(1), secret_key(1)
+    assert kid not in out and secret not in out and kid not in err and secret not in err
+    assert "AKIA…(20 chars)" in out
 
 
 def test_missing_path_exits_2_with_one_line(
@@ -153,7 +161,9 @@ def test_json_format(leaky: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(by_rule) == {"aws-access-key-id", "aws-secret-access-key"}
     key = by_rule["aws-access-key-id"]
     assert (key["path"], key["line"], key["column"]) == (f"{leaky}/.env", 2, 19)
-    assert key["secret"] == "AKIA…(20 chars)" and key["secret_redacted"] is True
+    assert key["secret"] == key_id(1) and key["identifier"] is True  # shown: an identifier
+    assert key["secret_redacted"] is True  # its paired secret is not shown
+    assert "identifier" not in by_rule["aws-secret-access-key"]
     assert len(key["fingerprint"]) == 32
     assert key["paired"][0]["kind"] == "secret_access_key"
     assert key["paired"][0]["fingerprint"] == by_rule["aws-secret-access-key"]["fingerprint"]
@@ -202,7 +212,7 @@ def test_table_on_a_terminal_uses_rich(leaky: Path, monkeypatch: pytest.MonkeyPa
     assert main(["scan", str(leaky)]) == 1
     text = screen.getvalue()
     assert "\x1b[" in text and "┃" in text  # colours and box drawing
-    assert "aws-access-key-id" in text and key_id(1) not in text
+    assert "aws-access-key-id" in text and key_id(1) in text and secret_key(1) not in text
 
 
 def test_non_utf8_file_name_round_trips_through_json(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id
+from fixture_keys import env_text, key_id, secret_key
 from repo_builder import Repo, isolated_git_env
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,8 @@ def test_commit_adding_a_key_is_blocked(project: Repo, hook_home: tuple[Path, st
     assert "keysweep" in output and "Failed" in output
     assert "deploy/prod.env:2" in output, output  # file and line
     assert "aws-access-key-id" in output, output  # rule
-    assert key_id("blocked") not in output, "secrets are redacted in hook output"
+    assert key_id("blocked") in output, "the key ID is an identifier: shown in full"
+    assert secret_key("blocked") not in output, "secrets are redacted in hook output"
 
 
 def test_clean_commit_passes(project: Repo, hook_home: tuple[Path, str, Path]) -> None:

@@ -169,12 +169,15 @@ def test_planted_credentials_are_found_with_exact_spans() -> None:
 # --- redaction -----------------------------------------------------------------------------
 
 
-def _render_all(findings: list[Finding]) -> dict[str, str]:
+def _render_all(findings: list[Finding], *, redact_ids: bool = False) -> dict[str, str]:
     result = ScanResult(
         findings=tuple(findings),
         summary=ScanSummary(mode="scan", target="input", files_scanned=1),
     )
-    return {name: reporter(name).render(result, show_secrets=False) for name in REPORTERS}
+    return {
+        name: reporter(name).render(result, show_secrets=False, redact_ids=redact_ids)
+        for name in REPORTERS
+    }
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,12 +199,17 @@ def test_redacted_output_never_contains_a_secret(
             parts.append(f"AWS_SESSION_TOKEN={cred.token}{sep}")
     findings = DETECTOR.scan(Fragment.from_text("".join(parts), path))
     assert findings
-    for name, out in _render_all(findings).items():
-        for finding in findings:
-            assert finding.secret not in finding.redacted
-            assert finding.secret not in out, f"{name} shows {finding.rule_id}'s secret"
-            for paired in finding.paired:
-                assert paired.secret not in out, f"{name} shows a paired secret"
+    assert any(f.identifier for f in findings)  # key IDs: shown by default, hidden on request
+    for redact_ids in (False, True):
+        for name, out in _render_all(findings, redact_ids=redact_ids).items():
+            for finding in findings:
+                assert finding.secret not in finding.redacted
+                if finding.identifier and not redact_ids:
+                    assert finding.secret in out, f"{name} hides the key ID {finding.rule_id}"
+                else:
+                    assert finding.secret not in out, f"{name} shows {finding.rule_id}'s secret"
+                for paired in finding.paired:
+                    assert paired.secret not in out, f"{name} shows a paired secret"
 
 
 @settings(max_examples=300, deadline=None)

@@ -41,6 +41,7 @@ class CommonOptions:
     fmt: str = DEFAULT_FORMAT
     output: str | None = None
     show_secrets: bool = False
+    redact_ids: bool = False  # --redact-ids: key IDs redacted too
     rule_packs: tuple[str, ...] = ()
     inline_allow: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
@@ -105,7 +106,13 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     report.add_argument(
         "--show-secrets",
         action="store_true",
-        help="print secrets in full (default: redacted to a short prefix and the length)",
+        help="print secrets in full (default: redacted to a short prefix and the length; "
+        "AWS access key IDs are identifiers and always shown in full)",
+    )
+    report.add_argument(
+        "--redact-ids",
+        action="store_true",
+        help="redact identifiers (AWS access key IDs) too; deactivate cannot read such a report",
     )
     return report
 
@@ -143,6 +150,7 @@ def common_options(ns: argparse.Namespace) -> CommonOptions:
         fmt=ns.fmt,
         output=ns.output,
         show_secrets=ns.show_secrets,
+        redact_ids=ns.redact_ids,
         rule_packs=tuple(ns.rules),
         inline_allow=ns.inline_allow,
         max_file_size=DEFAULT_MAX_FILE_SIZE if ns.max_file_size is None else ns.max_file_size,
@@ -218,9 +226,13 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
     to_terminal = options.output is None and sys.stdout.isatty()
     if to_terminal and hasattr(module, "render_terminal"):
         width = shutil.get_terminal_size((120, 24)).columns
-        text: str = module.render_terminal(result, show_secrets=options.show_secrets, width=width)
+        text: str = module.render_terminal(
+            result, show_secrets=options.show_secrets, width=width, redact_ids=options.redact_ids
+        )
     else:
-        text = module.render(result, show_secrets=options.show_secrets)
+        text = module.render(
+            result, show_secrets=options.show_secrets, redact_ids=options.redact_ids
+        )
     # Strict UTF-8 whatever the locale; a lone surrogate (a non-UTF-8 file name) becomes a
     # \\udcXX escape, which JSON reads back as the same name.
     data = text.encode("utf-8", "backslashreplace")

@@ -338,6 +338,7 @@ class Detector:
             encoding=cand.encoding,
             paired=tuple(p for _, p in paired),
             account_id=account,
+            identifier=rule.identifier,
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.models import Finding, ScanResult, Severity
+from scanner.models import Finding, ScanResult, Severity, shown_secret
 
 _LEVELS = {
     Severity.CRITICAL: "error",
@@ -46,7 +46,7 @@ def _level(finding: Finding) -> str:
         return "error"
 
 
-def annotation(finding: Finding, *, show_secrets: bool = False) -> str:
+def annotation(finding: Finding, *, show_secrets: bool = False, redact_ids: bool = False) -> str:
     props = [f"file={escape_property(finding.path)}"]
     if finding.line > 0:
         props.append(f"line={finding.line}")
@@ -58,7 +58,7 @@ def annotation(finding: Finding, *, show_secrets: bool = False) -> str:
                 props.append(f"endColumn={finding.end_column}")
     props.append(f"title={escape_property(f'keysweep: {finding.rule_name}')}")
 
-    shown = finding.secret if show_secrets else finding.redacted
+    shown = shown_secret(finding, show_secrets=show_secrets, redact_ids=redact_ids)
     parts = [f"{finding.rule_id}: {shown} (fingerprint {finding.fingerprint})"]
     if finding.commit is not None:
         parts.append(f"introduced in {finding.commit.sha[:12]} by {finding.commit.author_name}")
@@ -69,8 +69,10 @@ def annotation(finding: Finding, *, show_secrets: bool = False) -> str:
     return f"::{_level(finding)} {','.join(props)}::{escape_data(message)}"
 
 
-def render(result: ScanResult, *, show_secrets: bool) -> str:
-    lines = [annotation(f, show_secrets=show_secrets) for f in result.findings]
+def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
+    lines = [
+        annotation(f, show_secrets=show_secrets, redact_ids=redact_ids) for f in result.findings
+    ]
     count = len(result.findings)
     summary = result.summary
     lines.append(

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scanner import __version__
-from scanner.models import Finding, ScanResult, Severity
+from scanner.models import Finding, ScanResult, Severity, shown_secret
 
 SCHEMA_VERSION = "15.0.7"
 _NAMESPACE = uuid.UUID("6f1f0f5e-6c1b-4f7e-9c55-6b6579737765")
@@ -50,8 +50,10 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def vulnerability(finding: Finding, *, show_secrets: bool = False) -> dict[str, Any]:
-    shown = finding.secret if show_secrets else finding.redacted
+def vulnerability(
+    finding: Finding, *, show_secrets: bool = False, redact_ids: bool = False
+) -> dict[str, Any]:
+    shown = shown_secret(finding, show_secrets=show_secrets, redact_ids=redact_ids)
     # The id only has to be stable; a file name that is not UTF-8 (lone surrogates in the
     # path) must not make uuid5's strict UTF-8 encoding raise.
     path = finding.path.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
@@ -95,7 +97,11 @@ def vulnerability(finding: Finding, *, show_secrets: bool = False) -> dict[str, 
 
 
 def report(
-    result: ScanResult, *, show_secrets: bool, now: datetime | None = None
+    result: ScanResult,
+    *,
+    show_secrets: bool,
+    redact_ids: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     end = now or datetime.now(UTC)
     start = end - timedelta(seconds=max(result.summary.duration_s, 0.0))
@@ -109,11 +115,19 @@ def report(
             "end_time": _time(end),
             "status": "failure" if result.summary.errors else "success",
         },
-        "vulnerabilities": [vulnerability(f, show_secrets=show_secrets) for f in result.findings],
+        "vulnerabilities": [
+            vulnerability(f, show_secrets=show_secrets, redact_ids=redact_ids)
+            for f in result.findings
+        ],
     }
 
 
-def render(result: ScanResult, *, show_secrets: bool) -> str:
+def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
     return (
-        json.dumps(report(result, show_secrets=show_secrets), indent=2, ensure_ascii=False) + "\n"
+        json.dumps(
+            report(result, show_secrets=show_secrets, redact_ids=redact_ids),
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
     )

@@ -25,20 +25,22 @@ from scanner.models import (
     ScanSummary,
     Severity,
     Verification,
-    redact,
+    VerificationStatus,
+    identifier_shown,
+    shown_paired,
+    shown_secret,
 )
 
 FORMAT_VERSION = 1
 
 
 # -- writing --------------------------------------------------------------------------------
-def render(result: ScanResult, *, show_secrets: bool) -> str:
-    return (
-        json.dumps(to_dict(result, show_secrets=show_secrets), indent=2, ensure_ascii=False) + "\n"
-    )
+def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
+    doc = to_dict(result, show_secrets=show_secrets, redact_ids=redact_ids)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_dict(result: ScanResult, *, show_secrets: bool) -> dict[str, Any]:
+def to_dict(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
     s = result.summary
     return {
         "version": FORMAT_VERSION,
@@ -53,7 +55,10 @@ def to_dict(result: ScanResult, *, show_secrets: bool) -> dict[str, Any]:
             "notes": list(s.notes),
             "errors": list(s.errors),
         },
-        "findings": [finding_to_dict(f, show_secrets=show_secrets) for f in result.findings],
+        "findings": [
+            finding_to_dict(f, show_secrets=show_secrets, redact_ids=redact_ids)
+            for f in result.findings
+        ],
     }
 
 
@@ -69,10 +74,12 @@ def _commit(c: CommitInfo | None) -> dict[str, Any] | None:
     }
 
 
-def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
+def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
+    """One finding. ``identifier`` is written (true) only when ``secret`` is an identifier
+    shown in full; ``secret_redacted`` says whether the report redacts secret values."""
     v = f.verification
     h = f.history
-    return {
+    data: dict[str, Any] = {
         "rule_id": f.rule_id,
         "rule_name": f.rule_name,
         "severity": f.severity.value,
@@ -82,7 +89,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
         "column": f.column,
         "end_line": f.end_line,
         "end_column": f.end_column,
-        "secret": f.secret if show_secrets else f.redacted,
+        "secret": shown_secret(f, show_secrets=show_secrets, redact_ids=redact_ids),
         "secret_redacted": not show_secrets,
         "fingerprint": f.fingerprint,
         "entropy": round(f.entropy, 3),
@@ -93,7 +100,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
             {
                 "kind": p.kind,
                 "rule_id": p.rule_id,
-                "secret": p.secret if show_secrets else redact(p.secret),
+                "secret": shown_paired(p, show_secrets=show_secrets),
                 "fingerprint": p.fingerprint,
                 "line": p.line,
                 "distance": p.distance,
@@ -128,6 +135,9 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
         },
         "notes": list(f.notes),
     }
+    if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
+        data["identifier"] = True
+    return data
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -257,7 +267,7 @@ def _read_finding(r: _Reader) -> Finding:
         verification=None
         if v is None
         else Verification(
-            status=v.get_str("status"),
+            status=_read_status(v),
             account=v.opt_str("account"),
             arn=v.opt_str("arn"),
             user_id=v.opt_str("user_id"),
@@ -269,7 +279,16 @@ def _read_finding(r: _Reader) -> Finding:
             used_after_leak=v.opt_bool("used_after_leak"),
         ),
         notes=r.strs("notes"),
+        identifier=r.get_bool("identifier"),
     )
+
+
+def _read_status(r: _Reader) -> VerificationStatus:
+    text = r.get_str("status")
+    try:
+        return VerificationStatus(text)
+    except ValueError:
+        raise InputError(f"{r.where}: unknown verification status {text!r}") from None
 
 
 def _check_version(top: _Reader) -> None:

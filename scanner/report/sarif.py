@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner import __version__
-from scanner.models import Finding, ScanResult, Severity, redact
+from scanner.models import Finding, ScanResult, Severity, shown_paired, shown_secret
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "keysweep/v1"
@@ -40,10 +40,9 @@ _HELP = (
 )
 
 
-def render(result: ScanResult, *, show_secrets: bool) -> str:
-    return (
-        json.dumps(to_sarif(result, show_secrets=show_secrets), indent=2, ensure_ascii=False) + "\n"
-    )
+def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
+    doc = to_sarif(result, show_secrets=show_secrets, redact_ids=redact_ids)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def artifact_uri(path: str) -> str:
@@ -85,13 +84,13 @@ def _region(f: Finding) -> dict[str, int]:
     }
 
 
-def _message(f: Finding, *, show_secrets: bool) -> str:
-    shown = f.secret if show_secrets else f.redacted
+def _message(f: Finding, *, show_secrets: bool, redact_ids: bool) -> str:
+    shown = shown_secret(f, show_secrets=show_secrets, redact_ids=redact_ids)
     parts = [f"{f.rule_name}: {shown}"]
     if f.paired:
         p = f.paired[0]
         kind = p.kind.replace("_", " ")
-        partner = p.secret if show_secrets else redact(p.secret)
+        partner = shown_paired(p, show_secrets=show_secrets)
         parts.append(f"paired with a {kind} {partner} on line {p.line}")
     if f.account_id:
         parts.append(f"AWS account {f.account_id}")
@@ -103,7 +102,7 @@ def _message(f: Finding, *, show_secrets: bool) -> str:
     return "; ".join(parts)
 
 
-def _result(f: Finding, rule_index: int, *, show_secrets: bool) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool) -> dict[str, Any]:
     level, _ = _LEVELS[f.severity]
     uri = artifact_uri(f.path)
     location: dict[str, Any] = {"uri": uri}
@@ -127,14 +126,14 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool) -> dict[str, Any
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
         "level": level,
-        "message": {"text": _message(f, show_secrets=show_secrets)},
+        "message": {"text": _message(f, show_secrets=show_secrets, redact_ids=redact_ids)},
         "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f)}}],
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": properties,
     }
 
 
-def to_sarif(result: ScanResult, *, show_secrets: bool) -> dict[str, Any]:
+def to_sarif(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
     rule_index: dict[str, int] = {}
     rules: list[dict[str, Any]] = []
     for f in sorted(result.findings, key=lambda f: f.rule_id):
@@ -163,7 +162,9 @@ def to_sarif(result: ScanResult, *, show_secrets: bool) -> dict[str, Any]:
                 "invocations": [invocation],
                 "columnKind": "unicodeCodePoints",
                 "results": [
-                    _result(f, rule_index[f.rule_id], show_secrets=show_secrets)
+                    _result(
+                        f, rule_index[f.rule_id], show_secrets=show_secrets, redact_ids=redact_ids
+                    )
                     for f in result.findings
                 ],
             }

@@ -10,7 +10,14 @@ from __future__ import annotations
 import io
 import re
 
-from scanner.models import Finding, ScanResult, ScanSummary, Verification, redact
+from scanner.models import (
+    Finding,
+    ScanResult,
+    ScanSummary,
+    Verification,
+    shown_paired,
+    shown_secret,
+)
 
 HEADERS = ("SEVERITY", "RULE", "LOCATION", "SECRET", "DETAILS")
 
@@ -51,7 +58,7 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
     parts: list[str] = []
     if f.paired:
         p = f.paired[0]
-        partner = p.secret if show_secrets else redact(p.secret)
+        partner = shown_paired(p, show_secrets=show_secrets)
         parts.append(f"paired {p.kind.replace('_', ' ')} {partner} (line {p.line})")
         if len(f.paired) > 1:
             parts.append(f"+{len(f.paired) - 1} more candidate(s)")
@@ -88,21 +95,23 @@ def verification_text(v: Verification) -> str:
     return text
 
 
-def rows(result: ScanResult, *, show_secrets: bool) -> list[tuple[str, str, str, str, str]]:
+def rows(
+    result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+) -> list[tuple[str, str, str, str, str]]:
     return [
         (
             f.severity.value,
             printable(f.rule_id),
             printable(_location(f)),
-            printable(f.secret if show_secrets else f.redacted),
+            printable(shown_secret(f, show_secrets=show_secrets, redact_ids=redact_ids)),
             printable(_details(f, show_secrets=show_secrets)),
         )
         for f in result.findings
     ]
 
 
-def render(result: ScanResult, *, show_secrets: bool) -> str:
-    body = rows(result, show_secrets=show_secrets)
+def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
+    body = rows(result, show_secrets=show_secrets, redact_ids=redact_ids)
     if not body:
         return "No secrets found.\n"
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS[:-1])]
@@ -116,13 +125,15 @@ def render(result: ScanResult, *, show_secrets: bool) -> str:
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
-def render_terminal(result: ScanResult, *, show_secrets: bool, width: int) -> str:
+def render_terminal(
+    result: ScanResult, *, show_secrets: bool, width: int, redact_ids: bool = False
+) -> str:
     """The same table drawn by rich, with ANSI colours, for an interactive terminal."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    body = rows(result, show_secrets=show_secrets)
+    body = rows(result, show_secrets=show_secrets, redact_ids=redact_ids)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=width, highlight=False)
     if not body:

@@ -1,5 +1,12 @@
 """Opt-in AWS response: offline canary marking, STS verification, exposure check, deactivation.
 
+The whole AWS response lives here, in one direction:
+
+    findings -> ``pipeline.respond`` (canaries, STS or the operator's ListAccessKeys, exposure)
+             -> ``deactivate.build_plan`` (every refusal rule) -> ``deactivate.set_status``
+
+The CLI only parses, prints, confirms and maps exit codes.
+
 Nothing in this package imports boto3 at module level: ``canary`` is pure Python and runs on
 every scan; ``sts``, ``exposure`` and ``deactivate`` import boto3/botocore inside the functions
 that talk to AWS, so ``keysweep staged`` never pays for it.
@@ -18,12 +25,12 @@ Verification states (``Verification.status``):
 
 from __future__ import annotations
 
-LIVE = "live"
-INVALID = "invalid"
-EXPIRED = "expired"
-UNKNOWN = "unknown"
-CANARY = "canary"
-SKIPPED = "skipped"
-NOT_CHECKED = "not_checked"
+from scanner.models import VerificationStatus
 
-STATUSES: tuple[str, ...] = (LIVE, INVALID, EXPIRED, UNKNOWN, CANARY, SKIPPED, NOT_CHECKED)
+LIVE = VerificationStatus.LIVE
+INVALID = VerificationStatus.INVALID
+EXPIRED = VerificationStatus.EXPIRED
+UNKNOWN = VerificationStatus.UNKNOWN
+CANARY = VerificationStatus.CANARY
+SKIPPED = VerificationStatus.SKIPPED
+NOT_CHECKED = VerificationStatus.NOT_CHECKED

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scanner.models import VerificationStatus
 from scanner.verify import EXPIRED, INVALID, LIVE, UNKNOWN
 from scanner.verify.scrub import one_line, scrub
 from scanner.verify.session import AwsOptions, leaked_key_client
@@ -34,7 +35,7 @@ THROTTLE_CODES = frozenset(
 class StsOutcome:
     """What one call said. ``retryable`` marks throttling, 5xx and network trouble."""
 
-    status: str
+    status: VerificationStatus
     account: str | None = None
     arn: str | None = None
     user_id: str | None = None
