@@ -200,6 +200,13 @@ def identifier_shown(finding: Finding, *, show_secrets: bool, redact_ids: bool =
     return finding.identifier and (show_secrets or not redact_ids)
 
 
+def is_redacted(value: str) -> bool:
+    """True for what :func:`redact` writes: a value read back from a redacted report is a
+    placeholder, never a secret to sign with."""
+    head, sep, tail = value.rpartition("…(")
+    return bool(sep) and len(head) <= 4 and tail.endswith(" chars)") and tail[:-7].isdigit()
+
+
 @dataclass(frozen=True)
 class ScanSummary:
     """What a scan looked at, for the JSON ``scan`` object and the table footer.

@@ -1,55 +1,21 @@
-"""The ``aws`` option group (``--verify`` and friends) and the verify stage of the pipeline.
-
-Shared by scan/history (through ``scanner.cli.common``), ``keysweep verify`` and
-``keysweep deactivate``. Importing this module is cheap: boto3 is imported by
-``scanner.verify`` only when a call to AWS is actually made.
-
-    findings -> (always) canary marking -> (--verify) STS -> (--exposure) last used -> report
-"""
+"""The ``aws`` options (``--verify`` and friends) parsed into ``AwsSettings`` for
+``scanner.verify.pipeline`` (which imports boto3 only when it calls AWS)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from scanner.errors import UsageError, VerifyError
+from scanner.errors import UsageError
 from scanner.models import ScanResult
+from scanner.verify.pipeline import AwsSettings, respond
 
 if TYPE_CHECKING:
     from scanner.config import VerifyConfig
-    from scanner.verify.session import AwsOptions
 
-DEFAULT_MAX_CANDIDATES = 3
-DEFAULT_CONCURRENCY = 4
-DEFAULT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class AwsSettings:
-    """What the user asked for on the command line (validated by argparse)."""
-
-    verify: bool = False
-    exposure: bool = False
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    profile: str | None = None
-    max_candidates: int = DEFAULT_MAX_CANDIDATES
-    concurrency: int = DEFAULT_CONCURRENCY
-    timeout: float = DEFAULT_TIMEOUT
-    canary_accounts: tuple[str, ...] = ()
-
-    def aws(self) -> AwsOptions:
-        from scanner.verify.session import AwsOptions
-
-        return AwsOptions(
-            region=self.region,
-            endpoint_url=self.endpoint_url,
-            profile=self.profile,
-            connect_timeout=min(5.0, self.timeout),
-            read_timeout=self.timeout,
-        )
+_DEFAULT = AwsSettings()
 
 
 def _positive_int(text: str) -> int:
@@ -94,12 +60,8 @@ def add_aws_connection_options(group: argparse._ArgumentGroup) -> None:
         help="send AWS calls to this endpoint (private endpoints, local test servers) instead "
         "of the public AWS endpoints; endpoints from AWS_ENDPOINT_URL* are ignored",
     )
-    group.add_argument(
-        "--aws-region",
-        metavar="REGION",
-        default="us-east-1",
-        help="region for STS/IAM calls (default: %(default)s)",
-    )
+    region = "region for STS/IAM calls (default: %(default)s)"
+    group.add_argument("--aws-region", metavar="REGION", default="us-east-1", help=region)
     group.add_argument(
         "--aws-profile",
         metavar="PROFILE",
@@ -110,7 +72,7 @@ def add_aws_connection_options(group: argparse._ArgumentGroup) -> None:
         "--aws-timeout",
         metavar="SECONDS",
         type=_timeout,
-        default=DEFAULT_TIMEOUT,
+        default=_DEFAULT.timeout,
         help="read timeout per AWS call; connect timeout is min(5, this) (default: 10)",
     )
 
@@ -124,11 +86,8 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
         "known honeytoken (canary) accounts are never sent.",
     )
     if not always_verify:
-        group.add_argument(
-            "--verify",
-            action="store_true",
-            help="check found AWS keys against AWS STS (exit code 3 when one is live)",
-        )
+        verify = "check found AWS keys against AWS STS (exit code 3 when one is live)"
+        group.add_argument("--verify", action="store_true", help=verify)
     group.add_argument(
         "--exposure",
         action="store_true",
@@ -136,20 +95,12 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
         "operator credentials; implied by --aws-profile)",
     )
     add_aws_connection_options(group)
-    group.add_argument(
-        "--verify-candidates",
-        metavar="N",
-        type=_positive_int,
-        default=DEFAULT_MAX_CANDIDATES,
-        help="secrets tried per key id, nearest first (default: %(default)s)",
-    )
-    group.add_argument(
-        "--verify-concurrency",
-        metavar="N",
-        type=_positive_int,
-        default=DEFAULT_CONCURRENCY,
-        help="AWS calls in flight at once (default: %(default)s)",
-    )
+    for flag, default, what in (
+        ("--verify-candidates", _DEFAULT.max_candidates, "secrets tried per key id, nearest first"),
+        ("--verify-concurrency", _DEFAULT.concurrency, "AWS calls in flight at once"),
+    ):
+        what += " (default: %(default)s)"
+        group.add_argument(flag, metavar="N", type=_positive_int, default=default, help=what)
     group.add_argument(
         "--canary-account",
         metavar="ACCOUNT",
@@ -161,71 +112,37 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
     )
 
 
-def aws_settings(ns: argparse.Namespace, *, always_verify: bool = False) -> AwsSettings:
-    """The aws group from parsed arguments (commands without some options get defaults)."""
+def aws_settings(
+    ns: argparse.Namespace, config: VerifyConfig | None = None, *, always_verify: bool = False
+) -> AwsSettings:
+    """The aws group from parsed arguments (commands without some options get defaults),
+    with the canary/allow/deny account lists of the ``[verify]`` config when given."""
     profile = getattr(ns, "aws_profile", None)
     verify = always_verify or bool(getattr(ns, "verify", False))
     if not verify and (profile is not None or getattr(ns, "exposure", False)):
         raise UsageError("--exposure and --aws-profile need --verify (only live keys are checked)")
     return AwsSettings(
-        verify=always_verify or bool(getattr(ns, "verify", False)),
+        verify=verify,
         exposure=bool(getattr(ns, "exposure", False)) or profile is not None,
         endpoint_url=getattr(ns, "aws_endpoint_url", None),
         region=getattr(ns, "aws_region", "us-east-1"),
         profile=profile,
-        max_candidates=getattr(ns, "verify_candidates", DEFAULT_MAX_CANDIDATES),
-        concurrency=getattr(ns, "verify_concurrency", DEFAULT_CONCURRENCY),
-        timeout=getattr(ns, "aws_timeout", DEFAULT_TIMEOUT),
+        max_candidates=getattr(ns, "verify_candidates", _DEFAULT.max_candidates),
+        concurrency=getattr(ns, "verify_concurrency", _DEFAULT.concurrency),
+        timeout=getattr(ns, "aws_timeout", _DEFAULT.timeout),
         canary_accounts=tuple(getattr(ns, "canary_account", ()) or ()),
-    )
+    ).with_config(config)
 
 
 def apply_aws_stage(
-    result: ScanResult,
-    settings: AwsSettings | None,
-    config: VerifyConfig | None = None,
+    result: ScanResult, settings: AwsSettings | None, config: VerifyConfig | None = None
 ) -> ScanResult:
-    """Canary marking (always, offline), then STS verification and exposure when asked.
-
-    Never drops a finding: every input finding comes out, in order, enriched or unchanged.
-    """
-    from scanner.verify.canary import mark_canaries
-
-    settings = settings or AwsSettings()
-    canaries = frozenset(settings.canary_accounts) | frozenset(
-        config.canary_accounts if config else ()
-    )
-    findings = mark_canaries(result.findings, canaries)
-    if not settings.verify:
-        return replace(result, findings=tuple(findings))
-    from scanner.verify.engine import Verifier, VerifyOptions, checkable_key_ids
-
-    notes: list[str] = []
-    snapshot = None
-    if settings.exposure:
-        from scanner.verify.exposure import last_used_snapshot
-
-        try:  # before verification: an STS call is itself a "use" of the key
-            snapshot = last_used_snapshot(checkable_key_ids(findings), settings.aws())
-        except VerifyError as exc:  # keep the verification: report it, do not fail
-            _stderr(f"exposure check skipped: {exc}")
-            notes.append(f"exposure check skipped: {exc}")
-    options = VerifyOptions(
-        aws=settings.aws(),
-        max_candidates=settings.max_candidates,
-        concurrency=settings.concurrency,
-        canary_accounts=canaries,
-        allow_accounts=frozenset(config.allow_accounts if config else ()),
-        deny_accounts=frozenset(config.deny_accounts if config else ()),
-    )
-    findings = Verifier(options, log=_stderr).verify(findings)
-    if snapshot is not None:
-        from scanner.verify.exposure import check_exposure
-
-        findings = check_exposure(findings, settings.aws(), snapshot=snapshot, log=_stderr)
-    summary = replace(result.summary, notes=(*result.summary.notes, *notes))
-    return replace(result, findings=tuple(findings), summary=summary)
+    """The AWS response stage of scan/history/verify (see ``scanner.verify.pipeline``)."""
+    response = respond(result.findings, (settings or AwsSettings()).with_config(config), log=stderr)
+    summary = replace(result.summary, notes=(*result.summary.notes, *response.notes))
+    return replace(result, findings=response.findings, summary=summary)
 
 
-def _stderr(line: str) -> None:
+def stderr(line: str) -> None:
+    """Progress and warnings of the AWS stage, on stderr."""
     print(f"keysweep: {line}", file=sys.stderr)

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 
 from scanner.atomic import write_atomic
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
-from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
+from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.workers import scan_fragments
 from scanner.models import Finding, Fragment, ScanResult, ScanSummary
 from scanner.report import DEFAULT_FORMAT, REPORTERS, reporter
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, SourceStats
+from scanner.verify.pipeline import AwsSettings
 
 if TYPE_CHECKING:
     from scanner.cli.project import Project

@@ -1,14 +1,22 @@
-"""``keysweep reactivate KEY_ID``: undo ``keysweep deactivate`` (Status=Active), audited."""
+"""``keysweep reactivate KEY_ID``: undo ``keysweep deactivate`` (Status=Active), audited.
+
+Needs only the key id: the user is looked up with the operator's credentials. The update,
+the ListAccessKeys confirmation and the audit record are ``verify.deactivate.set_status``,
+shared with ``deactivate``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
-from scanner.cli.aws_options import AwsSettings, add_aws_connection_options, aws_settings
+from scanner.cli.aws_options import add_aws_connection_options, aws_settings
 from scanner.errors import UsageError
+from scanner.verify.pipeline import AwsSettings
+
+if TYPE_CHECKING:
+    from scanner.verify.operator import Operator
 
 HELP = "re-enable an access key that keysweep deactivated (undo)"
 DESCRIPTION = """\
@@ -26,13 +34,7 @@ exit codes: 0 reactivated, 2 error, 130 interrupted
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "reactivate",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key_id", metavar="KEY_ID", help="the access key id (AKIA...)")
     parser.add_argument("--user", metavar="NAME", help="the key's IAM user (default: look up)")
     parser.add_argument("--yes", action="store_true", help="do not ask for typed confirmation")
@@ -41,8 +43,14 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="append the audit record here (default: $XDG_STATE_HOME/keysweep/audit.jsonl)",
     )
-    group = parser.add_argument_group("aws")
-    add_aws_connection_options(group)
+    add_aws_connection_options(parser.add_argument_group("aws"))
+
+
+def add_parser(subparsers: Any) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    add_arguments(
+        subparsers.add_parser("reactivate", help=HELP, description=DESCRIPTION, formatter_class=raw)
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -62,34 +70,26 @@ def reactivate_command(
     yes: bool = False,
     audit_log: str | None = None,
     settings: AwsSettings,
-    stdin: TextIO | None = None,
-    out: TextIO | None = None,
 ) -> int:
     from scanner.verify.audit import AuditLog
     from scanner.verify.canary import is_aws_key_id
-    from scanner.verify.deactivate import Operator, reactivate
+    from scanner.verify.deactivate import reactivate
 
-    out = out or sys.stdout
-    reader = stdin or sys.stdin
     if not is_aws_key_id(key_id) or not key_id.startswith("AKIA"):
         raise UsageError(f"{key_id!r} is not a long-term access key id (AKIA + 16 characters)")
 
     def confirm(key: str, owner: str | None, op: Operator) -> bool:
         if yes:
             return True
-        print(
-            f"Type {key} to reactivate it for user {owner} (operator {op.arn}): ",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-        return reader.readline().strip() == key
+        prompt = f"Type {key} to reactivate it for user {owner} (operator {op.arn}): "
+        print(prompt, end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline().strip() == key
 
     audit = AuditLog(audit_log)
     ok, note = reactivate(key_id, settings.aws(), audit, user=user, confirm=confirm)
     if ok:
-        print(f"{key_id}: reactivated (ListAccessKeys: Active)", file=out)
+        print(f"{key_id}: reactivated (ListAccessKeys: Active)")
     else:
-        print(f"{key_id}: FAILED: {note}", file=out)
-    print(f"Audit log: {audit.path}", file=out)
+        print(f"{key_id}: FAILED: {note}")
+    print(f"Audit log: {audit.path}")
     return EXIT_CLEAN if ok else EXIT_ERROR

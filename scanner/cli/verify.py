@@ -1,8 +1,10 @@
 """``keysweep verify REPORT.json``: verify the AWS keys of a saved JSON report.
 
-The report must have been written with ``--show-secrets`` (verification needs the real key and
-secret). The output is the same report with a ``verification`` object on every AWS key finding,
-in any format; exit code 3 when a live key was found.
+The report must have been written with ``--show-secrets`` (verification signs with the found
+secret); a default report is refused in one line that says how to verify instead (while
+scanning: ``keysweep history PATH --verify``). The output is the same report with a
+``verification`` object on every AWS key finding, in any format; exit code 3 when a live key
+was found. The AWS response is ``scanner.verify.pipeline.respond``.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
+from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.common import CommonOptions, add_report_options, exit_code, write_report
+from scanner.verify.pipeline import AwsSettings
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
 DESCRIPTION = """\
 Verify the AWS access keys of a JSON report (written with --show-secrets) with STS
 GetCallerIdentity, signed with exactly each found key and its nearest secrets. Your own AWS
 credentials are never used for this; --aws-profile only adds the exposure check
-(iam:GetAccessKeyLastUsed) for live keys.
+(iam:GetAccessKeyLastUsed) for live keys. A default report hides the secrets, so it cannot be
+verified: verify while scanning instead (keysweep history PATH --verify), and give that report
+to deactivate.
 
 states: live, invalid, expired, unknown (timeouts, throttling, 5xx: never 'invalid'),
 canary (honeytoken account: never sent), skipped (allow/deny lists), not_checked
 
 examples:
+  keysweep history . --verify                      # verify while scanning: no secret on disk
   keysweep history . --format json --show-secrets -o leaks.json
   keysweep verify leaks.json                       # table with a VERIFIED column
   keysweep verify leaks.json --aws-profile sec -f json -o verified.json
@@ -34,13 +40,13 @@ exit codes: 0 clean, 1 findings, 2 error, 3 a live AWS key was found, 130 interr
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "verify",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+REDACTED_HINT = (
+    "a redacted report cannot be verified: verify while scanning instead "
+    "(keysweep history PATH --verify), or write the report with --show-secrets"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", metavar="REPORT.json", help="a keysweep JSON report")
     report = add_report_options(parser)
     report.add_argument(
@@ -52,10 +58,19 @@ def add_parser(subparsers: Any) -> None:
     add_verify_options(parser, always_verify=True)
 
 
+def add_parser(subparsers: Any) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    add_arguments(
+        subparsers.add_parser("verify", help=HELP, description=DESCRIPTION, formatter_class=raw)
+    )
+
+
 def run(ns: argparse.Namespace) -> int:
     return verify_command(
         ns.report,
-        options=CommonOptions(fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets),
+        options=CommonOptions(
+            fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
+        ),
         settings=aws_settings(ns, always_verify=True),
         config_path=ns.config,
     )
@@ -72,7 +87,7 @@ def verify_command(
     from scanner.report.json import load_report
 
     config = load_config(Path(config_path) if config_path else None, Path.cwd())
-    result = load_report(report, require_secrets=True)
+    result = load_report(report, require_secrets=True, hint=REDACTED_HINT)
     result = apply_aws_stage(result, replace(settings, verify=True), config.verify)
     write_report(result, options)
     return exit_code(result)

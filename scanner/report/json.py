@@ -4,7 +4,8 @@
 ``keysweep verify REPORT.json`` and ``deactivate``. Reading validates every field it uses and
 raises :class:`InputError` naming the report, the finding and the key on malformed input.
 Verification needs the real secrets, so ``load_report(..., require_secrets=True)`` refuses a
-report written without ``--show-secrets``.
+report written without ``--show-secrets``; deactivation needs only the key IDs, which a
+default report shows (``"identifier": true``).
 """
 
 from __future__ import annotations
@@ -300,8 +301,14 @@ def _check_version(top: _Reader) -> None:
         )
 
 
+REDACTED_HINT = (
+    "re-run the scan with --show-secrets --format json --output FILE to write one that can be "
+    "verified"
+)
+
+
 def findings_from_json(
-    data: object, *, where: str = "report", require_secrets: bool = False
+    data: object, *, where: str = "report", require_secrets: bool = False, hint: str = REDACTED_HINT
 ) -> tuple[Finding, ...]:
     """The findings of a parsed version-1 report.
 
@@ -314,18 +321,15 @@ def findings_from_json(
     for i, item in enumerate(top.get_list("findings")):
         r = _Reader(item, f"{where}: finding {i + 1}")
         if require_secrets and r.get_bool("secret_redacted", default=False):
-            raise InputError(
-                f"{where}: secrets are redacted in this report; re-run the scan with "
-                "--show-secrets --format json --output FILE to write one that can be verified"
-            )
+            raise InputError(f"{where}: secrets are redacted in this report; {hint}")
         findings.append(_read_finding(r))
     return tuple(findings)
 
 
 def result_from_json(
-    data: object, *, where: str = "report", require_secrets: bool = False
+    data: object, *, where: str = "report", require_secrets: bool = False, hint: str = REDACTED_HINT
 ) -> ScanResult:
-    findings = findings_from_json(data, where=where, require_secrets=require_secrets)
+    findings = findings_from_json(data, where=where, require_secrets=require_secrets, hint=hint)
     scan = _Reader(data, where).obj("scan")
     if scan is None:
         raise InputError(f"{where}: missing key 'scan'")
@@ -347,8 +351,13 @@ def result_from_json(
     return ScanResult(findings=findings, summary=summary)
 
 
-def load_report(path: str | os.PathLike[str], *, require_secrets: bool = False) -> ScanResult:
+def load_report(
+    path: str | os.PathLike[str], *, require_secrets: bool = False, hint: str = REDACTED_HINT
+) -> ScanResult:
     """Read a JSON report written by ``keysweep ... --format json``.
+
+    ``require_secrets``: a redacted report is an error whose message ends with ``hint`` (what
+    to do instead). A default report is enough for anything that needs only key IDs.
 
     Raises InputError (one line, naming the file) when it cannot be read, is not JSON, or is
     not a version-1 keysweep report.
@@ -371,4 +380,4 @@ def load_report(path: str | os.PathLike[str], *, require_secrets: bool = False) 
     tool = data.get("tool") if isinstance(data, Mapping) else None
     if isinstance(tool, Mapping) and tool.get("name") != "keysweep":
         raise InputError(f"{where}: not a keysweep report")
-    return result_from_json(data, where=where, require_secrets=require_secrets)
+    return result_from_json(data, where=where, require_secrets=require_secrets, hint=hint)

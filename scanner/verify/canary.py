@@ -65,24 +65,12 @@ LOOKALIKE_ACCOUNTS: frozenset[str] = frozenset(
 
 BUILTIN_CANARY_ACCOUNTS: frozenset[str] = THINKST_ACCOUNTS | LOOKALIKE_ACCOUNTS
 
-_ACCOUNT_RE = re.compile(r"\d{12}")
 AWS_KEY_ID_RE = re.compile(r"(?:AKIA|ASIA)[A-Z2-7]{16}")
 
 
 def is_aws_key_id(value: str) -> bool:
     """True for long-term (AKIA) and temporary (ASIA) access key IDs: the ones STS can check."""
     return AWS_KEY_ID_RE.fullmatch(value) is not None
-
-
-def normalize_accounts(values: Iterable[str], *, what: str = "account") -> frozenset[str]:
-    """Validate user-supplied account IDs (12 digits); raise ValueError naming the bad one."""
-    out: set[str] = set()
-    for raw in values:
-        value = str(raw).strip()
-        if not _ACCOUNT_RE.fullmatch(value):
-            raise ValueError(f"{what} {value!r} is not a 12-digit AWS account ID")
-        out.add(value)
-    return frozenset(out)
 
 
 def account_of(finding: Finding) -> str | None:

@@ -4,6 +4,12 @@ Only ``live`` long-term ``AKIA`` keys of IAM users are ever touched, and only wi
 ``iam:UpdateAccessKey Status=Inactive`` — reversible, never a delete. Root keys and temporary
 ``ASIA`` keys are refused with guidance. Every decision goes to the audit log (see ``audit``).
 
+    findings -> pipeline.respond -> build_plan (every refusal rule) -> Deactivator.set_status
+
+A default (redacted) report is enough: keysweep needs the key IDs, and takes liveness from the
+report's ``verification`` or from ListAccessKeys with the operator's credentials. Only
+``--use-leaked-key`` needs the leaked secret.
+
 CloudTrail: GetCallerIdentity, UpdateAccessKey and ListAccessKeys made with the operator's
 credentials are logged in the operator's account (which is the key's account: we refuse
 otherwise). In ``--use-leaked-key`` mode they are made by, and logged against, the leaked key.
@@ -12,22 +18,38 @@ otherwise). In ``--use-leaked-key`` mode they are made by, and logged against, t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from scanner.errors import VerifyError
 from scanner.models import Finding
 from scanner.verify import LIVE
 from scanner.verify.audit import AuditLog
-from scanner.verify.scrub import one_line, scrub
+from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
+from scanner.verify.pipeline import AwsSettings, respond, usable_secrets
+from scanner.verify.scrub import scrub
 from scanner.verify.session import AwsOptions, leaked_key_client, operator_client
 
 Log = Callable[[str], None]
 
-DEACTIVATE = "deactivate"
-REFUSE = "refuse"
+
+class Action(StrEnum):
+    DEACTIVATE = "deactivate"
+    REFUSE = "refuse"
+
+
+class KeyStatus(StrEnum):
+    """An access key's status in IAM (UpdateAccessKey / ListAccessKeys)."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+DEACTIVATE = Action.DEACTIVATE
+REFUSE = Action.REFUSE
 
 
 @dataclass(frozen=True)
@@ -39,16 +61,9 @@ class PlanItem:
     user: str | None
     arn: str | None
     last_used: str | None
-    action: str  # deactivate | refuse
+    action: Action
     reason: str = ""
     fingerprint: str | None = None  # of the verifying secret, to find it for --use-leaked-key
-
-
-@dataclass(frozen=True)
-class Operator:
-    arn: str
-    account: str
-    mode: str  # operator | leaked-key
 
 
 def user_from_arn(arn: str | None) -> str | None:
@@ -105,39 +120,61 @@ ROOT_GUIDANCE = (
 )
 
 
-def build_plan(findings: Iterable[Finding]) -> list[PlanItem]:
-    """One item per distinct live key id; non-live keys are left out (see ``not_planned``)."""
+@dataclass(frozen=True)
+class PlanPolicy:
+    """The context every refusal rule needs besides the findings."""
+
+    operator: Operator | None = None  # None with --use-leaked-key: each key acts on itself
+    allow_accounts: Collection[str] = ()
+    deny_accounts: Collection[str] = ()
+    leaked_secrets: Collection[str] | None = None  # --use-leaked-key: key ids we can sign as
+
+
+def build_plan(findings: Iterable[Finding], policy: PlanPolicy | None = None) -> list[PlanItem]:
+    """One item per distinct live key id, deactivate or refuse (with the reason and what to do
+    instead); non-live keys are left out. Every refusal rule is here, first match wins."""
+    policy = policy or PlanPolicy()
     plan: dict[str, PlanItem] = {}
     for finding in findings:
         verdict = finding.verification
         if verdict is None or verdict.status != LIVE or finding.secret in plan:
             continue
-        key_id = finding.secret
-        user = user_from_arn(verdict.arn)
-
-        def item(action: str, reason: str = "") -> PlanItem:
-            return PlanItem(
-                key_id=key_id,  # noqa: B023 - used immediately
-                account=verdict.account or finding.account_id,  # noqa: B023
-                user=user,  # noqa: B023
-                arn=verdict.arn,  # noqa: B023
-                last_used=_last_used(finding),  # noqa: B023
-                action=action,
-                reason=reason,
-                fingerprint=verdict.secret_fingerprint,  # noqa: B023
-            )
-
-        if (verdict.arn or "").endswith(":root"):
-            plan[key_id] = item(REFUSE, ROOT_GUIDANCE)
-        elif key_id.startswith("ASIA"):
-            plan[key_id] = item(REFUSE, asia_guidance(verdict.arn))
-        elif not key_id.startswith("AKIA"):
-            plan[key_id] = item(REFUSE, "not a long-term AKIA key")
-        elif user is None:
-            plan[key_id] = item(REFUSE, f"cannot tell the IAM user from ARN {verdict.arn!r}")
-        else:
-            plan[key_id] = item(DEACTIVATE)
+        item = PlanItem(
+            key_id=finding.secret,
+            account=verdict.account or finding.account_id,
+            user=user_from_arn(verdict.arn),
+            arn=verdict.arn,
+            last_used=_last_used(finding),
+            action=Action.DEACTIVATE,
+            fingerprint=verdict.secret_fingerprint,
+        )
+        reason = _refusal(item, policy)
+        plan[item.key_id] = replace(item, action=Action.REFUSE, reason=reason) if reason else item
     return list(plan.values())
+
+
+def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
+    key_id, op = item.key_id, policy.operator
+    if (item.arn or "").endswith(":root"):
+        return ROOT_GUIDANCE
+    if key_id.startswith("ASIA"):
+        return asia_guidance(item.arn)
+    if not key_id.startswith("AKIA"):
+        return "not a long-term AKIA key"
+    if item.user is None:
+        return f"cannot tell the IAM user from ARN {item.arn!r}"
+    if op is not None and item.account != op.account:
+        return (
+            f"key belongs to account {item.account} but the operator ({op.arn}) is in account "
+            f"{op.account}; use --aws-profile with credentials in account {item.account}"
+        )
+    if item.account in policy.deny_accounts:
+        return "account is in verify.deny_accounts"
+    if policy.allow_accounts and item.account not in policy.allow_accounts:
+        return "account is not in verify.allow_accounts"
+    if policy.leaked_secrets is not None and key_id not in policy.leaked_secrets:
+        return "the secret that verified it is missing"
+    return None
 
 
 def _last_used(finding: Finding) -> str | None:
@@ -146,40 +183,6 @@ def _last_used(finding: Finding) -> str | None:
         return None
     where = "/".join(x for x in (verdict.last_used_service, verdict.last_used_region) if x)
     return f"{verdict.last_used_date} ({where})" if where else verdict.last_used_date
-
-
-def operator_identity(client: Any, mode: str) -> Operator:
-    import botocore.exceptions
-
-    try:
-        answer = client.get_caller_identity()
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise VerifyError(
-            f"operator credentials were rejected by STS: {error.get('Code', 'error')}"
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        why = one_line(str(exc))
-        raise VerifyError(f"cannot reach STS to identify the operator: {why}") from None
-    return Operator(arn=str(answer["Arn"]), account=str(answer["Account"]), mode=mode)
-
-
-def refuse_other_accounts(plan: list[PlanItem], operator: Operator) -> list[PlanItem]:
-    """Refuse every key that is not in the operator's account."""
-    out = []
-    for item in plan:
-        if item.action == DEACTIVATE and item.account != operator.account:
-            item = replace(
-                item,
-                action=REFUSE,
-                reason=(
-                    f"key belongs to account {item.account} but the operator "
-                    f"({operator.arn}) is in account {operator.account}; use --aws-profile "
-                    f"with credentials in account {item.account}"
-                ),
-            )
-        out.append(item)
-    return out
 
 
 def undo_commands(item: PlanItem) -> list[str]:
@@ -191,43 +194,42 @@ def undo_commands(item: PlanItem) -> list[str]:
 
 
 class Deactivator:
-    """Runs the plan with one IAM client (operator's, or the leaked key's own)."""
+    """Runs the plan with one IAM client (operator's, or the leaked key's own), audited."""
 
     def __init__(
         self,
         options: AwsOptions,
         audit: AuditLog,
         *,
-        leaked_secrets: dict[str, tuple[str, str | None]] | None = None,
-        log: Log | None = None,
+        leaked_secrets: Mapping[str, tuple[str, str | None]] | None = None,
     ) -> None:
         self.options = options
         self.audit = audit
         self.leaked_secrets = leaked_secrets  # key id -> (secret, token): --use-leaked-key only
-        self._log = log
 
     @property
-    def mode(self) -> str:
-        return "leaked-key" if self.leaked_secrets is not None else "operator"
+    def mode(self) -> Mode:
+        return Mode.LEAKED_KEY if self.leaked_secrets is not None else Mode.OPERATOR
 
-    def _clients(self, item: PlanItem) -> tuple[Any, Any]:
+    def clients(self, key_id: str) -> tuple[Any, Any]:
         if self.leaked_secrets is None:
             return operator_client("sts", self.options), operator_client("iam", self.options)
-        secret, token = self.leaked_secrets[item.key_id]
+        secret, token = self.leaked_secrets[key_id]
         return (
-            leaked_key_client("sts", item.key_id, secret, token, self.options),
-            leaked_key_client("iam", item.key_id, secret, token, self.options),
+            leaked_key_client("sts", key_id, secret, token, self.options),
+            leaked_key_client("iam", key_id, secret, token, self.options),
         )
 
-    def identify(self, plan: list[PlanItem]) -> dict[str, Operator]:
-        """Who acts for each key: one operator identity, or each leaked key's own."""
-        if self.leaked_secrets is None:
-            op = operator_identity(operator_client("sts", self.options), self.mode)
-            return {item.key_id: op for item in plan}
+    def operator(self) -> Operator:
+        """The operator's identity (operator mode)."""
+        return operator_identity(operator_client("sts", self.options), Mode.OPERATOR)
+
+    def identify(self, plan: Iterable[PlanItem]) -> dict[str, Operator]:
+        """Who acts for each key to deactivate: each leaked key's own identity."""
         out = {}
         for item in plan:
-            if item.action == DEACTIVATE and item.key_id in self.leaked_secrets:
-                sts, _ = self._clients(item)
+            if item.action == Action.DEACTIVATE:
+                sts, _ = self.clients(item.key_id)
                 out[item.key_id] = operator_identity(sts, self.mode)
         return out
 
@@ -253,16 +255,26 @@ class Deactivator:
             detail=detail,
         )
 
-    def apply(self, item: PlanItem, op: Operator) -> tuple[bool, str]:
-        """UpdateAccessKey Status=Inactive, then confirm with ListAccessKeys. Audited."""
+    def record_plan(self, plan: Plan, *, apply: bool) -> None:
+        """Audit every item: ``refused``, or ``planned`` (dry run or about to apply)."""
+        for item in plan.items:
+            op = plan.operators.get(item.key_id)
+            if item.action == Action.REFUSE:
+                self.record(item, "refused", "refused", op)
+            else:
+                self.record(item, "planned", "apply" if apply else "dry-run", op)
+
+    def set_status(self, item: PlanItem, op: Operator, status: KeyStatus) -> tuple[bool, str]:
+        """UpdateAccessKey to ``status``, then confirm with ListAccessKeys; audited either way
+        (``applied`` / ``reactivated`` or ``failed``). Deactivate and reactivate share it."""
         import botocore.exceptions
 
-        _, iam = self._clients(item)
+        _, iam = self.clients(item.key_id)
         try:
-            iam.update_access_key(UserName=item.user, AccessKeyId=item.key_id, Status="Inactive")
+            iam.update_access_key(UserName=item.user, AccessKeyId=item.key_id, Status=status)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            why = self._error_text(exc)
-            if self.mode == "leaked-key":
+            why = self._scrub(aws_error_text(exc))
+            if self.mode == Mode.LEAKED_KEY:
                 why += (
                     " (a leaked key usually lacks iam:UpdateAccessKey on itself, and AWS "
                     "attaches AWSCompromisedKeyQuarantine to keys it finds exposed, which "
@@ -270,43 +282,175 @@ class Deactivator:
                 )
             self.record(item, "failed", "UpdateAccessKey failed", op, why)
             return False, why
-        status, note = self._confirm(iam, item)
-        ok = status == "Inactive"
-        self.record(item, "applied" if ok else "failed", status or "unconfirmed", op, note)
-        return ok, note or f"ListAccessKeys shows {status}"
+        shown, note = self._confirm(iam, item)
+        ok = shown == status
+        done = "applied" if status == KeyStatus.INACTIVE else "reactivated"
+        self.record(item, done if ok else "failed", shown or "unconfirmed", op, note)
+        return ok, note or f"ListAccessKeys shows {shown}"
 
     def _confirm(self, iam: Any, item: PlanItem) -> tuple[str | None, str]:
         import botocore.exceptions
 
         try:
-            pages = iam.get_paginator("list_access_keys").paginate(UserName=item.user)
-            for page in pages:
-                for meta in page.get("AccessKeyMetadata", []):
-                    if meta.get("AccessKeyId") == item.key_id:
-                        return str(meta.get("Status")), ""
+            status = listed_status(iam, item.user, item.key_id)
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if self.mode == "leaked-key" and code == "InvalidClientTokenId":
+            if self.mode == Mode.LEAKED_KEY and code == "InvalidClientTokenId":
                 return "Inactive", "the key no longer authenticates (confirmed by its own call)"
-            return None, f"cannot confirm with ListAccessKeys: {self._error_text(exc)}"
+            return None, f"cannot confirm with ListAccessKeys: {self._scrub(aws_error_text(exc))}"
         except botocore.exceptions.BotoCoreError as exc:
-            return None, f"cannot confirm with ListAccessKeys: {self._error_text(exc)}"
-        return None, "key not listed by ListAccessKeys"
-
-    def _error_text(self, exc: Exception) -> str:
-        response = getattr(exc, "response", None)
-        if response:
-            error = response.get("Error", {})
-            text = f"{error.get('Code', 'error')}: {error.get('Message', '')}"
-        else:
-            text = f"{type(exc).__name__}: {exc}"
-        return one_line(self._scrub(text))
+            return None, f"cannot confirm with ListAccessKeys: {self._scrub(aws_error_text(exc))}"
+        return (status, "") if status else (None, "key not listed by ListAccessKeys")
 
     def _scrub(self, text: str) -> str:
         if not self.leaked_secrets:
             return text
-        hidden = [s for pair in self.leaked_secrets.values() for s in pair]
+        hidden = [s for pair in self.leaked_secrets.values() for s in pair if s]
         return scrub(text, hidden)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``deactivate`` intends: the items, who acts for each, and how many keys were
+    not live (so not planned)."""
+
+    items: tuple[PlanItem, ...]
+    operators: Mapping[str, Operator] = field(default_factory=dict)
+    not_live: int = 0
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for item in self.items if item.action == Action.REFUSE)
+
+
+def plan_deactivation(
+    findings: Iterable[Finding],
+    settings: AwsSettings,
+    audit: AuditLog,
+    *,
+    use_leaked_key: bool = False,
+    log: Log,
+) -> tuple[Deactivator, Plan]:
+    """The AWS response for deactivation, then the plan, and who carries it out.
+
+    Liveness comes from each finding's ``verification`` when the report has one, else STS
+    with the key's own secret when the report holds it, else (operator mode) ListAccessKeys
+    with the operator's credentials. The last-used date is read first (operator mode).
+    """
+    from scanner.verify.engine import is_access_key_finding
+
+    operator_mode = not use_leaked_key
+    response = respond(
+        findings,
+        replace(
+            settings,
+            verify=True,
+            exposure=operator_mode,
+            keep_verdicts=True,
+            operator_lookup=operator_mode,
+        ),
+        log=log,
+    )
+    keys = [f for f in response.findings if is_access_key_finding(f)]
+    leaked = None if operator_mode else leaked_secrets(keys)
+    deactivator = Deactivator(settings.aws(), audit, leaked_secrets=leaked)
+    live = response.live_key_ids()
+    not_live = len({f.secret for f in keys}) - len(live)
+    if not live:
+        return deactivator, Plan((), not_live=not_live)
+    operator = deactivator.operator() if operator_mode else None
+    policy = PlanPolicy(
+        operator=operator,
+        allow_accounts=settings.allow_accounts,
+        deny_accounts=settings.deny_accounts,
+        leaked_secrets=leaked,
+    )
+    items = build_plan(keys, policy)
+    if operator is not None:
+        operators = {item.key_id: operator for item in items}
+    else:
+        operators = deactivator.identify(items)
+    return deactivator, Plan(tuple(items), operators, not_live)
+
+
+def apply_plan(
+    plan: Plan,
+    deactivator: Deactivator,
+    *,
+    confirm: Callable[[PlanItem], bool],
+    say: Callable[[str], None],
+) -> tuple[int, int]:
+    """Deactivate each planned key that ``confirm`` accepts; returns (refused, failed), the
+    refusals of the plan included. ``say`` gets one line per key (and the undo commands)."""
+    refused, failed = plan.refused, 0
+    for item in plan.items:
+        if item.action != Action.DEACTIVATE:
+            continue
+        op = plan.operators[item.key_id]
+        if not confirm(item):
+            refused += 1
+            deactivator.record(
+                item, "refused", "not confirmed", op, "not confirmed by the operator"
+            )
+            say(f"{item.key_id}: not confirmed; left unchanged")
+            continue
+        ok, note = deactivator.set_status(item, op, KeyStatus.INACTIVE)
+        if ok:
+            say(f"{item.key_id}: deactivated (ListAccessKeys: Inactive)")
+            for command in undo_commands(item):
+                say(f"  undo: {command}")
+        else:
+            failed += 1
+            say(f"{item.key_id}: FAILED: {note}")
+    return refused, failed
+
+
+def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
+    """The plan as a table (key, account, user, last used, action) and the refusal reasons."""
+    title = "Deactivation plan" + ("" if apply else " (dry run)")
+    signer = "the leaked key itself" if mode == Mode.LEAKED_KEY else "operator credentials"
+    rows = [("KEY", "ACCOUNT", "USER", "LAST USED", "ACTION")]
+    for item in plan.items:
+        action = "deactivate" if item.action == Action.DEACTIVATE else "REFUSED"
+        rows.append(
+            (
+                item.key_id,
+                item.account or "?",
+                item.user or "?",
+                item.last_used or "unknown",
+                action,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{title}, signed with {signer}:"]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:4], widths, strict=True)]
+        lines.append("  ".join([*cells, row[4]]))
+    for item in plan.items:
+        if item.action != Action.DEACTIVATE:
+            lines.append(f"  refused {item.key_id}: {item.reason}")
+    if plan.not_live:
+        lines.append(f"({plan.not_live} AWS key(s) not live: not planned)")
+    return lines
+
+
+def leaked_secrets(findings: Iterable[Finding]) -> dict[str, tuple[str, str | None]]:
+    """key id -> (secret, token) that verified it, found by the verifying secret's hash."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for f in findings:
+        v = f.verification
+        if v is None or v.status != LIVE or v.secret_fingerprint is None:
+            continue
+        secret = next((p.secret for p in f.paired if p.fingerprint == v.secret_fingerprint), None)
+        token = next((p.secret for p in f.paired if p.kind == "session_token"), None)
+        if secret is not None:
+            out[f.secret] = (secret, token)
+    return out
+
+
+def has_secrets(findings: Iterable[Finding]) -> bool:
+    """True when some access key finding has a secret at hand (not a redacted report)."""
+    return any(usable_secrets(f) for f in findings)
 
 
 def reactivate(
@@ -320,43 +464,25 @@ def reactivate(
     """Set a key back to Active (the undo of ``deactivate``), confirm, audit."""
     import botocore.exceptions
 
-    sts = operator_client("sts", options)
-    iam = operator_client("iam", options)
-    op = operator_identity(sts, "operator")
-    account = None
     from scanner.verify.canary import is_aws_key_id
 
+    deactivator = Deactivator(options, audit)  # operator mode
+    op = deactivator.operator()
+    account = None
     if is_aws_key_id(key_id):
         from scanner.detect.aws_account import account_id_from_key_id
 
         account = account_id_from_key_id(key_id)
-    try:
-        if user is None:
+    item = PlanItem(key_id, account or op.account, user, None, None, Action.DEACTIVATE)
+    if user is None:
+        _, iam = deactivator.clients(key_id)
+        try:
             user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        why = f"cannot find the owner of {key_id}: {error.get('Code')}: {error.get('Message', '')}"
-        audit.record(
-            action="failed",
-            result="lookup failed",
-            key_id=key_id,
-            account=account,
-            user=None,
-            operator_arn=op.arn,
-            detail=one_line(why),
-        )
-        raise VerifyError(one_line(why)) from None
+        except botocore.exceptions.ClientError as exc:
+            why = f"cannot find the owner of {key_id}: {aws_error_text(exc)}"
+            deactivator.record(item, "failed", "lookup failed", op, why)
+            raise VerifyError(why) from None
+        item = replace(item, user=user)
     if confirm is not None and not confirm(key_id, user, op):
         raise VerifyError("reactivation not confirmed; nothing changed")
-    item = PlanItem(key_id, account or op.account, user, None, None, DEACTIVATE)
-    deactivator = Deactivator(options, audit)  # operator mode: its error texts and audit records
-    try:
-        iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Active")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        why = deactivator._error_text(exc)
-        deactivator.record(item, "failed", "UpdateAccessKey failed", op, why)
-        return False, why
-    status, note = deactivator._confirm(iam, item)
-    ok = status == "Active"
-    deactivator.record(item, "reactivated" if ok else "failed", status or "unconfirmed", op, note)
-    return ok, note or f"ListAccessKeys shows {status}"
+    return deactivator.set_status(item, op, KeyStatus.ACTIVE)

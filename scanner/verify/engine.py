@@ -16,11 +16,11 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from scanner.models import Finding, Verification, redact
+from scanner.models import Finding, Verification, is_redacted, redact
 from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
 from scanner.verify.canary import account_of, is_canary_account
 from scanner.verify.session import AwsOptions
@@ -60,7 +60,9 @@ class _Candidate:
 
 def candidates_for(finding: Finding, max_candidates: int) -> list[_Candidate]:
     """Candidate (secret, token) pairs for a key id finding, nearest first, capped."""
-    secrets = [p for p in finding.paired if p.kind == "secret_access_key"]
+    secrets = [
+        p for p in finding.paired if p.kind == "secret_access_key" and not is_redacted(p.secret)
+    ]
     if not finding.secret.startswith("ASIA"):
         return [_Candidate(p.secret, None, p.fingerprint) for p in secrets[:max_candidates]]
     tokens = [p for p in finding.paired if p.kind == "session_token"]
@@ -184,6 +186,10 @@ class Verifier:
             return Verification(
                 NOT_CHECKED, account=account, detail="no secret access key found near the key id"
             )
+        if not candidates_for(finding, 1):
+            return Verification(
+                NOT_CHECKED, account=account, detail="the secret is redacted in the report"
+            )
         if key_id.startswith("ASIA") and not any(p.kind == "session_token" for p in finding.paired):
             return Verification(
                 NOT_CHECKED,
@@ -254,19 +260,6 @@ def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
             if is_access_key_finding(f)
             and f.secret.startswith("AKIA")
             and not f.canary
-            and any(p.kind == "secret_access_key" for p in f.paired)
+            and any(p.kind == "secret_access_key" and not is_redacted(p.secret) for p in f.paired)
         }
     )
-
-
-def verify_findings(
-    findings: Iterable[Finding],
-    options: VerifyOptions | None = None,
-    *,
-    log: Log | None = None,
-) -> tuple[Finding, ...]:
-    return Verifier(options, log=log).verify(findings)
-
-
-def has_live_key(findings: Collection[Finding]) -> bool:
-    return any(f.verification is not None and f.verification.status == LIVE for f in findings)

@@ -1,0 +1,193 @@
+"""The AWS response pipeline: one function for ``scan/history --verify``, ``verify`` and
+``deactivate``, and the step a later stage (blast radius) joins.
+
+    findings -> canary marking (offline, always)
+             -> last-used snapshot (iam:GetAccessKeyLastUsed, operator credentials), taken
+                BEFORE any STS call: verifying a key is itself a "use" of it
+             -> STS GetCallerIdentity signed with each key's own nearby secrets
+             -> keys with no secret at hand (a default, redacted report): Active or not from
+                iam:ListAccessKeys with the operator's credentials (``operator_lookup``)
+             -> last used / used after leak on live keys (``exposure``)
+
+:func:`respond` never drops a finding: every input finding comes out, in order, enriched or
+unchanged, in :class:`AwsResponse`. Importing this module is cheap: boto3 is imported only
+when a call to AWS is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scanner.errors import VerifyError
+from scanner.models import Finding, is_redacted
+from scanner.verify import LIVE, NOT_CHECKED
+from scanner.verify.canary import account_of, mark_canaries
+from scanner.verify.exposure import LastUsed
+from scanner.verify.session import AwsOptions
+
+Log = Callable[[str], None]
+
+DEFAULT_MAX_CANDIDATES = 3
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT = 10.0
+
+
+class AccountLists(Protocol):
+    """The ``[verify]`` configuration's account lists (``scanner.config.VerifyConfig``)."""
+
+    @property
+    def canary_accounts(self) -> tuple[str, ...]: ...
+    @property
+    def allow_accounts(self) -> tuple[str, ...]: ...
+    @property
+    def deny_accounts(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """What to ask AWS and how: the command line's aws group plus the ``[verify]`` config."""
+
+    verify: bool = False
+    exposure: bool = False
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    profile: str | None = None
+    max_candidates: int = DEFAULT_MAX_CANDIDATES
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    canary_accounts: tuple[str, ...] = ()
+    allow_accounts: tuple[str, ...] = ()  # when set, only these accounts are checked
+    deny_accounts: tuple[str, ...] = ()  # never checked
+    keep_verdicts: bool = False  # trust a finding's verification (a report's) instead of asking
+    operator_lookup: bool = False  # keys without a secret: ListAccessKeys, operator credentials
+
+    def with_config(self, config: AccountLists | None) -> AwsSettings:
+        """Add the canary/allow/deny account lists of the ``[verify]`` configuration."""
+        if config is None:
+            return self
+        return dataclasses.replace(
+            self,
+            canary_accounts=(*self.canary_accounts, *config.canary_accounts),
+            allow_accounts=(*self.allow_accounts, *config.allow_accounts),
+            deny_accounts=(*self.deny_accounts, *config.deny_accounts),
+        )
+
+    def aws(self) -> AwsOptions:
+        return AwsOptions(
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            profile=self.profile,
+            connect_timeout=min(5.0, self.timeout),
+            read_timeout=self.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class AwsResponse:
+    """The findings after the AWS response, and what the report should say about it."""
+
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def live_key_ids(self) -> list[str]:
+        """Distinct live key ids, in report order."""
+        live = (f.secret for f in self.findings if _status(f) == LIVE)
+        return list(dict.fromkeys(live))
+
+
+def usable_secrets(finding: Finding) -> bool:
+    """True when a secret access key is at hand (not redacted) to sign a call with the key."""
+    return any(p.kind == "secret_access_key" and not is_redacted(p.secret) for p in finding.paired)
+
+
+def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> AwsResponse:
+    """Canary marking always; with ``settings.verify`` STS verification, the operator lookup
+    and the exposure check. Raises VerifyError only when the operator lookup was asked for
+    and the operator's credentials cannot be used (nothing could be decided without them)."""
+    marked = mark_canaries(findings, settings.canary_accounts)
+    if not settings.verify:
+        return AwsResponse(marked)
+    from scanner.verify.engine import Verifier, VerifyOptions, checkable_key_ids
+
+    ask = [i for i, f in enumerate(marked) if not (settings.keep_verdicts and f.verification)]
+    lookup = _lookup_ids([marked[i] for i in ask], settings) if settings.operator_lookup else []
+    notes: list[str] = []
+    snapshot = None
+    if settings.exposure or lookup:
+        from scanner.verify.exposure import last_used_snapshot
+
+        ids = {*checkable_key_ids(marked[i] for i in ask), *lookup}
+        try:  # before verification: an STS call is itself a "use" of the key
+            snapshot = last_used_snapshot(ids, settings.aws())
+        except VerifyError as exc:
+            if lookup:
+                raise
+            log(f"exposure check skipped: {exc}")  # keep the verification: report it
+            notes.append(f"exposure check skipped: {exc}")
+    options = VerifyOptions(
+        aws=settings.aws(),
+        max_candidates=settings.max_candidates,
+        concurrency=settings.concurrency,
+        canary_accounts=frozenset(settings.canary_accounts),
+        allow_accounts=frozenset(settings.allow_accounts),
+        deny_accounts=frozenset(settings.deny_accounts),
+    )
+    verified = Verifier(options, log=log).verify(marked[i] for i in ask)
+    out = list(marked)
+    for index, finding in zip(ask, verified, strict=True):
+        out[index] = finding
+    if lookup and snapshot is not None:
+        out = _looked_up(out, lookup, snapshot, settings)
+    if snapshot is not None:
+        from scanner.verify.exposure import check_exposure
+
+        out = list(check_exposure(out, settings.aws(), snapshot=snapshot, log=log))
+    return AwsResponse(tuple(out), tuple(notes))
+
+
+def _status(finding: Finding) -> str | None:
+    return finding.verification.status if finding.verification else None
+
+
+def _lookup_ids(findings: Sequence[Finding], settings: AwsSettings) -> list[str]:
+    """Long-term keys that STS cannot check here (no secret at hand) and that no offline
+    rule (canary, allow/deny lists) keeps from AWS: the operator looks them up."""
+    from scanner.verify.engine import is_access_key_finding
+
+    out = []
+    for f in findings:
+        account = account_of(f)
+        if (
+            is_access_key_finding(f)
+            and f.secret.startswith("AKIA")
+            and not f.canary
+            and not usable_secrets(f)
+            and account not in settings.deny_accounts
+            and (not settings.allow_accounts or account in settings.allow_accounts)
+        ):
+            out.append(f.secret)
+    return sorted(set(out))
+
+
+def _looked_up(
+    findings: list[Finding],
+    key_ids: list[str],
+    snapshot: LastUsed,
+    settings: AwsSettings,
+) -> list[Finding]:
+    """Replace the ``not_checked`` verdicts of ``key_ids`` with the operator's answer."""
+    from scanner.verify.operator import Mode, operator_identity, status_verdicts
+    from scanner.verify.session import operator_client
+
+    operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
+    iam = operator_client("iam", settings.aws())
+    verdicts = status_verdicts(key_ids, snapshot, iam, operator)
+    return [
+        dataclasses.replace(f, verification=verdicts[f.secret])
+        if f.secret in verdicts and _status(f) in (None, NOT_CHECKED)
+        else f
+        for f in findings
+    ]
