@@ -127,10 +127,9 @@ def deactivate_command(
     deactivator, plan = plan_deactivation(
         findings, settings, audit, use_leaked_key=use_leaked_key, log=stderr
     )
-    if not plan.items:
-        print(f"Nothing to deactivate: no live AWS key ({plan.not_live} key(s) not live).")
-        return EXIT_CLEAN
     print("\n".join(plan_lines(plan, apply=apply, mode=deactivator.mode)))
+    if not plan.items:
+        return EXIT_CLEAN
     deactivator.record_plan(plan, apply=apply)
     refused, failed = plan.refused, 0
     if apply:

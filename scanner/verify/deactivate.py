@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from scanner.errors import VerifyError
-from scanner.models import Finding
+from scanner.errors import UsageError, VerifyError
+from scanner.models import Finding, is_redacted
 from scanner.verify import LIVE
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
@@ -316,7 +316,7 @@ class Plan:
 
     items: tuple[PlanItem, ...]
     operators: Mapping[str, Operator] = field(default_factory=dict)
-    not_live: int = 0
+    not_live: tuple[str, ...] = ()  # "KEY_ID: status (why)" for each key that is not live
 
     @property
     def refused(self) -> int:
@@ -337,8 +337,14 @@ def plan_deactivation(
     with the key's own secret when the report holds it, else (operator mode) ListAccessKeys
     with the operator's credentials. The last-used date is read first (operator mode).
     """
-    from scanner.verify.engine import is_access_key_finding
+    from scanner.verify.engine import ACCESS_KEY_PREFIXES, is_access_key_finding
 
+    findings = tuple(findings)
+    if any(is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in findings):
+        raise UsageError(
+            "key IDs are redacted in this report (written with --redact-ids): write it again "
+            "without --redact-ids (secrets stay redacted), or use --scan PATH"
+        )
     operator_mode = not use_leaked_key
     response = respond(
         findings,
@@ -355,7 +361,9 @@ def plan_deactivation(
     leaked = None if operator_mode else leaked_secrets(keys)
     deactivator = Deactivator(settings.aws(), audit, leaked_secrets=leaked)
     live = response.live_key_ids()
-    not_live = len({f.secret for f in keys}) - len(live)
+    not_live = tuple(
+        dict.fromkeys(f"{f.secret}: {_verdict_text(f)}" for f in keys if f.secret not in live)
+    )
     if not live:
         return deactivator, Plan((), not_live=not_live)
     operator = deactivator.operator() if operator_mode else None
@@ -406,7 +414,12 @@ def apply_plan(
 
 
 def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
-    """The plan as a table (key, account, user, last used, action) and the refusal reasons."""
+    """The plan as a table (key, account, user, last used, action), the refusal reasons and
+    the keys that are not live (with why)."""
+    why_not = [f"  not live: {line}" for line in plan.not_live]
+    if not plan.items:
+        count = f"{len(plan.not_live)} key(s) not live"
+        return [f"Nothing to deactivate: no live AWS key ({count}).", *why_not]
     title = "Deactivation plan" + ("" if apply else " (dry run)")
     signer = "the leaked key itself" if mode == Mode.LEAKED_KEY else "operator credentials"
     rows = [("KEY", "ACCOUNT", "USER", "LAST USED", "ACTION")]
@@ -430,8 +443,15 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
         if item.action != Action.DEACTIVATE:
             lines.append(f"  refused {item.key_id}: {item.reason}")
     if plan.not_live:
-        lines.append(f"({plan.not_live} AWS key(s) not live: not planned)")
-    return lines
+        lines.append(f"({len(plan.not_live)} AWS key(s) not live: not planned)")
+    return [*lines, *why_not]
+
+
+def _verdict_text(finding: Finding) -> str:
+    v = finding.verification
+    if v is None:
+        return "not checked"
+    return f"{v.status} ({v.detail})" if v.detail else str(v.status)
 
 
 def leaked_secrets(findings: Iterable[Finding]) -> dict[str, tuple[str, str | None]]:

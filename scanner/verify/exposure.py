@@ -43,7 +43,7 @@ def used_after_leak(last_used: str | None, leaked: str | None) -> bool | None:
     return None if used_time is None else used_time > leak_time
 
 
-LastUsed = dict[str, "dict[str, Any] | str"]  # key id -> AccessKeyLastUsed, or an error
+LastUsed = dict[str, "dict[str, Any] | str"]  # key id -> AccessKeyLastUsed + UserName, or error
 
 
 def last_used_snapshot(
@@ -134,5 +134,7 @@ def _last_used(client: Any, key_id: str) -> dict[str, Any] | str:
         return one_line(f"{error.get('Code', 'error')}: {error.get('Message', '')}")
     except botocore.exceptions.BotoCoreError as exc:
         return one_line(f"{type(exc).__name__}: {exc}")
-    last: dict[str, Any] = answer.get("AccessKeyLastUsed", {}) or {}
+    last: dict[str, Any] = dict(answer.get("AccessKeyLastUsed", {}) or {})
+    if answer.get("UserName"):  # the key's owner: the operator lookup needs it
+        last["UserName"] = str(answer["UserName"])
     return last

@@ -1,0 +1,158 @@
+"""Deactivate / reactivate from a DEFAULT (redacted) report, against moto on 127.0.0.1.
+
+A default report shows key IDs (identifiers) in full and hides every secret. That is all
+deactivation needs: liveness comes from the report's ``verification`` when it has one, else
+from iam:ListAccessKeys with the operator's credentials. The leaked secret is never used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+
+from scanner.cli import EXIT_CLEAN, EXIT_ERROR, main
+from scanner.models import Finding, ScanResult, ScanSummary, Verification
+from scanner.report import json as json_report
+
+pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
+
+
+def as_operator(monkeypatch: pytest.MonkeyPatch, moto: MotoServer, account: str) -> None:
+    key, secret = moto.admins[account]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+
+def default_report(tmp_path: Path, *findings: Finding, redact_ids: bool = False) -> str:
+    """A report as ``keysweep history . -f json -o FILE`` writes it: no --show-secrets."""
+    findings = tuple(dataclasses.replace(f, identifier=True) for f in findings)  # as detected
+    path = tmp_path / "leaks.json"
+    result = ScanResult(findings, ScanSummary(mode="history", target="repo"))
+    path.write_text(json_report.render(result, show_secrets=False, redact_ids=redact_ids))
+    return str(path)
+
+
+def audit_actions(path: Path) -> list[str]:
+    return [json.loads(line)["action"] for line in path.read_text().splitlines()]
+
+
+def run(moto: MotoServer, *args: str) -> int:
+    return main([*args, "--aws-endpoint-url", moto.endpoint])
+
+
+def test_report_shows_the_key_id_and_hides_the_secret(tmp_path: Path) -> None:
+    finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
+    text = Path(default_report(tmp_path, finding)).read_text()
+    data = json.loads(text)["findings"][0]
+    assert data["secret"] == "AKIA" + "Q" * 16 and data["identifier"] is True
+    assert "s" * 40 not in text and data["secret_redacted"] is True
+
+
+def test_dry_run_then_apply_then_reactivate_from_a_default_report(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("default-report")
+    key, secret = moto.new_user(user)
+    moto.client("sts", key, secret).get_caller_identity()  # used once: shows in the plan
+    report = default_report(tmp_path, key_finding(key, secret))
+    assert secret not in Path(report).read_text()
+    audit = tmp_path / "audit.jsonl"
+    signed_by_leaked_key = moto.count(lambda s: s.key_id == key)
+
+    assert run(moto, "deactivate", report, "--audit-log", str(audit)) == EXIT_CLEAN
+    out = capsys.readouterr().out
+    assert "Dry run: nothing changed" in out
+    assert key in out and ACCOUNT_A in out and user in out and "sts" in out
+    assert moto.key_status(user, key) == "Active"
+    assert audit_actions(audit) == ["planned"]
+
+    assert run(moto, "deactivate", report, "--apply", "--yes", "--audit-log", str(audit)) == 0
+    out = capsys.readouterr().out
+    assert f"{key}: deactivated (ListAccessKeys: Inactive)" in out
+    assert moto.key_status(user, key) == "Inactive"
+    assert audit_actions(audit) == ["planned", "planned", "applied"]
+
+    assert run(moto, "reactivate", key, "--yes", "--audit-log", str(audit)) == EXIT_CLEAN
+    assert moto.key_status(user, key) == "Active"
+    last = json.loads(audit.read_text().splitlines()[-1])
+    assert last["action"] == "reactivated" and last["user"] == user and last["key_id"] == key
+    assert moto.count(lambda s: s.key_id == key) == signed_by_leaked_key  # never used by us
+    assert secret not in audit.read_text()
+
+
+@pytest.mark.parametrize(
+    ("verdict", "planned"),
+    [
+        (None, False),  # no verdict in the report: ListAccessKeys says Inactive
+        (Verification("live", account=ACCOUNT_A), True),  # the report's verdict wins
+    ],
+)
+def test_liveness_from_the_report_else_from_list_access_keys(
+    moto: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    verdict: Verification | None,
+    planned: bool,
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("inactive")
+    key, secret = moto.new_user(user)
+    moto.admin("iam").update_access_key(UserName=user, AccessKeyId=key, Status="Inactive")
+    if verdict is not None:
+        verdict = dataclasses.replace(verdict, arn=f"arn:aws:iam::{ACCOUNT_A}:user/{user}")
+    finding = dataclasses.replace(key_finding(key, secret), verification=verdict)
+    assert run(moto, "deactivate", default_report(tmp_path, finding)) == EXIT_CLEAN
+    out = capsys.readouterr().out
+    assert ("Dry run: nothing changed" in out) is planned
+    assert ("Nothing to deactivate" in out) is not planned
+
+
+def test_a_key_the_operator_cannot_see_is_not_planned(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_B)
+    key, secret = moto.new_user(unique("elsewhere"), ACCOUNT_A)
+    before = moto.count(lambda s: s.action == "UpdateAccessKey")
+    report = default_report(tmp_path, key_finding(key, secret))
+    assert run(moto, "deactivate", report, "--apply", "--yes") == EXIT_CLEAN
+    out = capsys.readouterr().out
+    assert "Nothing to deactivate" in out
+    assert f"not live: {key}: unknown" in out  # the operator's account does not list it
+    assert moto.count(lambda s: s.action == "UpdateAccessKey") == before
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("deactivate", "--use-leaked-key"), "drop it to act with operator credentials"),
+        (("verify",), "keysweep history PATH --verify"),
+    ],
+)
+def test_commands_that_need_the_secret_say_so_in_one_line(
+    moto: MotoServer, tmp_path: Path, capsys: Any, command: tuple[str, ...], expected: str
+) -> None:
+    key, secret = moto.new_user(unique("needs-secret"))
+    report = default_report(tmp_path, key_finding(key, secret))
+    assert run(moto, command[0], report, *command[1:]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "secrets are redacted" in err and expected in err
+    assert "Traceback" not in err and secret not in err
+
+
+def test_a_report_with_redacted_key_ids_is_one_clear_error(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    key, secret = moto.new_user(unique("redact-ids"))
+    report = default_report(tmp_path, key_finding(key, secret), redact_ids=True)
+    assert key not in Path(report).read_text()
+    assert run(moto, "deactivate", report) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "key IDs are redacted" in err
