@@ -156,3 +156,38 @@ def test_a_report_with_redacted_key_ids_is_one_clear_error(
     assert run(moto, "deactivate", report) == EXIT_ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "key IDs are redacted" in err
+
+
+@pytest.mark.parametrize("verify", [True, False], ids=["history-verify", "history-plain"])
+def test_readme_incident_workflow_needs_no_plain_secret_on_disk(
+    moto: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    verify: bool,
+) -> None:
+    """README, "The incident workflow": history (with or without --verify) -> deactivate dry
+    run -> --apply -> audit log -> reactivate, with no --show-secrets anywhere."""
+    from repo_builder import Repo
+
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("workflow")
+    key, secret = moto.new_user(user)
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"deploy.env": f"AWS_ACCESS_KEY_ID={key}\nAWS_SECRET_ACCESS_KEY={secret}\n"}, "c")
+    leaks, audit = tmp_path / "leaks.json", tmp_path / "audit.jsonl"
+    history = ["history", str(repo.path), "-f", "json", "-o", str(leaks)]
+    code = run(moto, *history, *(["--verify", "--exposure"] if verify else []))
+    assert code == (3 if verify else 1)  # a live key / findings
+    text = leaks.read_text()
+    assert key in text and secret not in text
+
+    assert run(moto, "deactivate", str(leaks), "--audit-log", str(audit)) == EXIT_CLEAN
+    assert f"{key}  {ACCOUNT_A}  {user}" in capsys.readouterr().out
+    args = ["deactivate", str(leaks), "--apply", "--yes", "--audit-log", str(audit)]
+    assert run(moto, *args) == EXIT_CLEAN
+    assert moto.key_status(user, key) == "Inactive"
+    assert run(moto, "reactivate", key, "--yes", "--audit-log", str(audit)) == EXIT_CLEAN
+    assert moto.key_status(user, key) == "Active"
+    assert audit_actions(audit) == ["planned", "planned", "applied", "reactivated"]
+    assert secret not in audit.read_text()
