@@ -583,6 +583,11 @@ def test_malformed_report(tmp_path: Path, case: str, command: str) -> None:
     proc = ks(
         tmp_path, command, "report.json", "--aws-endpoint-url", "http://127.0.0.1:9", timeout=60
     )
+    if case == "redacted" and command == "deactivate":
+        # A default report is enough to deactivate (key IDs only); what is missing here is
+        # the operator (tests/test_deactivate_default_report.py runs it against moto).
+        assert_clean_error(proc, "no operator AWS credentials")
+        return
     line = assert_clean_error(proc, "report.json")
     if case == "redacted":
         assert "--show-secrets" in line, line

@@ -29,7 +29,7 @@ from scanner.models import Finding, is_redacted
 from scanner.verify import LIVE
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
-from scanner.verify.pipeline import AwsSettings, respond, usable_secrets
+from scanner.verify.pipeline import AwsSettings, respond
 from scanner.verify.scrub import scrub
 from scanner.verify.session import AwsOptions, leaked_key_client, operator_client
 
@@ -46,10 +46,6 @@ class KeyStatus(StrEnum):
 
     ACTIVE = "Active"
     INACTIVE = "Inactive"
-
-
-DEACTIVATE = Action.DEACTIVATE
-REFUSE = Action.REFUSE
 
 
 @dataclass(frozen=True)
@@ -466,11 +462,6 @@ def leaked_secrets(findings: Iterable[Finding]) -> dict[str, tuple[str, str | No
         if secret is not None:
             out[f.secret] = (secret, token)
     return out
-
-
-def has_secrets(findings: Iterable[Finding]) -> bool:
-    """True when some access key finding has a secret at hand (not a redacted report)."""
-    return any(usable_secrets(f) for f in findings)
 
 
 def reactivate(
