@@ -69,9 +69,9 @@ def keysweep(cwd: Path, *args: str) -> Run:
 
 
 def assert_no_secret_leaked(text: str, *seeds: int) -> None:
+    """No secret access key in ``text`` (key IDs are identifiers: reports show them)."""
     for seed in seeds:
         assert secret_key(seed) not in text
-        assert key_id(seed)[4:] not in text
 
 
 @pytest.fixture

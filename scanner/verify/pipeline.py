@@ -119,7 +119,7 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
     if settings.exposure or lookup:
         from scanner.verify.exposure import last_used_snapshot
 
-        ids = {*checkable_key_ids(marked[i] for i in ask), *lookup}
+        ids = {*checkable_key_ids(marked), *lookup}
         try:  # before verification: an STS call is itself a "use" of the key
             snapshot = last_used_snapshot(ids, settings.aws())
         except VerifyError as exc:
