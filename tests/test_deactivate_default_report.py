@@ -191,3 +191,20 @@ def test_readme_incident_workflow_needs_no_plain_secret_on_disk(
     assert moto.key_status(user, key) == "Active"
     assert audit_actions(audit) == ["planned", "planned", "applied", "reactivated"]
     assert secret not in audit.read_text()
+
+
+def test_verify_exposure_from_a_default_report(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("verify-exposure")
+    key, secret = moto.new_user(user)
+    moto.client("sts", key, secret).get_caller_identity()  # used once
+    report, out = default_report(tmp_path, key_finding(key, secret)), tmp_path / "v.json"
+    args = ["verify", report, "--exposure", "-f", "json", "-o", str(out)]
+    assert run(moto, *args) == 3  # a live key
+    [finding] = json.loads(out.read_text())["findings"]
+    v = finding["verification"]
+    assert v["status"] == "live" and v["arn"] == f"arn:aws:iam::{ACCOUNT_A}:user/{user}"
+    assert v["last_used_service"] == "sts" and "ListAccessKeys" in v["detail"]
+    assert finding["secret"] == key and secret not in out.read_text()

@@ -23,9 +23,10 @@ DESCRIPTION = """\
 Verify the AWS access keys of a JSON report (written with --show-secrets) with STS
 GetCallerIdentity, signed with exactly each found key and its nearest secrets. Your own AWS
 credentials are never used for this; --aws-profile only adds the exposure check
-(iam:GetAccessKeyLastUsed) for live keys. A default report hides the secrets, so it cannot be
-verified: verify while scanning instead (keysweep history PATH --verify), and give that report
-to deactivate.
+(iam:GetAccessKeyLastUsed) for live keys. A default report hides the secrets, so STS cannot
+check them: verify while scanning instead (keysweep history PATH --verify), or add --exposure:
+then a key whose secret is not in the report is live when iam:ListAccessKeys, with your
+credentials, says Active.
 
 states: live, invalid, expired, unknown (timeouts, throttling, 5xx: never 'invalid'),
 canary (honeytoken account: never sent), skipped (allow/deny lists), not_checked
@@ -35,14 +36,17 @@ examples:
   keysweep history . --format json --show-secrets -o leaks.json
   keysweep verify leaks.json                       # table with a VERIFIED column
   keysweep verify leaks.json --aws-profile sec -f json -o verified.json
+  keysweep history . -f json -o plain.json         # a default report: key IDs, no secret
+  keysweep verify plain.json --exposure            # Active? last used? (your credentials)
 
 exit codes: 0 clean, 1 findings, 2 error, 3 a live AWS key was found, 130 interrupted
 """
 
 
 REDACTED_HINT = (
-    "a redacted report cannot be verified: verify while scanning instead "
-    "(keysweep history PATH --verify), or write the report with --show-secrets"
+    "it cannot be verified: verify while scanning (keysweep history PATH --verify), add "
+    "--exposure to ask IAM about its key IDs with your own credentials, or write the report "
+    "with --show-secrets"
 )
 
 
@@ -87,7 +91,10 @@ def verify_command(
     from scanner.report.json import load_report
 
     config = load_config(Path(config_path) if config_path else None, Path.cwd())
-    result = load_report(report, require_secrets=True, hint=REDACTED_HINT)
-    result = apply_aws_stage(result, replace(settings, verify=True), config.verify)
+    # With --exposure a default report is enough: a key without its secret at hand is live
+    # when iam:ListAccessKeys (operator credentials) says Active.
+    result = load_report(report, require_secrets=not settings.exposure, hint=REDACTED_HINT)
+    settings = replace(settings, verify=True, operator_lookup=settings.exposure)
+    result = apply_aws_stage(result, settings, config.verify)
     write_report(result, options)
     return exit_code(result)
