@@ -166,6 +166,16 @@ def redact(secret: str) -> str:
     return f"{secret[:shown]}…({len(secret)} chars)"
 
 
+# Rules whose "secret" is an identifier, not a secret: AWS shows an access key ID in the
+# console, in ``aws iam list-access-keys`` and in every CloudTrail record.
+IDENTIFIER_RULES = frozenset({"aws-access-key-id"})
+
+
+def display_secret(rule_id: str, secret: str) -> str:
+    """How a report shows a finding's value by default: identifiers in full, secrets redacted."""
+    return secret if rule_id in IDENTIFIER_RULES else redact(secret)
+
+
 @dataclass(frozen=True)
 class ScanSummary:
     """What a scan looked at, for the JSON ``scan`` object and the table footer.
