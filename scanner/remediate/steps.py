@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from scanner.remediate.apply import ApplyResult
 from scanner.remediate.plan import Plan, Target
+from scanner.report.table import printable
 
 _SHOWN_COMMITS = 3
 
@@ -50,16 +51,17 @@ def push_command(into: str, remote: str | None, refs: Sequence[str]) -> str:
 
 def _target_lines(index: int, target: Target) -> list[str]:
     f = target.finding
-    lines = [f"secret {index}: {f.rule_id} {target.label}"]
+    lines = [f"secret {index}: {printable(f.rule_id)} {printable(target.label)}"]
     for extra in target.secrets[1:]:
         lines.append(f"  with:        {extra.rule_id} {extra.label}")
-    where = f"{f.path}:{f.line}"
+    where = f"{printable(f.path)}:{f.line}"
     if target.blob_id:
         where += f" (blob {target.blob_id[:12]})"
     lines.append(f"  file:        {where}")
     if f.commit is not None:
         c = f.commit
-        lines.append(f"  leaked in:   {c.sha[:12]} {c.date[:10]} by {c.author_name}: {c.subject}")
+        who = printable(f"{c.date[:10]} by {c.author_name}: {c.subject}")
+        lines.append(f"  leaked in:   {c.sha[:12]} {who}")
     if target.problem is not None:
         lines.append(f"  CANNOT REMOVE: {target.problem}")
         return lines
@@ -68,7 +70,8 @@ def _target_lines(index: int, target: Target) -> list[str]:
         False: "no",
     }
     lines.append(f"  in HEAD:     {head.get(target.in_head, 'unknown')}")
-    lines.append(f"  refs:        {', '.join(target.refs) if target.refs else '(none)'}")
+    refs = printable(", ".join(target.refs)) if target.refs else "(none)"
+    lines.append(f"  refs:        {refs}")
     if target.commits:
         shown = ", ".join(c[:12] for c in target.commits[:_SHOWN_COMMITS])
         more = len(target.commits) - _SHOWN_COMMITS
