@@ -26,7 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.detect import Detector
-from scanner.models import Finding, Fragment, ScanResult, ScanSummary, fingerprint_of
+from scanner.models import (
+    IDENTIFIER_RULES,
+    Finding,
+    Fragment,
+    ScanResult,
+    ScanSummary,
+    fingerprint_of,
+)
 from scanner.report import REPORTERS, reporter
 from scanner.rulepack import load_rules
 
@@ -199,7 +206,10 @@ def test_redacted_output_never_contains_a_secret(
     for name, out in _render_all(findings).items():
         for finding in findings:
             assert finding.secret not in finding.redacted
-            assert finding.secret not in out, f"{name} shows {finding.rule_id}'s secret"
+            # An access key ID is an identifier, shown in full where a format already does so
+            # (issue 13 item 1: html now, every format after that); secrets never are.
+            if not (name == "html" and finding.rule_id in IDENTIFIER_RULES):
+                assert finding.secret not in out, f"{name} shows {finding.rule_id}'s secret"
             for paired in finding.paired:
                 assert paired.secret not in out, f"{name} shows a paired secret"
 

@@ -3,7 +3,9 @@ on a mirror clone, on real repositories built here. The user's repository must n
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -164,22 +166,31 @@ def test_report_of_another_repository_cannot_be_planned(leaky: Repo, tmp_path: P
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--apply",), "--apply needs --into DIR"),
-        (("--apply", "--into", "{nonempty}"), "already exists and is not empty"),
+        (("{report}", "--repo", "{repo}", "--apply"), "--apply needs --into DIR"),
+        (("{report}", "--repo", "{repo}", "--apply", "--into", "{busy}"),
+         "already exists and is not empty"),
+        (("{missing}", "--repo", "{repo}"), "cannot read report: no such file or directory"),
+        (("{notjson}", "--repo", "{repo}"), "not a JSON report"),
+        (("{report}", "--repo", "{busy}"), "not a git repository"),
     ],
-)
-def test_bad_usage_is_one_line(
+)  # fmt: skip
+def test_bad_input_is_one_line(
     leaky: Repo, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
     report = history_report(leaky, tmp_path)
-    nonempty = tmp_path / "busy"
-    nonempty.mkdir()
-    (nonempty / "file").write_text("x")
-    argv = [a.format(nonempty=nonempty) for a in args]
-    run = keysweep("remediate", str(report), "--repo", str(leaky.path), *argv)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("x")
+    (tmp_path / "notjson.json").write_text("{")
+    names = {
+        "report": report, "repo": leaky.path, "busy": busy,
+        "missing": tmp_path / "missing.json", "notjson": tmp_path / "notjson.json",
+    }  # fmt: skip
+    run = keysweep("remediate", *(a.format(**names) for a in args))
     assert run.code == 2
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in run.stderr
 
 
 def test_missing_filter_repo_is_one_line(leaky: Repo, tmp_path: Path) -> None:
@@ -260,3 +271,21 @@ def test_remediate_never_needs_show_secrets(leaky: Repo, tmp_path: Path) -> None
     assert run.code == 0
     assert secret_key("gone") not in run.stdout + run.stderr
     assert os.path.exists(leaky.path.parent / "repo.keysweep-expressions.txt")
+
+
+@needs_filter_repo
+def test_an_encoded_secret_is_removed_in_its_encoded_form(tmp_path: Path) -> None:
+    """A credential found only after base64 decoding is in the blob as base64: that span is
+    what the rewrite replaces."""
+    encoded = base64.b64encode(env_text("b64").encode()).decode()
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"k8s/secret.yaml": f"kind: Secret\ndata:\n  credentials: {encoded}\n"}, "add")
+    repo.commit({"k8s/secret.yaml": None}, "drop")
+    report = history_report(repo, tmp_path)
+    assert all(f["encoding"] == "base64" for f in json.loads(report.read_text())["findings"])
+    into = tmp_path / "clean.git"
+    run = keysweep(
+        "remediate", str(report), "--repo", str(repo.path), "--apply", "--into", str(into)
+    )
+    assert run.code == 0, run.stdout + run.stderr
+    assert encoded.encode() not in all_object_bytes(into)

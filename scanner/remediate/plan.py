@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scanner.errors import GitError
-from scanner.models import Finding, Fragment, display_secret
+from scanner.models import Finding, Fragment, decode_bytes, display_secret
 from scanner.sources.blobscan import BlobScanner
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, redact_url
@@ -147,10 +147,28 @@ def _recover(git: Git, finding: Finding, detector: BlobScanner, *, head: str | N
         )
     found = chosen[0]
     secrets = [Secret(found.rule_id, found.secret, display_secret(found.rule_id, found.secret))]
+    if found.encoding:
+        # Found after decoding: what the blob holds is the encoded span; replace that too.
+        span = _span_text(decode_bytes(raw), found)
+        if span and span.encode("utf-8", "surrogatepass") in raw:
+            secrets.append(Secret(found.rule_id, span, f"{found.encoding}-encoded span"))
     secrets += (
         Secret(p.rule_id, p.secret, display_secret(p.rule_id, p.secret)) for p in found.paired
     )
     return Target(finding, secrets=tuple(secrets), blob_id=blob)
+
+
+def _span_text(text: str, f: Finding) -> str:
+    """``text`` from (line, column) to (end_line, end_column), 1-based, end exclusive."""
+    starts = [0]
+    for i, char in enumerate(text):
+        if char == "\n":
+            starts.append(i + 1)
+    if not (0 < f.line <= len(starts) and 0 < f.end_line <= len(starts)):
+        return ""
+    begin = starts[f.line - 1] + f.column - 1
+    end = starts[f.end_line - 1] + f.end_column - 1
+    return text[begin:end] if begin < end else ""
 
 
 # -- where it lives --------------------------------------------------------------------------

@@ -95,8 +95,9 @@ def render_plan(plan: Plan, *, report: str, expressions: str, into: str) -> str:
     out += [
         "steps, in this order:",
         "  1. Deactivate or rotate every key first: rewriting history does not un-leak a key",
-        "     (anyone may already have a copy). Dry run, then apply:",
+        "     (anyone may already have a copy). AWS keys: dry run, then apply:",
         f"       keysweep deactivate {_q(report)} --aws-profile PROFILE [--apply]",
+        "     other tokens: revoke them where they were issued.",
         f"  2. {n} value(s) to replace are in {expressions} (mode 0600).",
         "     THAT FILE HOLDS THE PLAIN SECRETS: keep it private and delete it when done (step 7).",
         "  3. Rewrite a fresh mirror clone, never your working repository:",
