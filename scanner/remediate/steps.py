@@ -92,6 +92,9 @@ def render_plan(plan: Plan, *, report: str, expressions: str, into: str) -> str:
         out += [*_target_lines(i, target), ""]
     n = len(plan.secrets)
     remote = plan.remote_url
+    if not n:
+        out.append("no value could be re-read from the repository: nothing to rewrite.")
+        return "\n".join(out) + "\n"
     out += [
         "steps, in this order:",
         "  1. Deactivate or rotate every key first: rewriting history does not un-leak a key",
