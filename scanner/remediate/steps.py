@@ -51,7 +51,7 @@ def push_command(into: str, remote: str | None, refs: Sequence[str]) -> str:
 
 def _target_lines(index: int, target: Target) -> list[str]:
     f = target.finding
-    lines = [f"secret {index}: {printable(f.rule_id)} {printable(target.label)}"]
+    lines = [f"finding {index}: {printable(f.rule_id)} {printable(target.label)}"]
     for extra in target.secrets[1:]:
         lines.append(f"  with:        {extra.rule_id} {extra.label}")
     where = f"{printable(f.path)}:{f.line}"
