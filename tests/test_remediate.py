@@ -289,3 +289,15 @@ def test_an_encoded_secret_is_removed_in_its_encoded_form(tmp_path: Path) -> Non
     )
     assert run.code == 0, run.stdout + run.stderr
     assert encoded.encode() not in all_object_bytes(into)
+
+
+def test_plan_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Paths and commit subjects are shown escaped: an ESC sequence or a newline in a file
+    name cannot colour the screen or forge a line of the plan."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"evil\x1b[31m\nin HEAD:     no.env": env_text("esc")}, "subject \x1b]0;owned\x07")
+    report = history_report(repo, tmp_path)
+    run = keysweep("remediate", str(report), "--repo", str(repo.path))
+    assert run.code == 0, run.stdout + run.stderr
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    assert "evil\\x1b[31m\\nin HEAD:     no.env:1" in run.stdout
