@@ -26,7 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.detect import Detector
-from scanner.models import Finding, Fragment, ScanResult, ScanSummary, fingerprint_of
+from scanner.models import (
+    Finding,
+    Fragment,
+    ScanResult,
+    ScanSummary,
+    fingerprint_of,
+)
 from scanner.report import REPORTERS, reporter
 from scanner.rulepack import load_rules
 

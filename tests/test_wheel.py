@@ -75,6 +75,11 @@ def test_wheel_installs_and_scans_with_packaged_rules(tmp_path: Path) -> None:
     assert key_id(7) in {f["secret"] for f in report["findings"]}
     assert report["scan"]["files_scanned"] == 2
 
+    # The HTML template ships inside the package (and Jinja2 comes with it).
+    page = run([str(bin_dir / "keysweep"), "scan", str(target), "--format", "html"], cwd=tmp_path)
+    assert page.returncode == 1, page.stderr
+    assert key_id(7) in page.stdout and "</html>" in page.stdout
+
     clean = run([str(bin_dir / "keysweep"), "scan", str(target / "clean.py")], cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
 

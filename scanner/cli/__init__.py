@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "scanner.cli.baseline",
     "deactivate": "scanner.cli.deactivate",
     "reactivate": "scanner.cli.reactivate",
+    "remediate": "scanner.cli.remediate",
 }
 
 DESCRIPTION = """\

@@ -20,6 +20,7 @@ REPORTERS: dict[str, str] = {
     "sarif": "scanner.report.sarif",
     "github": "scanner.report.github",
     "gitlab": "scanner.report.gitlab",
+    "html": "scanner.report.html",
 }
 
 DEFAULT_FORMAT = "table"

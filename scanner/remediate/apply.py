@@ -1,0 +1,96 @@
+"""Carry a plan out on a fresh mirror clone, then prove the secrets are gone.
+
+1. ``git clone --mirror --no-local REPO DIR`` (the user's repository is only read);
+2. ``git filter-repo --replace-text EXPRESSIONS`` in DIR (it expires reflogs and prunes, so the
+   old blobs leave DIR's object database);
+3. ``keysweep history`` on DIR, unreachable blobs included: any finding whose value is one of
+   the remediated secrets is listed in ``remaining``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.errors import GitError, UsageError
+from scanner.remediate.plan import Plan
+from scanner.sources.blobscan import BlobScanner
+from scanner.sources.gitproc import Git, clone_mirror, first_line
+from scanner.sources.history import HistoryScan
+
+NO_FILTER_REPO = (
+    "git-filter-repo: command not found (pip install git-filter-repo, or your distribution's "
+    "git-filter-repo package)"
+)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    into: str
+    rewritten_refs: tuple[str, ...]  # refs of DIR whose tip changed (or that were dropped)
+    blobs_scanned: int
+    remaining: tuple[str, ...]  # labels of remediated secrets still found in DIR
+    errors: tuple[str, ...] = ()
+
+
+def filter_repo_available() -> bool:
+    return shutil.which("git-filter-repo") is not None
+
+
+def apply_plan(plan: Plan, into: str, expressions: str, detector: BlobScanner) -> ApplyResult:
+    """Mirror ``plan.repo`` into ``into``, rewrite it there, re-scan it."""
+    if not filter_repo_available():
+        raise UsageError(NO_FILTER_REPO)
+    target = Path(into)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(f"--into {into}: already exists and is not empty (choose a new directory)")
+    if target.exists():
+        target.rmdir()  # clone wants to create it
+    clone_mirror(os.path.abspath(plan.repo), into)
+    mirror = Git(into)
+    before = _refs(mirror)
+    _filter_repo(mirror, os.path.abspath(expressions))
+    after = _refs(mirror)
+    rewritten = tuple(ref for ref, oid in before.items() if after.get(ref) != oid)
+
+    scan = HistoryScan(into, include_unreachable=True).run(detector)
+    values = {s.value: s.label for s in plan.secrets}
+    remaining: dict[str, None] = {}
+    for finding in scan.findings:
+        for value in (finding.secret, *(p.secret for p in finding.paired)):
+            if value in values:
+                remaining[values[value]] = None
+    return ApplyResult(
+        into=into,
+        rewritten_refs=rewritten,
+        blobs_scanned=scan.summary.files_scanned,
+        remaining=tuple(remaining),
+        errors=scan.summary.errors,
+    )
+
+
+def _refs(git: Git) -> dict[str, str]:
+    out = git.out("for-each-ref", "--format=%(objectname) %(refname)", what=git.label)
+    pairs = (line.split(" ", 1) for line in out.decode("utf-8", "backslashreplace").splitlines())
+    return {ref: oid for oid, ref in pairs}
+
+
+def _filter_repo(git: Git, expressions: str) -> None:
+    """``git filter-repo --replace-text FILE`` in the mirror, with keysweep's git environment
+    (nothing configured in the scanned repository runs)."""
+    try:
+        proc = subprocess.run(
+            ["git-filter-repo", "--replace-text", expressions, "--quiet"],
+            cwd=git.repo,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=git.env,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise UsageError(NO_FILTER_REPO) from None
+    if proc.returncode != 0:
+        raise GitError(f"{git.label}: git-filter-repo failed: {first_line(proc.stderr)}")
