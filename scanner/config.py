@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -162,7 +162,7 @@ class _Reader:
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"config file {self.source}: key '{key}': {problem}")
 
-    def table(self, data: Any, key: str, allowed: Mapping[str, str]) -> dict[str, Any]:
+    def table(self, data: Any, key: str, allowed: Collection[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise self.fail(key, f"expected a table, got {_kind(data)}")
         for name in data:
@@ -233,19 +233,13 @@ def _is_absolute(value: str) -> bool:
     )
 
 
-_TOP = {
-    "rules": "extra rule packs and disabled rules",
-    "scan": "file size limit and skipped paths",
-    "allowlist": "global allowlist",
-    "baseline": "baseline file",
-    "verify": "verification settings",
-}
-_RULES = {"packs": "", "disable": ""}
-_SCAN = {"max_file_size": "", "skip_paths": ""}
-_ALLOWLIST = {"paths": "", "regexes": "", "stopwords": ""}
-_ALLOW_REGEX = {"regex": "", "target": ""}
-_BASELINE = {"path": ""}
-_VERIFY = {"canary_accounts": "", "allow_accounts": "", "deny_accounts": ""}
+_TOP = frozenset({"rules", "scan", "allowlist", "baseline", "verify"})
+_RULES = frozenset({"packs", "disable"})
+_SCAN = frozenset({"max_file_size", "skip_paths"})
+_ALLOWLIST = frozenset({"paths", "regexes", "stopwords"})
+_ALLOW_REGEX = frozenset({"regex", "target"})
+_BASELINE = frozenset({"path"})
+_VERIFY = ("canary_accounts", "allow_accounts", "deny_accounts")
 
 
 def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> Config:

@@ -45,8 +45,8 @@ def add_parser(subparsers: Any) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="limit the check to these staged paths (pre-commit passes file names; "
-        "default: everything staged)",
+        help="limit the check to these staged paths (default: everything staged; the "
+        "pre-commit hook passes none)",
     )
     add_common_options(parser)
 

@@ -125,17 +125,6 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
     return tips
 
 
-@dataclass(frozen=True)
-class Selection:
-    """What to read: the blobs, plus a note when some could not be read (partial clone)."""
-
-    feed: bytes
-    blobs: int
-    total_bytes: int
-    too_large: int
-    missing: frozenset[str]
-
-
 # Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
 # lacks (``--missing=print`` never fetches it).
 _LIST_BLOBS = (

@@ -25,5 +25,3 @@ UNKNOWN = "unknown"
 CANARY = "canary"
 SKIPPED = "skipped"
 NOT_CHECKED = "not_checked"
-
-STATUSES: tuple[str, ...] = (LIVE, INVALID, EXPIRED, UNKNOWN, CANARY, SKIPPED, NOT_CHECKED)

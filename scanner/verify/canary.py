@@ -74,17 +74,6 @@ def is_aws_key_id(value: str) -> bool:
     return AWS_KEY_ID_RE.fullmatch(value) is not None
 
 
-def normalize_accounts(values: Iterable[str], *, what: str = "account") -> frozenset[str]:
-    """Validate user-supplied account IDs (12 digits); raise ValueError naming the bad one."""
-    out: set[str] = set()
-    for raw in values:
-        value = str(raw).strip()
-        if not _ACCOUNT_RE.fullmatch(value):
-            raise ValueError(f"{what} {value!r} is not a 12-digit AWS account ID")
-        out.add(value)
-    return frozenset(out)
-
-
 def account_of(finding: Finding) -> str | None:
     """The account a key finding belongs to, decoded offline (None for old AKIAI/AKIAJ keys)."""
     if finding.account_id:

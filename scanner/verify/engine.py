@@ -16,7 +16,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -257,16 +257,3 @@ def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
             and any(p.kind == "secret_access_key" for p in f.paired)
         }
     )
-
-
-def verify_findings(
-    findings: Iterable[Finding],
-    options: VerifyOptions | None = None,
-    *,
-    log: Log | None = None,
-) -> tuple[Finding, ...]:
-    return Verifier(options, log=log).verify(findings)
-
-
-def has_live_key(findings: Collection[Finding]) -> bool:
-    return any(f.verification is not None and f.verification.status == LIVE for f in findings)
