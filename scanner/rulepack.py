@@ -26,7 +26,7 @@ import yaml
 
 import scanner
 from scanner.errors import RuleError
-from scanner.models import Severity
+from scanner.models import PairKind, Severity
 from scanner.templates import expand_template
 
 PACK_VERSION = 1
@@ -35,7 +35,7 @@ ALLOW_TARGETS = ("secret", "match", "line")
 KNOWN_CHECKS = frozenset({"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape"})
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})
-PAIR_KINDS = frozenset({"secret_access_key", "session_token"})
+PAIR_KINDS = frozenset(PairKind)
 MAX_CONTEXT_LINES_BEFORE = 3
 MAX_WITHIN_LINES = 20
 
@@ -160,7 +160,7 @@ class PairSpec:
     """Findings of ``rule`` within ``within_lines`` lines are attached as ``paired``."""
 
     rule: str
-    kind: str
+    kind: PairKind
     within_lines: int
 
 
@@ -430,7 +430,7 @@ def _pairs(where: _Where, rid: str, value: Any) -> tuple[PairSpec, ...]:
         within = _int(
             where, rid, f"{ikey}.within_lines", item.get("within_lines", 5), 0, MAX_WITHIN_LINES
         )
-        out.append(PairSpec(rule=rule, kind=str(kind), within_lines=within))
+        out.append(PairSpec(rule=rule, kind=PairKind(kind), within_lines=within))
     return tuple(out)
 
 

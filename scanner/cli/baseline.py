@@ -11,8 +11,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
+from scanner.cli import EXIT_CLEAN, EXIT_ERROR
 from scanner.cli.common import (
     CommonOptions,
     add_detection_options,
@@ -31,7 +31,7 @@ from scanner.ignore.baseline import (
     update_baseline,
     write_baseline,
 )
-from scanner.models import ScanResult
+from scanner.models import ScanMode, ScanResult
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 HELP = "create, update or prune a baseline of accepted findings"
@@ -58,13 +58,7 @@ exit codes: 0 written, 2 error (nothing is written when a file could not be read
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "baseline",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("create", "update", "prune"))
     parser.add_argument(
         "path", nargs="?", default=".", metavar="PATH", help="repository or directory (default: .)"
@@ -123,8 +117,7 @@ def baseline_command(
 ) -> int:
     # The baseline being written must not filter the scan that feeds it.
     root = Path.cwd() if history and _is_remote(path) else find_root(path)
-    project = load_project(options, root, use_baseline=False)
-    options = project.options
+    project, options = load_project(options, root, use_baseline=False)
     target = _target(output, project)
     existing: Baseline | None = None
     if action == "create":
@@ -147,7 +140,7 @@ def baseline_command(
         for error in result.summary.errors:
             print(f"keysweep: error: {error}", file=sys.stderr)
         print(f"keysweep: baseline {target} not written: the scan was incomplete", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
     key = project.finding_key
     if existing is None:
@@ -161,7 +154,7 @@ def baseline_command(
         message = f"{len(baseline.entries)} entries ({added} added)"
     write_baseline(target, baseline)
     print(f"keysweep: baseline {target}: {message}", file=sys.stderr)
-    return 0
+    return EXIT_CLEAN
 
 
 def _is_remote(path: str) -> bool:
@@ -186,7 +179,7 @@ def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Proj
     source.check_paths()
     detector = build_detector(options, project)
     findings = detect_all(detector, source)
-    summary = summarize("scan", path, source.stats, started)
+    summary = summarize(ScanMode.SCAN, path, source.stats, started)
     return ScanResult(findings=tuple(findings), summary=summary)
 
 

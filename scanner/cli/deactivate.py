@@ -120,7 +120,7 @@ def _load_findings(
         from scanner.cli.project import find_root, load_project
 
         options = CommonOptions(config_file=config_path)
-        project = load_project(options, find_root(inputs[0]), use_baseline=False)
+        project, _ = load_project(options, find_root(inputs[0]), use_baseline=False)
         source = project.file_source(list(inputs))
         source.check_paths()
         detector = build_detector(project.options, project)

@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from scanner.cli.common import (
     CommonOptions,
@@ -42,13 +41,7 @@ exit codes: 0 clean, 1 findings, 2 error, 3 live AWS key (--verify), 130 interru
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "history",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "repo",
         nargs="?",
@@ -99,8 +92,7 @@ def history_command(
     from scanner.sources.history import HistoryScan, is_remote
 
     root = Path.cwd() if is_remote(repo) else _project_root(Path(repo))
-    project = load_project(options, root)
-    options = project.options
+    project, options = load_project(options, root)
     detector = build_detector(options, project)
     scan = HistoryScan(
         repo,

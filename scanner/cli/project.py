@@ -2,8 +2,7 @@
 
 A scanning command finds its project root (the repository holding the scanned path), then::
 
-    project = load_project(options, root)        # .keysweep.toml / --config, --baseline
-    options = project.options                    # --max-file-size falls back to the config
+    project, options = load_project(options, root)  # --config, --baseline; options resolved
     detector = build_detector(options, project)  # extra packs, disabled rules, allowlist
     source = project.file_source(paths)          # scan.skip_paths are never read
     findings = detect_all(detector, source)
@@ -22,13 +21,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from scanner.cli.options import CommonOptions
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
 from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
 from scanner.models import Finding, ScanResult
 
 if TYPE_CHECKING:
-    from scanner.cli.common import CommonOptions
     from scanner.rulepack import Allowlist, RuleSet
     from scanner.sources.files import FileSource
 
@@ -177,9 +176,11 @@ def load_project(
     *,
     today: date | None = None,
     use_baseline: bool = True,
-) -> Project:
+) -> tuple[Project, CommonOptions]:
     """Read the config (``--config`` or discovered at ``root``) and the baseline
-    (``--baseline``, else the one the config names). Raises ConfigError / BaselineError."""
+    (``--baseline``, else the one the config names), and resolve ``options`` against the
+    config (``--max-file-size`` falls back to ``scan.max_file_size``). Raises ConfigError /
+    BaselineError."""
     config_file = Path(options.config_file) if options.config_file else None
     config = load_config(config_file, root)
     if options.max_file_size_explicit or config.max_file_size is None:
@@ -194,7 +195,7 @@ def load_project(
     elif config.baseline is not None:
         baseline_path = config.baseline
     baseline = load_baseline(baseline_path) if baseline_path is not None else None
-    return Project(
+    project = Project(
         root=root.absolute(),
         config=config,
         options=resolved,
@@ -202,3 +203,4 @@ def load_project(
         baseline_path=baseline_path,
         today=today,
     )
+    return project, resolved

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from scanner.cli.common import (
     CommonOptions,
@@ -17,7 +17,7 @@ from scanner.cli.common import (
     summarize,
 )
 from scanner.cli.project import find_root, load_project
-from scanner.models import ScanResult
+from scanner.models import ScanMode, ScanResult
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\
@@ -39,13 +39,7 @@ exit codes: 0 clean, 1 findings, 2 error (also: files that could not be read),
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "scan",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="*",
@@ -82,12 +76,12 @@ def scan_command(
 ) -> int:
     started = time.monotonic()
     targets = list(paths) or ["."]
-    project = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
-    options = project.options  # the config's scan.max_file_size unless given on the command line
+    # options come back resolved: the config's scan.max_file_size unless given on the command line
+    project, options = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
     source = project.file_source(targets, all_files=all_files, stdin=stdin)
     source.check_paths()  # a missing PATH is a usage error before any work is done
     detector = build_detector(options, project)
     findings = detect_all(detector, source, jobs=jobs)
-    mode = "stdin" if targets == ["-"] else "scan"
+    mode = ScanMode.STDIN if targets == ["-"] else ScanMode.SCAN
     summary = summarize(mode, " ".join(targets), source.stats, started)
     return finish(ScanResult(findings=tuple(findings), summary=summary), options, project)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
 
 from scanner.cli.common import (
     CommonOptions,
@@ -34,13 +33,7 @@ exit codes: 0 clean, 1 findings (commit blocked), 2 error, 130 interrupted
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "staged",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="*",
@@ -56,8 +49,7 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
-    project = load_project(options, find_root("."))
-    options = project.options
+    project, options = load_project(options, find_root("."))
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from scanner import __version__
 from scanner.errors import InputError
@@ -21,9 +22,12 @@ from scanner.models import (
     Finding,
     HistoryInfo,
     PairedSecret,
+    PairKind,
+    ScanMode,
     ScanResult,
     ScanSummary,
     Severity,
+    Source,
     Verification,
     redact,
 )
@@ -131,6 +135,9 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
 
 
 # -- reading --------------------------------------------------------------------------------
+_E = TypeVar("_E", bound=StrEnum)
+
+
 class _Reader:
     """Typed access to one JSON object, with errors that say where the problem is."""
 
@@ -162,6 +169,16 @@ class _Reader:
     def opt_str(self, key: str) -> str | None:
         value: str | None = self._get(key, (str,), "a string or null", optional=True)
         return value
+
+    def get_choice(self, key: str, kind: type[_E], default: _E | None = None) -> _E:
+        """A string that must be one of ``kind``'s values (a StrEnum)."""
+        if default is not None and self.data.get(key) is None:
+            return default
+        text = self.get_str(key)
+        try:
+            return kind(text)
+        except ValueError:
+            raise InputError(f"{self.where}: unknown {key} {text!r}") from None
 
     def get_int(self, key: str, default: int | None = None) -> int:
         if default is not None and key not in self.data:
@@ -209,14 +226,10 @@ def _read_commit(r: _Reader | None) -> CommitInfo | None:
 
 
 def _read_finding(r: _Reader) -> Finding:
-    severity_text = r.get_str("severity")
-    try:
-        severity = Severity(severity_text)
-    except ValueError:
-        raise InputError(f"{r.where}: unknown severity {severity_text!r}") from None
+    severity = r.get_choice("severity", Severity)
     paired = tuple(
         PairedSecret(
-            kind=p.get_str("kind"),
+            kind=p.get_choice("kind", PairKind),
             rule_id=p.get_str("rule_id"),
             secret=p.get_str("secret"),
             line=p.get_int("line"),
@@ -238,7 +251,7 @@ def _read_finding(r: _Reader) -> Finding:
         entropy=r.get_float("entropy"),
         end_line=r.get_int("end_line", 0),
         end_column=r.get_int("end_column", 0),
-        source=r.opt_str("source") or "file",
+        source=r.get_choice("source", Source, Source.FILE),
         blob_id=r.opt_str("blob_id"),
         encoding=r.opt_str("encoding"),
         paired=paired,
@@ -316,7 +329,7 @@ def result_from_json(
         for key in skipped.data:
             skipped_counts[key] = skipped.get_int(key)
     summary = ScanSummary(
-        mode=scan.get_str("mode"),
+        mode=scan.get_choice("mode", ScanMode),
         target=scan.get_str("target"),
         files_scanned=scan.get_int("files_scanned", 0),
         bytes_scanned=scan.get_int("bytes_scanned", 0),
