@@ -28,7 +28,8 @@ from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, nor
 from scanner.models import Finding, ScanResult
 
 if TYPE_CHECKING:
-    from scanner.rulepack import Allowlist, RuleSet
+    from scanner.allowlist import Allowlist
+    from scanner.rulepack import RuleSet
     from scanner.sources.files import FileSource
 
 _SOURCES_WITH_FS_PATHS = ("file",)
@@ -98,18 +99,10 @@ class Project:
         )
 
     def allowlist(self) -> Allowlist | None:
-        """The config's global regexes and stopwords in the detector's own type (None when
-        there are none). ``allowlist.paths`` are applied by :meth:`apply` with the config's
-        glob rules, so one glob syntax holds for the whole config file."""
-        from scanner.rulepack import Allowlist
-
+        """The config's global regexes and stopwords for the detector (None when there are
+        none). ``allowlist.paths`` are applied by :meth:`apply` to root-relative paths."""
         allow = self.config.allowlist
-        if not (allow.regexes or allow.stopwords):
-            return None
-        return Allowlist(
-            regexes=allow.regexes,
-            stopwords=allow.stopwords,
-        )
+        return allow.without_paths() if allow.regexes or allow.stopwords else None
 
     def load_rules(self, extra_packs: Sequence[Path]) -> RuleSet:
         """Built-in rules, the config's packs, then ``extra_packs``, minus disabled rules."""
