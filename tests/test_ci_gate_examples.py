@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from fixture_keys import env_text
-from repo_builder import identity_env
+from support.keys import env_text
+from support.repo import identity_env
 
 from scanner.config import load_config
 from scanner.ignore.baseline import load_baseline

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fixture_keys import key_id, secret_key
-from repo_builder import identity_env
-from report_samples import env_text, validate_sarif
+from support.keys import key_id, secret_key
+from support.repo import identity_env
+from support.samples import env_text, validate_sarif
 
 from scanner.cli import main
 
