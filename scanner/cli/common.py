@@ -2,10 +2,8 @@
 
     findings -> config/baseline -> verify -> report -> exit code
 
-A command parses its own arguments, builds a ``ScanResult`` from its source, and hands it to
-:func:`finish` with the :class:`CommonOptions` unpacked from the command line by
-:func:`common_options` (both in :mod:`scanner.cli.options`, re-exported here). A later stage
-plugs in there and with one line in :func:`finish`.
+A command parses its own arguments (:mod:`scanner.cli.options`), builds a ``ScanResult`` from
+its source, and hands it to :func:`finish`. A later stage plugs in with one line there.
 """
 
 from __future__ import annotations
@@ -21,11 +19,7 @@ from scanner.atomic import write_atomic
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions as CommonOptions
-from scanner.cli.options import add_common_options as add_common_options
-from scanner.cli.options import add_detection_options as add_detection_options
 from scanner.cli.options import add_report_options as add_report_options
-from scanner.cli.options import common_options as common_options
-from scanner.cli.options import parse_size as parse_size
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_fragments
 from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary

@@ -120,10 +120,10 @@ def _load_findings(
         from scanner.cli.project import find_root, load_project
 
         options = CommonOptions(config_file=config_path)
-        project, _ = load_project(options, find_root(inputs[0]), use_baseline=False)
+        project, options = load_project(options, find_root(inputs[0]), use_baseline=False)
         source = project.file_source(list(inputs))
         source.check_paths()
-        detector = build_detector(project.options, project)
+        detector = build_detector(options, project)
         return tuple(detect_all(detector, source)), project.config.verify
     if len(inputs) != 1:
         raise UsageError("give one JSON report (or use --scan PATH...)")

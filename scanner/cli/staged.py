@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from scanner.cli.common import (
-    CommonOptions,
-    add_common_options,
-    build_detector,
-    common_options,
-    finish,
-)
-from scanner.cli.project import find_root, load_project
+from scanner.cli.common import build_detector, finish
+from scanner.cli.options import CommonOptions, add_common_options, common_options
+from scanner.cli.project import load_project, project_root
 from scanner.sources.staged import scan_staged
 
 HELP = "scan the staged changes (what the next commit adds); for pre-commit hooks"
@@ -49,7 +44,7 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
-    project, options = load_project(options, find_root("."))
+    project, options = load_project(options, project_root())
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)

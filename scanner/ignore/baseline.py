@@ -259,6 +259,21 @@ def update_baseline(
     return Baseline(baseline.entries + tuple(added), baseline.source), len(added)
 
 
+def rebuild_baseline(
+    existing: Baseline | None, findings: Iterable[Finding], action: str, path_key: PathKey
+) -> tuple[Baseline, str]:
+    """``create`` (no ``existing``), ``update`` or ``prune`` a baseline from a scan's findings;
+    returns the new baseline and a note saying how many entries it has."""
+    if existing is None:
+        baseline = create_baseline(findings, path_key=path_key)
+        return baseline, f"{len(baseline.entries)} entries"
+    if action == "prune":
+        baseline, removed = prune_baseline(existing, findings, path_key=path_key)
+        return baseline, f"{len(baseline.entries)} entries ({removed} removed)"
+    baseline, added = update_baseline(existing, findings, path_key=path_key)
+    return baseline, f"{len(baseline.entries)} entries ({added} added)"
+
+
 def prune_baseline(
     baseline: Baseline, findings: Iterable[Finding], *, path_key: PathKey = finding_path
 ) -> tuple[Baseline, int]:

@@ -27,6 +27,7 @@ REPORTERS: dict[str, str] = {
 DEFAULT_FORMAT = "table"
 
 
+@runtime_checkable
 class Reporter(Protocol):
     """What a report format module provides."""
 
