@@ -145,3 +145,19 @@ def test_parse_allowlist_on_a_node_reports_through_its_format() -> None:
     node = Node({"stopwords": "x"}, "allowlist", _fail)
     with pytest.raises(ValueError, match=r"allowlist\.stopwords\|type"):
         parse_allowlist(node)
+
+
+@pytest.mark.parametrize(
+    ("module", "allowed"),
+    [("scanner/schema.py", set()), ("scanner/allowlist.py", {"scanner.schema"})],
+)
+def test_schema_and_allowlist_sit_at_the_bottom(module: str, allowed: set[str]) -> None:
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / module).read_text())
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scanner")
+    }
+    assert imported <= allowed

@@ -225,6 +225,20 @@ def test_ci_run_dogfoods_scan_and_history_with_the_project_config() -> None:
     assert "set -euo pipefail" in script
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python3 -m ruff check scanner tests bench",
+        "python3 -m ruff format --check scanner tests bench",
+        "python3 -m mypy",
+    ],
+)
+def test_ci_run_lints_and_type_checks(command: str) -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert command in script.splitlines()
+    assert script.index(command) > script.index("pytest")  # after the install and the tests
+
+
 def test_project_working_tree_scans_clean_with_its_config() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scanner", "scan", ".", "--config", ".keysweep.toml"],
