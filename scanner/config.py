@@ -28,8 +28,9 @@ against repository-relative paths with ``/`` separators.
     allow_accounts = ["444455556666"]     # only these accounts may be verified / deactivated
     deny_accounts = ["777788889999"]      # never verify / deactivate keys of these accounts
 
-This module sits beside ``scanner.ignore``: it imports the bottom layer and, for the allowlist
-regex type it shares with rule packs, ``scanner.rulepack``.
+The ``[allowlist]`` table has the schema, type and glob dialect of a rule's ``allowlist``
+(:mod:`scanner.allowlist`). This module sits beside ``scanner.ignore`` and imports only the
+bottom layer.
 """
 
 from __future__ import annotations
@@ -38,26 +39,17 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
+from scanner.allowlist import Allowlist, is_absolute, parse_allowlist, path_globs
+from scanner.allowlist import path_matches as path_matches
 from scanner.errors import ConfigError
-from scanner.rulepack import ALLOW_TARGETS, AllowRegex
+from scanner.schema import Node, Problem, kind_of
 
 CONFIG_FILENAME = ".keysweep.toml"
 PYPROJECT_FILENAME = "pyproject.toml"
 _ACCOUNT_RE = re.compile(r"\d{12}")
-
-
-@dataclass(frozen=True)
-class AllowlistConfig:
-    paths: tuple[str, ...] = ()  # globs, repository-relative
-    regexes: tuple[AllowRegex, ...] = ()
-    stopwords: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.paths or self.regexes or self.stopwords)
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ class Config:
     disabled_rules: tuple[str, ...] = ()
     max_file_size: int | None = None
     skip_paths: tuple[str, ...] = ()
-    allowlist: AllowlistConfig = field(default_factory=AllowlistConfig)
+    allowlist: Allowlist = field(default_factory=Allowlist)
     baseline: Path | None = None  # resolved against the config file's directory
     verify: VerifyConfig = field(default_factory=VerifyConfig)
 
@@ -86,7 +78,7 @@ class Config:
 
     def allows_path(self, path: str) -> bool:
         """True when ``path`` matches an ``allowlist.paths`` glob."""
-        return any(path_matches(path, glob) for glob in self.allowlist.paths)
+        return self.allowlist.path_allowed(path)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -148,267 +140,61 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- validation
 
-
-class _Reader:
-    """Checks one table of the config, naming file and dotted key in every error."""
-
-    def __init__(self, source: Path, prefix: str) -> None:
-        self.source = source
-        self.prefix = prefix
-
-    def key(self, *parts: str) -> str:
-        return ".".join(p for p in (self.prefix, *parts) if p)
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"config file {self.source}: key '{key}': {problem}")
-
-    def table(self, data: Any, key: str, allowed: Mapping[str, str]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(key, f"expected a table, got {_kind(data)}")
-        for name in data:
-            if name not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.fail(_join(key, name), f"unknown key (known: {known})")
-        return data
-
-    def strings(self, value: Any, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(key, f"expected a list of strings, got {_kind(value)}")
-        for index, item in enumerate(value):
-            if not isinstance(item, str) or not item:
-                raise self.fail(
-                    f"{key}[{index}]", f"expected a non-empty string, got {_kind(item)}"
-                )
-        return tuple(value)
-
-    def relative_path(self, value: Any, key: str) -> Path:
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, f"expected a non-empty relative path, got {_kind(value)}")
-        if _is_absolute(value):
-            raise self.fail(
-                key, "absolute paths are not allowed; use a path relative to the config file"
-            )
-        return self.source.parent / value
-
-    def globs(self, value: Any, key: str) -> tuple[str, ...]:
-        patterns = self.strings(value, key)
-        for index, pattern in enumerate(patterns):
-            if _is_absolute(pattern):
-                raise self.fail(
-                    f"{key}[{index}]",
-                    "absolute paths are not allowed; use a glob relative to the repository root",
-                )
-        return patterns
-
-    def accounts(self, value: Any, key: str) -> tuple[str, ...]:
-        items = self.strings(value, key)
-        for index, item in enumerate(items):
-            if not _ACCOUNT_RE.fullmatch(item):
-                raise self.fail(f"{key}[{index}]", "expected a 12-digit AWS account id")
-        return items
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}.{name}" if key else name
-
-
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    for kind, name in names.items():
-        if type(value) is kind:
-            return name
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _is_absolute(value: str) -> bool:
-    return (
-        value.startswith(("/", "\\", "~"))
-        or PurePosixPath(value).is_absolute()
-        or PureWindowsPath(value).is_absolute()
-        or bool(PureWindowsPath(value).drive)
-    )
-
-
-_TOP = {
-    "rules": "extra rule packs and disabled rules",
-    "scan": "file size limit and skipped paths",
-    "allowlist": "global allowlist",
-    "baseline": "baseline file",
-    "verify": "verification settings",
-}
-_RULES = {"packs": "", "disable": ""}
-_SCAN = {"max_file_size": "", "skip_paths": ""}
-_ALLOWLIST = {"paths": "", "regexes": "", "stopwords": ""}
-_ALLOW_REGEX = {"regex": "", "target": ""}
-_BASELINE = {"path": ""}
-_VERIFY = {"canary_accounts": "", "allow_accounts": "", "deny_accounts": ""}
+_TOP = frozenset({"rules", "scan", "allowlist", "baseline", "verify"})
+_RULES = frozenset({"packs", "disable"})
+_SCAN = frozenset({"max_file_size", "skip_paths"})
+_BASELINE = frozenset({"path"})
+_VERIFY = ("canary_accounts", "allow_accounts", "deny_accounts")
 
 
 def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> Config:
     """Validate a parsed TOML table (the file, or ``[tool.keysweep]``) into a :class:`Config`."""
-    r = _Reader(source, prefix)
-    top = r.table(dict(data), r.key(), _TOP)
 
-    packs: tuple[Path, ...] = ()
-    disabled: tuple[str, ...] = ()
-    if "rules" in top:
-        rules = r.table(top["rules"], r.key("rules"), _RULES)
-        if "packs" in rules:
-            key = r.key("rules", "packs")
-            names = r.strings(rules["packs"], key)
-            packs = tuple(r.relative_path(n, f"{key}[{i}]") for i, n in enumerate(names))
-        if "disable" in rules:
-            disabled = r.strings(rules["disable"], r.key("rules", "disable"))
+    def fail(key: str, problem: Problem) -> ConfigError:
+        return ConfigError(f"config file {source}: key '{key}': {problem}")
 
-    max_file_size: int | None = None
-    skip_paths: tuple[str, ...] = ()
-    if "scan" in top:
-        scan = r.table(top["scan"], r.key("scan"), _SCAN)
-        if "max_file_size" in scan:
-            value = scan["max_file_size"]
-            if type(value) is not int or value <= 0:
-                raise r.fail(
-                    r.key("scan", "max_file_size"),
-                    f"expected a positive integer (bytes), got {_kind(value)}",
-                )
-            max_file_size = value
-        if "skip_paths" in scan:
-            skip_paths = r.globs(scan["skip_paths"], r.key("scan", "skip_paths"))
-
-    allowlist = AllowlistConfig()
-    if "allowlist" in top:
-        allowlist = _parse_allowlist(r, top["allowlist"])
-
-    baseline: Path | None = None
-    if "baseline" in top:
-        table = r.table(top["baseline"], r.key("baseline"), _BASELINE)
-        if "path" in table:
-            baseline = r.relative_path(table["path"], r.key("baseline", "path"))
-
+    top = Node(dict(data), prefix, fail).table(_TOP)
+    rules = top.at("rules").optional_table(_RULES)
+    scan = top.at("scan").optional_table(_SCAN)
+    baseline = top.at("baseline").optional_table(_BASELINE)
     verify = VerifyConfig()
-    if "verify" in top:
-        table = r.table(top["verify"], r.key("verify"), _VERIFY)
-        values = {
-            name: r.accounts(table[name], r.key("verify", name))
-            for name in _VERIFY
-            if name in table
-        }
-        verify = VerifyConfig(**values)
+    if (table := top.at("verify").optional_table(_VERIFY)) is not None:
+        verify = VerifyConfig(**{name: _accounts(table.at(name)) for name in _VERIFY})
         both = set(verify.allow_accounts) & set(verify.deny_accounts)
         if both:
-            raise r.fail(
-                r.key("verify", "deny_accounts"),
-                f"account {min(both)} is also in allow_accounts",
-            )
-
+            raise table.at("deny_accounts").fail(f"account {min(both)} is also in allow_accounts")
     return Config(
         source=source,
-        rule_packs=packs,
-        disabled_rules=disabled,
-        max_file_size=max_file_size,
-        skip_paths=skip_paths,
-        allowlist=allowlist,
-        baseline=baseline,
+        rule_packs=tuple(_relative_path(n, source) for n in rules.at("packs").items())
+        if rules
+        else (),
+        disabled_rules=rules.at("disable").strings() if rules else (),
+        max_file_size=scan.at("max_file_size").integer(
+            lo=1, default=None, expected="a positive integer (bytes)"
+        )
+        if scan
+        else None,
+        skip_paths=path_globs(scan.at("skip_paths")) if scan else (),
+        allowlist=parse_allowlist(top.at("allowlist")) if "allowlist" in top else Allowlist(),
+        baseline=_relative_path(baseline.at("path"), source)
+        if baseline and "path" in baseline
+        else None,
         verify=verify,
     )
 
 
-def _parse_allowlist(r: _Reader, value: Any) -> AllowlistConfig:
-    table = r.table(value, r.key("allowlist"), _ALLOWLIST)
-    paths: tuple[str, ...] = ()
-    stopwords: tuple[str, ...] = ()
-    regexes: list[AllowRegex] = []
-    if "paths" in table:
-        paths = r.globs(table["paths"], r.key("allowlist", "paths"))
-    if "stopwords" in table:
-        stopwords = r.strings(table["stopwords"], r.key("allowlist", "stopwords"))
-    if "regexes" in table:
-        key = r.key("allowlist", "regexes")
-        items = table["regexes"]
-        if not isinstance(items, list):
-            raise r.fail(key, f"expected a list of tables, got {_kind(items)}")
-        for index, item in enumerate(items):
-            item_key = f"{key}[{index}]"
-            if isinstance(item, str):  # shorthand: a bare regex targets the secret
-                item = {"regex": item}
-            entry = r.table(item, item_key, _ALLOW_REGEX)
-            if "regex" not in entry:
-                raise r.fail(_join(item_key, "regex"), "missing")
-            pattern = entry["regex"]
-            if not isinstance(pattern, str) or not pattern:
-                raise r.fail(_join(item_key, "regex"), f"expected a string, got {_kind(pattern)}")
-            target = entry.get("target", "secret")
-            if target not in ALLOW_TARGETS:
-                raise r.fail(_join(item_key, "target"), "expected one of secret, match, line")
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise r.fail(
-                    _join(item_key, "regex"), f"invalid regular expression: {exc}"
-                ) from None
-            regexes.append(AllowRegex(compiled, target))
-    return AllowlistConfig(paths=paths, regexes=tuple(regexes), stopwords=stopwords)
+def _relative_path(node: Node, source: Path) -> Path:
+    """A path relative to the config file's directory."""
+    if not isinstance(node.value, str) or not node.value:
+        raise node.fail(Problem("type", "a non-empty relative path", kind_of(node.value)))
+    if is_absolute(node.value):
+        raise node.fail("absolute paths are not allowed; use a path relative to the config file")
+    return source.parent / node.value
 
 
-# --------------------------------------------------------------------------- path globs
-
-_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def glob_to_regex(glob: str) -> str:
-    """Translate a path glob into a regex matching repository-relative ``/`` paths.
-
-    ``**`` spans directories, ``*`` and ``?`` stay within one path segment, ``[abc]`` is a
-    character class. A glob without ``/`` matches a file or directory name at any depth (as in
-    ``.gitignore``); a match on a directory covers everything under it.
-    """
-    pattern = glob.strip().removeprefix("./")
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.rstrip("/")
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]+/)*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif ch == "*":
-            out.append("[^/]*")
-            i += 1
-        elif ch == "?":
-            out.append("[^/]")
-            i += 1
-        elif ch == "[":
-            end = pattern.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape(ch))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    body = "".join(out)
-    lead = "" if anchored else "(?:[^/]+/)*"
-    return f"{lead}{body}(?:/.*)?"
-
-
-def path_matches(path: str, glob: str) -> bool:
-    """True when a repository-relative path matches a config glob."""
-    compiled = _GLOB_CACHE.get(glob)
-    if compiled is None:
-        compiled = re.compile(glob_to_regex(glob), re.DOTALL)
-        _GLOB_CACHE[glob] = compiled
-    normal = path.replace("\\", "/").removeprefix("./")
-    return compiled.fullmatch(normal) is not None
+def _accounts(node: Node) -> tuple[str, ...]:
+    items = node.strings()
+    for index, item in enumerate(items):
+        if not _ACCOUNT_RE.fullmatch(item):
+            raise node.items()[index].fail("expected a 12-digit AWS account id")
+    return items

@@ -21,6 +21,32 @@ class Severity(StrEnum):
     LOW = "low"
 
 
+class Source(StrEnum):
+    """Where a fragment (and so a finding) was read from."""
+
+    FILE = "file"
+    STDIN = "stdin"
+    STAGED = "staged"
+    HISTORY = "history"
+
+
+class PairKind(StrEnum):
+    """What the other half of an access key ID is."""
+
+    SECRET_ACCESS_KEY = "secret_access_key"
+    SESSION_TOKEN = "session_token"
+
+
+class ScanMode(StrEnum):
+    """Which command produced a scan result."""
+
+    SCAN = "scan"
+    HISTORY = "history"
+    STAGED = "staged"
+    STDIN = "stdin"
+    VERIFY = "verify"
+
+
 @dataclass(frozen=True)
 class Fragment:
     """A piece of text to scan and where it came from.
@@ -31,7 +57,7 @@ class Fragment:
 
     raw: bytes
     path: str
-    source: str = "file"  # file | stdin | staged | history
+    source: Source = Source.FILE
     blob_id: str | None = None
 
     @cached_property
@@ -39,7 +65,7 @@ class Fragment:
         return decode_bytes(self.raw)
 
     @classmethod
-    def from_text(cls, text: str, path: str = "<text>", source: str = "file") -> Fragment:
+    def from_text(cls, text: str, path: str = "<text>", source: Source = Source.FILE) -> Fragment:
         frag = cls(raw=text.encode("utf-8", "surrogatepass"), path=path, source=source)
         frag.__dict__["text"] = text
         return frag
@@ -58,11 +84,10 @@ def decode_bytes(raw: bytes) -> str:
 class PairedSecret:
     """A secret found near an access key ID: the other half of the credential.
 
-    ``kind`` is ``secret_access_key`` or ``session_token``. ``distance`` is in lines
-    (0 = same line); candidates are ordered nearest first.
+    ``distance`` is in lines (0 = same line); candidates are ordered nearest first.
     """
 
-    kind: str
+    kind: PairKind
     rule_id: str
     secret: str
     line: int
@@ -141,7 +166,7 @@ class Finding:
     entropy: float
     end_line: int = 0
     end_column: int = 0
-    source: str = "file"
+    source: Source = Source.FILE
     blob_id: str | None = None
     encoding: str | None = None  # set when found after decoding: base64 | percent | json-escape
     paired: tuple[PairedSecret, ...] = ()
@@ -217,7 +242,7 @@ class ScanSummary:
     errors exits 2 even when it also has findings.
     """
 
-    mode: str  # scan | history | staged | stdin | verify
+    mode: ScanMode
     target: str
     files_scanned: int = 0
     bytes_scanned: int = 0

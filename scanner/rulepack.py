@@ -14,7 +14,6 @@ This module sits just above models/errors/entropy and imports nothing higher.
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -25,17 +24,22 @@ from typing import Any
 import yaml
 
 import scanner
+from scanner.allowlist import ALLOW_TARGETS as ALLOW_TARGETS
+from scanner.allowlist import Allowlist as Allowlist
+from scanner.allowlist import AllowRegex as AllowRegex
+from scanner.allowlist import compile_globs, globs_match, path_globs
+from scanner.allowlist import parse_allowlist as read_allowlist
 from scanner.errors import RuleError
-from scanner.models import Severity
+from scanner.models import PairKind, Severity
+from scanner.schema import Node, Problem
 from scanner.templates import expand_template
 
 PACK_VERSION = 1
-ALLOW_TARGETS = ("secret", "match", "line")
 # Named heuristic checks a rule may ask for; implemented in scanner.detect.heuristics.
 KNOWN_CHECKS = frozenset({"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape"})
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})
-PAIR_KINDS = frozenset({"secret_access_key", "session_token"})
+PAIR_KINDS = frozenset(PairKind)
 MAX_CONTEXT_LINES_BEFORE = 3
 MAX_WITHIN_LINES = 20
 
@@ -63,82 +67,12 @@ _RULE_KEYS = frozenset(
     }
 )
 _REQUIRED_RULE_KEYS = ("id", "name", "description", "severity", "keywords", "regex", "examples")
-_ALLOWLIST_KEYS = frozenset({"regexes", "stopwords", "paths"})
-_ALLOW_REGEX_KEYS = frozenset({"pattern", "target"})
 _CONTEXT_KEYS = frozenset({"regexes", "lines_before", "near_rules", "within_lines"})
 _PAIR_KEYS = frozenset({"rule", "kind", "within_lines"})
 _EXAMPLE_KEYS = frozenset({"text", "path"})
 
 
 # --------------------------------------------------------------------------- data types
-
-
-def compile_globs(globs: Sequence[str]) -> re.Pattern[str] | None:
-    """One regex for a list of path globs (fnmatch syntax, ``*`` also crosses ``/``).
-
-    A glob without ``/`` matches the file's base name as well as the whole path.
-    """
-    if not globs:
-        return None
-    parts: list[str] = []
-    for glob in globs:
-        body = fnmatch.translate(glob)  # '(?s:...)\\Z'
-        parts.append(body if "/" in glob else f"(?:.*/)?{body}")
-    return re.compile("|".join(f"(?:{p})" for p in parts))
-
-
-@dataclass(frozen=True)
-class AllowRegex:
-    """An allowlist regex and what it is matched against: secret, match or line."""
-
-    pattern: re.Pattern[str]
-    target: str = "secret"
-
-
-@dataclass(frozen=True)
-class Allowlist:
-    """Things that are never findings: regexes (with a target), stopwords, path globs.
-
-    Stopwords are compared case-insensitively as substrings of the secret.
-    """
-
-    regexes: tuple[AllowRegex, ...] = ()
-    stopwords: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
-    _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stopwords", tuple(w.lower() for w in self.stopwords))
-        object.__setattr__(self, "_path_re", compile_globs(self.paths))
-
-    @property
-    def empty(self) -> bool:
-        return not (self.regexes or self.stopwords or self.paths)
-
-    def path_allowed(self, path: str) -> bool:
-        """True when ``path`` matches one of the allowlisted globs."""
-        return self._path_re is not None and self._path_re.match(path) is not None
-
-    def allows(self, secret: str, match: str, line: str) -> bool:
-        """True when the allowlist says this candidate is not a finding."""
-        if self.stopwords:
-            low = secret.lower()
-            if any(word in low for word in self.stopwords):
-                return True
-        for allow in self.regexes:
-            target = (
-                secret if allow.target == "secret" else match if allow.target == "match" else line
-            )
-            if allow.pattern.search(target):
-                return True
-        return False
-
-    def merged(self, other: Allowlist) -> Allowlist:
-        return Allowlist(
-            regexes=self.regexes + other.regexes,
-            stopwords=self.stopwords + other.stopwords,
-            paths=self.paths + other.paths,
-        )
 
 
 @dataclass(frozen=True)
@@ -161,7 +95,7 @@ class PairSpec:
     """Findings of ``rule`` within ``within_lines`` lines are attached as ``paired``."""
 
     rule: str
-    kind: str
+    kind: PairKind
     within_lines: int
 
 
@@ -205,7 +139,7 @@ class Rule:
         """
         if not path:
             return True
-        if self._path_re is not None and self._path_re.match(path) is None:
+        if self._path_re is not None and not globs_match(self._path_re, path):
             return False
         return not self.allowlist.path_allowed(path)
 
@@ -289,225 +223,124 @@ class _Where:
         parts = [str(self.path)]
         if rule_id is not None:
             parts.append(f"rule {rule_id!r}")
-        if key is not None:
+        if key:
             parts.append(f"key {key!r}")
         return RuleError(f"{': '.join(parts)}: {problem}")
 
+    def node(self, value: Any, rule_id: str | None = None, key: str = "") -> Node:
+        """``value`` read with errors naming this pack (and ``rule_id``, when given)."""
 
-def _check_keys(
-    where: _Where,
-    rule_id: str | None,
-    key: str | None,
-    data: Mapping[Any, Any],
-    allowed: frozenset[str],
-) -> None:
-    for k in data:
-        if k not in allowed:
-            prefix = f"{key}." if key else ""
-            raise where.err(
-                rule_id, f"{prefix}{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
-            )
+        def fail(at: str, problem: Problem) -> RuleError:
+            return self.err(rule_id, at, str(problem))
 
-
-def _str(where: _Where, rid: str | None, key: str, value: Any, *, empty_ok: bool = False) -> str:
-    if not isinstance(value, str) or (not empty_ok and not value.strip()):
-        raise where.err(rid, key, "must be a non-empty string")
-    return value
-
-
-def _str_list(where: _Where, rid: str | None, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise where.err(rid, key, "must be a list of non-empty strings")
-    return tuple(value)
-
-
-def _int(where: _Where, rid: str | None, key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise where.err(rid, key, f"must be an integer from {lo} to {hi}")
-    return value
-
-
-def _compile(where: _Where, rid: str | None, key: str, pattern: Any) -> re.Pattern[str]:
-    text = _str(where, rid, key, pattern)
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise where.err(rid, key, f"bad regex: {exc}") from None
+        return Node(value, key, fail)
 
 
 def parse_allowlist(
     data: Any, *, source: str, rule_id: str | None = None, key: str = "allowlist"
 ) -> Allowlist:
-    """Build an :class:`Allowlist` from its YAML/TOML mapping (also used for global config)."""
-    where = _Where(Path(source))
-    if not isinstance(data, Mapping):
-        raise where.err(rule_id, key, "must be a mapping with regexes, stopwords, paths")
-    _check_keys(where, rule_id, key, data, _ALLOWLIST_KEYS)
-    regexes: list[AllowRegex] = []
-    raw_regexes = data.get("regexes", [])
-    if not isinstance(raw_regexes, list):
-        raise where.err(rule_id, f"{key}.regexes", "must be a list")
-    for i, item in enumerate(raw_regexes):
-        ikey = f"{key}.regexes[{i}]"
-        if isinstance(item, str):
-            regexes.append(AllowRegex(_compile(where, rule_id, ikey, item), "secret"))
-            continue
-        if not isinstance(item, Mapping):
-            raise where.err(rule_id, ikey, "must be a string or {pattern, target}")
-        _check_keys(where, rule_id, ikey, item, _ALLOW_REGEX_KEYS)
-        if "pattern" not in item:
-            raise where.err(rule_id, f"{ikey}.pattern", "is required")
-        target = item.get("target", "secret")
-        if target not in ALLOW_TARGETS:
-            raise where.err(rule_id, f"{ikey}.target", f"must be one of {', '.join(ALLOW_TARGETS)}")
-        regexes.append(
-            AllowRegex(_compile(where, rule_id, f"{ikey}.pattern", item["pattern"]), target)
-        )
-    stopwords = _str_list(where, rule_id, f"{key}.stopwords", data.get("stopwords", []))
-    paths = _str_list(where, rule_id, f"{key}.paths", data.get("paths", []))
-    return Allowlist(regexes=tuple(regexes), stopwords=stopwords, paths=paths)
+    """Build an :class:`Allowlist` from its mapping, errors naming ``source`` as a rule pack."""
+    return read_allowlist(_Where(Path(source)).node(data, rule_id, key))
 
 
-def _examples(
-    where: _Where, rid: str, key: str, value: Any, *, required: bool
-) -> tuple[Example, ...]:
-    if not isinstance(value, list) or (required and not value):
-        raise where.err(rid, key, "must be a non-empty list" if required else "must be a list")
+def _examples(node: Node, rid: str, where: _Where, *, required: bool) -> tuple[Example, ...]:
     out: list[Example] = []
-    for i, item in enumerate(value):
-        ikey = f"{key}[{i}]"
-        seed = f"{rid}:{key}:{i}"
-        if isinstance(item, str):
-            text = expand_template(item, seed, f"{where.path}: rule {rid!r}: key {ikey!r}")
-            out.append(Example(text, source=item))
+    for i, item in enumerate(node.items(non_empty=required)):
+        seed = f"{rid}:{node.key}:{i}"
+        context = f"{where.path}: rule {rid!r}: key {item.key!r}"
+        if isinstance(item.value, str):
+            out.append(Example(expand_template(item.value, seed, context), source=item.value))
             continue
-        if not isinstance(item, Mapping):
-            raise where.err(rid, ikey, "must be a string or {text, path}")
-        _check_keys(where, rid, ikey, item, _EXAMPLE_KEYS)
-        text = _str(where, rid, f"{ikey}.text", item.get("text"))
-        path = _str(where, rid, f"{ikey}.path", item.get("path", "example.txt"))
-        expanded = expand_template(text, seed, f"{where.path}: rule {rid!r}: key {ikey!r}")
-        out.append(Example(expanded, path, source=text))
+        entry = item.table(_EXAMPLE_KEYS, expected="a string or a table {text, path}")
+        text = entry.at("text").string()
+        path = entry.at("path").string(default="example.txt")
+        out.append(Example(expand_template(text, seed, context), path, source=text))
     return tuple(out)
 
 
-def _context(where: _Where, rid: str, value: Any) -> Context:
-    if not isinstance(value, Mapping):
-        raise where.err(rid, "context", "must be a mapping")
-    _check_keys(where, rid, "context", value, _CONTEXT_KEYS)
-    raw = value.get("regexes", [])
-    if not isinstance(raw, list):
-        raise where.err(rid, "context.regexes", "must be a list of regexes")
-    regexes = tuple(_compile(where, rid, f"context.regexes[{i}]", p) for i, p in enumerate(raw))
-    near = _str_list(where, rid, "context.near_rules", value.get("near_rules", []))
-    within = _int(
-        where, rid, "context.within_lines", value.get("within_lines", 0), 0, MAX_WITHIN_LINES
+def _context(node: Node) -> Context:
+    table = node.table(_CONTEXT_KEYS)
+    regexes = tuple(item.regex() for item in table.at("regexes").items())
+    near = table.at("near_rules").strings()
+    within = table.at("within_lines").integer(
+        lo=0, hi=MAX_WITHIN_LINES, default=0, expected=f"an integer from 0 to {MAX_WITHIN_LINES}"
     )
-    before = _int(
-        where,
-        rid,
-        "context.lines_before",
-        value.get("lines_before", 1),
-        0,
-        MAX_CONTEXT_LINES_BEFORE,
+    before = table.at("lines_before").integer(
+        lo=0,
+        hi=MAX_CONTEXT_LINES_BEFORE,
+        default=1,
+        expected=f"an integer from 0 to {MAX_CONTEXT_LINES_BEFORE}",
     )
     if not regexes and not near:
-        raise where.err(rid, "context", "needs regexes or near_rules")
+        raise table.fail("needs regexes or near_rules")
     return Context(regexes=regexes, lines_before=before, near_rules=near, within_lines=within)
 
 
-def _pairs(where: _Where, rid: str, value: Any) -> tuple[PairSpec, ...]:
-    if not isinstance(value, list):
-        raise where.err(rid, "pair", "must be a list of {rule, kind, within_lines}")
+def _pairs(node: Node) -> tuple[PairSpec, ...]:
     out: list[PairSpec] = []
-    for i, item in enumerate(value):
-        ikey = f"pair[{i}]"
-        if not isinstance(item, Mapping):
-            raise where.err(rid, ikey, "must be a mapping {rule, kind, within_lines}")
-        _check_keys(where, rid, ikey, item, _PAIR_KEYS)
-        rule = _str(where, rid, f"{ikey}.rule", item.get("rule"))
-        kind = item.get("kind")
-        if kind not in PAIR_KINDS:
-            raise where.err(rid, f"{ikey}.kind", f"must be one of {', '.join(sorted(PAIR_KINDS))}")
-        within = _int(
-            where, rid, f"{ikey}.within_lines", item.get("within_lines", 5), 0, MAX_WITHIN_LINES
+    for item in node.items(expected="a list of {rule, kind, within_lines}"):
+        entry = item.table(_PAIR_KEYS, expected="a table {rule, kind, within_lines}")
+        within = entry.at("within_lines").integer(
+            lo=0,
+            hi=MAX_WITHIN_LINES,
+            default=5,
+            expected=f"an integer from 0 to {MAX_WITHIN_LINES}",
         )
-        out.append(PairSpec(rule=rule, kind=str(kind), within_lines=within))
+        rule = entry.at("rule").string()
+        out.append(PairSpec(rule=rule, kind=entry.at("kind").choice(PairKind), within_lines=within))
     return tuple(out)
 
 
+def _names(node: Node, known: frozenset[str], what: str) -> tuple[str, ...]:
+    names = node.strings()
+    for name in names:
+        if name not in known:
+            raise node.fail(f"unknown {what} {name!r} (known: {', '.join(sorted(known))})")
+    return names
+
+
+def _keywords(node: Node, *, min_length: int = 1) -> tuple[str, ...]:
+    keywords = node.strings()
+    for kw in keywords:
+        if not kw.isascii() or not kw.isprintable() or len(kw) < min_length:
+            raise node.fail(f"keyword {kw!r}: needs {min_length}+ printable ASCII characters")
+    return keywords
+
+
 def _rule(where: _Where, index: int, data: Any) -> Rule:
-    if not isinstance(data, Mapping):
-        raise where.err(None, f"rules[{index}]", "must be a mapping")
-    rid_value = data.get("id")
-    if not isinstance(rid_value, str) or not rid_value:
-        raise where.err(None, f"rules[{index}].id", "is required and must be a string")
-    rid = rid_value
+    item = where.node(data, key=f"rules[{index}]").table(expected="a mapping")
+    rid = item.at("id").string()
     if not _KEBAB.fullmatch(rid):
         raise where.err(rid, "id", "must be kebab-case (a-z, 0-9, single dashes)")
-    _check_keys(where, rid, None, data, _RULE_KEYS)
+    r = where.node(data, rid).table(_RULE_KEYS)
     for key in _REQUIRED_RULE_KEYS:
-        if key not in data:
-            raise where.err(rid, key, "is required")
-    severity = data["severity"]
-    if severity not in {s.value for s in Severity}:
-        raise where.err(rid, "severity", "must be one of critical, high, medium, low")
-    keywords = _str_list(where, rid, "keywords", data["keywords"])
-    for kw in keywords:
-        if not kw.isascii() or not kw.isprintable():
-            raise where.err(rid, "keywords", f"keyword {kw!r} must be printable ASCII")
-    b64_keywords = _str_list(where, rid, "base64_keywords", data.get("base64_keywords", []))
-    for kw in b64_keywords:
-        if not kw.isascii() or not kw.isprintable() or len(kw) < 3:
-            raise where.err(rid, "base64_keywords", f"{kw!r}: needs 3+ printable ASCII characters")
-    regex = _compile(where, rid, "regex", data["regex"])
+        if key not in r:
+            raise r.at(key).fail(Problem("missing"))
+    regex = r.at("regex").regex()
     if "secret" not in regex.groupindex:
-        raise where.err(rid, "regex", "needs a named group (?P<secret>...)")
-    entropy = data.get("min_entropy", 0.0)
-    if isinstance(entropy, bool) or not isinstance(entropy, int | float) or not 0 <= entropy <= 8:
-        raise where.err(rid, "min_entropy", "must be a number from 0 to 8 (bits per character)")
-    allowlist = (
-        parse_allowlist(data["allowlist"], source=str(where.path), rule_id=rid)
-        if "allowlist" in data
-        else Allowlist()
-    )
-    checks = _str_list(where, rid, "checks", data.get("checks", []))
-    for check in checks:
-        if check not in KNOWN_CHECKS:
-            raise where.err(
-                rid, "checks", f"unknown check {check!r} (known: {', '.join(sorted(KNOWN_CHECKS))})"
-            )
-    enrich = _str_list(where, rid, "enrich", data.get("enrich", []))
-    for item in enrich:
-        if item not in KNOWN_ENRICH:
-            raise where.err(
-                rid,
-                "enrich",
-                f"unknown enrichment {item!r} (known: {', '.join(sorted(KNOWN_ENRICH))})",
-            )
-    identifier = data.get("identifier", False)
-    if not isinstance(identifier, bool):
-        raise where.err(rid, "identifier", "must be true or false")
+        raise r.at("regex").fail("needs a named group (?P<secret>...)")
+    keywords = _keywords(r.at("keywords"))
+    allowlist = read_allowlist(r.at("allowlist")) if "allowlist" in r else Allowlist()
     return Rule(
         id=rid,
-        name=_str(where, rid, "name", data["name"]),
-        description=_str(where, rid, "description", data["description"]).strip(),
-        severity=Severity(severity),
+        name=r.at("name").string(),
+        description=r.at("description").string().strip(),
+        severity=r.at("severity").choice(Severity),
         keywords=tuple(dict.fromkeys(kw.lower() for kw in keywords)),
         regex=regex,
-        base64_keywords=tuple(dict.fromkeys(b64_keywords)),
-        min_entropy=float(entropy),
-        allowlist=allowlist,
-        paths=_str_list(where, rid, "paths", data.get("paths", [])),
-        examples=_examples(where, rid, "examples", data["examples"], required=True),
-        negative_examples=_examples(
-            where, rid, "negative_examples", data.get("negative_examples", []), required=False
+        base64_keywords=tuple(dict.fromkeys(_keywords(r.at("base64_keywords"), min_length=3))),
+        min_entropy=r.at("min_entropy").number(
+            lo=0, hi=8, default=0.0, expected="a number from 0 to 8 (bits per character)"
         ),
-        context=_context(where, rid, data["context"]) if "context" in data else None,
-        pair=_pairs(where, rid, data["pair"]) if "pair" in data else (),
-        checks=checks,
-        enrich=enrich,
-        identifier=identifier,
+        allowlist=allowlist,
+        paths=path_globs(r.at("paths")),
+        examples=_examples(r.at("examples"), rid, where, required=True),
+        negative_examples=_examples(r.at("negative_examples"), rid, where, required=False),
+        context=_context(r.at("context")) if "context" in r else None,
+        pair=_pairs(r.at("pair")) if "pair" in r else (),
+        checks=_names(r.at("checks"), KNOWN_CHECKS, "check"),
+        enrich=_names(r.at("enrich"), KNOWN_ENRICH, "enrichment"),
+        identifier=r.at("identifier").boolean(default=False),
         pack=str(where.path),
     )
 
@@ -540,18 +373,17 @@ def load_pack(path: Path) -> list[Rule]:
         raise where.err(None, None, f"not valid YAML{at}") from None
     if not isinstance(data, Mapping):
         raise where.err(None, None, "a rule pack must be a mapping with a 'rules' list")
-    _check_keys(where, None, None, data, _PACK_KEYS)
-    if "version" in data and data["version"] != PACK_VERSION:
-        raise where.err(
-            None, "version", f"unsupported pack version (this keysweep reads {PACK_VERSION})"
+    pack = where.node(data).table(_PACK_KEYS)
+    if "version" in pack and pack.at("version").value != PACK_VERSION:
+        raise pack.at("version").fail(
+            f"unsupported pack version (this keysweep reads {PACK_VERSION})"
         )
-    rules_data = data.get("rules")
-    if not isinstance(rules_data, list) or not rules_data:
-        raise where.err(None, "rules", "must be a non-empty list of rules")
+    if not pack.at("rules").value:
+        raise pack.at("rules").fail("must be a non-empty list of rules")
     rules: list[Rule] = []
     seen: set[str] = set()
-    for index, item in enumerate(rules_data):
-        rule = _rule(where, index, item)
+    for index, item in enumerate(pack.at("rules").items(expected="a list of rules")):
+        rule = _rule(where, index, item.value)
         if rule.id in seen:
             raise where.err(rule.id, "id", "duplicate rule id")
         seen.add(rule.id)

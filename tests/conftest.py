@@ -1,7 +1,7 @@
 """Fixtures that several test modules share.
 
-The AWS fixtures import tests/moto_server.py inside the fixture, so suites that never ask for
-them never import moto. Modules that talk to AWS opt in with
+The AWS fixtures import tests/support/moto_server.py inside the fixture, so suites that never
+ask for them never import moto. Modules that talk to AWS opt in with
 ``pytestmark = pytest.mark.usefixtures("aws_env")``.
 """
 
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from moto_server import MotoServer
+    from support.moto_server import MotoServer
 
 
 @pytest.fixture(scope="session")
 def moto() -> MotoServer:
     """The session's one moto server process on 127.0.0.1, IAM authentication on."""
-    from moto_server import shared_moto
+    from support.moto_server import shared_moto
 
     return shared_moto()
 
@@ -29,7 +29,7 @@ def moto() -> MotoServer:
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Dummy AWS_* settings and loopback-only name resolution: no test can reach real AWS."""
-    from moto_server import dummy_aws_env
+    from support.moto_server import dummy_aws_env
 
     dummy_aws_env(monkeypatch, tmp_path)
 

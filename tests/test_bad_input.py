@@ -19,19 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_kit import (
-    Credential,
-    assert_clean_error,
-    assert_no_traceback,
-    blob_path,
-    commit_files,
-    git,
-    init_repo,
-    make_credential,
-    run_keysweep,
-    tree_snapshot,
-)
-from report_samples import validate_sarif
+from support.fs import tree_snapshot
+from support.keys import Credential, make_credential
+from support.repo import blob_path, commit_files, git, init_repo
+from support.run import assert_clean_error, assert_no_traceback, run_keysweep
+from support.samples import validate_sarif
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 DROP_DAC = (

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fixture_keys import key_id, secret_key
+from support.keys import key_id, secret_key
 
 from scanner.errors import BaselineError
 from scanner.ignore.baseline import (

@@ -3,7 +3,7 @@
 A real git repository in tmp_path holds old, accepted secrets. The team writes a baseline,
 commits it, and from then on the gate (scan, history, staged) fails only on NEW secrets.
 keysweep runs as a subprocess (``python -m scanner``), exactly as CI runs it. Every key is
-built at run time (tests/fixture_keys.py).
+built at run time (tests/support/keys.py).
 """
 
 from __future__ import annotations
@@ -11,32 +11,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id, secret_key
-from repo_builder import Run, identity_env
+from support.keys import env_text, key_id, secret_key
+from support.repo import Repo
+from support.run import Run, keysweep_process
 
 BASELINE = ".keysweep-baseline.jsonl"
-GIT_DATE = "2024-02-03T04:05:06+00:00"
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        **identity_env(GIT_DATE),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "HOME": str(repo.parent),
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
-    return done.stdout
+    return Repo(repo, init=False).git(*args)
 
 
 def commit_all(repo: Path, message: str) -> None:
@@ -45,27 +34,12 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def new_repo(path: Path) -> Path:
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Dev")
-    git(path, "config", "user.email", "dev@example.com")
-    git(path, "config", "commit.gpgsign", "false")
-    return path
+    return Repo(path).path
 
 
 def keysweep(cwd: Path, *args: str) -> Run:
-    env = {**os.environ, "HOME": str(cwd.parent), "GIT_CONFIG_NOSYSTEM": "1"}
-    env.pop("GIT_INDEX_FILE", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "scanner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+    """``python -m scanner ARGS`` in ``cwd``, exactly as CI runs it."""
+    return keysweep_process(cwd, *args)
 
 
 def assert_no_secret_leaked(text: str, *seeds: int) -> None:
@@ -348,7 +322,7 @@ def _merge(repo: Path, branch: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE},
+        env=Repo(repo, init=False).env(),
     )
 
 

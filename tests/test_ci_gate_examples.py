@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from fixture_keys import env_text
-from repo_builder import identity_env
+from support.keys import env_text
+from support.repo import identity_env
 
 from scanner.config import load_config
 from scanner.ignore.baseline import load_baseline
@@ -223,6 +223,20 @@ def test_ci_run_dogfoods_scan_and_history_with_the_project_config() -> None:
         assert line in script
         assert script.index(line) > pytest_at  # after the tests
     assert "set -euo pipefail" in script
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python3 -m ruff check scanner tests bench",
+        "python3 -m ruff format --check scanner tests bench",
+        "python3 -m mypy",
+    ],
+)
+def test_ci_run_lints_and_type_checks(command: str) -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert command in script.splitlines()
+    assert script.index(command) > script.index("pytest")  # after the install and the tests
 
 
 def test_project_working_tree_scans_clean_with_its_config() -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from report_samples import env_text
+from support.samples import env_text
 
 from scanner.cli import main, workers
 from scanner.detect import Detector

@@ -10,14 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_keys import fake_secret
-from moto_server import (
-    ACCOUNT_A,
-    ACCOUNT_B,
-    MotoServer,
-    key_finding,
-    unique,
-)
+from support.keys import fake_secret
+from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, main
 from scanner.models import Finding, ScanResult, ScanSummary, Verification

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, main
 from scanner.models import Finding, ScanResult, ScanSummary, Verification

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from fixture_keys import key_id, secret_key
+from support.keys import key_id, secret_key
 
 from scanner.detect import Detector, account_id_from_key_id
 from scanner.detect import prefilter as prefilter_module

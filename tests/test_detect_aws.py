@@ -1,7 +1,7 @@
 """AWS detection: every form people write credentials in, and every decoy that must stay quiet.
 
 One parametrized table of (text, expected rule ids). Keys, secrets and tokens are generated at
-run time (tests/fixture_keys.py), so nothing realistic is committed.
+run time (tests/support/keys.py), so nothing realistic is committed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 import pytest
-from fixture_keys import hex_string, key_id, random_b64, secret_key, session_token
+from support.keys import hex_string, key_id, random_b64, secret_key, session_token
 
 from scanner.detect import Detector
 from scanner.models import Fragment

@@ -11,7 +11,7 @@ repository holds no complete key ID literal):
 from __future__ import annotations
 
 import pytest
-from fixture_keys import key_id
+from support.keys import key_id
 
 from scanner.detect.aws_account import account_id_from_key_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import random
 
-from fixture_keys import key_id, secret_key
+from support.keys import key_id, secret_key
 
 from scanner.detect.decoding import (
     MAX_SPANS_PER_LAYER,

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import jsonschema  # type: ignore[import-untyped]
-from fixture_keys import key_id, secret_key
+from support.keys import key_id, secret_key
 
 from scanner.models import CommitInfo, Finding, ScanResult, ScanSummary, Severity
 from scanner.report import REPORTERS, github, gitlab, reporter

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_keys import env_text, key_id
-from repo_builder import Repo, keysweep
+from support.keys import env_text, key_id
+from support.repo import Repo
+from support.run import keysweep
 
 from scanner.cli import common
 from scanner.sources import gitproc

@@ -17,17 +17,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hardening_kit import (
-    Credential,
-    assert_no_traceback,
-    commit_files,
-    git,
-    init_repo,
-    make_credential,
-    run_keysweep,
-    snapshot_diff,
-    tree_snapshot,
-)
+from support.fs import snapshot_diff, tree_snapshot
+from support.keys import Credential, make_credential
+from support.repo import commit_files, git, init_repo
+from support.run import assert_no_traceback, run_keysweep
 
 # Config keys that make git run a program, each pointed at its own marker script.
 EVIL_CONFIG = {

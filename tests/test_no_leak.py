@@ -17,16 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardening_kit import (
-    Credential,
-    assert_no_traceback,
-    commit_files,
-    git,
-    init_repo,
-    make_credential,
-    run_keysweep,
-    written_files,
-)
+from support.fs import written_files
+from support.keys import Credential, make_credential
+from support.repo import commit_files, git, init_repo
+from support.run import assert_no_traceback, run_keysweep
 
 FORMATS = ("table", "json", "sarif", "github", "gitlab")
 OPERATOR = {"AWS_ACCESS_KEY_ID": "operatorkeyid", "AWS_SECRET_ACCESS_KEY": "operatorsecret"}

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id, secret_key
-from repo_builder import Repo, isolated_git_env
+from support.keys import env_text, key_id, secret_key
+from support.repo import Repo, isolated_git_env
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,11 @@ import sys
 import urllib.parse
 from collections.abc import Callable
 
-from hardening_kit import REPO_ROOT, Credential, make_credential
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import fuzz
+from support.keys import Credential, make_credential
+from support.run import REPO_ROOT
 
 from scanner.detect import Detector
 from scanner.models import (
@@ -307,10 +309,7 @@ def test_decoding_layers_terminate(
         assert {cred.key_id, cred.secret} <= {f.secret for f in first}
 
 
-# --- git output parsers (the atheris targets of bench/fuzz_git_parsers.py) -----------------
-
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-import fuzz_git_parsers  # noqa: E402
+# --- git output parsers (support.fuzz; bench/fuzz_git_parsers.py runs them under atheris) ---
 
 
 class HypothesisProvider:
@@ -335,16 +334,16 @@ class HypothesisProvider:
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_log_parser_round_trips_and_fails_only_with_git_error(data: st.DataObject) -> None:
-    fuzz_git_parsers.fuzz_log(HypothesisProvider(data))
+    fuzz.fuzz_log(HypothesisProvider(data))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_cat_file_reader_recovers_from_damaged_objects(data: st.DataObject) -> None:
-    fuzz_git_parsers.fuzz_catfile(HypothesisProvider(data))
+    fuzz.fuzz_catfile(HypothesisProvider(data))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_clone_urls_are_redacted(data: st.DataObject) -> None:
-    fuzz_git_parsers.fuzz_redact_url(HypothesisProvider(data))
+    fuzz.fuzz_redact_url(HypothesisProvider(data))

@@ -6,8 +6,8 @@ import dataclasses
 import json
 
 import pytest
-from fixture_keys import key_id, secret_key
-from report_samples import sample_result
+from support.keys import key_id, secret_key
+from support.samples import sample_result
 
 from scanner.models import Finding, ScanResult, fingerprint_of, is_redacted, redact, shown_secret
 from scanner.report import REPORTERS, reporter

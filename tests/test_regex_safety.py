@@ -27,8 +27,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from fixture_keys import BASE32, BASE64
-from hardening_kit import REPO_ROOT, make_credential, run_keysweep
+from support.keys import BASE32, BASE64, make_credential
+from support.run import REPO_ROOT, run_keysweep
 
 from scanner.detect import Detector
 from scanner.models import Fragment

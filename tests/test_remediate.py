@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id, secret_key
-from repo_builder import Repo, isolated_git_env, keysweep
+from support.keys import env_text, key_id, secret_key
+from support.repo import Repo, isolated_git_env
+from support.run import keysweep
 
 from scanner.remediate.plan import REPLACEMENT, Secret, expressions_text
 from scanner.remediate.steps import push_refspecs

@@ -16,8 +16,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id, secret_key
-from repo_builder import Repo, keysweep
+from support.keys import env_text, key_id, secret_key
+from support.repo import Repo
+from support.run import keysweep
 
 from scanner.models import Finding, ScanResult, ScanSummary, Severity, Verification
 from scanner.report import html

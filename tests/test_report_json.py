@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from report_samples import sample_result
+from support.samples import sample_result
 
 from scanner import __version__
 from scanner.errors import InputError

@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 import pytest
-from report_samples import sample_result, validate_sarif
+from support.samples import sample_result, validate_sarif
 
 from scanner.models import ScanResult, ScanSummary
 from scanner.report import sarif

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from report_samples import sample_result
+from support.samples import sample_result
 
 from scanner.models import ScanResult, ScanSummary
 from scanner.report import REPORTERS, reporter, table

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from repo_builder import identity_env
+from support.repo import identity_env
 
 from scanner.errors import UsageError
 from scanner.sources.files import FileSource, display_path, is_binary

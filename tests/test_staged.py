@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixture_keys import env_text, key_id
-from repo_builder import Repo, Run, isolated_git_env, keysweep
+from support.keys import env_text, key_id
+from support.repo import Repo, isolated_git_env
+from support.run import Run, keysweep
 
 JSON = ("--format", "json", "--show-secrets")
 

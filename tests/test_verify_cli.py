@@ -8,13 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_keys import fake_secret
-from moto_server import (
-    ACCOUNT_A,
-    MotoServer,
-    key_finding,
-    unique,
-)
+from support.keys import fake_secret
+from support.moto_server import ACCOUNT_A, MotoServer, key_finding, unique
 
 from scanner.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 from scanner.models import Finding, ScanResult, ScanSummary, Severity
@@ -126,7 +121,7 @@ def test_redacted_report_is_refused(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_unknown_never_counts_as_live(tmp_path: Path) -> None:
-    from aws_stub import stub_aws
+    from support.http_stub import stub_aws
 
     rng = random.Random(13)
     findings = [key_finding("AKIA" + "R" * 16, fake_secret(rng))]

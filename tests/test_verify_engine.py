@@ -1,5 +1,5 @@
 """Everything that is not a clear answer from AWS is ``unknown``: throttling, 5xx, timeouts,
-refused connections. Served by a misbehaving stub on 127.0.0.1 (tests/aws_stub.py)."""
+refused connections. Served by a misbehaving stub on 127.0.0.1 (tests/support/http_stub.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import socket
 from typing import Any
 
 import pytest
-from aws_stub import stub_aws
-from fixture_keys import fake_secret
-from moto_server import key_finding
+from support.http_stub import stub_aws
+from support.keys import fake_secret
+from support.moto_server import key_finding
 
 from scanner.verify import EXPIRED, UNKNOWN
 from scanner.verify.engine import Verifier, VerifyOptions

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_server import ACCOUNT_A, MotoServer, unique
+from support.moto_server import ACCOUNT_A, MotoServer, unique
 
 from scanner.cli import EXIT_CLEAN, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 
@@ -137,8 +137,8 @@ def test_deactivate_scan_fresh(moto: MotoServer, tmp_path: Path, monkeypatch: An
 def test_canary_key_marked_offline_and_never_sent(moto: MotoServer, tmp_path: Path) -> None:
     import random
 
-    from fixture_keys import fake_secret
     from moto.iam.utils import generate_access_key_id_from_account_id
+    from support.keys import fake_secret
 
     key = generate_access_key_id_from_account_id("052310077262", "AKIA")  # canarytokens.org
     leak = tmp_path / "leak.env"
@@ -156,7 +156,7 @@ def test_canary_key_marked_offline_and_never_sent(moto: MotoServer, tmp_path: Pa
 
 
 def test_config_canary_accounts(moto: MotoServer, tmp_path: Path) -> None:
-    from moto_server import ACCOUNT_B
+    from support.moto_server import ACCOUNT_B
 
     key, secret = moto.new_user(unique("own-trap"), ACCOUNT_B)
     project = tmp_path / "project"

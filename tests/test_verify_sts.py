@@ -6,15 +6,9 @@ import random
 from typing import Any
 
 import pytest
-from fixture_keys import fake_secret
 from moto.iam.utils import generate_access_key_id_from_account_id
-from moto_server import (
-    ACCOUNT_A,
-    ACCOUNT_B,
-    MotoServer,
-    key_finding,
-    unique,
-)
+from support.keys import fake_secret
+from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
 
 from scanner.verify import CANARY, INVALID, LIVE, NOT_CHECKED, SKIPPED
 from scanner.verify.engine import Verifier, VerifyOptions

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixture_keys import key_id
-from report_samples import env_text
+from support.keys import key_id
+from support.samples import env_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,3 +89,41 @@ def test_wheel_installs_and_scans_with_packaged_rules(tmp_path: Path) -> None:
 
     version = run([str(bin_dir / "keysweep"), "--version"], cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("keysweep ")
+
+
+# What the tests read besides tests/ itself (tests/support/ holds every shared helper; no
+# test imports from bench/).
+SDIST_NEEDS = (
+    "examples",
+    ".ci/run",
+    ".gitattributes",
+    ".keysweep.toml",
+    ".keysweep-baseline.jsonl",
+    ".pre-commit-config.yaml",
+    ".pre-commit-hooks.yaml",
+    "README.md",
+    "rules",
+)
+
+
+def test_sdist_ships_what_the_tests_read(tmp_path: Path) -> None:
+    import tarfile
+
+    dist = tmp_path / "dist"
+    built = run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(REPO)], cwd=tmp_path
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (sdist,) = dist.glob("keysweep-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    tracked = subprocess.run(
+        ["git", "ls-files", "tests", *SDIST_NEEDS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "tests/support/repo.py" in tracked
+    missing = sorted(path for path in tracked if path not in names)
+    assert not missing, f"not in the sdist: {missing}"

@@ -1,8 +1,9 @@
 """Command-line entry point: parses arguments, runs one command, maps errors to exit codes.
 
-Each command lives in its own module (``scanner.cli.<name>``) with ``add_parser(subparsers)``
-and ``run(ns) -> int``. Command modules import heavy dependencies (boto3, rich)
-inside functions, so ``keysweep staged`` starts fast.
+Each command lives in its own module (``scanner.cli.<name>``) with ``HELP``, ``DESCRIPTION``,
+``add_arguments(parser)`` and ``run(ns) -> int``; :func:`build_parser` makes the subparsers.
+Command modules import heavy dependencies (boto3, rich) inside functions, so ``keysweep staged``
+starts fast.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from scanner import __version__
 from scanner.errors import ScannerError
@@ -73,8 +75,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_path in COMMANDS.items():
         if only is None or name == only:
-            _load(module_path).add_parser(subparsers)
+            _add_command(subparsers, name, _load(module_path))
     return parser
+
+
+def _add_command(subparsers: Any, name: str, module: ModuleType) -> None:
+    if not hasattr(module, "add_arguments"):  # a module still in the old shape
+        module.add_parser(subparsers)
+        return
+    parser = subparsers.add_parser(
+        name,
+        help=module.HELP,
+        description=module.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(parser)
 
 
 def _command_named(argv: Sequence[str]) -> str | None:

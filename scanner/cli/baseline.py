@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-from scanner.cli.common import (
-    CommonOptions,
-    add_detection_options,
-    build_detector,
-    detect_all,
-    summarize,
-)
-from scanner.cli.project import Project, find_root, load_project
+from scanner.cli import EXIT_CLEAN, EXIT_ERROR
+from scanner.cli.history import scan_history
+from scanner.cli.options import CommonOptions, add_config_option, add_detection_options
+from scanner.cli.project import Project, load_project, project_root
+from scanner.cli.scan import scan_files
 from scanner.errors import UsageError
 from scanner.ignore.baseline import (
     DEFAULT_FILENAME,
     Baseline,
-    create_baseline,
     load_baseline,
-    prune_baseline,
-    update_baseline,
+    rebuild_baseline,
     write_baseline,
 )
-from scanner.models import ScanResult
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 HELP = "create, update or prune a baseline of accepted findings"
@@ -58,13 +50,7 @@ exit codes: 0 written, 2 error (nothing is written when a file could not be read
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "baseline",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("create", "update", "prune"))
     parser.add_argument(
         "path", nargs="?", default=".", metavar="PATH", help="repository or directory (default: .)"
@@ -88,7 +74,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="in a git work tree, scan ignored files too (working-tree scan only)",
     )
-    parser.add_argument("--config", dest="config_file", metavar="FILE", help="project config")
+    add_config_option(parser)
     add_detection_options(parser)
 
 
@@ -122,9 +108,7 @@ def baseline_command(
     options: CommonOptions,
 ) -> int:
     # The baseline being written must not filter the scan that feeds it.
-    root = Path.cwd() if history and _is_remote(path) else find_root(path)
-    project = load_project(options, root, use_baseline=False)
-    options = project.options
+    project, options = load_project(options, project_root(path), use_baseline=False)
     target = _target(output, project)
     existing: Baseline | None = None
     if action == "create":
@@ -138,36 +122,21 @@ def baseline_command(
         raise UsageError(f"baseline {target}: file not found (nothing to prune)")
 
     result = (
-        _scan_history(path, options, project)
+        scan_history(path, options, project)
         if history
-        else _scan_tree(path, all_files, options, project)
+        else scan_files([path], options, project, all_files=all_files)
     )
     result = project.apply(result)  # config skip paths and path allowlist, never a baseline
     if result.summary.errors:
         for error in result.summary.errors:
             print(f"keysweep: error: {error}", file=sys.stderr)
         print(f"keysweep: baseline {target} not written: the scan was incomplete", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
-    key = project.finding_key
-    if existing is None:
-        baseline = create_baseline(result.findings, path_key=key)
-        message = f"{len(baseline.entries)} entries"
-    elif action == "prune":
-        baseline, removed = prune_baseline(existing, result.findings, path_key=key)
-        message = f"{len(baseline.entries)} entries ({removed} removed)"
-    else:
-        baseline, added = update_baseline(existing, result.findings, path_key=key)
-        message = f"{len(baseline.entries)} entries ({added} added)"
+    baseline, message = rebuild_baseline(existing, result.findings, action, project.finding_key)
     write_baseline(target, baseline)
     print(f"keysweep: baseline {target}: {message}", file=sys.stderr)
-    return 0
-
-
-def _is_remote(path: str) -> bool:
-    from scanner.sources.history import is_remote
-
-    return is_remote(path)
+    return EXIT_CLEAN
 
 
 def _target(output: str | None, project: Project) -> Path:
@@ -178,21 +147,3 @@ def _target(output: str | None, project: Project) -> Path:
     raise UsageError(
         "no baseline file: pass --output FILE or set baseline.path in the project config"
     )
-
-
-def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Project) -> ScanResult:
-    started = time.monotonic()
-    source = project.file_source([path], all_files=all_files)
-    source.check_paths()
-    detector = build_detector(options, project)
-    findings = detect_all(detector, source)
-    summary = summarize("scan", path, source.stats, started)
-    return ScanResult(findings=tuple(findings), summary=summary)
-
-
-def _scan_history(path: str, options: CommonOptions, project: Project) -> ScanResult:
-    from scanner.sources.history import HistoryScan
-
-    detector = build_detector(options, project)
-    result = HistoryScan(path, max_size=options.max_file_size).run(detector, None)
-    return project.drop_skipped_paths(result)

@@ -94,13 +94,12 @@ def _load(
         from scanner.cli.common import CommonOptions, build_detector, detect_all
         from scanner.cli.project import find_root, load_project
 
-        project = load_project(
-            CommonOptions(config_file=config_path), find_root(inputs[0]), use_baseline=False
-        )
+        options = CommonOptions(config_file=config_path)
+        project, options = load_project(options, find_root(inputs[0]), use_baseline=False)
         source = project.file_source(list(inputs))
         source.check_paths()
-        findings = tuple(detect_all(build_detector(project.options, project), source))
-        return findings, project.config.verify
+        detector = build_detector(options, project)
+        return tuple(detect_all(detector, source)), project.config.verify
     if len(inputs) != 1:
         raise UsageError("give one JSON report (or use --scan PATH...)")
     from scanner.config import load_config

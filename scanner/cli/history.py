@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from types import TracebackType
-from typing import Any
 
-from scanner.cli.common import (
-    CommonOptions,
-    add_common_options,
-    build_detector,
-    common_options,
-    finish,
-)
-from scanner.cli.project import find_root, load_project
+from scanner.cli.common import build_detector, finish
+from scanner.cli.options import CommonOptions, add_common_options, common_options
+from scanner.cli.progress import NoProgress, RichProgress
+from scanner.cli.project import Project, load_project, project_root
+from scanner.models import ScanResult
 
 HELP = "scan the full git history of a repository (every ref, every blob once)"
 DESCRIPTION = """\
@@ -42,13 +36,7 @@ exit codes: 0 clean, 1 findings, 2 error, 3 live AWS key (--verify), 130 interru
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "history",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "repo",
         nargs="?",
@@ -96,12 +84,34 @@ def history_command(
     options: CommonOptions,
     progress: bool | None = None,
 ) -> int:
-    from scanner.sources.history import HistoryScan, is_remote
+    project, options = load_project(options, project_root(repo))
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    with RichProgress() if show_progress else NoProgress() as bar:
+        result = scan_history(
+            repo,
+            options,
+            project,
+            since=since,
+            include_unreachable=include_unreachable,
+            jobs=jobs,
+            progress=bar if show_progress else None,
+        )
+    return finish(result, options, project)
 
-    root = Path.cwd() if is_remote(repo) else _project_root(Path(repo))
-    project = load_project(options, root)
-    options = project.options
-    detector = build_detector(options, project)
+
+def scan_history(
+    repo: str,
+    options: CommonOptions,
+    project: Project,
+    *,
+    since: str | None = None,
+    include_unreachable: bool = False,
+    jobs: int | None = None,
+    progress: NoProgress | None = None,
+) -> ScanResult:
+    """Every commit of ``repo`` (a path or a clone URL) as the project reads it, detected."""
+    from scanner.sources.history import HistoryScan
+
     scan = HistoryScan(
         repo,
         since=since,
@@ -109,79 +119,5 @@ def history_command(
         max_size=options.max_file_size,
         workers=jobs,
     )
-    show_progress = sys.stderr.isatty() if progress is None else progress
-    with _RichProgress() if show_progress else _NoProgress() as bar:
-        result = scan.run(detector, bar if show_progress else None)
-    return finish(project.drop_skipped_paths(result), options, project)
-
-
-def _project_root(repo: Path) -> Path:
-    """Where the scanned repository's own config lives: its top level (a bare repository is
-    its own root, even when it sits inside another work tree)."""
-    if (repo / ".git").exists() or ((repo / "HEAD").is_file() and (repo / "objects").is_dir()):
-        return repo
-    return find_root(repo)
-
-
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def start(self, blobs: int, total_bytes: int) -> None:
-        pass
-
-    def advance(self, blobs: int, nbytes: int) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-class _RichProgress(_NoProgress):
-    """Blobs and bytes done, rate and ETA on stderr (only used when stderr is a terminal)."""
-
-    def __enter__(self) -> _RichProgress:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("scanning history"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[blobs]}/{task.fields[total_blobs]} blobs"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._progress.start()
-        self._bytes = self._progress.add_task("bytes", total=None, blobs=0, total_blobs="?")
-        self._blobs = 0
-        return self
-
-    def start(self, blobs: int, total_bytes: int) -> None:
-        self._progress.update(self._bytes, total=total_bytes, total_blobs=blobs)
-
-    def advance(self, blobs: int, nbytes: int) -> None:
-        self._blobs += blobs
-        self._progress.update(self._bytes, advance=nbytes, blobs=self._blobs)
-
-    def stop(self) -> None:
-        self._progress.stop()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
+    result = scan.run(build_detector(options, project), progress)
+    return project.drop_skipped_paths(result)

@@ -117,7 +117,7 @@ def remediate_command(
     repo = repo or _default_repo(result.summary.target)
     root = find_root(repo)
     options = CommonOptions(rule_packs=rule_packs, config_file=config_file)
-    project = load_project(options, root, use_baseline=False)
+    project, _ = load_project(options, root, use_baseline=False)
     # No allowlists and no inline markers: the value at each reported position must be found
     # again, and the check of the rewritten mirror must see every remaining copy.
     detector = Detector(project.load_rules(tuple(Path(p) for p in rule_packs)), inline_allow=False)

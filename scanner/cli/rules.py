@@ -7,12 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from scanner.cli import EXIT_CLEAN, EXIT_FINDINGS
 from scanner.errors import UsageError
-
-EXIT_OK = 0
-EXIT_MISMATCH = 1
 
 HELP = "list the detection rules, or check rule packs against their own examples"
 DESCRIPTION = """\
@@ -23,13 +21,7 @@ check: run every example and negative example of every rule through the full det
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "rules",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(
         dest="rules_action", metavar="ACTION", parser_class=type(parser)
     )
@@ -98,7 +90,7 @@ def list_command(
     ]
     if fmt == "json":
         stream.write(json.dumps({"rules": rows}, indent=2) + "\n")
-        return EXIT_OK
+        return EXIT_CLEAN
     headers = ("ID", "SEVERITY", "NAME", "PACK")
     keys = ("id", "severity", "name", "pack")
     widths = [
@@ -111,7 +103,7 @@ def list_command(
         cells = (str(row[k]).ljust(w) for k, w in zip(keys, widths, strict=True))
         stream.write("  ".join(cells).rstrip() + "\n")
     stream.write(f"{len(rows)} rules\n")
-    return EXIT_OK
+    return EXIT_CLEAN
 
 
 def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> int:
@@ -128,4 +120,4 @@ def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> in
         f"checked {report.rules_checked} rules, {report.examples_checked} examples "
         f"in {', '.join(report.packs) or 'no packs'}: {verdict}\n"
     )
-    return EXIT_OK if report.ok else EXIT_MISMATCH
+    return EXIT_CLEAN if report.ok else EXIT_FINDINGS  # 1: a rule misbehaves

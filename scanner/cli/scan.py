@@ -5,19 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from scanner.cli.common import (
-    CommonOptions,
-    add_common_options,
-    build_detector,
-    common_options,
-    detect_all,
-    finish,
-    summarize,
-)
-from scanner.cli.project import find_root, load_project
-from scanner.models import ScanResult
+from scanner.cli.common import build_detector, detect_all, finish, summarize
+from scanner.cli.options import CommonOptions, add_common_options, common_options
+from scanner.cli.project import Project, load_project, project_root
+from scanner.models import ScanMode, ScanResult
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\
@@ -39,13 +32,7 @@ exit codes: 0 clean, 1 findings, 2 error (also: files that could not be read),
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "scan",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="*",
@@ -80,14 +67,27 @@ def scan_command(
     options: CommonOptions,
     stdin: BinaryIO | None = None,
 ) -> int:
-    started = time.monotonic()
     targets = list(paths) or ["."]
-    project = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
-    options = project.options  # the config's scan.max_file_size unless given on the command line
+    # options come back resolved: the config's scan.max_file_size unless given on the command line
+    project, options = load_project(options, project_root(targets[0]))
+    result = scan_files(targets, options, project, all_files=all_files, jobs=jobs, stdin=stdin)
+    return finish(result, options, project)
+
+
+def scan_files(
+    targets: Sequence[str],
+    options: CommonOptions,
+    project: Project,
+    *,
+    all_files: bool = False,
+    jobs: int | None = None,
+    stdin: BinaryIO | None = None,
+) -> ScanResult:
+    """Files, directories or standard input (``-``) as the project reads them, detected."""
+    started = time.monotonic()
     source = project.file_source(targets, all_files=all_files, stdin=stdin)
     source.check_paths()  # a missing PATH is a usage error before any work is done
-    detector = build_detector(options, project)
-    findings = detect_all(detector, source, jobs=jobs)
-    mode = "stdin" if targets == ["-"] else "scan"
+    findings = detect_all(build_detector(options, project), source, jobs=jobs)
+    mode = ScanMode.STDIN if list(targets) == ["-"] else ScanMode.SCAN
     summary = summarize(mode, " ".join(targets), source.stats, started)
-    return finish(ScanResult(findings=tuple(findings), summary=summary), options, project)
+    return ScanResult(findings=tuple(findings), summary=summary)

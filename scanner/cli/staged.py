@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
 
-from scanner.cli.common import (
-    CommonOptions,
-    add_common_options,
-    build_detector,
-    common_options,
-    finish,
-)
-from scanner.cli.project import find_root, load_project
+from scanner.cli.common import build_detector, finish
+from scanner.cli.options import CommonOptions, add_common_options, common_options
+from scanner.cli.project import load_project, project_root
 from scanner.sources.staged import scan_staged
 
 HELP = "scan the staged changes (what the next commit adds); for pre-commit hooks"
@@ -34,19 +28,13 @@ exit codes: 0 clean, 1 findings (commit blocked), 2 error, 130 interrupted
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "staged",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
         nargs="*",
         metavar="PATH",
-        help="limit the check to these staged paths (pre-commit passes file names; "
-        "default: everything staged)",
+        help="limit the check to these staged paths (default: everything staged; the "
+        "pre-commit hook passes none)",
     )
     add_common_options(parser)
 
@@ -56,8 +44,7 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
-    project = load_project(options, find_root("."))
-    options = project.options
+    project, options = load_project(options, project_root())
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from scanner.models import Finding, Fragment
+from scanner.models import Finding, Fragment, Source
 
 if TYPE_CHECKING:
     from scanner.detect import Detector
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 POOL_THRESHOLD = 16 * 1024 * 1024  # prefiltered bytes before worker processes are worth it
 DEFAULT_JOBS = 1
 
-_Item = tuple[bytes, str, str, str | None]
+_Item = tuple[bytes, str, Source, str | None]
 
 # Set in the parent just before the pool forks; each worker inherits it.
 _worker_detector: Detector | None = None

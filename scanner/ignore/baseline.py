@@ -37,6 +37,7 @@ from typing import Any
 from scanner.atomic import write_atomic
 from scanner.errors import BaselineError
 from scanner.models import Finding
+from scanner.schema import Node, Problem
 
 FORMAT_VERSION = 1
 HEADER_KEY = "keysweep_baseline"
@@ -190,35 +191,34 @@ def parse_baseline(text: str, source: Path) -> Baseline:
 
 
 def _parse_entry(data: dict[str, Any], where: str) -> BaselineEntry:
-    for name in data:
-        if name not in _REQUIRED and name not in _OPTIONAL:
-            raise BaselineError(f"{where}: unknown key '{name}'")
-    for name in _REQUIRED:
-        value = data.get(name)
-        if not isinstance(value, str) or not value:
-            raise BaselineError(f"{where}: key '{name}' must be a non-empty string")
-    if not _FINGERPRINT_RE.fullmatch(data["fingerprint"]):
-        raise BaselineError(f"{where}: key 'fingerprint' must be 32 lowercase hex digits")
-    for name in ("reason", "owner"):
-        if name in data and not isinstance(data[name], str):
-            raise BaselineError(f"{where}: key '{name}' must be a string")
+    def fail(key: str, problem: Problem) -> BaselineError:
+        if problem.kind == "missing":
+            return BaselineError(f"{where}: missing key '{key}'")
+        if problem.kind == "unknown":
+            return BaselineError(f"{where}: unknown key '{key}'")
+        if problem.kind == "type":
+            return BaselineError(f"{where}: key '{key}' must be {problem.expected}")
+        return BaselineError(f"{where}: key '{key}' {problem}")
+
+    entry = Node(data, "", fail).table((*_REQUIRED, *_OPTIONAL))
+    path, rule_id, fingerprint = (entry.at(name).string() for name in _REQUIRED)
+    if not _FINGERPRINT_RE.fullmatch(fingerprint):
+        raise entry.at("fingerprint").fail("must be 32 lowercase hex digits")
     expires: date | None = None
-    if "expires" in data:
-        value = data["expires"]
+    if "expires" in entry:
+        value = entry.at("expires").value
         try:
             if not isinstance(value, str):
                 raise ValueError
             expires = date.fromisoformat(value)
         except ValueError:
-            raise BaselineError(
-                f"{where}: key 'expires' must be an ISO date (YYYY-MM-DD)"
-            ) from None
+            raise entry.at("expires").fail("must be an ISO date (YYYY-MM-DD)") from None
     return BaselineEntry(
-        path=normalize_path(data["path"]),
-        rule_id=data["rule_id"],
-        fingerprint=data["fingerprint"],
-        reason=data.get("reason"),
-        owner=data.get("owner"),
+        path=normalize_path(path),
+        rule_id=rule_id,
+        fingerprint=fingerprint,
+        reason=entry.at("reason").string(default=None, empty_ok=True),
+        owner=entry.at("owner").string(default=None, empty_ok=True),
         expires=expires,
     )
 
@@ -257,6 +257,21 @@ def update_baseline(
     known = {entry.key for entry in baseline.entries}
     added = [e for e in entries_for(findings, path_key=path_key) if e.key not in known]
     return Baseline(baseline.entries + tuple(added), baseline.source), len(added)
+
+
+def rebuild_baseline(
+    existing: Baseline | None, findings: Iterable[Finding], action: str, path_key: PathKey
+) -> tuple[Baseline, str]:
+    """``create`` (no ``existing``), ``update`` or ``prune`` a baseline from a scan's findings;
+    returns the new baseline and a note saying how many entries it has."""
+    if existing is None:
+        baseline = create_baseline(findings, path_key=path_key)
+        return baseline, f"{len(baseline.entries)} entries"
+    if action == "prune":
+        baseline, removed = prune_baseline(existing, findings, path_key=path_key)
+        return baseline, f"{len(baseline.entries)} entries ({removed} removed)"
+    baseline, added = update_baseline(existing, findings, path_key=path_key)
+    return baseline, f"{len(baseline.entries)} entries ({added} added)"
 
 
 def prune_baseline(

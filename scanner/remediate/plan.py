@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scanner.errors import GitError
-from scanner.models import Finding, Fragment, decode_bytes, redact, shown_secret
+from scanner.models import Finding, Fragment, Source, decode_bytes, redact, shown_secret
 from scanner.sources.blobscan import BlobScanner
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, redact_url
@@ -133,7 +133,7 @@ def _recover(git: Git, finding: Finding, detector: BlobScanner, *, head: str | N
         return Target(finding, blob_id=blob, problem=f"blob {blob} is not in this repository")
     candidates = [
         c
-        for c in detector.scan(Fragment(raw, finding.path, "history", blob))
+        for c in detector.scan(Fragment(raw, finding.path, Source.HISTORY, blob))
         if c.rule_id == finding.rule_id and finding.secret in (c.secret, c.redacted)
     ]
     exact = [c for c in candidates if (c.line, c.column) == (finding.line, finding.column)]

@@ -1,17 +1,19 @@
 """Report formats. Each module renders a ScanResult to text.
 
-A reporter module defines ``render(result: ScanResult, *, show_secrets: bool) -> str``; it may
-also define ``render_terminal(result, *, show_secrets, width) -> str`` for a prettier form when
-stdout is a terminal (the table uses rich there). Register a new format by adding one line to
-``REPORTERS``: the CLI's ``--format`` choices come from this dict. No discovery, no plugins.
+A reporter module satisfies :class:`Reporter` (``render(result, *, show_secrets, redact_ids)``);
+it may also satisfy :class:`TerminalReporter` (``render_terminal(..., width, redact_ids)``)
+for a prettier form when stdout is a terminal (the table uses rich there). Register a new format
+by adding one line to ``REPORTERS``: the CLI's ``--format`` choices come from this dict. No
+discovery, no plugins.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Protocol, cast, runtime_checkable
 
 from scanner.errors import UsageError
+from scanner.models import ScanResult
 
 # format name -> module path; order is the order shown in --help.
 REPORTERS: dict[str, str] = {
@@ -26,11 +28,33 @@ REPORTERS: dict[str, str] = {
 DEFAULT_FORMAT = "table"
 
 
-def reporter(name: str) -> ModuleType:
+@runtime_checkable
+class Reporter(Protocol):
+    """What a report format module provides."""
+
+    def render(
+        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+    ) -> str: ...
+
+
+@runtime_checkable
+class TerminalReporter(Protocol):
+    """A format with a richer rendering for a terminal of ``width`` columns."""
+
+    def render(
+        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+    ) -> str: ...
+
+    def render_terminal(
+        self, result: ScanResult, *, show_secrets: bool, width: int, redact_ids: bool = False
+    ) -> str: ...
+
+
+def reporter(name: str) -> Reporter:
     """The module that renders format ``name``."""
     try:
         module_path = REPORTERS[name]
     except KeyError:
         choices = ", ".join(REPORTERS)
         raise UsageError(f"unknown report format {name!r} (choose from {choices})") from None
-    return importlib.import_module(module_path)
+    return cast(Reporter, importlib.import_module(module_path))

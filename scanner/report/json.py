@@ -11,6 +11,7 @@ default report shows (``"identifier": true``).
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,15 +23,19 @@ from scanner.models import (
     Finding,
     HistoryInfo,
     PairedSecret,
+    PairKind,
+    ScanMode,
     ScanResult,
     ScanSummary,
     Severity,
+    Source,
     Verification,
     VerificationStatus,
     identifier_shown,
     shown_paired,
     shown_secret,
 )
+from scanner.schema import Node, Problem
 
 FORMAT_VERSION = 1
 
@@ -142,161 +147,123 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
 
 
 # -- reading --------------------------------------------------------------------------------
-class _Reader:
-    """Typed access to one JSON object, with errors that say where the problem is."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise InputError(f"{where}: expected a JSON object")
-        self.data: Mapping[str, Any] = data
-        self.where = where
-
-    def _get(self, key: str, types: tuple[type, ...], what: str, *, optional: bool) -> Any:
-        if key not in self.data:
-            if optional:
-                return None
-            raise InputError(f"{self.where}: missing key {key!r}")
-        value = self.data[key]
-        if value is None and optional:
-            return None
-        # bool is an int in Python; a JSON true is never a valid line number.
-        if isinstance(value, bool) and bool not in types:
-            raise InputError(f"{self.where}: {key!r} must be {what}")
-        if not isinstance(value, types):
-            raise InputError(f"{self.where}: {key!r} must be {what}")
-        return value
-
-    def get_str(self, key: str) -> str:
-        value: str = self._get(key, (str,), "a string", optional=False)
-        return value
-
-    def opt_str(self, key: str) -> str | None:
-        value: str | None = self._get(key, (str,), "a string or null", optional=True)
-        return value
-
-    def get_int(self, key: str, default: int | None = None) -> int:
-        if default is not None and key not in self.data:
-            return default
-        value: int = self._get(key, (int,), "an integer", optional=False)
-        return value
-
-    def get_float(self, key: str) -> float:
-        value = self._get(key, (int, float), "a number", optional=True)
-        return float(value) if value is not None else 0.0
-
-    def get_bool(self, key: str, default: bool = False) -> bool:
-        value = self._get(key, (bool,), "true or false", optional=True)
-        return default if value is None else bool(value)
-
-    def opt_bool(self, key: str) -> bool | None:
-        value: bool | None = self._get(key, (bool,), "true, false or null", optional=True)
-        return value
-
-    def get_list(self, key: str) -> list[Any]:
-        value = self._get(key, (list,), "a list", optional=True)
-        return list(value) if value is not None else []
-
-    def strs(self, key: str) -> tuple[str, ...]:
-        items = self.get_list(key)
-        if not all(isinstance(x, str) for x in items):
-            raise InputError(f"{self.where}: {key!r} must be a list of strings")
-        return tuple(items)
-
-    def obj(self, key: str) -> _Reader | None:
-        value = self._get(key, (Mapping,), "an object or null", optional=True)
-        return None if value is None else _Reader(value, f"{self.where}: {key}")
+_ANY = (-math.inf, math.inf)
 
 
-def _read_commit(r: _Reader | None) -> CommitInfo | None:
-    if r is None:
+def _node(data: object, where: str) -> Node:
+    """A JSON object read with errors naming ``where`` (the report, the finding) and the key."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a JSON object")
+
+    def fail(key: str, problem: Problem) -> InputError:
+        parent, _, leaf = key.rpartition(".")
+        at = f"{where}: {parent}" if parent else where
+        if problem.kind == "missing":
+            return InputError(f"{at}: missing key {leaf!r}")
+        if problem.kind == "type":
+            if not key:
+                return InputError(f"{where}: expected {problem.expected}")
+            return InputError(f"{at}: {leaf!r} must be {problem.expected}")
+        return InputError(f"{at}: {problem}")
+
+    return Node(data, "", fail)
+
+
+def _str(node: Node) -> str:
+    return node.string(empty_ok=True)
+
+
+def _opt_str(node: Node) -> str | None:
+    return node.string(default=None, empty_ok=True)
+
+
+def _read_commit(node: Node | None) -> CommitInfo | None:
+    if node is None:
         return None
     return CommitInfo(
-        sha=r.get_str("sha"),
-        author_name=r.get_str("author_name"),
-        author_email=r.get_str("author_email"),
-        date=r.get_str("date"),
-        subject=r.opt_str("subject") or "",
+        sha=_str(node.at("sha")),
+        author_name=_str(node.at("author_name")),
+        author_email=_str(node.at("author_email")),
+        date=_str(node.at("date")),
+        subject=_opt_str(node.at("subject")) or "",
     )
 
 
-def _read_finding(r: _Reader) -> Finding:
-    severity_text = r.get_str("severity")
-    try:
-        severity = Severity(severity_text)
-    except ValueError:
-        raise InputError(f"{r.where}: unknown severity {severity_text!r}") from None
-    paired = tuple(
-        PairedSecret(
-            kind=p.get_str("kind"),
-            rule_id=p.get_str("rule_id"),
-            secret=p.get_str("secret"),
-            line=p.get_int("line"),
-            distance=p.get_int("distance", 0),
-        )
-        for p in (_Reader(x, f"{r.where}: paired[{i}]") for i, x in enumerate(r.get_list("paired")))
+def _read_paired(p: Node) -> PairedSecret:
+    p.table(expected="a JSON object")
+    return PairedSecret(
+        kind=p.at("kind").choice(PairKind),
+        rule_id=_str(p.at("rule_id")),
+        secret=_str(p.at("secret")),
+        line=p.at("line").integer(),
+        distance=p.at("distance").integer(default=0),
     )
-    h = r.obj("history")
-    v = r.obj("verification")
+
+
+def _read_history(h: Node | None) -> HistoryInfo | None:
+    if h is None:
+        return None
+    return HistoryInfo(
+        commit_count=h.at("commit_count").integer(default=0),
+        refs=h.at("refs").strings(empty_ok=True),
+        removed_in=_read_commit(h.at("removed_in").optional_table()),
+        unreachable=h.at("unreachable").boolean(default=False),
+    )
+
+
+def _read_verification(v: Node | None) -> Verification | None:
+    if v is None:
+        return None
+    return Verification(
+        status=v.at("status").choice(VerificationStatus),
+        account=_opt_str(v.at("account")),
+        arn=_opt_str(v.at("arn")),
+        user_id=_opt_str(v.at("user_id")),
+        detail=_opt_str(v.at("detail")) or "",
+        secret_fingerprint=_opt_str(v.at("secret_fingerprint")),
+        last_used_date=_opt_str(v.at("last_used_date")),
+        last_used_region=_opt_str(v.at("last_used_region")),
+        last_used_service=_opt_str(v.at("last_used_service")),
+        used_after_leak=v.at("used_after_leak").boolean(default=None),
+    )
+
+
+def _read_finding(r: Node) -> Finding:
+    severity = r.at("severity").choice(Severity)
+    paired = tuple(_read_paired(p) for p in r.at("paired").items())
+    rule_id = _str(r.at("rule_id"))
     return Finding(
-        rule_id=r.get_str("rule_id"),
-        rule_name=r.opt_str("rule_name") or r.get_str("rule_id"),
+        rule_id=rule_id,
+        rule_name=_opt_str(r.at("rule_name")) or rule_id,
         severity=severity,
-        description=r.opt_str("description") or "",
-        path=r.get_str("path"),
-        line=r.get_int("line"),
-        column=r.get_int("column"),
-        secret=r.get_str("secret"),
-        entropy=r.get_float("entropy"),
-        end_line=r.get_int("end_line", 0),
-        end_column=r.get_int("end_column", 0),
-        source=r.opt_str("source") or "file",
-        blob_id=r.opt_str("blob_id"),
-        encoding=r.opt_str("encoding"),
+        description=_opt_str(r.at("description")) or "",
+        path=_str(r.at("path")),
+        line=r.at("line").integer(),
+        column=r.at("column").integer(),
+        secret=_str(r.at("secret")),
+        entropy=r.at("entropy").number(lo=_ANY[0], hi=_ANY[1], default=0.0),
+        end_line=r.at("end_line").integer(default=0),
+        end_column=r.at("end_column").integer(default=0),
+        source=r.at("source").choice(Source, default=Source.FILE),
+        blob_id=_opt_str(r.at("blob_id")),
+        encoding=_opt_str(r.at("encoding")),
         paired=paired,
-        account_id=r.opt_str("account_id"),
-        canary=r.get_bool("canary"),
-        commit=_read_commit(r.obj("commit")),
-        in_head=r.opt_bool("in_head"),
-        history=None
-        if h is None
-        else HistoryInfo(
-            commit_count=h.get_int("commit_count", 0),
-            refs=h.strs("refs"),
-            removed_in=_read_commit(h.obj("removed_in")),
-            unreachable=h.get_bool("unreachable"),
-        ),
-        verification=None
-        if v is None
-        else Verification(
-            status=_read_status(v),
-            account=v.opt_str("account"),
-            arn=v.opt_str("arn"),
-            user_id=v.opt_str("user_id"),
-            detail=v.opt_str("detail") or "",
-            secret_fingerprint=v.opt_str("secret_fingerprint"),
-            last_used_date=v.opt_str("last_used_date"),
-            last_used_region=v.opt_str("last_used_region"),
-            last_used_service=v.opt_str("last_used_service"),
-            used_after_leak=v.opt_bool("used_after_leak"),
-        ),
-        notes=r.strs("notes"),
-        identifier=r.get_bool("identifier"),
+        account_id=_opt_str(r.at("account_id")),
+        canary=r.at("canary").boolean(default=False),
+        commit=_read_commit(r.at("commit").optional_table()),
+        in_head=r.at("in_head").boolean(default=None),
+        history=_read_history(r.at("history").optional_table()),
+        verification=_read_verification(r.at("verification").optional_table()),
+        notes=r.at("notes").strings(empty_ok=True),
+        identifier=r.at("identifier").boolean(default=False),
     )
 
 
-def _read_status(r: _Reader) -> VerificationStatus:
-    text = r.get_str("status")
-    try:
-        return VerificationStatus(text)
-    except ValueError:
-        raise InputError(f"{r.where}: unknown verification status {text!r}") from None
-
-
-def _check_version(top: _Reader) -> None:
-    version = top.get_int("version")
+def _check_version(top: Node, where: str) -> None:
+    version = top.at("version").integer()
     if version != FORMAT_VERSION:
         raise InputError(
-            f"{top.where}: unsupported report version {version} (this keysweep reads version "
+            f"{where}: unsupported report version {version} (this keysweep reads version "
             f"{FORMAT_VERSION})"
         )
 
@@ -315,12 +282,12 @@ def findings_from_json(
     With ``require_secrets`` a finding whose secret was redacted is an error, since a redacted
     value cannot be verified or deactivated.
     """
-    top = _Reader(data, where)
-    _check_version(top)
+    top = _node(data, where)
+    _check_version(top, where)
     findings: list[Finding] = []
-    for i, item in enumerate(top.get_list("findings")):
-        r = _Reader(item, f"{where}: finding {i + 1}")
-        if require_secrets and r.get_bool("secret_redacted", default=False):
+    for i, item in enumerate(top.at("findings").items()):
+        r = _node(item.value, f"{where}: finding {i + 1}")
+        if require_secrets and r.at("secret_redacted").boolean(default=False):
             raise InputError(f"{where}: secrets are redacted in this report; {hint}")
         findings.append(_read_finding(r))
     return tuple(findings)
@@ -330,23 +297,24 @@ def result_from_json(
     data: object, *, where: str = "report", require_secrets: bool = False, hint: str = REDACTED_HINT
 ) -> ScanResult:
     findings = findings_from_json(data, where=where, require_secrets=require_secrets, hint=hint)
-    scan = _Reader(data, where).obj("scan")
-    if scan is None:
+    scan = _node(data, where).at("scan")
+    if not scan.present:
         raise InputError(f"{where}: missing key 'scan'")
-    skipped = scan.obj("skipped")
+    scan.table(expected="an object")
+    skipped = scan.at("skipped").optional_table()
     skipped_counts: dict[str, int] = {}
     if skipped is not None:
-        for key in skipped.data:
-            skipped_counts[key] = skipped.get_int(key)
+        for key in skipped.names():
+            skipped_counts[key] = skipped.at(key).integer()
     summary = ScanSummary(
-        mode=scan.get_str("mode"),
-        target=scan.get_str("target"),
-        files_scanned=scan.get_int("files_scanned", 0),
-        bytes_scanned=scan.get_int("bytes_scanned", 0),
+        mode=scan.at("mode").choice(ScanMode),
+        target=_str(scan.at("target")),
+        files_scanned=scan.at("files_scanned").integer(default=0),
+        bytes_scanned=scan.at("bytes_scanned").integer(default=0),
         skipped=skipped_counts,
-        duration_s=scan.get_float("duration_s"),
-        notes=scan.strs("notes"),
-        errors=scan.strs("errors"),
+        duration_s=scan.at("duration_s").number(lo=_ANY[0], hi=_ANY[1], default=0.0),
+        notes=scan.at("notes").strings(empty_ok=True),
+        errors=scan.at("errors").strings(empty_ok=True),
     )
     return ScanResult(findings=findings, summary=summary)
 

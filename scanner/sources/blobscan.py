@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import ApplyResult
 from typing import Protocol
 
-from scanner.models import Finding, Fragment
+from scanner.models import Finding, Fragment, Source
 
 UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
@@ -125,7 +125,7 @@ def _scan_here(scanner: BlobScanner, result: BlobScan) -> _Sink:
     hits = result.hits
 
     def scan_candidate(oid: str, raw: bytes) -> None:
-        found = scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
+        found = scan(Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid))
         if found:
             hits[oid] = found
 
@@ -171,4 +171,4 @@ def _init_worker(scanner: BlobScanner) -> None:
 def _scan_in_worker(item: tuple[str, bytes]) -> tuple[str, list[Finding]]:
     oid, raw = item
     assert _worker_scanner is not None
-    return oid, _worker_scanner.scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
+    return oid, _worker_scanner.scan(Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from scanner.errors import UsageError
-from scanner.models import Fragment
+from scanner.models import Fragment, Source
 from scanner.sources.gitfiles import GitListing, list_git_files
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -112,7 +112,7 @@ class FileSource:
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
-        yield from self._admit(raw, STDIN_PATH, "stdin")
+        yield from self._admit(raw, STDIN_PATH, Source.STDIN)
 
     # -- directories ------------------------------------------------------------------------
     def _directory(self, root: str) -> Iterator[Fragment]:
@@ -210,7 +210,7 @@ class FileSource:
         if raw is None:  # grew past the limit since it was listed
             self.stats.skipped["too_large"] += 1
             return
-        yield from self._admit(raw, shown, "file")
+        yield from self._admit(raw, shown, Source.FILE)
 
     def _fits(self, st: os.stat_result) -> bool:
         """A regular file within the size cap; anything else is counted as skipped."""
@@ -222,7 +222,7 @@ class FileSource:
             return False
         return True
 
-    def _admit(self, raw: bytes, shown: str, source: str) -> Iterator[Fragment]:
+    def _admit(self, raw: bytes, shown: str, source: Source) -> Iterator[Fragment]:
         """``raw`` as a counted fragment, or counted as skipped when it is binary."""
         if is_binary(raw[:BINARY_SNIFF_BYTES]):
             self.stats.skipped["binary"] += 1

@@ -30,8 +30,10 @@ from scanner.models import (
     Finding,
     Fragment,
     HistoryInfo,
+    ScanMode,
     ScanResult,
     ScanSummary,
+    Source,
 )
 from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
@@ -123,17 +125,6 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
     if detached_head is not None:
         tips["HEAD"] = detached_head
     return tips
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to read: the blobs, plus a note when some could not be read (partial clone)."""
-
-    feed: bytes
-    blobs: int
-    total_bytes: int
-    too_large: int
-    missing: frozenset[str]
 
 
 # Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
@@ -286,7 +277,7 @@ class HistoryScan:
                 notes.append("submodules are not followed: scan their repositories separately")
 
             summary = ScanSummary(
-                mode="history",
+                mode=ScanMode.HISTORY,
                 target=label,
                 files_scanned=blob_scan.blobs,
                 bytes_scanned=blob_scan.nbytes,
@@ -380,7 +371,9 @@ class _PathScanner:
         cached = self.cache.get(key)
         if cached is None:
             raw = self.contents.get(blob)
-            cached = [] if raw is None else self.scanner.scan(Fragment(raw, path, "history", blob))
+            cached = (
+                [] if raw is None else self.scanner.scan(Fragment(raw, path, Source.HISTORY, blob))
+            )
             self.cache[key] = cached
         return cached
 
@@ -439,7 +432,7 @@ def build_findings(attribution: Attribution, rescan: _PathScanner) -> list[Locat
             refs=tuple(sorted({ref for pair in pairs for ref in attribution.refs.get(pair, ())})),
         )
         located = replace(
-            finding, source="history", blob_id=intro.blob, in_head=in_head, history=history
+            finding, source=Source.HISTORY, blob_id=intro.blob, in_head=in_head, history=history
         )
         results.append(Located(located, intro.commit, removed))
     results.sort(key=lambda loc: (loc.finding.path, loc.finding.line, loc.finding.rule_id))
@@ -473,7 +466,7 @@ def blob_findings(
                 replace(
                     finding,
                     path=f"<{what} {oid}>",
-                    source="history",
+                    source=Source.HISTORY,
                     blob_id=oid,
                     history=HistoryInfo(unreachable=True) if reachable is False else None,
                 )

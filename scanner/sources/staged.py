@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scanner.errors import GitError
-from scanner.models import Finding, Fragment, ScanResult, ScanSummary
+from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary, Source
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, first_line
 
@@ -197,7 +197,7 @@ def scan_staged(
         nbytes += len(raw)
         if not scanner.wants(raw):
             continue
-        found = scanner.scan(Fragment(raw, entry.path, "staged", entry.blob))
+        found = scanner.scan(Fragment(raw, entry.path, Source.STAGED, entry.blob))
         if found:
             findings += _added_only(git, scanner, entry, found)
     if too_large:
@@ -207,7 +207,7 @@ def scan_staged(
     if changes.merge:
         notes.append("merge: only content that none of the merged commits has is reported")
     summary = ScanSummary(
-        mode="staged",
+        mode=ScanMode.STAGED,
         target="staged changes",
         files_scanned=scanned,
         bytes_scanned=nbytes,
@@ -226,6 +226,6 @@ def _added_only(
         return found
     known: set[tuple[str, str]] = set()
     for blob, raw in read_blobs(git, before).items():
-        fragment = Fragment(raw, entry.source_path, "staged", blob)
+        fragment = Fragment(raw, entry.source_path, Source.STAGED, blob)
         known.update((f.rule_id, f.secret) for f in scanner.scan(fragment))
     return [f for f in found if (f.rule_id, f.secret) not in known]

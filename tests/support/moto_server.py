@@ -9,7 +9,7 @@ talks to anything but loopback:
   credentials or reach real AWS;
 - every client is built with an explicit ``endpoint_url`` pointing at this server.
 
-The server runs in its own process (``python tests/moto_server.py``): moto's authentication
+The server runs in its own process (``python tests/support/moto_server.py``): moto's authentication
 switch and its backends are process-global, so an in-process server would leak "auth on" and
 our IAM users into any other suite that starts its own moto in the pytest process.
 

@@ -1,24 +1,19 @@
-"""Real git repositories for the history, staged and pre-commit tests, and keysweep run in-process.
+"""Real git repositories built in a test directory: :class:`Repo` (each commit one minute after
+the previous one) and plain functions (:func:`init_repo`, :func:`commit_files`; one fixed date).
 
-Author, committer and dates are fixed (each commit one minute after the previous one) and the
-user's own git configuration is kept out. AWS-shaped values come from tests/fixture_keys.py.
+Author, committer and dates are fixed and the user's own git configuration is kept out.
+AWS-shaped values come from :mod:`support.keys`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from scanner.cli import main
 
 EPOCH = 1_700_000_000
+GIT_DATE = "2024-01-02T03:04:05+00:00"
 
 
 def identity_env(date: str, name: str = "Dev", email: str = "dev@example.com") -> dict[str, str]:
@@ -98,52 +93,59 @@ class Repo:
         return self.git("rev-parse", "HEAD")
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.stdout)
-        return data
-
-    @property
-    def findings(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.report["findings"]
-        return found
-
-    def findings_for(self, secret: str) -> list[dict[str, Any]]:
-        return [f for f in self.findings if f["secret"] == secret]
-
-    def paths(self) -> set[str]:
-        return {f["path"] for f in self.findings}
+# --- plain functions (fixed author and committer, one date) ---------------------------
 
 
-@contextlib.contextmanager
-def _environment(env: Mapping[str, str], cwd: Path | None) -> Iterator[None]:
-    saved_env = dict(os.environ)
-    saved_cwd = os.getcwd()
-    os.environ.clear()
-    os.environ.update(env)
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        yield
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_AUTHOR_NAME="Test Author",
+        GIT_AUTHOR_EMAIL="author@example.com",
+        GIT_COMMITTER_NAME="Test Committer",
+        GIT_COMMITTER_EMAIL="committer@example.com",
+        GIT_AUTHOR_DATE=GIT_DATE,
+        GIT_COMMITTER_DATE=GIT_DATE,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+    )
+    if extra:
+        env.update(extra)
+    return env
 
 
-def keysweep(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
-    """``keysweep ARGS`` in this process (fast), with stdout and stderr captured."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        _environment({**isolated_git_env(), **(env or {})}, cwd),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        code = main(list(args))
-    return Run(code, out.getvalue(), err.getvalue())
+def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run git in ``cwd`` with fixed identity and dates; returns stdout (stripped)."""
+    proc = subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def init_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    return path
+
+
+def commit_files(repo: Path, files: Mapping[str, str | bytes], message: str) -> str:
+    """Write ``files`` (relative path -> content), commit them, return the commit sha."""
+    for rel, content in files.items():
+        target = repo / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    git(repo, "add", "--", *files)
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def blob_path(repo: Path, blob_id: str) -> Path:
+    return repo / ".git" / "objects" / blob_id[:2] / blob_id[2:]

@@ -1,6 +1,6 @@
 """Fixture credentials and findings for the CLI and report tests, built at run time.
 
-Nothing realistic is written into the repository: values come from tests/fixture_keys.py.
+Nothing realistic is written into the repository: values come from tests/support/keys.py.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import fixture_keys
 import jsonschema
 import pytest
-from fixture_keys import key_id, secret_key
 
 from scanner.models import (
     CommitInfo,
@@ -25,6 +23,8 @@ from scanner.models import (
     Severity,
     Verification,
 )
+from support import keys as fixture_keys
+from support.keys import key_id, secret_key
 
 
 def env_text(seed: int) -> str:
@@ -95,7 +95,7 @@ def sample_result(seed: int = 1, *, errors: tuple[str, ...] = ()) -> ScanResult:
     return ScanResult(findings=(key_finding, secret_finding), summary=summary)
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def sarif_schema() -> dict[str, Any]:

@@ -1,0 +1,274 @@
+"""Typed reading of the files keysweep reads: config TOML, rule-pack YAML, baselines, reports.
+
+In the spirit of pre-commit's ``cfgv``: a :class:`Node` is one parsed value and the dotted key
+it was found at; its getters check the type (and range, choices, regex syntax) and return the
+value, or raise. What goes wrong is a :class:`Problem` (missing, unknown key, wrong type, bad
+value); each file format renders it in its own voice through the ``fail`` function it gives
+the root node, so every message names the file and the dotted key::
+
+    top = Node(data, "", fail).table({"scan", "rules"})
+    size = top.at("scan").table({"max_file_size"}).at("max_file_size").integer(lo=1, default=0)
+
+This module sits at the bottom, beside ``scanner.errors``; it imports nothing of keysweep.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, TypeVar, overload
+
+ProblemKind = Literal["missing", "unknown", "type", "value"]
+Fail = Callable[[str, "Problem"], Exception]  # (dotted key, problem) -> the error to raise
+
+_T = TypeVar("_T")
+_E = TypeVar("_E", bound=Enum)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()  # the value of a key that is absent
+_REQUIRED: Any = _Missing()  # no default given: absent is an error
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with the value at a key.
+
+    ``expected`` is what the key needs ("a list of strings"), ``got`` what it holds ("an
+    integer"); ``detail`` is the full text for a ``value`` problem.
+    """
+
+    kind: ProblemKind
+    expected: str = ""
+    got: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return "required key missing"
+        if self.kind == "unknown":
+            return f"unknown key (known: {self.expected})"
+        if self.kind == "type":
+            return f"expected {self.expected}, got {self.got}"
+        return self.detail
+
+
+def kind_of(value: Any) -> str:
+    """How a value reads in a message: "a string", "an integer", "a list", ..."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    for kind, name in names.items():
+        if type(value) is kind:
+            return name
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if value is None:
+        return "nothing (null)"
+    return type(value).__name__
+
+
+def join_key(key: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{key}[{name}]"
+    return f"{key}.{name}" if key else name
+
+
+class Node:
+    """One value of a parsed file and the dotted key it sits at."""
+
+    __slots__ = ("_fail", "key", "value")
+
+    def __init__(self, value: Any, key: str, fail: Fail) -> None:
+        self.value = value
+        self.key = key
+        self._fail = fail
+
+    # ------------------------------------------------------------------ errors
+
+    def fail(self, problem: Problem | str) -> Exception:
+        """The error for this key (a plain string is a ``value`` problem)."""
+        if isinstance(problem, str):
+            problem = Problem("value", detail=problem)
+        return self._fail(self.key, problem)
+
+    def warn(self, text: str) -> None:
+        """A one-line note naming this key, on stderr (for deprecated keys)."""
+        print(f"keysweep: warning: {self.fail(text)}", file=sys.stderr)
+
+    def _type_error(self, expected: str) -> Exception:
+        return self.fail(Problem("type", expected, kind_of(self.value)))
+
+    @property
+    def present(self) -> bool:
+        return self.value is not MISSING
+
+    def _absent(self, default: Any) -> bool:
+        """True when there is no value to check (absent, or null with a default); raises
+        for an absent key that has no default."""
+        if self.value is MISSING or (self.value is None and default is not _REQUIRED):
+            if default is _REQUIRED:
+                raise self.fail(Problem("missing"))
+            return True
+        return False
+
+    # ------------------------------------------------------------------ tables and lists
+
+    def table(self, known: Collection[str] | None = None, *, expected: str = "a table") -> Node:
+        """This value as a mapping; with ``known``, any other key is an error."""
+        if not isinstance(self.value, dict):
+            raise self._type_error(expected)
+        if known is not None:
+            for name in self.value:
+                if name not in known:
+                    problem = Problem("unknown", ", ".join(sorted(known)))
+                    raise self._fail(join_key(self.key, str(name)), problem)
+        return self
+
+    def at(self, name: str) -> Node:
+        """The value under ``name`` of this table (``MISSING`` when absent)."""
+        value = self.value.get(name, MISSING) if isinstance(self.value, dict) else MISSING
+        return Node(value, join_key(self.key, name), self._fail)
+
+    def __contains__(self, name: str) -> bool:
+        return isinstance(self.value, dict) and name in self.value
+
+    def names(self) -> Iterator[str]:
+        return iter(self.value) if isinstance(self.value, dict) else iter(())
+
+    def optional_table(self, known: Collection[str] | None = None) -> Node | None:
+        """This value as a table, or None when it is absent or null."""
+        if self.value is MISSING or self.value is None:
+            return None
+        return self.table(known)
+
+    def items(self, *, non_empty: bool = False, expected: str = "a list") -> list[Node]:
+        """The elements of a list (absent or null: no elements, unless ``non_empty``)."""
+        if self.value is MISSING or self.value is None:
+            if non_empty:
+                raise self.fail(Problem("missing"))
+            return []
+        if not isinstance(self.value, list):
+            raise self._type_error(expected)
+        if non_empty and not self.value:
+            raise self._type_error(f"a non-empty {expected.removeprefix('a ')}")
+        return [Node(v, join_key(self.key, i), self._fail) for i, v in enumerate(self.value)]
+
+    # ------------------------------------------------------------------ scalars
+    # Each getter returns ``default`` when the key is absent (or null); with no default an
+    # absent key is a ``missing`` problem.
+
+    @overload
+    def string(self, *, empty_ok: bool = False) -> str: ...
+    @overload
+    def string(self, *, default: _T, empty_ok: bool = False) -> str | _T: ...
+    def string(self, *, default: Any = _REQUIRED, empty_ok: bool = False) -> Any:
+        """A string (non-empty unless ``empty_ok``)."""
+        if self._absent(default):
+            return default
+        if not isinstance(self.value, str):
+            raise self._type_error("a string" if empty_ok else "a non-empty string")
+        if not empty_ok and not self.value.strip():
+            raise self._type_error("a non-empty string")
+        return self.value
+
+    def strings(self, *, empty_ok: bool = False) -> tuple[str, ...]:
+        """A list of strings, non-empty unless ``empty_ok`` (absent or null: no strings)."""
+        if self.value is MISSING or self.value is None:
+            return ()
+        if not isinstance(self.value, list):
+            raise self._type_error("a list of strings")
+        return tuple(item.string(empty_ok=empty_ok) for item in self.items())
+
+    @overload
+    def integer(
+        self, *, lo: int | None = None, hi: int | None = None, expected: str = "an integer"
+    ) -> int: ...
+    @overload
+    def integer(
+        self,
+        *,
+        lo: int | None = None,
+        hi: int | None = None,
+        default: _T,
+        expected: str = "an integer",
+    ) -> int | _T: ...
+    def integer(
+        self,
+        *,
+        lo: int | None = None,
+        hi: int | None = None,
+        default: Any = _REQUIRED,
+        expected: str = "an integer",
+    ) -> Any:
+        """An integer (a boolean is not one), within ``lo``..``hi`` when given."""
+        if self._absent(default):
+            return default
+        value = self.value
+        low = lo is not None and type(value) is int and value < lo
+        high = hi is not None and type(value) is int and value > hi
+        if type(value) is not int or low or high:
+            raise self._type_error(expected)
+        return value
+
+    @overload
+    def number(self, *, lo: float, hi: float, expected: str = "a number") -> float: ...
+    @overload
+    def number(
+        self, *, lo: float, hi: float, default: _T, expected: str = "a number"
+    ) -> float | _T: ...
+    def number(
+        self, *, lo: float, hi: float, default: Any = _REQUIRED, expected: str = "a number"
+    ) -> Any:
+        """An integer or float within ``lo``..``hi``, as a float."""
+        if self._absent(default):
+            return default
+        value = self.value
+        if type(value) not in (int, float) or not lo <= value <= hi:
+            raise self._type_error(expected)
+        return float(value)
+
+    @overload
+    def boolean(self) -> bool: ...
+    @overload
+    def boolean(self, *, default: _T) -> bool | _T: ...
+    def boolean(self, *, default: Any = _REQUIRED) -> Any:
+        if self._absent(default):
+            return default
+        if type(self.value) is not bool:
+            raise self._type_error("true or false")
+        return self.value
+
+    @overload
+    def choice(self, options: type[_E]) -> _E: ...
+    @overload
+    def choice(self, options: type[_E], *, default: _T) -> _E | _T: ...
+    def choice(self, options: type[_E], *, default: Any = _REQUIRED) -> Any:
+        """A string that is one of an Enum's values; returns the member."""
+        if self._absent(default):
+            return default
+        text = self.string()
+        try:
+            return options(text)
+        except ValueError:
+            noun = self.key.rsplit(".", 1)[-1].split("[", 1)[0] or "value"
+            known = ", ".join(str(m.value) for m in options)
+            raise self.fail(f"unknown {noun} {text!r} (must be one of {known})") from None
+
+    def regex(self) -> re.Pattern[str]:
+        """A non-empty string that compiles as a Python regular expression."""
+        text = self.string()
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            raise self.fail(f"bad regex: invalid regular expression: {exc}") from None
