@@ -181,8 +181,8 @@ class _Reader:
         value: bool | None = self._get(key, (bool,), "true, false or null", optional=True)
         return value
 
-    def get_list(self, key: str) -> list[Any]:
-        value = self._get(key, (list,), "a list", optional=True)
+    def get_list(self, key: str, *, required: bool = False) -> list[Any]:
+        value = self._get(key, (list,), "a list", optional=not required)
         return list(value) if value is not None else []
 
     def strs(self, key: str) -> tuple[str, ...]:
@@ -292,7 +292,7 @@ def findings_from_json(
     top = _Reader(data, where)
     _check_version(top)
     findings: list[Finding] = []
-    for i, item in enumerate(top.get_list("findings")):
+    for i, item in enumerate(top.get_list("findings", required=True)):
         r = _Reader(item, f"{where}: finding {i + 1}")
         if require_secrets and r.get_bool("secret_redacted", default=False):
             raise InputError(
