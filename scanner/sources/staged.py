@@ -155,10 +155,10 @@ def _raw_entries(raw: bytes) -> list[tuple[str, str, str, str, str, str]]:
             continue
         _, new_mode, old_blob, new_blob, status = meta[1:].split(" ")
         letter = status[:1]
-        first = tokens[i].decode("utf-8", "backslashreplace")
+        first = tokens[i].decode("utf-8", "surrogateescape")
         i += 1
         if letter in ("R", "C"):
-            second = tokens[i].decode("utf-8", "backslashreplace")
+            second = tokens[i].decode("utf-8", "surrogateescape")
             i += 1
             entries.append((old_blob, new_blob, new_mode, letter, second, first))
         else:
