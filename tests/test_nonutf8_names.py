@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import pytest
-from hardening_kit import commit_files, git, init_repo, make_credential, run_keysweep
+from hardening_kit import git, init_repo, make_credential, run_keysweep
 
 NAME = b"cr\xffds.env"
 
