@@ -38,6 +38,7 @@ from scanner.sources.attribution import Attribution, Introduction, attribute
 from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
 from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
+from scanner.sources.tagged import tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")
 _SCP_URL = re.compile(r"^[\w.+-]+@[\w.-]+:")
@@ -336,6 +337,9 @@ class HistoryScan:
         seen = {i.blob for intros in attribution.introductions.values() for i in intros}
         unreachable = [oid for oid in blob_scan.hits if oid not in seen]
         if unreachable and revisions is None:
+            findings += tagged_findings(tagged_blobs(git), unreachable, rescan)
+            unreachable = [oid for oid in unreachable if oid not in rescan.tagged]
+        if unreachable and revisions is None:
             if self.include_unreachable:
                 findings += blob_findings(unreachable, blob_scan.hits, reachable=False)
             else:
@@ -362,6 +366,7 @@ class _PathScanner:
         self.full = full
         self.contents: dict[str, bytes] = {}
         self.cache: dict[tuple[str, str], list[Finding]] = {}
+        self.tagged: set[str] = set()  # blobs reported through a ref that names them or their tree
 
     def prefetch(self, oids: set[str]) -> None:
         wanted = {o for o in oids if not _NULL_OID.match(o)}
@@ -478,4 +483,36 @@ def blob_findings(
                     history=HistoryInfo(unreachable=True) if reachable is False else None,
                 )
             )
+    return results
+
+
+def tagged_findings(
+    tagged: dict[str, list[tuple[str, str]]], oids: list[str], rescan: _PathScanner
+) -> list[Finding]:
+    """Findings of blobs that a ref names directly (or through a tagged tree): reachable, with
+    that ref in ``history.refs``. A blob named itself has no path: ``<blob OID>``."""
+    wanted = {oid for oid in oids if oid in tagged}
+    rescan.prefetch(wanted)
+    results: list[Finding] = []
+    for oid in sorted(wanted):
+        rescan.tagged.add(oid)
+        by_path: dict[str, set[str]] = {}
+        for ref, path in tagged[oid]:
+            by_path.setdefault(path, set()).add(ref)
+        for path, refs in sorted(by_path.items()):
+            found = rescan.findings(oid, path) if path else rescan.hits[oid]
+            seen: set[tuple[str, str]] = set()
+            for finding in found:
+                if (finding.rule_id, finding.secret) in seen:
+                    continue
+                seen.add((finding.rule_id, finding.secret))
+                results.append(
+                    replace(
+                        finding,
+                        path=path or f"<blob {oid}>",
+                        source="history",
+                        blob_id=oid,
+                        history=HistoryInfo(refs=tuple(sorted(refs))),
+                    )
+                )
     return results
