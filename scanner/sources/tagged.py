@@ -28,7 +28,7 @@ def tagged_blobs(git: Git) -> dict[str, list[tuple[str, str]]]:
     ).stdout.decode("utf-8", "surrogateescape")
     found: dict[str, list[tuple[str, str]]] = {}
     for line in peeled.splitlines():
-        kind, oid, ref = (line.split(" ", 2) + ["", ""])[:3]
+        kind, oid, ref = [*line.split(" ", 2), "", ""][:3]
         if kind == "blob":
             found.setdefault(oid, []).append((ref, ""))
         elif kind == "tree":
