@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.rulepack import ALLOW_TARGETS, AllowRegex
+from scanner.rulepack import ALLOW_TARGETS, AllowRegex, regex_hazards
 
 CONFIG_FILENAME = ".keysweep.toml"
 PYPROJECT_FILENAME = "pyproject.toml"
@@ -350,6 +350,12 @@ def _parse_allowlist(r: _Reader, value: Any) -> AllowlistConfig:
                 raise r.fail(
                     _join(item_key, "regex"), f"invalid regular expression: {exc}"
                 ) from None
+            hazards = regex_hazards(pattern)
+            if hazards:
+                raise r.fail(
+                    _join(item_key, "regex"),
+                    f"refused: {hazards[0]}; this can take exponential time on a short line",
+                )
             regexes.append(AllowRegex(compiled, target))
     return AllowlistConfig(paths=paths, regexes=tuple(regexes), stopwords=stopwords)
 

@@ -233,8 +233,17 @@ class RuleSet:
 # --------------------------------------------------------------------------- regex lint
 
 
+# A problem whose text starts with one of these can take exponential time on a short line:
+# a pack holding one is refused at load time (``regex_hazards``). The others (unbounded
+# quantifiers) are polynomial at worst; the detector runs those rules line by line under a
+# length cap and ``rules check`` warns about them.
+_EXPONENTIAL = ("nested quantifier", "overlapping alternation")
+_ANY = None  # a first-character set that may hold anything
+
+
 def regex_problems(pattern: str) -> list[str]:
-    """Unbounded (``*``, ``+``, ``{n,}``) and nested quantifiers: backtracking risks."""
+    """Unbounded (``*``, ``+``, ``{n,}``) and nested quantifiers, and alternations inside a
+    repeat whose branches can start alike: backtracking risks."""
     parser: Any = importlib.import_module("re._parser")
     constants: Any = importlib.import_module("re._constants")
     try:
@@ -246,6 +255,38 @@ def regex_problems(pattern: str) -> list[str]:
     if possessive is not None:
         repeat_ops.add(possessive)
     problems: list[str] = []
+
+    def first_chars(items: Any) -> frozenset[int] | None:
+        """Characters a sequence can start with; ``_ANY`` when unknown or possibly empty."""
+        if not items:
+            return _ANY
+        op, av = items[0]
+        if op == constants.LITERAL:
+            return frozenset((av,))
+        if op == constants.IN:
+            chars: set[int] = set()
+            for item_op, item_av in av:
+                if item_op == constants.LITERAL:
+                    chars.add(item_av)
+                elif item_op == constants.RANGE and item_av[1] - item_av[0] < 4096:
+                    chars.update(range(item_av[0], item_av[1] + 1))
+                else:  # NEGATE, CATEGORY, huge ranges: could be anything
+                    return _ANY
+            return frozenset(chars)
+        if op == constants.SUBPATTERN:
+            return first_chars(av[3])
+        if op in repeat_ops and av[0] > 0:
+            return first_chars(av[2])
+        return _ANY
+
+    def overlapping(branches: Any) -> bool:
+        seen: set[int] = set()
+        for branch in branches:
+            chars = first_chars(branch)
+            if chars is _ANY or seen & chars:
+                return True
+            seen |= chars
+        return False
 
     def walk(items: Any, inside_repeat: bool) -> None:
         for op, av in items:
@@ -259,6 +300,11 @@ def regex_problems(pattern: str) -> list[str]:
             elif op == constants.SUBPATTERN:
                 walk(av[3], inside_repeat)
             elif op == constants.BRANCH:
+                if inside_repeat and overlapping(av[1]):
+                    problems.append(
+                        "overlapping alternation inside a repeat (branches can match the same "
+                        "text)"
+                    )
                 for branch in av[1]:
                     walk(branch, inside_repeat)
             elif op in (constants.ASSERT, constants.ASSERT_NOT):
@@ -272,6 +318,11 @@ def regex_problems(pattern: str) -> list[str]:
 
     walk(parsed, False)
     return sorted(set(problems))
+
+
+def regex_hazards(pattern: str) -> list[str]:
+    """The problems of ``pattern`` that make matching exponential in the line length."""
+    return [p for p in regex_problems(pattern) if p.startswith(_EXPONENTIAL)]
 
 
 # --------------------------------------------------------------------------- loading
@@ -328,9 +379,20 @@ def _int(where: _Where, rid: str | None, key: str, value: Any, lo: int, hi: int)
 def _compile(where: _Where, rid: str | None, key: str, pattern: Any) -> re.Pattern[str]:
     text = _str(where, rid, key, pattern)
     try:
-        return re.compile(text)
+        compiled = re.compile(text)
     except re.error as exc:
         raise where.err(rid, key, f"bad regex: {exc}") from None
+    hazards = regex_hazards(text)
+    if hazards:
+        # Python's re backtracks: one crafted line could stall every scan for minutes.
+        raise where.err(
+            rid,
+            key,
+            f"refused: {hazards[0]}; this can take exponential time on a short line "
+            "(bound each repeat once, e.g. '(?:ab)+' -> '(?:ab){1,20}', and make "
+            "alternatives start differently)",
+        )
+    return compiled
 
 
 def parse_allowlist(
