@@ -302,8 +302,7 @@ def regex_problems(pattern: str) -> list[str]:
             elif op == constants.BRANCH:
                 if inside_repeat and overlapping(av[1]):
                     problems.append(
-                        "overlapping alternation inside a repeat (branches can match the same "
-                        "text)"
+                        "overlapping alternation inside a repeat (branches can match the same text)"
                     )
                 for branch in av[1]:
                     walk(branch, inside_repeat)
