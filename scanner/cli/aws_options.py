@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ class AwsSettings:
             profile=self.profile,
             connect_timeout=min(5.0, self.timeout),
             read_timeout=self.timeout,
+            total_timeout=self.timeout,
         )
 
 
@@ -111,7 +113,8 @@ def add_aws_connection_options(group: argparse._ArgumentGroup) -> None:
         metavar="SECONDS",
         type=_timeout,
         default=DEFAULT_TIMEOUT,
-        help="read timeout per AWS call; connect timeout is min(5, this) (default: 10)",
+        help="time limit for each whole STS call, however slowly the endpoint answers (a key "
+        "whose call runs out is 'unknown'); connect timeout is min(5, this) (default: 10)",
     )
 
 
@@ -198,7 +201,7 @@ def apply_aws_stage(
     findings = mark_canaries(result.findings, canaries)
     if not settings.verify:
         return replace(result, findings=tuple(findings))
-    from scanner.verify.engine import Verifier, VerifyOptions, checkable_key_ids
+    from scanner.verify.engine import Verifier, VerifyOptions, checkable_key_ids, unknown_summary
 
     notes: list[str] = []
     snapshot = None
@@ -219,6 +222,10 @@ def apply_aws_stage(
         deny_accounts=frozenset(config.deny_accounts if config else ()),
     )
     findings = Verifier(options, log=_stderr).verify(findings)
+    incomplete = unknown_summary(findings)
+    if incomplete is not None:
+        _stderr(incomplete)
+        notes.append(incomplete)
     if snapshot is not None:
         from scanner.verify.exposure import check_exposure
 
@@ -227,5 +234,11 @@ def apply_aws_stage(
     return replace(result, findings=tuple(findings), summary=summary)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
 def _stderr(line: str) -> None:
-    print(f"keysweep: {line}", file=sys.stderr)
+    # One write of one whole line under a lock: lines from the verify threads never interleave.
+    with _STDERR_LOCK:
+        sys.stderr.write(f"keysweep: {line}\n")
+        sys.stderr.flush()
