@@ -120,6 +120,25 @@ class HistoryInfo:
     unreachable: bool = False
 
 
+COMMIT_MESSAGE_PATH = "<commit message>"
+TAG_MESSAGE_PATH = "<tag message>"
+
+
+@dataclass(frozen=True)
+class MessageLocation:
+    """A secret in a commit message or an annotated tag's message, not in a file.
+
+    ``kind`` is ``commit`` or ``tag``; ``object_id`` is the commit or the tag object; ``ref`` is
+    the tag's ref name (``refs/tags/v1``) for a tag message. The finding's ``path`` is
+    ``<commit message>`` or ``<tag message>`` and its line and column count within the message
+    (line 1 is the subject).
+    """
+
+    kind: str
+    object_id: str
+    ref: str | None = None
+
+
 @dataclass(frozen=True)
 class Verification:
     """Outcome of asking AWS about a key (see scanner.verify).
@@ -169,6 +188,7 @@ class Finding:
     history: HistoryInfo | None = None
     verification: Verification | None = None
     notes: tuple[str, ...] = field(default=())
+    message: MessageLocation | None = None  # set for secrets in commit and tag messages
 
     @property
     def fingerprint(self) -> str:

@@ -20,6 +20,7 @@ from scanner.models import (
     CommitInfo,
     Finding,
     HistoryInfo,
+    MessageLocation,
     PairedSecret,
     ScanResult,
     ScanSummary,
@@ -127,6 +128,18 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
             "used_after_leak": v.used_after_leak,
         },
         "notes": list(f.notes),
+        # Only for secrets in commit and tag messages: older reports stay byte-identical.
+        **(
+            {}
+            if f.message is None
+            else {
+                "message": {
+                    "kind": f.message.kind,
+                    "object_id": f.message.object_id,
+                    "ref": f.message.ref,
+                }
+            }
+        ),
     }
 
 
@@ -269,7 +282,17 @@ def _read_finding(r: _Reader) -> Finding:
             used_after_leak=v.opt_bool("used_after_leak"),
         ),
         notes=r.strs("notes"),
+        message=_read_message(r.obj("message")),
     )
+
+
+def _read_message(r: _Reader | None) -> MessageLocation | None:
+    if r is None:
+        return None
+    kind = r.get_str("kind")
+    if kind not in ("commit", "tag"):
+        raise InputError(f"{r.where}: 'kind' must be commit or tag")
+    return MessageLocation(kind=kind, object_id=r.get_str("object_id"), ref=r.opt_str("ref"))
 
 
 def _check_version(top: _Reader) -> None:

@@ -114,6 +114,10 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool) -> dict[str, Any
         properties["encoding"] = f.encoding
     if f.commit is not None:
         properties["commit"] = f.commit.sha
+    if f.message is not None:  # a commit or tag message, not a file
+        properties["gitMessage"] = {
+            k: v for k, v in dataclasses.asdict(f.message).items() if v is not None
+        }
     if f.verification is not None:
         properties["verification"] = f.verification.status
         aws = {

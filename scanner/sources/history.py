@@ -38,6 +38,7 @@ from scanner.sources.attribution import Attribution, Introduction, attribute
 from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
 from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
+from scanner.sources.messages import scan_messages
 from scanner.sources.tagged import tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")
@@ -196,6 +197,7 @@ class HistoryScan:
     include_unreachable: bool = False
     max_size: int | None = None
     workers: int | None = None  # scanning processes; None: one per core for large histories
+    messages: bool = True  # commit and annotated tag messages too (scanner.sources.messages)
 
     def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
@@ -285,6 +287,11 @@ class HistoryScan:
                         errors.append(f"{label}: {len(absent) - 20} more blob(s) are missing")
             elif self._has_submodules(git, facts):
                 notes.append("submodules are not followed: scan their repositories separately")
+            if self.messages:
+                try:
+                    findings += self._messages(git, facts, revisions, scanner)
+                except GitError as exc:
+                    errors.append(str(exc))
 
             summary = ScanSummary(
                 mode="history",
@@ -297,6 +304,17 @@ class HistoryScan:
                 errors=tuple(errors),
             )
         return ScanResult(tuple(findings), summary)
+
+    @staticmethod
+    def _messages(
+        git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: BlobScanner
+    ) -> list[Finding]:
+        if revisions is None:
+            starts = sorted(set(facts.tips.values()))
+            found, _, _ = scan_messages(git, scanner, starts, use_stdin=True, tags=True)
+        else:
+            found, _, _ = scan_messages(git, scanner, revisions, use_stdin=False, tags=False)
+        return found
 
     @staticmethod
     def _has_submodules(git: Git, facts: RepoFacts) -> bool:
