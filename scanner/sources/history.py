@@ -109,7 +109,7 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
         "for-each-ref",
         "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
         what=f"{git.label}: cannot list refs",
-    ).decode("utf-8", "backslashreplace")
+    ).decode("utf-8", "surrogateescape")
     tips: dict[str, str] = {}
     for line in out.splitlines():
         kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
