@@ -47,6 +47,7 @@ class StubAws:
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        self.stopped = threading.Event()  # set when the stub shuts down: dripping ends
 
 
 @contextmanager
@@ -91,6 +92,8 @@ def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
                 if state.mode == "drip":  # a valid answer, one byte per 0.2 s
                     self._raw(200, b"", length=len(IDENTITY_BODY))
                     for byte in IDENTITY_BODY[: int(state.hang_s / 0.2)]:
+                        if state.stopped.is_set():
+                            return
                         self.wfile.write(bytes([byte]))
                         self.wfile.flush()
                         time.sleep(0.2)
@@ -146,6 +149,7 @@ def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", state
     finally:
+        state.stopped.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
