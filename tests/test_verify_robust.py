@@ -59,19 +59,20 @@ def test_slow_drip_is_bounded_by_the_total_timeout() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "words"),
+    ("mode", "words", "attempts"),
     [
-        ("oops", "unusable answer"),  # 500 with a body that is not XML
-        ("garbage", "unusable answer"),  # 200 with a body that is not XML
-        ("truncated", ""),  # 200 whose body stops halfway
+        ("oops", "server error: HTTP 500, unusable answer", 3),  # 500, not XML: retried
+        ("garbage", "unusable answer", 1),  # 200 with a body that is not XML
+        ("truncated", "", 3),  # 200 whose body stops halfway: a broken connection, retried
     ],
 )
-def test_unusable_answers_are_unknown(mode: str, words: str) -> None:
-    with stub_aws(mode) as (endpoint, _):
-        out = _verify_one(endpoint, 2, max_attempts=1)
+def test_unusable_answers_are_unknown(mode: str, words: str, attempts: int) -> None:
+    with stub_aws(mode) as (endpoint, stub):
+        out = _verify_one(endpoint, 2, max_attempts=3)
     assert out.verification is not None
     assert out.verification.status == UNKNOWN, out.verification
     assert words in out.verification.detail
+    assert stub.hits == attempts
 
 
 @pytest.mark.parametrize("mode", ["oops", "garbage", "truncated", "drip"])

@@ -80,8 +80,16 @@ def _get_caller_identity(
     import botocore.exceptions
 
     hide = (secret, session_token)
+    status: list[int] = []  # the HTTP status, kept for bodies botocore cannot parse
+
+    def note_status(response_dict: dict[str, object], **_: object) -> None:
+        code = response_dict.get("status_code")
+        if isinstance(code, int):
+            status.append(code)
+
     try:
         client = leaked_key_client("sts", key_id, secret, session_token, options)
+        client.meta.events.register("before-parse.sts.GetCallerIdentity", note_status)
         answer = client.get_caller_identity()
     except botocore.exceptions.ClientError as exc:
         return _classify_client_error(exc, hide)
@@ -102,9 +110,14 @@ def _get_caller_identity(
         )
     except Exception as exc:  # any failure: "unknown" for this key
         # Non-XML or truncated bodies end in botocore's ResponseParserError (not a
-        # BotoCoreError), IncompleteRead, ...: the endpoint gave no usable answer.
+        # BotoCoreError), IncompleteRead, ...: the endpoint gave no usable answer. A 5xx is
+        # an outage like any other (retried); anything else is not retried.
+        server_error = bool(status) and status[-1] >= 500
+        what = f"server error: HTTP {status[-1]}, " if server_error else ""
         return StsOutcome(
-            UNKNOWN, detail=_clean(f"unusable answer ({type(exc).__name__}): {exc}", hide)
+            UNKNOWN,
+            detail=_clean(f"{what}unusable answer ({type(exc).__name__}): {exc}", hide),
+            retryable=server_error,
         )
     return _identity(answer, hide)
 
