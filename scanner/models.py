@@ -9,6 +9,7 @@ This module imports nothing from the rest of the package.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -52,7 +53,7 @@ class Fragment:
     """A piece of text to scan and where it came from.
 
     ``raw`` holds the bytes as read. ``text`` is decoded lazily (UTF-8 with replacement,
-    UTF-16 when a BOM says so), so a prefilter can reject ``raw`` without decoding it.
+    UTF-16/32 when a BOM says so), so a prefilter can reject ``raw`` without decoding it.
     """
 
     raw: bytes
@@ -71,13 +72,40 @@ class Fragment:
         return frag
 
 
+# Byte-order marks keysweep decodes, longest first (the UTF-32 LE mark starts with UTF-16 LE's).
+TEXT_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def bom_of(raw: bytes) -> tuple[bytes, str] | None:
+    """The byte-order mark ``raw`` starts with and its codec, or ``None``."""
+    for bom, codec in TEXT_BOMS:
+        if raw.startswith(bom):
+            return bom, codec
+    return None
+
+
 def decode_bytes(raw: bytes) -> str:
-    """Decode file content for scanning: BOM-aware, never raises."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", "replace")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    return raw.decode("utf-8", "replace")
+    """Decode file content for scanning: BOM-aware (UTF-8/16/32), never raises.
+
+    Lone CR line ends (classic Mac) become LF, one for one, so offsets stay put and line
+    and column numbers count lines the way an editor does.
+    """
+    found = bom_of(raw)
+    if found is None:
+        text = raw.decode("utf-8", "replace")
+    else:
+        bom, codec = found
+        text = raw[len(bom) :].decode(codec, "replace")
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -129,6 +157,25 @@ class VerificationStatus(StrEnum):
     NOT_CHECKED = "not_checked"
 
 
+COMMIT_MESSAGE_PATH = "<commit message>"
+TAG_MESSAGE_PATH = "<tag message>"
+
+
+@dataclass(frozen=True)
+class MessageLocation:
+    """A secret in a commit message or an annotated tag's message, not in a file.
+
+    ``kind`` is ``commit`` or ``tag``; ``object_id`` is the commit or the tag object; ``ref`` is
+    the tag's ref name (``refs/tags/v1``) for a tag message. The finding's ``path`` is
+    ``<commit message>`` or ``<tag message>`` and its line and column count within the message
+    (line 1 is the subject).
+    """
+
+    kind: str
+    object_id: str
+    ref: str | None = None
+
+
 @dataclass(frozen=True)
 class Verification:
     """Outcome of asking AWS about a key (see scanner.verify)."""
@@ -178,6 +225,7 @@ class Finding:
     verification: Verification | None = None
     notes: tuple[str, ...] = field(default=())
     identifier: bool = False
+    message: MessageLocation | None = None  # set for secrets in commit and tag messages
 
     @property
     def fingerprint(self) -> str:

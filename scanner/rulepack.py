@@ -14,7 +14,6 @@ This module sits just above models/errors/entropy and imports nothing higher.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from scanner.allowlist import parse_allowlist as read_allowlist
 from scanner.errors import RuleError
 from scanner.models import PairKind, Severity
 from scanner.schema import Node, Problem
+from scanner.schema import regex_hazards as regex_hazards
+from scanner.schema import regex_problems as regex_problems
 from scanner.templates import expand_template
 
 PACK_VERSION = 1
@@ -164,50 +165,6 @@ class RuleSet:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
-
-
-# --------------------------------------------------------------------------- regex lint
-
-
-def regex_problems(pattern: str) -> list[str]:
-    """Unbounded (``*``, ``+``, ``{n,}``) and nested quantifiers: backtracking risks."""
-    parser: Any = importlib.import_module("re._parser")
-    constants: Any = importlib.import_module("re._constants")
-    try:
-        parsed = parser.parse(pattern)
-    except re.error as exc:
-        return [f"does not compile: {exc}"]
-    repeat_ops = {constants.MAX_REPEAT, constants.MIN_REPEAT}
-    possessive = getattr(constants, "POSSESSIVE_REPEAT", None)
-    if possessive is not None:
-        repeat_ops.add(possessive)
-    problems: list[str] = []
-
-    def walk(items: Any, inside_repeat: bool) -> None:
-        for op, av in items:
-            if op in repeat_ops:
-                lo, hi, sub = av
-                if hi == constants.MAXREPEAT:
-                    problems.append(f"unbounded quantifier {{{lo},}} (use an upper bound)")
-                if inside_repeat and hi != 1:
-                    problems.append("nested quantifier (a repeat inside a repeat)")
-                walk(sub, inside_repeat or hi > 1)
-            elif op == constants.SUBPATTERN:
-                walk(av[3], inside_repeat)
-            elif op == constants.BRANCH:
-                for branch in av[1]:
-                    walk(branch, inside_repeat)
-            elif op in (constants.ASSERT, constants.ASSERT_NOT):
-                walk(av[1], inside_repeat)
-            elif op == getattr(constants, "ATOMIC_GROUP", None):
-                walk(av, inside_repeat)
-            elif op == constants.GROUPREF_EXISTS:
-                walk(av[1], inside_repeat)
-                if av[2] is not None:
-                    walk(av[2], inside_repeat)
-
-    walk(parsed, False)
-    return sorted(set(problems))
 
 
 # --------------------------------------------------------------------------- loading

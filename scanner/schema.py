@@ -1,10 +1,11 @@
 """Typed reading of the files keysweep reads: config TOML, rule-pack YAML, baselines, reports.
 
 In the spirit of pre-commit's ``cfgv``: a :class:`Node` is one parsed value and the dotted key
-it was found at; its getters check the type (and range, choices, regex syntax) and return the
-value, or raise. What goes wrong is a :class:`Problem` (missing, unknown key, wrong type, bad
-value); each file format renders it in its own voice through the ``fail`` function it gives
-the root node, so every message names the file and the dotted key::
+it was found at; its getters check the type (and range, choices, regex syntax and shapes that
+backtrack exponentially) and return the value, or raise. What goes wrong is a
+:class:`Problem` (missing, unknown key, wrong type, bad value); each file format renders it in
+its own voice through the ``fail`` function it gives the root node, so every message names
+the file and the dotted key::
 
     top = Node(data, "", fail).table({"scan", "rules"})
     size = top.at("scan").table({"max_file_size"}).at("max_file_size").integer(lo=1, default=0)
@@ -14,6 +15,7 @@ This module sits at the bottom, beside ``scanner.errors``; it imports nothing of
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Callable, Collection, Iterator
@@ -152,10 +154,15 @@ class Node:
             return None
         return self.table(known)
 
-    def items(self, *, non_empty: bool = False, expected: str = "a list") -> list[Node]:
-        """The elements of a list (absent or null: no elements, unless ``non_empty``)."""
+    def items(
+        self, *, non_empty: bool = False, required: bool = False, expected: str = "a list"
+    ) -> list[Node]:
+        """The elements of a list (absent or null: no elements, unless ``non_empty`` or
+        ``required``; ``required`` accepts an empty list)."""
         if self.value is MISSING or self.value is None:
-            if non_empty:
+            if required and self.value is None:
+                raise self._type_error(expected)
+            if non_empty or required:
                 raise self.fail(Problem("missing"))
             return []
         if not isinstance(self.value, list):
@@ -269,6 +276,109 @@ class Node:
         """A non-empty string that compiles as a Python regular expression."""
         text = self.string()
         try:
-            return re.compile(text)
+            compiled = re.compile(text)
         except re.error as exc:
             raise self.fail(f"bad regex: invalid regular expression: {exc}") from None
+        hazards = regex_hazards(text)
+        if hazards:
+            # Python's re backtracks: one crafted line could stall every scan for minutes.
+            raise self.fail(
+                f"refused: {hazards[0]}; this can take exponential time on a short line "
+                "(bound each repeat once, e.g. '(?:ab)+' -> '(?:ab){1,20}', and make "
+                "alternatives start differently)"
+            )
+        return compiled
+
+
+# --------------------------------------------------------------------------- regex lint
+
+
+# A problem whose text starts with one of these can take exponential time on a short line:
+# a pack holding one is refused at load time (``regex_hazards``). The others (unbounded
+# quantifiers) are polynomial at worst; the detector runs those rules line by line under a
+# length cap and ``rules check`` warns about them.
+_EXPONENTIAL = ("nested quantifier", "overlapping alternation")
+_ANY = None  # a first-character set that may hold anything
+
+
+def regex_problems(pattern: str) -> list[str]:
+    """Unbounded (``*``, ``+``, ``{n,}``) and nested quantifiers, and alternations inside a
+    repeat whose branches can start alike: backtracking risks."""
+    parser: Any = importlib.import_module("re._parser")
+    constants: Any = importlib.import_module("re._constants")
+    try:
+        parsed = parser.parse(pattern)
+    except re.error as exc:
+        return [f"does not compile: {exc}"]
+    repeat_ops = {constants.MAX_REPEAT, constants.MIN_REPEAT}
+    possessive = getattr(constants, "POSSESSIVE_REPEAT", None)
+    if possessive is not None:
+        repeat_ops.add(possessive)
+    problems: list[str] = []
+
+    def first_chars(items: Any) -> frozenset[int] | None:
+        """Characters a sequence can start with; ``_ANY`` when unknown or possibly empty."""
+        if not items:
+            return _ANY
+        op, av = items[0]
+        if op == constants.LITERAL:
+            return frozenset((av,))
+        if op == constants.IN:
+            chars: set[int] = set()
+            for item_op, item_av in av:
+                if item_op == constants.LITERAL:
+                    chars.add(item_av)
+                elif item_op == constants.RANGE and item_av[1] - item_av[0] < 4096:
+                    chars.update(range(item_av[0], item_av[1] + 1))
+                else:  # NEGATE, CATEGORY, huge ranges: could be anything
+                    return _ANY
+            return frozenset(chars)
+        if op == constants.SUBPATTERN:
+            return first_chars(av[3])
+        if op in repeat_ops and av[0] > 0:
+            return first_chars(av[2])
+        return _ANY
+
+    def overlapping(branches: Any) -> bool:
+        seen: set[int] = set()
+        for branch in branches:
+            chars = first_chars(branch)
+            if chars is _ANY or seen & chars:
+                return True
+            seen |= chars
+        return False
+
+    def walk(items: Any, inside_repeat: bool) -> None:
+        for op, av in items:
+            if op in repeat_ops:
+                lo, hi, sub = av
+                if hi == constants.MAXREPEAT:
+                    problems.append(f"unbounded quantifier {{{lo},}} (use an upper bound)")
+                if inside_repeat and hi != 1:
+                    problems.append("nested quantifier (a repeat inside a repeat)")
+                walk(sub, inside_repeat or hi > 1)
+            elif op == constants.SUBPATTERN:
+                walk(av[3], inside_repeat)
+            elif op == constants.BRANCH:
+                if inside_repeat and overlapping(av[1]):
+                    problems.append(
+                        "overlapping alternation inside a repeat (branches can match the same text)"
+                    )
+                for branch in av[1]:
+                    walk(branch, inside_repeat)
+            elif op in (constants.ASSERT, constants.ASSERT_NOT):
+                walk(av[1], inside_repeat)
+            elif op == getattr(constants, "ATOMIC_GROUP", None):
+                walk(av, inside_repeat)
+            elif op == constants.GROUPREF_EXISTS:
+                walk(av[1], inside_repeat)
+                if av[2] is not None:
+                    walk(av[2], inside_repeat)
+
+    walk(parsed, False)
+    return sorted(set(problems))
+
+
+def regex_hazards(pattern: str) -> list[str]:
+    """The problems of ``pattern`` that make matching exponential in the line length."""
+    return [p for p in regex_problems(pattern) if p.startswith(_EXPONENTIAL)]

@@ -46,3 +46,27 @@ def test_account_is_stable_across_keys_of_one_account() -> None:
     base = key_id("acct")
     other = base[:13] + ("A" if base[13] != "A" else "B") + base[14:]
     assert account_id_from_key_id(base) == account_id_from_key_id(other)
+
+
+def _key_id_for_field(value: int) -> str:
+    """A new-style key ID whose 40-bit account field holds ``value`` (tail bits fixed)."""
+    first_six = (value << 7) | (1 << 47)  # bit 47 set puts the 5th character in Q-Z / 2-7
+    bits = (first_six << 32) | 0x5A5A5A5A
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    body = "".join(alphabet[(bits >> (5 * i)) & 31] for i in reversed(range(16)))
+    return "AKIA" + body
+
+
+@pytest.mark.parametrize(
+    ("value", "account"),
+    [
+        (999_999_999_999, "999999999999"),
+        (123_456_789_012, "123456789012"),
+        (1_000_000_000_000, None),  # 13 digits: no account has it
+        ((1 << 40) - 1, None),
+    ],
+)
+def test_impossible_account_ids_are_not_reported(value: int, account: str | None) -> None:
+    kid = _key_id_for_field(value)
+    assert kid[4] in "QRSTUVWXYZ234567"
+    assert account_id_from_key_id(kid) == account

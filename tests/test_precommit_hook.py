@@ -169,3 +169,81 @@ def test_partial_commit_checks_only_the_named_paths(
     assert "keys.env:1" in proc.stdout + proc.stderr
     assert head(project) == before
     assert os.path.exists(project.path / "keys.env")
+
+
+# --- merges (issue 9, item 6) ---------------------------------------------------------------
+
+
+def _install_merge_hook(project: Repo, home: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "-t", "pre-merge-commit"],
+        cwd=project.path,
+        env=_env(home),
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def _git_with_hooks(project: Repo, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    project.tick += 1
+    return subprocess.run(
+        ["git", *args],
+        cwd=project.path,
+        env={**project.env(), "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _branch_with_a_key(project: Repo, seed: str, files: dict[str, str]) -> None:
+    """A feature branch that already committed a key (past the hook, as a pushed branch
+    from elsewhere would be), and a diverged main, so the merge is a real merge commit."""
+    project.git("checkout", "-q", "-b", "feature")
+    project.write({"feature.env": env_text(seed), **files})
+    project.git("add", "-A")
+    project.git("commit", "-q", "--no-verify", "-m", "feature with a key")
+    project.git("checkout", "-q", "main")
+
+
+def test_clean_merge_of_a_branch_that_already_has_a_key_passes(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """pre-merge-commit runs before git writes MERGE_HEAD: the hook finds the merged commits
+    through GITHEAD_<oid> and reports only what the merge itself adds (nothing here)."""
+    home = hook_home[2]
+    _install_merge_hook(project, home)
+    _branch_with_a_key(project, "merged-clean", {"feature.txt": "feature\n"})
+    project.write({"main.txt": "main\n"})
+    project.git("add", "main.txt")
+    assert commit(project, home, "-m", "main moves on").returncode == 0
+
+    proc = _git_with_hooks(project, home, "merge", "--no-ff", "--no-edit", "feature")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "keysweep (secrets in staged changes)" in output and "Passed" in output, output
+    assert project.git("rev-list", "--count", "--merges", "HEAD") == "1"
+
+
+def test_merge_resolution_that_adds_a_key_is_blocked(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    home = hook_home[2]
+    _install_merge_hook(project, home)
+    _branch_with_a_key(project, "merged-branch", {"settings.env": "REGION=us-east-1\n"})
+    project.write({"settings.env": "REGION=ap-south-1\n"})
+    project.git("add", "settings.env")
+    assert commit(project, home, "-m", "main region").returncode == 0
+    before = head(project)
+
+    proc = _git_with_hooks(project, home, "merge", "--no-edit", "feature")
+    assert proc.returncode != 0  # conflict in settings.env: no merge commit yet
+    project.write({"settings.env": "REGION=us-east-1\n" + env_text("resolution-key")})
+    project.git("add", "settings.env")
+    proc = commit(project, home, "--no-edit")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "settings.env:2" in output, output  # the resolution's key
+    assert "feature.env" not in output, output  # not the key the branch already had
+    assert head(project) == before

@@ -32,7 +32,7 @@ from support.run import REPO_ROOT, run_keysweep
 
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import Rule, load_rules, regex_problems
+from scanner.rulepack import Rule, load_rules, regex_hazards, regex_problems
 
 # Linear growth gives a ratio near 4 for 4x the input; quadratic gives 16.
 MAX_RATIO = 8.0
@@ -290,7 +290,7 @@ rules:
     description: Grants access to the internal API.
     severity: high
     keywords: [itok_]
-    regex: 'itok_(?P<secret>(?:[a-z0-9]+)+)'
+    regex: 'itok_(?P<secret>[a-z0-9]+)'
     examples:
       - 'token = itok_{{lower:24}}'
   - id: internal-password
@@ -319,6 +319,77 @@ def test_rules_check_warns_about_risky_quantifiers(tmp_path: Path) -> None:
     out = (proc.stdout + proc.stderr).decode()
     assert "Traceback" not in out
     warnings = [ln for ln in out.splitlines() if "warning" in ln.lower()]
-    assert any("internal-token" in ln and "nested" in ln for ln in warnings), out
+    assert any("internal-token" in ln and "unbounded" in ln for ln in warnings), out
     assert any("internal-password" in ln and "unbounded" in ln for ln in warnings), out
     assert not any("internal-safe" in ln for ln in warnings), out
+
+
+# --- exponential shapes are refused at load time (issue 9, item 13) ----------------------------
+
+HAZARD_PACK = """\
+version: 1
+rules:
+  - id: acme-token
+    name: ACME token
+    description: Grants access to ACME.
+    severity: high
+    keywords: [acme_]
+    regex: '{regex}'
+    examples:
+      - 'acme_aaab'
+"""
+
+
+@pytest.mark.parametrize(
+    ("regex", "problem"),
+    [
+        (r"(?P<secret>acme_(a+)+b)", "nested quantifier"),
+        (r"(?P<secret>acme_(?:[a-z]{1,8}){1,8}b)", "nested quantifier"),
+        (r"(?P<secret>acme_(?:a|a)+b)", "overlapping alternation"),
+        (r"(?P<secret>acme_(?:a|ab)*c)", "overlapping alternation"),
+    ],
+)
+@pytest.mark.parametrize("command", ["scan", "rules-check"])
+def test_exponential_user_rule_is_refused_at_load(
+    tmp_path: Path, regex: str, problem: str, command: str
+) -> None:
+    pack = tmp_path / "acme.yaml"
+    pack.write_text(HAZARD_PACK.format(regex=regex))
+    # The line that took 35 s with the nested rule: refused before any matching starts.
+    (tmp_path / "app.txt").write_text("acme_" + "a" * 31 + "\n")
+    args = (
+        ["scan", "app.txt", "--rules", str(pack)]
+        if command == "scan"
+        else ["rules", "check", str(pack)]
+    )
+    proc = run_keysweep(args, cwd=tmp_path, home=tmp_path / "home")
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    errors = [ln for ln in stderr.splitlines() if "error" in ln.lower()]
+    assert len(errors) == 1, stderr
+    assert str(pack) in errors[0] and "'acme-token'" in errors[0] and problem in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        (r"(a+)+b", True),
+        (r"(?:a|a)+b", True),
+        (r"(?:foo|bar)+", False),  # alternatives start differently
+        (r"(?:\w|\d)+", False),  # one character class after parsing
+        (r"a+b", False),  # unbounded but polynomial: warned, not refused
+        (r"(?:AKIA|ASIA)[A-Z2-7]{16}", False),
+    ],
+)
+def test_regex_hazards(pattern: str, refused: bool) -> None:
+    assert bool(regex_hazards(pattern)) is refused
+
+
+def test_config_allowlist_regex_with_nested_quantifier_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".keysweep.toml").write_text('[allowlist]\nregexes = ["^(x+)+$"]\n')
+    (tmp_path / "a.txt").write_text("hello\n")
+    proc = run_keysweep(["scan", "a.txt"], cwd=tmp_path, home=tmp_path / "home")
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr and "nested quantifier" in stderr

@@ -179,3 +179,29 @@ def test_staged_imports_nothing_heavy(repo: Repo) -> None:
     rc, heavy = json.loads(proc.stderr.decode().strip().splitlines()[-1])
     assert rc == 1
     assert heavy == []
+
+
+@pytest.mark.parametrize("head_kind", ["commit", "blob", "absent"])
+def test_pre_merge_commit_stage_finds_merged_commits_in_the_environment(
+    repo: Repo, head_kind: str
+) -> None:
+    """git's pre-merge-commit hook runs before MERGE_HEAD exists and names each merged
+    commit as GITHEAD_<oid>; only real commits count (issue 9, item 6)."""
+    repo.commit({"README.md": "base\n"}, "base")
+    repo.git("checkout", "-q", "-b", "feature")
+    feature = repo.commit({"feature.env": env_text("env-branch")}, "feature")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"main.txt": "main\n"}, "main")
+    # The index of the merge about to be committed, as pre-merge-commit sees it, plus a key
+    # that none of the merged commits has.
+    repo.git("read-tree", "-m", "main", "feature")
+    repo.git("checkout-index", "-a", "-f")
+    repo.write({"new.env": env_text("env-new")})
+    repo.git("add", "new.env")
+    oid = {"commit": feature, "blob": repo.git("rev-parse", "feature:feature.env")}.get(head_kind)
+    env = {f"GITHEAD_{oid}": "feature"} if oid else {}
+
+    run = staged(repo, env=env)
+    assert run.code == 1, run.stderr
+    assert key_id("env-new") in secrets(run)
+    assert (key_id("env-branch") in secrets(run)) is (head_kind != "commit")

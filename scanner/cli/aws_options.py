@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -73,7 +74,8 @@ def add_aws_connection_options(group: argparse._ArgumentGroup) -> None:
         metavar="SECONDS",
         type=_timeout,
         default=_DEFAULT.timeout,
-        help="read timeout per AWS call; connect timeout is min(5, this) (default: 10)",
+        help="time limit for each whole STS call, however slowly the endpoint answers (a key "
+        "whose call runs out is 'unknown'); connect timeout is min(5, this) (default: 10)",
     )
 
 
@@ -143,6 +145,14 @@ def apply_aws_stage(
     return replace(result, findings=response.findings, summary=summary)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
 def stderr(line: str) -> None:
-    """Progress and warnings of the AWS stage, on stderr."""
-    print(f"keysweep: {line}", file=sys.stderr)
+    """Progress and warnings of the AWS stage, on stderr.
+
+    One write of one whole line under a lock: lines from the verify threads never interleave.
+    """
+    with _STDERR_LOCK:
+        sys.stderr.write(f"keysweep: {line}\n")
+        sys.stderr.flush()

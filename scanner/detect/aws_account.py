@@ -4,6 +4,10 @@ Newer key IDs (the character after the 4-letter prefix is in ``Q-Z`` or ``2-7``)
 owning account: base32-decode the 16 characters after the prefix, read the first 6 bytes as a
 big-endian integer, mask with ``0x7fffffffff80`` and shift right by 7. Older IDs (``AKIAI...``,
 ``AKIAJ...``) do not carry the account, so the answer is ``None``. No network, no AWS call.
+
+The decoded field is 40 bits wide, wider than an account id: a value above 999999999999
+(13 digits) names no account, so a key ID that decodes to one gets ``None`` too. (All zeros is
+kept: LocalStack's keys decode to 000000000000.)
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 _KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|AIPA|ANPA|ANVA|APKA|ASCA)[A-Z2-7]{16}")
 _NEW_STYLE = frozenset("QRSTUVWXYZ234567")
 _MASK = 0x7FFFFFFFFF80
+_MAX_ACCOUNT = 999_999_999_999  # account ids are 12 decimal digits
 # base32 (A-Z, 2-7) -> the digits int(..., 32) reads (0-9, a-v): same values, C speed.
 _TO_INT32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
@@ -23,4 +28,7 @@ def account_id_from_key_id(key_id: str) -> str | None:
         return None
     bits = int(key_id[4:].translate(_TO_INT32), 32)  # 16 chars = 80 bits, base32-decoded
     first_six_bytes = bits >> 32
-    return f"{(first_six_bytes & _MASK) >> 7:012d}"
+    account = (first_six_bytes & _MASK) >> 7
+    if account > _MAX_ACCOUNT:
+        return None
+    return f"{account:012d}"

@@ -27,9 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.models import decode_bytes
+from scanner.models import bom_of, decode_bytes
 
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
 
 
@@ -176,7 +175,8 @@ class Prefilter:
 
     @staticmethod
     def _normalise(raw: bytes) -> bytes:
-        if raw[:2] in _UTF16_BOMS:
+        found = bom_of(raw)
+        if found is not None and found[1] != "utf-8":
             return decode_bytes(raw).encode("utf-8", "replace")
         return raw
 

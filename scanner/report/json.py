@@ -22,6 +22,7 @@ from scanner.models import (
     CommitInfo,
     Finding,
     HistoryInfo,
+    MessageLocation,
     PairedSecret,
     PairKind,
     ScanMode,
@@ -140,6 +141,18 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
             "used_after_leak": v.used_after_leak,
         },
         "notes": list(f.notes),
+        # Only for secrets in commit and tag messages: older reports stay byte-identical.
+        **(
+            {}
+            if f.message is None
+            else {
+                "message": {
+                    "kind": f.message.kind,
+                    "object_id": f.message.object_id,
+                    "ref": f.message.ref,
+                }
+            }
+        ),
     }
     if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
         data["identifier"] = True
@@ -256,6 +269,18 @@ def _read_finding(r: Node) -> Finding:
         verification=_read_verification(r.at("verification").optional_table()),
         notes=r.at("notes").strings(empty_ok=True),
         identifier=r.at("identifier").boolean(default=False),
+        message=_read_message(r.at("message").optional_table()),
+    )
+
+
+def _read_message(node: Node | None) -> MessageLocation | None:
+    if node is None:
+        return None
+    kind = _str(node.at("kind"))
+    if kind not in ("commit", "tag"):
+        raise node.at("kind").fail("'kind' must be commit or tag")
+    return MessageLocation(
+        kind=kind, object_id=_str(node.at("object_id")), ref=_opt_str(node.at("ref"))
     )
 
 
@@ -285,7 +310,7 @@ def findings_from_json(
     top = _node(data, where)
     _check_version(top, where)
     findings: list[Finding] = []
-    for i, item in enumerate(top.at("findings").items()):
+    for i, item in enumerate(top.at("findings").items(required=True)):
         r = _node(item.value, f"{where}: finding {i + 1}")
         if require_secrets and r.at("secret_redacted").boolean(default=False):
             raise InputError(f"{where}: secrets are redacted in this report; {hint}")

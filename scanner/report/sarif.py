@@ -113,6 +113,10 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         properties["encoding"] = f.encoding
     if f.commit is not None:
         properties["commit"] = f.commit.sha
+    if f.message is not None:  # a commit or tag message, not a file
+        properties["gitMessage"] = {
+            k: v for k, v in dataclasses.asdict(f.message).items() if v is not None
+        }
     if f.verification is not None:
         properties["verification"] = f.verification.status
         aws = {

@@ -51,6 +51,8 @@ def _location(f: Finding) -> str:
     where = f"{f.path}:{f.line}:{f.column}"
     if f.commit is not None:
         where = f"{f.commit.sha[:12]}:{where}"
+    elif f.message is not None and f.message.ref is not None:  # an annotated tag's message
+        where = f"{f.message.ref.removeprefix('refs/tags/')}:{where}"
     return where
 
 

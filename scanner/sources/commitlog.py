@@ -105,7 +105,7 @@ def _parse(tokens: Iterator[bytes]) -> Iterator[Commit]:
                 # ":old_mode new_mode old_oid new_oid status" then the path token
                 meta = token.lstrip(b"\n")[1:].decode("ascii")
                 _, new_mode, old, new, _status = meta.split(" ")
-                path = next(tokens).decode("utf-8", "backslashreplace")
+                path = next(tokens).decode("utf-8", "surrogateescape")
                 if current is not None:
                     current.changes.append(Change(path, old, new, new_mode))
     except (ValueError, StopIteration) as exc:  # UnicodeDecodeError is a ValueError

@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from scanner.errors import UsageError
-from scanner.models import Fragment, Source
+from scanner.models import Fragment, Source, bom_of
 from scanner.sources.gitfiles import GitListing, list_git_files
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SKIP_PATHS_REASON = "config_skip_paths"
 BINARY_SNIFF_BYTES = 8192
 STDIN_PATH = "<stdin>"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass
@@ -52,8 +51,8 @@ class SourceStats:
 
 
 def is_binary(head: bytes) -> bool:
-    """True for content that is not text: a NUL byte early on, except in UTF-16 with a BOM."""
-    if head.startswith(_UTF16_BOMS):
+    """True for content that is not text: a NUL byte early on, except in UTF-16/32 with a BOM."""
+    if bom_of(head) is not None:
         return False
     return b"\x00" in head[:BINARY_SNIFF_BYTES]
 

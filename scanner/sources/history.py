@@ -40,6 +40,8 @@ from scanner.sources.attribution import Attribution, Introduction, attribute
 from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
 from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
+from scanner.sources.messages import scan_messages
+from scanner.sources.tagged import tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")
 _SCP_URL = re.compile(r"^[\w.+-]+@[\w.-]+:")
@@ -109,7 +111,7 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
         "for-each-ref",
         "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
         what=f"{git.label}: cannot list refs",
-    ).decode("utf-8", "backslashreplace")
+    ).decode("utf-8", "surrogateescape")
     tips: dict[str, str] = {}
     for line in out.splitlines():
         kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
@@ -186,6 +188,7 @@ class HistoryScan:
     include_unreachable: bool = False
     max_size: int | None = None
     workers: int | None = None  # scanning processes; None: one per core for large histories
+    messages: bool = True  # commit and annotated tag messages too (scanner.sources.messages)
 
     def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
@@ -275,6 +278,11 @@ class HistoryScan:
                         errors.append(f"{label}: {len(absent) - 20} more blob(s) are missing")
             elif self._has_submodules(git, facts):
                 notes.append("submodules are not followed: scan their repositories separately")
+            if self.messages:
+                try:
+                    findings += self._messages(git, facts, revisions, scanner)
+                except GitError as exc:
+                    errors.append(str(exc))
 
             summary = ScanSummary(
                 mode=ScanMode.HISTORY,
@@ -287,6 +295,17 @@ class HistoryScan:
                 errors=tuple(errors),
             )
         return ScanResult(tuple(findings), summary)
+
+    @staticmethod
+    def _messages(
+        git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: BlobScanner
+    ) -> list[Finding]:
+        if revisions is None:
+            starts = sorted(set(facts.tips.values()))
+            found, _, _ = scan_messages(git, scanner, starts, use_stdin=True, tags=True)
+        else:
+            found, _, _ = scan_messages(git, scanner, revisions, use_stdin=False, tags=False)
+        return found
 
     @staticmethod
     def _has_submodules(git: Git, facts: RepoFacts) -> bool:
@@ -327,6 +346,9 @@ class HistoryScan:
         seen = {i.blob for intros in attribution.introductions.values() for i in intros}
         unreachable = [oid for oid in blob_scan.hits if oid not in seen]
         if unreachable and revisions is None:
+            findings += tagged_findings(tagged_blobs(git), unreachable, rescan)
+            unreachable = [oid for oid in unreachable if oid not in rescan.tagged]
+        if unreachable and revisions is None:
             if self.include_unreachable:
                 findings += blob_findings(unreachable, blob_scan.hits, reachable=False)
             else:
@@ -353,6 +375,7 @@ class _PathScanner:
         self.full = full
         self.contents: dict[str, bytes] = {}
         self.cache: dict[tuple[str, str], list[Finding]] = {}
+        self.tagged: set[str] = set()  # blobs reported through a ref that names them or their tree
 
     def prefetch(self, oids: set[str]) -> None:
         wanted = {o for o in oids if not _NULL_OID.match(o)}
@@ -471,4 +494,36 @@ def blob_findings(
                     history=HistoryInfo(unreachable=True) if reachable is False else None,
                 )
             )
+    return results
+
+
+def tagged_findings(
+    tagged: dict[str, list[tuple[str, str]]], oids: list[str], rescan: _PathScanner
+) -> list[Finding]:
+    """Findings of blobs that a ref names directly (or through a tagged tree): reachable, with
+    that ref in ``history.refs``. A blob named itself has no path: ``<blob OID>``."""
+    wanted = {oid for oid in oids if oid in tagged}
+    rescan.prefetch(wanted)
+    results: list[Finding] = []
+    for oid in sorted(wanted):
+        rescan.tagged.add(oid)
+        by_path: dict[str, set[str]] = {}
+        for ref, path in tagged[oid]:
+            by_path.setdefault(path, set()).add(ref)
+        for path, refs in sorted(by_path.items()):
+            found = rescan.findings(oid, path) if path else rescan.hits[oid]
+            seen: set[tuple[str, str]] = set()
+            for finding in found:
+                if (finding.rule_id, finding.secret) in seen:
+                    continue
+                seen.add((finding.rule_id, finding.secret))
+                results.append(
+                    replace(
+                        finding,
+                        path=path or f"<blob {oid}>",
+                        source=Source.HISTORY,
+                        blob_id=oid,
+                        history=HistoryInfo(refs=tuple(sorted(refs))),
+                    )
+                )
     return results

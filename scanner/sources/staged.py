@@ -11,6 +11,12 @@ HEAD's blob at that path (at the source path for a rename), and during a merge a
 commit's blob at the path. So an old secret elsewhere in a file does not block unrelated work,
 a file moved with ``git mv`` does not re-report what it held, and a merge reports only what the
 merge itself adds (a conflict resolution), not what the merged branch already committed.
+
+Which commits are being merged: ``MERGE_HEAD`` when it exists (``git commit`` concluding a
+merge, the pre-commit stage). git's ``pre-merge-commit`` hook runs BEFORE git writes
+``MERGE_HEAD``; there git names each merged commit in the environment instead, as
+``GITHEAD_<full commit id>=<branch name>`` (git 2.24+, one per merged head, octopus too). Those
+are used only when ``MERGE_HEAD`` is absent, and only ids that are commits in this repository.
 The comparison is on whole files, not diff hunks: a secret spanning context lines, or moved
 within the file, is judged by its presence, not by which lines changed.
 
@@ -22,6 +28,7 @@ would be committed is not known yet. Anything git cannot answer is an error (exi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -101,7 +108,7 @@ def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
         what="cannot read the staged changes",
     )  # fmt: skip
     merged: list[dict[str, str]] = []
-    for other in _merge_heads(merge_head_file):
+    for other in _merge_heads(merge_head_file) or _merge_heads_from_env(git):
         changes.merge = True
         out = git.out(
             "diff-index", "--cached", "-z", "--raw", "--no-renames", "--no-abbrev", other,
@@ -135,6 +142,26 @@ def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
     return changes
 
 
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _merge_heads_from_env(git: Git) -> list[str]:
+    """The commits of a merge in progress as git's ``pre-merge-commit`` hook sees them:
+    ``GITHEAD_<oid>`` variables (MERGE_HEAD is not written yet at that point)."""
+    oids = sorted(
+        name.removeprefix("GITHEAD_")
+        for name in os.environ
+        if name.startswith("GITHEAD_") and _OID.fullmatch(name.removeprefix("GITHEAD_"))
+    )
+    if not oids:
+        return []
+    check = git.run(
+        "cat-file", "--batch-check=%(objecttype)", input="".join(f"{o}\n" for o in oids).encode()
+    )
+    kinds = check.stdout.decode("ascii", "replace").split()
+    return [oid for oid, kind in zip(oids, kinds, strict=False) if kind == "commit"]
+
+
 def _merge_heads(merge_head_file: str) -> list[str]:
     try:
         with open(merge_head_file, encoding="ascii") as handle:
@@ -155,10 +182,10 @@ def _raw_entries(raw: bytes) -> list[tuple[str, str, str, str, str, str]]:
             continue
         _, new_mode, old_blob, new_blob, status = meta[1:].split(" ")
         letter = status[:1]
-        first = tokens[i].decode("utf-8", "backslashreplace")
+        first = tokens[i].decode("utf-8", "surrogateescape")
         i += 1
         if letter in ("R", "C"):
-            second = tokens[i].decode("utf-8", "backslashreplace")
+            second = tokens[i].decode("utf-8", "surrogateescape")
             i += 1
             entries.append((old_blob, new_blob, new_mode, letter, second, first))
         else:

@@ -16,7 +16,9 @@ Verification states (``Verification.status``):
 - ``live``: STS GetCallerIdentity accepted the credentials (account, ARN and user id filled in)
 - ``invalid``: AWS rejected them (InvalidClientTokenId, SignatureDoesNotMatch)
 - ``expired``: temporary credentials that have expired (ExpiredToken)
-- ``unknown``: no answer (timeout, throttling, 5xx, network error) — never reported as invalid
+- ``unknown``: no clear answer (timeout, throttling, 5xx, network error, a body that is not STS
+  XML, verification stopped early by the circuit breaker, or a ``200`` for another account than
+  the key ID encodes: ``account mismatch: ...``) — never reported as invalid
 - ``canary``: the key belongs to a known honeytoken account and was never sent to AWS
 - ``skipped``: the account is excluded by the allow/deny lists from the configuration
 - ``not_checked``: nothing to check with (no secret nearby, no session token for ASIA, not a

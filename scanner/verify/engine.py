@@ -5,7 +5,13 @@
   shared between threads (a second finding of the same key waits for the first call).
 - At most ``concurrency`` calls in flight (a thread pool), each with bounded connect/read
   timeouts, retried with full-jitter exponential backoff on throttling, 5xx and network errors.
-- Anything that is not a clear answer from AWS is ``unknown`` — never ``invalid``.
+- Anything that is not a clear answer from AWS is ``unknown`` — never ``invalid``: a timeout,
+  a body that is not STS XML, any exception at all (the report is always written), and a
+  ``200`` that names an account other than the one the key ID encodes (real STS never does;
+  the detail starts with ``account mismatch:``).
+- Circuit breaker: after ``breaker_threshold`` calls in a row found the endpoint unreachable
+  (refused, reset, timed out), no further call is made; the remaining keys are ``unknown``
+  with the reason, instead of each going through every retry.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from scanner.detect.aws_account import account_id_from_key_id
 from scanner.models import Finding, Verification, is_redacted, redact
 from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
 from scanner.verify.canary import account_of, is_canary_account
@@ -41,6 +48,7 @@ class VerifyOptions:
     max_attempts: int = 3  # per call, for throttling / 5xx / network errors
     backoff_base: float = 0.5  # seconds; full jitter: sleep U(0, min(cap, base * 2**n))
     backoff_cap: float = 8.0
+    breaker_threshold: int = 5  # consecutive unreachable calls before no more are made
     canary_accounts: frozenset[str] = frozenset()  # user-added honeytoken accounts
     allow_accounts: frozenset[str] = frozenset()  # when set, only these accounts are checked
     deny_accounts: frozenset[str] = frozenset()  # never checked
@@ -98,6 +106,33 @@ class _CallCache:
         return fut.result()
 
 
+class _Breaker:
+    """Opens after ``threshold`` consecutive calls found the endpoint unreachable."""
+
+    def __init__(self, threshold: int) -> None:
+        self._lock = threading.Lock()
+        self.threshold = max(1, threshold)
+        self._consecutive = 0
+        self.open = False
+
+    def record(self, outcome: StsOutcome) -> None:
+        with self._lock:
+            if outcome.unreachable:
+                self._consecutive += 1
+                if self._consecutive >= self.threshold:
+                    self.open = True
+            else:
+                self._consecutive = 0
+
+    def refusal(self) -> StsOutcome:
+        return StsOutcome(
+            UNKNOWN,
+            detail=f"not checked: the endpoint was unreachable {self.threshold} times in a row "
+            "(verification stopped early)",
+            unreachable=True,
+        )
+
+
 class Verifier:
     """Verify AWS key findings. Reusable; ``calls_made`` counts distinct STS calls."""
 
@@ -118,6 +153,8 @@ class Verifier:
         self._log = log
         self._sleep = sleep
         self._cache = _CallCache()
+        self._breaker = _Breaker(self.options.breaker_threshold)
+        self._log_lock = threading.Lock()
 
     @property
     def calls_made(self) -> int:
@@ -146,7 +183,12 @@ class Verifier:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
                 futures = {job: pool.submit(self._check_key, job[0], job[1]) for job in to_check}
                 for job, fut in futures.items():
-                    verdict = fut.result()
+                    try:
+                        verdict = fut.result()
+                    except Exception as exc:  # one key's failure is that key's alone
+                        verdict = Verification(
+                            UNKNOWN, detail=f"verification failed ({type(exc).__name__})"
+                        )
                     for index in to_check[job]:
                         results[index] = verdict
 
@@ -204,6 +246,21 @@ class Verifier:
             outcome = self._cache.get(key_id, cand, functools.partial(self._call, key_id, cand))
             outcomes.append(outcome)
             if outcome.status == LIVE:
+                decoded = account_id_from_key_id(key_id)
+                if decoded is not None and outcome.account != decoded:
+                    detail = (
+                        f"account mismatch: the endpoint answered for account {outcome.account} "
+                        f"but the key ID belongs to account {decoded}; AWS never answers so, "
+                        "the answer is not trusted"
+                    )
+                    self._say(f"verify: {redact(key_id)} unknown ({detail})")
+                    return Verification(
+                        UNKNOWN,
+                        account=decoded,
+                        arn=outcome.arn,
+                        detail=detail,
+                        secret_fingerprint=cand.fingerprint,
+                    )
                 self._say(f"verify: {redact(key_id)} live ({outcome.arn})")
                 return Verification(
                     LIVE,
@@ -229,18 +286,29 @@ class Verifier:
         first = outcomes[0].detail if outcomes else "no candidates"
         return Verification(INVALID, detail=f"{first} ({tried})")
 
+    def _attempt(self, key_id: str, cand: _Candidate) -> StsOutcome:
+        """One call, unless the breaker is open; any exception is ``unknown``."""
+        if self._breaker.open:
+            return self._breaker.refusal()
+        try:
+            outcome = self._checker(key_id, cand.secret, cand.token, self.options.aws)
+        except Exception as exc:  # never lose the report to one key
+            outcome = StsOutcome(UNKNOWN, detail=f"verification failed ({type(exc).__name__})")
+        self._breaker.record(outcome)
+        return outcome
+
     def _call(self, key_id: str, cand: _Candidate) -> StsOutcome:
         opts = self.options
-        outcome = self._checker(key_id, cand.secret, cand.token, opts.aws)
+        outcome = self._attempt(key_id, cand)
         attempt = 1
-        while outcome.retryable and attempt < opts.max_attempts:
+        while outcome.retryable and attempt < opts.max_attempts and not self._breaker.open:
             delay = random.uniform(0, min(opts.backoff_cap, opts.backoff_base * 2**attempt))
             why = outcome.detail
             self._say(f"verify: {redact(key_id)} retry {attempt} in {delay:.1f}s ({why})")
             self._sleep(delay)
-            outcome = self._checker(key_id, cand.secret, cand.token, opts.aws)
+            outcome = self._attempt(key_id, cand)
             attempt += 1
-        if outcome.retryable:
+        if outcome.retryable and not self._breaker.open:
             outcome = dataclasses.replace(
                 outcome, detail=f"{outcome.detail}; gave up after {attempt} attempt(s)"
             )
@@ -248,7 +316,8 @@ class Verifier:
 
     def _say(self, line: str) -> None:
         if self._log is not None:
-            self._log(line)
+            with self._log_lock:  # one whole line at a time from the verify threads
+                self._log(line)
 
 
 def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
@@ -262,4 +331,23 @@ def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
             and not f.canary
             and any(p.kind == "secret_access_key" and not is_redacted(p.secret) for p in f.paired)
         }
+    )
+
+
+def unknown_summary(findings: Iterable[Finding]) -> str | None:
+    """``verification incomplete: N key(s) unknown ...`` or None when every checked key got
+    an answer. Said on stderr and in the report's notes; unknown keys do not change the exit
+    code (1 for findings, 3 only for a key STS confirmed live)."""
+    unknown = {
+        f.secret: f.verification.detail
+        for f in findings
+        if f.verification is not None and f.verification.status == UNKNOWN
+    }
+    if not unknown:
+        return None
+    stopped = sum(1 for d in unknown.values() if d.startswith("not checked: the endpoint"))
+    why = f", {stopped} not tried after the endpoint stopped answering" if stopped else ""
+    return (
+        f"verification incomplete: {len(unknown)} key(s) unknown{why} "
+        "(see each finding's verification detail)"
     )

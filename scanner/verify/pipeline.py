@@ -82,6 +82,7 @@ class AwsSettings:
             profile=self.profile,
             connect_timeout=min(5.0, self.timeout),
             read_timeout=self.timeout,
+            total_timeout=self.timeout,
         )
 
 
@@ -110,7 +111,12 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
     marked = mark_canaries(findings, settings.canary_accounts)
     if not settings.verify:
         return AwsResponse(marked)
-    from scanner.verify.engine import Verifier, VerifyOptions, checkable_key_ids
+    from scanner.verify.engine import (
+        Verifier,
+        VerifyOptions,
+        checkable_key_ids,
+        unknown_summary,
+    )
 
     ask = [i for i, f in enumerate(marked) if not (settings.keep_verdicts and f.verification)]
     lookup = _lookup_ids([marked[i] for i in ask], settings) if settings.operator_lookup else []
@@ -136,6 +142,10 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         deny_accounts=frozenset(settings.deny_accounts),
     )
     verified = Verifier(options, log=log).verify(marked[i] for i in ask)
+    incomplete = unknown_summary(verified)
+    if incomplete is not None:
+        log(incomplete)
+        notes.append(incomplete)
     out = list(marked)
     for index, finding in zip(ask, verified, strict=True):
         out[index] = finding

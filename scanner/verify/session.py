@@ -31,6 +31,7 @@ class AwsOptions:
     profile: str | None = None  # operator profile (exposure, deactivate); never for found keys
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
+    total_timeout: float = 10.0  # one whole call, however slowly the endpoint answers
 
 
 def _client_config(options: AwsOptions) -> Any:

@@ -24,9 +24,20 @@ SERVER_ERROR_BODY = (
 )
 
 
+IDENTITY_BODY = (
+    b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    b"<GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDAEXAMPLEUSERID</UserId>"
+    b"<Account>{account}</Account></GetCallerIdentityResult>"
+    b"<ResponseMetadata><RequestId>3</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+)
+
+
 class StubAws:
     def __init__(self, mode: str, hang_s: float = 2.0) -> None:
-        self.mode = mode  # throttle | 5xx | hang | expired | reflect
+        # throttle | 5xx | hang | expired | reflect | drip | oops | garbage | truncated | close
+        # | identity
+        self.mode = mode
+        self.identity = (b"", b"")  # (account, arn) that "identity" answers with
         self.reflect = b""
         self.delay_s = 0.0  # wait this long before answering (any mode)
         self.in_flight = 0
@@ -36,6 +47,7 @@ class StubAws:
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        self.stopped = threading.Event()  # set when the stub shuts down: dripping ends
 
 
 @contextmanager
@@ -61,9 +73,48 @@ def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
                 with state._lock:
                     state.in_flight -= 1
 
+        def _raw(self, status: int, payload: bytes, length: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload) if length is None else length))
+            self.end_headers()
+            self.wfile.write(payload)
+            self.wfile.flush()
+
         def _answer(self) -> None:
             if state.mode == "hang":
                 time.sleep(state.hang_s)
+                return
+            if state.mode == "close":  # accept, then hang up without a word
+                self.close_connection = True
+                return
+            try:
+                if state.mode == "drip":  # a valid answer, one byte per 0.2 s
+                    self._raw(200, b"", length=len(IDENTITY_BODY))
+                    for byte in IDENTITY_BODY[: int(state.hang_s / 0.2)]:
+                        if state.stopped.is_set():
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    return
+                if state.mode == "oops":
+                    self._raw(500, b"oops!")
+                    return
+                if state.mode == "garbage":
+                    self._raw(200, b"\x00\x01garbage <not xml")
+                    return
+                if state.mode == "truncated":  # promises more than it sends, then hangs up
+                    body = IDENTITY_BODY.replace(b"{account}", b"123456789012")
+                    self._raw(200, body[: len(body) // 2], length=len(body))
+                    self.close_connection = True
+                    return
+                if state.mode == "identity":
+                    account, arn = state.identity
+                    body = IDENTITY_BODY.replace(b"{account}", account).replace(b"{arn}", arn)
+                    self._raw(200, body)
+                    return
+            except OSError:
                 return
             if state.mode == "throttle":
                 status, payload = 400, THROTTLE_BODY
@@ -98,6 +149,7 @@ def stub_aws(mode: str, hang_s: float = 2.0) -> Iterator[tuple[str, StubAws]]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", state
     finally:
+        state.stopped.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

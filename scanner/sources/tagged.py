@@ -1,0 +1,44 @@
+"""Blobs that a ref reaches without any commit: a tag (or any ref) pointing straight at a blob
+or a tree, as ``git tag key-backup <blob>`` or ``git tag snapshot <tree>`` make.
+
+The commit walk never sees them, yet any clone fetches them with the tags: they are reachable,
+not "reachable from no ref". Read only when blobs with findings were left unattributed.
+"""
+
+from __future__ import annotations
+
+from scanner.sources.gitproc import Git
+
+
+def tagged_blobs(git: Git) -> dict[str, list[tuple[str, str]]]:
+    """Blob id -> ``(ref, path)`` for every blob a ref leads to without a commit; ``path`` is
+    the blob's path inside a tagged tree, or ``""`` for a ref that names the blob itself."""
+    refs = git.out(
+        "for-each-ref", "--format=%(objecttype) %(refname)", what=f"{git.label}: cannot list refs"
+    ).decode("utf-8", "surrogateescape")
+    wanted = [line.split(" ", 1)[1] for line in refs.splitlines() if not line.startswith("commit ")]
+    if not wanted:
+        return {}
+    # Peel annotated tags (and tags of tags) down to the object they finally name.
+    peeled = git.run(
+        "cat-file",
+        "--batch-check=%(objecttype) %(objectname) %(rest)",
+        input="".join(f"{ref}^{{}} {ref}\n" for ref in wanted).encode("utf-8", "surrogateescape"),
+        what=f"{git.label}: cannot read tags",
+    ).stdout.decode("utf-8", "surrogateescape")
+    found: dict[str, list[tuple[str, str]]] = {}
+    for line in peeled.splitlines():
+        kind, oid, ref = [*line.split(" ", 2), "", ""][:3]
+        if kind == "blob":
+            found.setdefault(oid, []).append((ref, ""))
+        elif kind == "tree":
+            listing = git.run("ls-tree", "-r", "-z", "--full-tree", oid, check=False).stdout
+            for entry in listing.split(b"\0"):
+                meta, _, path = entry.partition(b"\t")
+                parts = meta.split()
+                if len(parts) == 3 and parts[1] == b"blob":
+                    blob = parts[2].decode("ascii")
+                    found.setdefault(blob, []).append(
+                        (ref, path.decode("utf-8", "surrogateescape"))
+                    )
+    return found
