@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -145,14 +144,6 @@ def apply_aws_stage(
     return replace(result, findings=response.findings, summary=summary)
 
 
-_STDERR_LOCK = threading.Lock()
-
-
 def stderr(line: str) -> None:
-    """Progress and warnings of the AWS stage, on stderr.
-
-    One write of one whole line under a lock: lines from the verify threads never interleave.
-    """
-    with _STDERR_LOCK:
-        sys.stderr.write(f"keysweep: {line}\n")
-        sys.stderr.flush()
+    """AWS-stage progress on stderr: one write per line (the Verifier's lock orders threads)."""
+    sys.stderr.write(f"keysweep: {line}\n")
