@@ -20,7 +20,6 @@ from scanner.cli.common import (
     detect_all,
     summarize,
 )
-from scanner.cli.project import Project, find_root, load_project
 from scanner.errors import UsageError
 from scanner.ignore.baseline import (
     DEFAULT_FILENAME,
@@ -32,6 +31,7 @@ from scanner.ignore.baseline import (
     write_baseline,
 )
 from scanner.models import ScanResult
+from scanner.project import Project, find_root, load_project
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 HELP = "create, update or prune a baseline of accepted findings"
@@ -170,7 +170,7 @@ def _is_remote(path: str) -> bool:
     return is_remote(path)
 
 
-def _target(output: str | None, project: Project) -> Path:
+def _target(output: str | None, project: Project[CommonOptions]) -> Path:
     if output:
         return Path(output)
     if project.config.baseline is not None:
@@ -180,7 +180,9 @@ def _target(output: str | None, project: Project) -> Path:
     )
 
 
-def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Project) -> ScanResult:
+def _scan_tree(
+    path: str, all_files: bool, options: CommonOptions, project: Project[CommonOptions]
+) -> ScanResult:
     started = time.monotonic()
     source = project.file_source([path], all_files=all_files)
     source.check_paths()
@@ -190,9 +192,5 @@ def _scan_tree(path: str, all_files: bool, options: CommonOptions, project: Proj
     return ScanResult(findings=tuple(findings), summary=summary)
 
 
-def _scan_history(path: str, options: CommonOptions, project: Project) -> ScanResult:
-    from scanner.sources.history import HistoryScan
-
-    detector = build_detector(options, project)
-    result = HistoryScan(path, max_size=options.max_file_size).run(detector, None)
-    return project.drop_skipped_paths(result)
+def _scan_history(path: str, options: CommonOptions, project: Project[CommonOptions]) -> ScanResult:
+    return project.scan_history(path, build_detector(options, project))

@@ -30,8 +30,8 @@ from scanner.report import DEFAULT_FORMAT, REPORTERS, reporter
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, SourceStats
 
 if TYPE_CHECKING:
-    from scanner.cli.project import Project
     from scanner.detect import Detector
+    from scanner.project import Project
 
 
 @dataclass(frozen=True)
@@ -154,25 +154,21 @@ def common_options(ns: argparse.Namespace) -> CommonOptions:
 
 
 def build_detector(
-    options: CommonOptions, project: Project | None = None, *, use_hyperscan: bool | None = None
+    options: CommonOptions,
+    project: Project[CommonOptions] | None = None,
+    *,
+    use_hyperscan: bool | None = None,
 ) -> Detector:
     """The built-in rules plus any ``--rules`` packs (RuleError names a bad pack), and the
-    project config's packs, disabled rules and global allowlist. ``use_hyperscan=False`` skips
-    compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input."""
+    project config's packs, disabled rules and global allowlist (:meth:`Project.detector`)."""
+    if project is not None:
+        return project.detector(use_hyperscan=use_hyperscan)
     from scanner.detect import Detector
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
-    if project is None:
-        return Detector(
-            load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
-        )
-    ruleset = project.load_rules(packs)
     return Detector(
-        ruleset,
-        allowlist=project.allowlist(),
-        inline_allow=options.inline_allow,
-        use_hyperscan=use_hyperscan,
+        load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
     )
 
 
@@ -200,7 +196,9 @@ def summarize(
     )
 
 
-def finish(result: ScanResult, options: CommonOptions, project: Project | None = None) -> int:
+def finish(
+    result: ScanResult, options: CommonOptions, project: Project[CommonOptions] | None = None
+) -> int:
     """The tail every scanning command shares: findings -> config/baseline -> verify ->
     report -> exit code. Each stage derives a new ScanResult; nothing is mutated."""
     if project is not None:

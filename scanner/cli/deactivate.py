@@ -117,7 +117,7 @@ def _load_findings(
     as a finding is still a key to deactivate)."""
     if scan:
         from scanner.cli.common import CommonOptions, build_detector, detect_all
-        from scanner.cli.project import find_root, load_project
+        from scanner.project import find_root, load_project
 
         options = CommonOptions(config_file=config_path)
         project = load_project(options, find_root(inputs[0]), use_baseline=False)

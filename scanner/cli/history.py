@@ -15,7 +15,7 @@ from scanner.cli.common import (
     common_options,
     finish,
 )
-from scanner.cli.project import find_root, load_project
+from scanner.project import history_root, load_project
 
 HELP = "scan the full git history of a repository (every ref, every blob once)"
 DESCRIPTION = """\
@@ -96,31 +96,23 @@ def history_command(
     options: CommonOptions,
     progress: bool | None = None,
 ) -> int:
-    from scanner.sources.history import HistoryScan, is_remote
+    from scanner.sources.history import is_remote
 
-    root = Path.cwd() if is_remote(repo) else _project_root(Path(repo))
+    root = Path.cwd() if is_remote(repo) else history_root(Path(repo))
     project = load_project(options, root)
     options = project.options
     detector = build_detector(options, project)
-    scan = HistoryScan(
-        repo,
-        since=since,
-        include_unreachable=include_unreachable,
-        max_size=options.max_file_size,
-        workers=jobs,
-    )
     show_progress = sys.stderr.isatty() if progress is None else progress
     with _RichProgress() if show_progress else _NoProgress() as bar:
-        result = scan.run(detector, bar if show_progress else None)
-    return finish(project.drop_skipped_paths(result), options, project)
-
-
-def _project_root(repo: Path) -> Path:
-    """Where the scanned repository's own config lives: its top level (a bare repository is
-    its own root, even when it sits inside another work tree)."""
-    if (repo / ".git").exists() or ((repo / "HEAD").is_file() and (repo / "objects").is_dir()):
-        return repo
-    return find_root(repo)
+        result = project.scan_history(
+            repo,
+            detector,
+            since=since,
+            include_unreachable=include_unreachable,
+            workers=jobs,
+            progress=bar if show_progress else None,
+        )
+    return finish(result, options, project)
 
 
 class _NoProgress:

@@ -16,8 +16,8 @@ from scanner.cli.common import (
     finish,
     summarize,
 )
-from scanner.cli.project import find_root, load_project
 from scanner.models import ScanResult
+from scanner.project import find_root, load_project
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\

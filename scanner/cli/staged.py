@@ -13,7 +13,7 @@ from scanner.cli.common import (
     common_options,
     finish,
 )
-from scanner.cli.project import find_root, load_project
+from scanner.project import find_root, load_project
 from scanner.sources.staged import scan_staged
 
 HELP = "scan the staged changes (what the next commit adds); for pre-commit hooks"

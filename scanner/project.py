@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, Generic, Protocol, TypeVar
 
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
@@ -28,9 +28,36 @@ from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, nor
 from scanner.models import Finding, ScanResult
 
 if TYPE_CHECKING:
-    from scanner.cli.common import CommonOptions
+    from dataclasses import Field
+    from typing import Any
+
+    from scanner.detect import Detector
     from scanner.rulepack import Allowlist, RuleSet
+    from scanner.sources.blobscan import Progress
     from scanner.sources.files import FileSource
+
+
+class ProjectOptions(Protocol):
+    """What a project reads from the command's options (a frozen dataclass: the CLI's
+    ``CommonOptions``, or ``audit``'s per-repository settings)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def rule_packs(self) -> tuple[str, ...]: ...
+    @property
+    def inline_allow(self) -> bool: ...
+    @property
+    def max_file_size(self) -> int: ...
+    @property
+    def max_file_size_explicit(self) -> bool: ...
+    @property
+    def config_file(self) -> str | None: ...
+    @property
+    def baseline_file(self) -> str | None: ...
+
+
+OptionsT = TypeVar("OptionsT", bound=ProjectOptions)
 
 _SOURCES_WITH_FS_PATHS = ("file",)
 
@@ -46,13 +73,21 @@ def find_root(start: str | os.PathLike[str]) -> Path:
     return base
 
 
+def history_root(repo: Path) -> Path:
+    """Where a scanned repository's own config lives: its top level (a bare repository is
+    its own root, even when it sits inside another work tree)."""
+    if (repo / ".git").exists() or ((repo / "HEAD").is_file() and (repo / "objects").is_dir()):
+        return repo
+    return find_root(repo)
+
+
 @dataclass
-class Project:
+class Project(Generic[OptionsT]):
     """Config and baseline of the scanned project, resolved once per command."""
 
     root: Path
     config: Config
-    options: CommonOptions
+    options: OptionsT
     baseline: Baseline | None = None
     baseline_path: Path | None = None
     today: date | None = None
@@ -132,6 +167,44 @@ class Project:
                 ) from None
             raise
 
+    def detector(self, *, use_hyperscan: bool | None = None) -> Detector:
+        """The built-in rules plus the config's and the options' packs, minus disabled rules,
+        with the config's global allowlist. ``use_hyperscan=False`` skips compiling the
+        Hyperscan database (~40 ms), which only pays off on megabytes of input."""
+        from scanner.detect import Detector
+
+        packs = tuple(Path(p) for p in self.options.rule_packs)
+        return Detector(
+            self.load_rules(packs),
+            allowlist=self.allowlist(),
+            inline_allow=self.options.inline_allow,
+            use_hyperscan=use_hyperscan,
+        )
+
+    def scan_history(
+        self,
+        target: str,
+        detector: Detector,
+        *,
+        since: str | None = None,
+        include_unreachable: bool = False,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> ScanResult:
+        """``keysweep history`` for one repository (``history`` and every ``audit`` task run
+        this): every blob scanned once, attributed, minus the config's skipped paths. The
+        baseline is applied later by :meth:`apply`."""
+        from scanner.sources.history import HistoryScan
+
+        scan = HistoryScan(
+            target,
+            since=since,
+            include_unreachable=include_unreachable,
+            max_size=self.options.max_file_size,
+            workers=workers,
+        )
+        return self.drop_skipped_paths(scan.run(detector, progress))
+
     def drop_skipped_paths(self, result: ScanResult) -> ScanResult:
         """The config's scan.skip_paths on the repository paths findings were attributed to
         (history and staged read blobs, not files, so the paths are known only afterwards)."""
@@ -172,12 +245,12 @@ class Project:
 
 
 def load_project(
-    options: CommonOptions,
+    options: OptionsT,
     root: Path,
     *,
     today: date | None = None,
     use_baseline: bool = True,
-) -> Project:
+) -> Project[OptionsT]:
     """Read the config (``--config`` or discovered at ``root``) and the baseline
     (``--baseline``, else the one the config names). Raises ConfigError / BaselineError."""
     config_file = Path(options.config_file) if options.config_file else None
