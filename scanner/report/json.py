@@ -25,7 +25,6 @@ from scanner.models import (
     ScanSummary,
     Severity,
     Verification,
-    redact,
 )
 
 FORMAT_VERSION = 1
@@ -83,7 +82,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
         "end_line": f.end_line,
         "end_column": f.end_column,
         "secret": f.secret if show_secrets else f.redacted,
-        "secret_redacted": not show_secrets,
+        "secret_redacted": not show_secrets or f.sealed is not None,
         "fingerprint": f.fingerprint,
         "entropy": round(f.entropy, 3),
         "source": f.source,
@@ -93,7 +92,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
             {
                 "kind": p.kind,
                 "rule_id": p.rule_id,
-                "secret": p.secret if show_secrets else redact(p.secret),
+                "secret": p.secret if show_secrets else p.redacted,
                 "fingerprint": p.fingerprint,
                 "line": p.line,
                 "distance": p.distance,
@@ -127,7 +126,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
             "used_after_leak": v.used_after_leak,
         },
         "notes": list(f.notes),
-    }
+    } | ({} if f.repository is None else {"repository": f.repository})
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -214,6 +213,7 @@ def _read_finding(r: _Reader) -> Finding:
         severity = Severity(severity_text)
     except ValueError:
         raise InputError(f"{r.where}: unknown severity {severity_text!r}") from None
+    redacted = r.get_bool("secret_redacted", default=False)
     paired = tuple(
         PairedSecret(
             kind=p.get_str("kind"),
@@ -221,6 +221,7 @@ def _read_finding(r: _Reader) -> Finding:
             secret=p.get_str("secret"),
             line=p.get_int("line"),
             distance=p.get_int("distance", 0),
+            sealed=p.opt_str("fingerprint") if redacted else None,
         )
         for p in (_Reader(x, f"{r.where}: paired[{i}]") for i, x in enumerate(r.get_list("paired")))
     )
@@ -269,6 +270,8 @@ def _read_finding(r: _Reader) -> Finding:
             used_after_leak=v.opt_bool("used_after_leak"),
         ),
         notes=r.strs("notes"),
+        repository=r.opt_str("repository"),
+        sealed=r.opt_str("fingerprint") if redacted else None,
     )
 
 

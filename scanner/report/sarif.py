@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner import __version__
-from scanner.models import Finding, ScanResult, Severity, redact
+from scanner.models import Finding, ScanResult, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "keysweep/v1"
@@ -91,7 +91,7 @@ def _message(f: Finding, *, show_secrets: bool) -> str:
     if f.paired:
         p = f.paired[0]
         kind = p.kind.replace("_", " ")
-        partner = p.secret if show_secrets else redact(p.secret)
+        partner = p.secret if show_secrets else p.redacted
         parts.append(f"paired with a {kind} {partner} on line {p.line}")
     if f.account_id:
         parts.append(f"AWS account {f.account_id}")
@@ -114,6 +114,8 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool) -> dict[str, Any
         properties["encoding"] = f.encoding
     if f.commit is not None:
         properties["commit"] = f.commit.sha
+    if f.repository is not None:
+        properties["repository"] = f.repository
     if f.verification is not None:
         properties["verification"] = f.verification.status
         aws = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 
-from scanner.models import Finding, ScanResult, ScanSummary, Verification, redact
+from scanner.models import Finding, ScanResult, ScanSummary, Verification
 
 HEADERS = ("SEVERITY", "RULE", "LOCATION", "SECRET", "DETAILS")
 
@@ -44,6 +44,8 @@ def _location(f: Finding) -> str:
     where = f"{f.path}:{f.line}:{f.column}"
     if f.commit is not None:
         where = f"{f.commit.sha[:12]}:{where}"
+    if f.repository is not None:
+        where = f"{f.repository} {where}"
     return where
 
 
@@ -51,7 +53,7 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
     parts: list[str] = []
     if f.paired:
         p = f.paired[0]
-        partner = p.secret if show_secrets else redact(p.secret)
+        partner = p.secret if show_secrets else p.redacted
         parts.append(f"paired {p.kind.replace('_', ' ')} {partner} (line {p.line})")
         if len(f.paired) > 1:
             parts.append(f"+{len(f.paired) - 1} more candidate(s)")
@@ -151,7 +153,9 @@ def summary_line(result: ScanResult) -> str:
     s: ScanSummary = result.summary
     n = len(result.findings)
     found = "1 finding" if n == 1 else f"{n} findings"
-    unit = "blob" if s.mode == "history" else "file"  # history reads each distinct blob once
+    unit = (
+        "blob" if s.mode in ("history", "audit") else "file"
+    )  # history reads each distinct blob once
     files = f"1 {unit}" if s.files_scanned == 1 else f"{s.files_scanned} {unit}s"
     line = f"keysweep: {found} in {files} ({_size(s.bytes_scanned)}) in {s.duration_s:.2f}s"
     skipped = {k: v for k, v in sorted(s.skipped.items()) if v}
