@@ -104,7 +104,7 @@ class DaskEngine:
                     retries=self.retries,
                 )
                 futures[future] = spec
-            for future in distributed.as_completed(list(futures)):
+            for future in distributed.as_completed(list(futures), loop=client.loop):
                 spec = futures[future]
                 try:
                     outcome = future.result()

@@ -34,10 +34,11 @@ class RepoInput:
 def repo_input(target: str) -> RepoInput:
     if is_remote(target):
         label = redact_url(target.rstrip("/"))
-        identity = label
+        identity = label.replace("://***@", "://", 1)  # the same repository, any credentials
     else:
         label = os.path.normpath(target)
         identity = os.path.realpath(target)
+        target = os.path.abspath(target)  # tasks may run in another directory or machine
     stem = _UNSAFE.sub("_", label.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))[:60]
     digest = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     return RepoInput(target=target, label=label, key=f"{stem.strip('_.') or 'repo'}-{digest}")
