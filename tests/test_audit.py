@@ -329,6 +329,32 @@ def test_resume_after_killing_the_client_rescans_nothing_finished(
     assert len(unchanged) == 21, "finished results are not rewritten"
 
 
+def test_ctrl_c_exits_130_keeps_finished_results_and_ends_its_scans(
+    fleet: Path, silent: Silent, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    good = [str(fleet / "team-b" / f"hist0{n}") for n in (3, 4)]
+    proc = audit_process(*good, silent.url, "--output-dir", str(out), "--jobs", "3", cwd=tmp_path)
+    repos = out / "repos"
+
+    def finished_two() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the audit ended early: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+        return repos.is_dir() and len(list(repos.glob("*.json"))) == 2 and bool(silent.conns)
+
+    wait_for(finished_two, "two results and the hanging clone connected")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.decode().strip().splitlines()[-1] == "keysweep: interrupted"
+    assert len(list(repos.glob("*.json"))) == 2
+    assert not (out / "report.json").exists()
+    for conn in silent.conns:  # the clone the audit started was ended, not left behind
+        conn.settimeout(30)
+        while conn.recv(4096):  # the clone's request, then end of stream (a timeout: alive)
+            pass
+
+
 # -- URLs: file:// and git daemon -------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scanner.audit.task import RepoOutcome, RepoSpec, failed, run_isolated
+from scanner.audit.task import RepoOutcome, RepoSpec, failed, run_isolated, stop_running
 from scanner.errors import UsageError
 
 OnDone = Callable[[RepoOutcome], None]
@@ -48,6 +48,7 @@ class LocalEngine:
         jobs = self.jobs or default_jobs()
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="keysweep-audit")
         pending: dict[Future[RepoOutcome], RepoSpec] = {}
+        finished = False
         try:
             for spec in specs:
                 pending[pool.submit(run_isolated, spec)] = spec
@@ -56,12 +57,11 @@ class LocalEngine:
                 for future in done:
                     spec = pending.pop(future)
                     on_done(_outcome_of(future, spec))
+            finished = True
         finally:
-            for future in pending:
-                future.cancel()
-            # Running tasks end their children when interrupted (run_isolated kills the
-            # process group); do not wait for queued ones.
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)  # queued tasks never start
+            if not finished:  # Ctrl-C: end the running scans; their threads then return
+                stop_running()
 
 
 def _outcome_of(future: Future[RepoOutcome], spec: RepoSpec) -> RepoOutcome:

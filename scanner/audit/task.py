@@ -17,6 +17,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,6 +117,19 @@ def scan_repository(spec: RepoSpec) -> RepoOutcome:
     return RepoOutcome(repo, OK, elapsed, ScanResult(findings, summary))
 
 
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    """End every child this process started (Ctrl-C: the waiting threads then return)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_isolated(spec: RepoSpec) -> RepoOutcome:
     """Run :func:`scan_repository` in a child process (its own session, so Ctrl-C reaches
     only the audit, which ends it). Never raises for a repository's own failure."""
@@ -128,6 +142,8 @@ def run_isolated(spec: RepoSpec) -> RepoOutcome:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, _ = proc.communicate(payload, timeout=spec.timeout)
     except subprocess.TimeoutExpired:
@@ -136,6 +152,9 @@ def run_isolated(spec: RepoSpec) -> RepoOutcome:
     except BaseException:
         _kill_group(proc)
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     if proc.returncode != 0 or not out:
         code = proc.returncode
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
