@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,10 +71,21 @@ def build_fleet(distinct: int, copies: int, commits: int, mib: int) -> list[Path
     return repos
 
 
+CPU = [0.0]  # user + system seconds of the last timed() command, its children included
+
+
 def timed(cmd: list[str]) -> tuple[float, int]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started, proc.returncode
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, proc.returncode
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def findings(path: Path) -> set[tuple[str, str, int, str]]:
@@ -225,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         union: set[tuple[str, str, str, int, str]] = set()
         walls = []
+        cpu = 0.0
+        print(f"load average before: {load()}")
         for repo in repos:
             out = tmp / f"{repo.name}.json"
             wall, code = timed(
@@ -242,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             assert code in (0, 1), f"history {repo} exited {code}"
             walls.append(wall)
+            cpu += CPU[0]
             union |= {(str(repo), *k) for k in findings(out)}
         ideal = sum(walls) / cores()
         out = tmp / "audit.json"
@@ -259,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         assert code in (0, 1), f"audit exited {code}"
+        audit_cpu = CPU[0]
         data = json.loads(out.read_text())
         got = {
             (f["repository"], f["rule_id"], f["path"], f["line"], f["fingerprint"])
@@ -275,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             f" s); ideal audit = sum / cores = {ideal:.2f} s"
         )
         print(f"audit --engine local: {wall:.2f} s = {wall / ideal:.3f} x ideal (target 1.15)")
+        print(
+            f"CPU (user + system, children included): history runs {cpu:.2f} s, audit "
+            f"{audit_cpu:.2f} s = {audit_cpu / cpu:.3f} x; load average after: {load()}"
+        )
         if ns.dask:
             figures = dask_figures(repos, tmp, wall)
             print(f"dask scheduling, per task: {figures['per_task_s'] * 1000:.1f} ms")

@@ -550,3 +550,21 @@ def test_dask_audit_survives_a_killed_worker(
         if r["status"] == "failed"
     }
     assert failed == {missing_url(tmp_path), os.path.normpath(str(fleet / "zz-corrupt"))}
+
+
+# -- layering -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "module", sorted(p.name for p in (Path(__file__).parents[1] / "scanner" / "audit").glob("*.py"))
+)
+def test_audit_never_imports_the_cli(module: str) -> None:
+    """Tasks run on workers: the audit subsystem sits below the CLI, never the other way."""
+    import ast
+
+    tree = ast.parse((Path(__file__).parents[1] / "scanner" / "audit" / module).read_text())
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert imported and not [m for m in imported if m and m.startswith("scanner.cli")]
