@@ -274,6 +274,22 @@ def test_repo_timeout_fails_only_that_repository(
     assert f"{silent.url}: timed out after 2 s" in run.stderr
 
 
+def test_a_scan_process_that_dies_fails_its_repository_with_the_reason(silent: Silent) -> None:
+    from scanner.audit import task
+
+    spec = task.RepoSpec(repo_input(silent.url), task.ScanSettings())
+    outcomes: list[task.RepoOutcome] = []
+    runner = threading.Thread(target=lambda: outcomes.append(task.run_isolated(spec)))
+    runner.start()
+    wait_for(lambda: bool(task._LIVE) and bool(silent.conns), "the scan process cloning")
+    [child] = list(task._LIVE)
+    os.kill(child.pid, signal.SIGKILL)
+    runner.join(60)
+    [outcome] = outcomes
+    assert (outcome.status, outcome.error) == ("failed", "scan process died (killed by signal 9)")
+    assert outcome.result.findings == ()
+
+
 def audit_process(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "scanner", "audit", *args],
