@@ -4,6 +4,7 @@ killed worker or client loses nothing that finished."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -252,7 +253,12 @@ class Silent:
             self.conns.append(conn)
 
     def close(self) -> None:
+        """Stop listening for real: a plain close() would not wake the thread blocked in
+        accept(), and that accept() would go on taking connections."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self.thread.join(10)
         for conn in self.conns:
             conn.close()
 
@@ -279,7 +285,7 @@ def test_a_scan_process_that_dies_fails_its_repository_with_the_reason(silent: S
 
     spec = task.RepoSpec(repo_input(silent.url), task.ScanSettings())
     outcomes: list[task.RepoOutcome] = []
-    runner = threading.Thread(target=lambda: outcomes.append(task.run_isolated(spec)))
+    runner = threading.Thread(target=lambda: outcomes.append(task.run_isolated(spec)), daemon=True)
     runner.start()
     wait_for(lambda: bool(task._LIVE) and bool(silent.conns), "the scan process cloning")
     [child] = list(task._LIVE)

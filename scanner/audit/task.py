@@ -25,6 +25,7 @@ from pathlib import Path
 from scanner.audit.inputs import RepoInput
 from scanner.errors import ScannerError
 from scanner.models import ScanResult, ScanSummary
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 OK = "ok"
 FAILED = "failed"
@@ -37,7 +38,7 @@ class ScanSettings:
 
     rule_packs: tuple[str, ...] = ()
     inline_allow: bool = True
-    max_file_size: int = 10 * 1024 * 1024
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     max_file_size_explicit: bool = False
     config_file: str | None = None
     baseline_file: str | None = None
