@@ -14,11 +14,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_keys import env_text
+from fixture_keys import env_text, key_id
 from repo_builder import Repo, isolated_git_env, keysweep
 
 from scanner.audit.inputs import discover, read_repos_file, repo_input
@@ -119,6 +120,42 @@ def expected(fleet: Path) -> set[Key]:
 
 def missing_url(tmp_path: Path) -> str:
     return (tmp_path / "no-such-repo.git").as_uri()
+
+
+# -- sealed findings and the repository field ------------------------------------------------
+def test_sealed_findings_keep_fingerprints_through_json_and_print_repository_only_when_set() -> (
+    None
+):
+    from scanner.models import Finding, PairedSecret, ScanResult, ScanSummary, Severity
+    from scanner.report import json as json_report
+
+    secret = key_id("sealed")
+    paired = PairedSecret("secret_access_key", "aws-secret-access-key", secret[::-1] * 2, 2, 1)
+    plain = Finding(
+        rule_id="aws-access-key-id",
+        rule_name="AWS",
+        severity=Severity.CRITICAL,
+        description="",
+        path=".env",
+        line=1,
+        column=1,
+        secret=secret,
+        entropy=3.5,
+        paired=(paired,),
+    )
+    assert "repository" not in json_report.finding_to_dict(plain, show_secrets=False)
+    sealed = replace(plain, repository="https://***@host/org/r.git").seal()
+    assert (sealed.fingerprint, sealed.redacted) == (plain.fingerprint, plain.redacted)
+    assert sealed.paired[0].fingerprint == paired.fingerprint
+    assert secret not in repr(sealed) and paired.secret not in repr(sealed)
+    result = ScanResult((sealed,), ScanSummary("audit", "t"))
+    for show in (False, True):  # a sealed secret stays sealed even with --show-secrets
+        data = json.loads(json_report.render(result, show_secrets=show))
+        [item] = data["findings"]
+        assert item["repository"] == "https://***@host/org/r.git"
+        assert (item["secret"], item["secret_redacted"]) == (plain.redacted, True)
+        [back] = json_report.result_from_json(data).findings
+        assert back == sealed
 
 
 # -- inputs ---------------------------------------------------------------------------------
