@@ -270,6 +270,37 @@ def test_results_are_redacted_without_show_secrets(fleet: Path, tmp_path: Path) 
         assert not any(s in other.stdout for s in secrets)
 
 
+def test_progress_hears_every_repository_once(fleet: Path, tmp_path: Path) -> None:
+    from scanner.audit.engines import LocalEngine
+    from scanner.audit.run import run_audit
+    from scanner.audit.store import ResultStore
+    from scanner.audit.task import RepoOutcome, ScanSettings
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.total = 0
+            self.seen: list[tuple[str, str, bool]] = []
+
+        def start(self, total: int) -> None:
+            self.total = total
+
+        def done(self, outcome: RepoOutcome) -> None:
+            self.seen.append((outcome.repo.label, outcome.status, outcome.resumed))
+
+    repos = discover([str(fleet / "team-b" / "svc")])
+    store = ResultStore(tmp_path / "out", ScanSettings().identity())
+    first, second = Recorder(), Recorder()
+    report = run_audit(repos, ScanSettings(), LocalEngine(jobs=2), store=store, progress=first)
+    again = run_audit(
+        repos, ScanSettings(), LocalEngine(jobs=2), store=store, resume=True, progress=second
+    )
+    labels = sorted(r.label for r in repos)
+    assert first.total == second.total == len(repos) == 6
+    assert sorted(label for label, _, _ in first.seen) == labels
+    assert sorted(second.seen) == [(label, "ok", True) for label in labels]
+    assert report.result.findings and again.result.findings == report.result.findings
+
+
 # -- a server that accepts and never answers: a clone that hangs ----------------------------
 class Silent:
     def __init__(self) -> None:
