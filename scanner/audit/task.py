@@ -45,6 +45,9 @@ class ScanSettings:
     since: str | None = None
     include_unreachable: bool = False
     keep_secrets: bool = False  # --show-secrets or --verify: findings travel unsealed
+    # Where a cloned URL's config is looked for (``history URL`` uses its working directory):
+    # the directory the audit was started in, not the worker's.
+    url_config_root: str | None = None
 
     def identity(self) -> str:
         """What makes two audits' results interchangeable (``--resume`` reuses a result only
@@ -92,7 +95,10 @@ def scan_repository(spec: RepoSpec) -> RepoOutcome:
     repo, settings = spec.repo, spec.settings
     started = time.monotonic()
     try:
-        root = Path.cwd() if is_remote(repo.target) else history_root(Path(repo.target))
+        if is_remote(repo.target):
+            root = Path(settings.url_config_root) if settings.url_config_root else Path.cwd()
+        else:
+            root = history_root(Path(repo.target))
         project = load_project(settings, root)
         result = project.scan_history(
             repo.target,

@@ -159,7 +159,7 @@ def audit_command(
     repos = discover(targets, repos_file)
     runner = make_engine(engine, engine_settings or EngineSettings())
     settings = ScanSettings(
-        rule_packs=options.rule_packs,
+        rule_packs=tuple(str(Path(p).absolute()) for p in options.rule_packs),
         inline_allow=options.inline_allow,
         max_file_size=options.max_file_size,
         max_file_size_explicit=options.max_file_size_explicit,
@@ -168,9 +168,7 @@ def audit_command(
         since=since,
         include_unreachable=include_unreachable,
         keep_secrets=options.show_secrets or options.aws.verify,
-    )
-    settings = replace(
-        settings, rule_packs=tuple(str(Path(p).absolute()) for p in settings.rule_packs)
+        url_config_root=str(Path.cwd()),
     )
     store = ResultStore(output_dir, settings.identity()) if output_dir is not None else None
     show_progress = sys.stderr.isatty() if progress is None else progress
