@@ -9,9 +9,11 @@
    (target <= 1.15). Findings are checked equal to the union of the single runs.
 4. Dask (``--dask``): a scheduler and one single-threaded worker per core started here on
    127.0.0.1. (a) scheduling round trip: N no-op tasks submitted at once, wall / N; (b) result
-   transfer: a task returning a RepoOutcome with 1,000 sealed findings, wall minus (a);
-   (c) the same audit with ``--engine dask``, and its per-task overhead over the local engine:
-   (dask wall - local wall) * workers / tasks.
+   transfer: a task returning a RepoOutcome with 1,000 sealed findings, minus building it;
+   (c) 10 tasks per worker that sleep 1 s: (wall - ideal) * workers / tasks; (d) the same
+   audit with ``--engine dask``, and its per-task overhead over the local engine:
+   (dask wall - local wall) * workers / tasks (on a small machine this includes the scheduler
+   and workers competing with the scans for the same cores).
 
     python bench/bench_audit.py                 # local engine only
     python bench/bench_audit.py --dask          # plus the Dask figures
@@ -98,6 +100,11 @@ def cores() -> int:
 
 
 def noop(x: int) -> int:
+    return x
+
+
+def one_second(x: int) -> int:
+    time.sleep(1.0)
     return x
 
 
@@ -192,6 +199,10 @@ def dask_figures(repos: list[Path], tmp: Path, local_wall: float) -> dict[str, f
             for _ in range(k):
                 big_outcome(1000)
             build = (time.perf_counter() - started) / k
+            m = 10 * cores()  # 1-second tasks, no CPU: the engine's own cost on a 1 s task
+            started = time.perf_counter()
+            client.gather(client.map(one_second, range(m), pure=False))
+            sleep_overhead = ((time.perf_counter() - started) - m / cores()) * cores() / m
         out = tmp / "dask.json"
         wall, _ = timed(
             [
@@ -217,6 +228,7 @@ def dask_figures(repos: list[Path], tmp: Path, local_wall: float) -> dict[str, f
     return {
         "per_task_s": per_task,
         "result_1000_findings_s": max(0.0, transfer - build),
+        "one_second_task_overhead_s": sleep_overhead,
         "audit_wall_s": wall,
         "overhead_per_task_s": (wall - local_wall) * cores() / len(repos),
     }
@@ -298,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         if ns.dask:
             figures = dask_figures(repos, tmp, wall)
             print(f"dask scheduling, per task: {figures['per_task_s'] * 1000:.1f} ms")
+            sleepy = figures["one_second_task_overhead_s"]
+            print(
+                f"dask overhead on 1-second tasks: {sleepy * 1000:.1f} ms per task "
+                f"({sleepy * 100:.2f} % of the task)"
+            )
             print(
                 "dask result transfer, 1,000 sealed findings: "
                 f"{figures['result_1000_findings_s'] * 1000:.1f} ms"
