@@ -181,14 +181,17 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _child() -> int:
     spec = pickle.load(sys.stdin.buffer)
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but the pickled outcome goes to the parent
+    # Nothing but the pickled outcome goes to the parent: the result gets its own descriptor
+    # and fd 1 becomes stderr (discarded), for this process and any git it starts.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         outcome = scan_repository(spec)
     except Exception as exc:  # a bug must fail this repository, not the audit
         outcome = failed(spec.repo, f"internal error: {type(exc).__name__}")
-    out.write(pickle.dumps(outcome))
-    out.flush()
+    with out:
+        out.write(pickle.dumps(outcome))
     return 0
 
 
