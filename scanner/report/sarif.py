@@ -113,6 +113,8 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         properties["encoding"] = f.encoding
     if f.commit is not None:
         properties["commit"] = f.commit.sha
+    if f.repository is not None:
+        properties["repository"] = f.repository
     if f.verification is not None:
         properties["verification"] = f.verification.status
         aws = {
