@@ -457,7 +457,8 @@ def test_keysweep_console_script_and_stdin(tmp_path: Path) -> None:
     )
     assert piped.returncode == 1, piped.stderr
     assert "<stdin>:2:19" in piped.stdout
-    assert key_id(10) not in piped.stdout + piped.stderr
+    assert key_id(10) in piped.stdout  # an identifier, shown in full
+    assert secret_key(10) not in piped.stdout + piped.stderr
 
 
 def test_sigint_exits_130(tmp_path: Path) -> None:

@@ -135,16 +135,10 @@ def test_states_are_enums_and_reports_must_name_one(
     assert message in str(caught.value)
 
 
-# Modules of the AWS response (issue 11 part 1) are reshaped on another branch.
-OVER_BUDGET_UNTIL_MERGE = {"aws_options.py", "deactivate.py"}
-
-
 @pytest.mark.parametrize(
     "module",
     sorted(p.name for p in (Path(cli.__file__).parent).glob("*.py")),
 )
 def test_cli_modules_stay_under_150_lines(module: str) -> None:
     lines = (Path(cli.__file__).parent / module).read_text().count("\n")
-    if module in OVER_BUDGET_UNTIL_MERGE:
-        pytest.skip(f"{module}: {lines} lines, reshaped with the AWS response pipeline")
     assert lines < 150, f"scanner/cli/{module}: {lines} lines"

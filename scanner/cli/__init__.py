@@ -81,9 +81,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _add_command(subparsers: Any, name: str, module: ModuleType) -> None:
-    if not hasattr(module, "add_arguments"):  # a module still in the old shape
-        module.add_parser(subparsers)
-        return
     parser = subparsers.add_parser(
         name,
         help=module.HELP,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings, stderr
@@ -62,13 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag("--audit-log", metavar="FILE", help=audit)
     flag("--config", metavar="FILE", help="configuration (allow/deny lists)")
     add_aws_connection_options(parser.add_argument_group("aws"))
-
-
-def add_parser(subparsers: Any) -> None:
-    raw = argparse.RawDescriptionHelpFormatter
-    add_arguments(
-        subparsers.add_parser("deactivate", help=HELP, description=DESCRIPTION, formatter_class=raw)
-    )
 
 
 def run(ns: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings
@@ -44,13 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="append the audit record here (default: $XDG_STATE_HOME/keysweep/audit.jsonl)",
     )
     add_aws_connection_options(parser.add_argument_group("aws"))
-
-
-def add_parser(subparsers: Any) -> None:
-    raw = argparse.RawDescriptionHelpFormatter
-    add_arguments(
-        subparsers.add_parser("reactivate", help=HELP, description=DESCRIPTION, formatter_class=raw)
-    )
 
 
 def run(ns: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.errors import UsageError
@@ -35,16 +34,6 @@ examples:
 exit codes: 0 plan written / mirror clean, 1 a remediated secret is still in DIR,
             2 error (also: a finding whose value could not be re-read), 130 interrupted
 """
-
-
-def add_parser(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "remediate",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.common import CommonOptions, add_report_options, exit_code, write_report
@@ -60,13 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: .keysweep.toml or pyproject.toml in the current directory)",
     )
     add_verify_options(parser, always_verify=True)
-
-
-def add_parser(subparsers: Any) -> None:
-    raw = argparse.RawDescriptionHelpFormatter
-    add_arguments(
-        subparsers.add_parser("verify", help=HELP, description=DESCRIPTION, formatter_class=raw)
-    )
 
 
 def run(ns: argparse.Namespace) -> int:
