@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 
@@ -43,6 +43,7 @@ class ScanMode(StrEnum):
 
     SCAN = "scan"
     HISTORY = "history"
+    AUDIT = "audit"  # many repositories' history scans, consolidated
     STAGED = "staged"
     STDIN = "stdin"
     VERIFY = "verify"
@@ -120,10 +121,22 @@ class PairedSecret:
     secret: str
     line: int
     distance: int
+    sealed: str | None = None  # see Finding.sealed
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.rule_id, self.secret)
+        return self.sealed or fingerprint_of(self.rule_id, self.secret)
+
+    @property
+    def redacted(self) -> str:
+        return self.secret if self.sealed else redact(self.secret)
+
+    def seal(self) -> PairedSecret:
+        return (
+            self
+            if self.sealed
+            else replace(self, secret=redact(self.secret), sealed=self.fingerprint)
+        )
 
 
 @dataclass(frozen=True)
@@ -226,14 +239,32 @@ class Finding:
     notes: tuple[str, ...] = field(default=())
     identifier: bool = False
     message: MessageLocation | None = None  # set for secrets in commit and tag messages
+    repository: str | None = None  # audit: the repository path or URL (user-info redacted)
+    # The real secret's fingerprint when ``secret`` holds only its redacted form: a finding
+    # that crossed a process or disk boundary without --show-secrets (audit results).
+    sealed: str | None = None
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.rule_id, self.secret)
+        return self.sealed or fingerprint_of(self.rule_id, self.secret)
 
     @property
     def redacted(self) -> str:
-        return redact(self.secret)
+        return self.secret if self.sealed else redact(self.secret)
+
+    def seal(self) -> Finding:
+        """This finding with its secrets redacted and their fingerprints kept (for dedup,
+        baselines and SARIF); a sealed finding can be reported but not verified."""
+        if self.sealed:
+            return self
+        if self.identifier:  # an access key ID is shown in reports anyway: keep it
+            return replace(self, paired=tuple(p.seal() for p in self.paired))
+        return replace(
+            self,
+            secret=self.redacted,
+            sealed=self.fingerprint,
+            paired=tuple(p.seal() for p in self.paired),
+        )
 
 
 def fingerprint_of(rule_id: str, secret: str) -> str:
@@ -265,7 +296,7 @@ def shown_secret(finding: Finding, *, show_secrets: bool, redact_ids: bool = Fal
 
 def shown_paired(secret: PairedSecret, *, show_secrets: bool) -> str:
     """A paired secret (secret access key, session token) as a report shows it."""
-    return secret.secret if show_secrets else redact(secret.secret)
+    return secret.secret if show_secrets else secret.redacted
 
 
 def identifier_shown(finding: Finding, *, show_secrets: bool, redact_ids: bool = False) -> bool:

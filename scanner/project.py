@@ -1,15 +1,19 @@
 """The scanned project's own settings applied to a scan: config file and baseline.
 
-A :class:`Project` is built once per command (``scanner.cli.project.load_project``) and then::
+A scanning command (or an ``audit`` task) finds its project root (:func:`project_root`, the one
+discovery rule for every command), then::
 
-    detector = build_detector(options, project)  # extra packs, disabled rules, allowlist
+    project, options = load_project(options, root)  # --config, --baseline; options resolved
+    detector = project.detector(options.rule_packs)  # extra packs, disabled rules, allowlist
     source = project.file_source(paths)          # scan.skip_paths are never read
+    result = project.scan_history(repo, detector)  # or a history scan, skip_paths applied
     result = project.apply(result)               # path allowlist, baseline: suppress, expire
 
 Findings from files are matched by their path relative to the root (``/`` separators), the
 same form history and staged scans report, so one baseline serves all three commands.
 
-This module wires config, baseline, rules and file sources together; only the CLI imports it.
+This module wires config, baseline, rules and sources together below the CLI: the CLI
+(``scanner.cli.project`` re-exports it) and ``scanner.audit`` tasks use it.
 """
 
 from __future__ import annotations
@@ -19,19 +23,107 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, TypeVar
 
-from scanner.config import Config
+from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
-from scanner.ignore.baseline import Baseline, apply_baseline, normalize_path
+from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
 from scanner.models import Finding, ScanResult, Source
 
 if TYPE_CHECKING:
+    from dataclasses import Field
+
     from scanner.allowlist import Allowlist
+    from scanner.detect import Detector
     from scanner.rulepack import RuleSet
+    from scanner.sources.blobscan import Progress
     from scanner.sources.files import FileSource
 
 _SOURCES_WITH_FS_PATHS = (Source.FILE,)
+
+
+class ProjectOptions(Protocol):
+    """What :func:`load_project` reads from a command's options (a frozen dataclass: the
+    CLI's ``CommonOptions``, or an ``audit`` task's ``ScanSettings``)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def max_file_size(self) -> int: ...
+    @property
+    def max_file_size_explicit(self) -> bool: ...
+    @property
+    def config_file(self) -> str | None: ...
+    @property
+    def baseline_file(self) -> str | None: ...
+
+
+OptionsT = TypeVar("OptionsT", bound=ProjectOptions)
+
+
+def find_root(start: str | os.PathLike[str]) -> Path:
+    """The repository root holding ``start``: the nearest directory upwards with a ``.git``
+    entry, else the directory itself. No git process runs (the staged path stays fast)."""
+    path = Path(os.path.normpath(Path(start).absolute()))
+    base = path if path.is_dir() else path.parent
+    for candidate in (base, *base.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return base
+
+
+def project_root(target: str = ".") -> Path:
+    """Where every command looks for the project config: the root of the repository holding
+    ``target`` (a bare repository is its own root). For standard input (``-``) and a clone URL,
+    the root of the repository holding the current directory."""
+    if target == "-" or (not os.path.exists(target) and _is_remote(target)):
+        return find_root(Path.cwd())
+    path = Path(target)
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        return Path(os.path.normpath(path.absolute()))
+    return find_root(path)
+
+
+def _is_remote(target: str) -> bool:
+    from scanner.sources.history import is_remote  # only for a target that is not a path
+
+    return is_remote(target)
+
+
+def load_project(
+    options: OptionsT,
+    root: Path,
+    *,
+    today: date | None = None,
+    use_baseline: bool = True,
+) -> tuple[Project, OptionsT]:
+    """Read the config (``--config`` or discovered at ``root``) and the baseline
+    (``--baseline``, else the one the config names), and resolve ``options`` against the
+    config (``--max-file-size`` falls back to ``scan.max_file_size``). Raises ConfigError /
+    BaselineError."""
+    config_file = Path(options.config_file) if options.config_file else None
+    config = load_config(config_file, root)
+    if options.max_file_size_explicit or config.max_file_size is None:
+        resolved = options
+    else:
+        resolved = replace(options, max_file_size=config.max_file_size)
+    baseline_path: Path | None = None
+    if not use_baseline:
+        pass
+    elif options.baseline_file:
+        baseline_path = Path(options.baseline_file)
+    elif config.baseline is not None:
+        baseline_path = config.baseline
+    baseline = load_baseline(baseline_path) if baseline_path is not None else None
+    project = Project(
+        root=root.absolute(),
+        config=config,
+        max_file_size=resolved.max_file_size,
+        baseline=baseline,
+        baseline_path=baseline_path,
+        today=today,
+    )
+    return project, resolved
 
 
 @dataclass
@@ -111,6 +203,49 @@ class Project:
                     f"config file {config.source}: key 'rules.disable': {exc}"
                 ) from None
             raise
+
+    def detector(
+        self,
+        extra_packs: Sequence[str | os.PathLike[str]] = (),
+        *,
+        inline_allow: bool = True,
+        use_hyperscan: bool | None = None,
+    ) -> Detector:
+        """The built-in rules, the config's packs and ``extra_packs`` (``--rules``), minus
+        disabled rules, with the config's global allowlist. ``use_hyperscan=False`` skips
+        compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input."""
+        from scanner.detect import Detector
+
+        return Detector(
+            self.load_rules(tuple(Path(p) for p in extra_packs)),
+            allowlist=self.allowlist(),
+            inline_allow=inline_allow,
+            use_hyperscan=use_hyperscan,
+        )
+
+    def scan_history(
+        self,
+        target: str,
+        detector: Detector,
+        *,
+        since: str | None = None,
+        include_unreachable: bool = False,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> ScanResult:
+        """``keysweep history`` of one repository (a path or a clone URL); ``history``,
+        ``baseline`` and every ``audit`` task run this: every blob scanned once, attributed,
+        minus the config's skipped paths. The baseline is applied later by :meth:`apply`."""
+        from scanner.sources.history import HistoryScan
+
+        scan = HistoryScan(
+            target,
+            since=since,
+            include_unreachable=include_unreachable,
+            max_size=self.max_file_size,
+            workers=workers,
+        )
+        return self.drop_skipped_paths(scan.run(detector, progress))
 
     def drop_skipped_paths(self, result: ScanResult) -> ScanResult:
         """The config's scan.skip_paths on the repository paths findings were attributed to

@@ -22,7 +22,7 @@ from scanner.models import PairKind, ScanMode, Source
 from scanner.report import REPORTERS, Reporter, TerminalReporter, reporter
 from scanner.report import json as json_report
 
-NEW_SHAPE = ("scan", "history", "staged", "rules", "baseline")
+NEW_SHAPE = ("scan", "history", "audit", "staged", "rules", "baseline")
 
 
 @pytest.mark.parametrize("name", NEW_SHAPE)
@@ -111,7 +111,7 @@ def test_every_format_is_a_reporter(name: str) -> None:
     [
         (("findings", 0, "source"), "disk", "finding 1: unknown source 'disk'"),
         (("findings", 0, "paired", 0, "kind"), "password", "paired[0]: unknown kind 'password'"),
-        (("scan", "mode"), "audit", "unknown mode 'audit'"),
+        (("scan", "mode"), "weekly", "unknown mode 'weekly'"),
     ],
 )
 def test_states_are_enums_and_reports_must_name_one(

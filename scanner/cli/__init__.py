@@ -28,6 +28,7 @@ EXIT_INTERRUPTED = 130
 COMMANDS: dict[str, str] = {
     "scan": "scanner.cli.scan",
     "history": "scanner.cli.history",
+    "audit": "scanner.cli.audit",
     "staged": "scanner.cli.staged",
     "rules": "scanner.cli.rules",
     "verify": "scanner.cli.verify",

@@ -34,22 +34,17 @@ def build_detector(
     options: CommonOptions, project: Project | None = None, *, use_hyperscan: bool | None = None
 ) -> Detector:
     """The built-in rules plus any ``--rules`` packs (RuleError names a bad pack), and the
-    project config's packs, disabled rules and global allowlist. ``use_hyperscan=False`` skips
-    compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input."""
+    project config's packs, disabled rules and global allowlist (:meth:`Project.detector`)."""
+    if project is not None:
+        return project.detector(
+            options.rule_packs, inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
+        )
     from scanner.detect import Detector
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
-    if project is None:
-        return Detector(
-            load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
-        )
-    ruleset = project.load_rules(packs)
     return Detector(
-        ruleset,
-        allowlist=project.allowlist(),
-        inline_allow=options.inline_allow,
-        use_hyperscan=use_hyperscan,
+        load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
     )
 
 

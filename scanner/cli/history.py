@@ -109,15 +109,13 @@ def scan_history(
     jobs: int | None = None,
     progress: NoProgress | None = None,
 ) -> ScanResult:
-    """Every commit of ``repo`` (a path or a clone URL) as the project reads it, detected."""
-    from scanner.sources.history import HistoryScan
-
-    scan = HistoryScan(
+    """Every commit of ``repo`` (a path or a clone URL) as the project reads it, detected
+    (:meth:`Project.scan_history`, which every ``audit`` task runs too)."""
+    return project.scan_history(
         repo,
+        build_detector(options, project),
         since=since,
         include_unreachable=include_unreachable,
-        max_size=options.max_file_size,
         workers=jobs,
+        progress=progress,
     )
-    result = scan.run(build_detector(options, project), progress)
-    return project.drop_skipped_paths(result)

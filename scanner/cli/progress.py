@@ -1,8 +1,13 @@
-"""Progress on stderr for long history scans: a rich bar on a terminal, nothing otherwise."""
+"""Progress on stderr for long history scans and audits: a rich bar on a terminal, nothing
+otherwise."""
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.audit.task import RepoOutcome
 
 
 class NoProgress:
@@ -64,6 +69,77 @@ class RichProgress(NoProgress):
 
     def stop(self) -> None:
         self._progress.stop()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+
+class NoAuditProgress:
+    """``keysweep audit`` reporting nothing (stderr is not a terminal)."""
+
+    def __enter__(self) -> NoAuditProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def start(self, total: int) -> None:
+        pass
+
+    def done(self, outcome: RepoOutcome) -> None:
+        pass
+
+
+class RichAuditProgress(NoAuditProgress):
+    """Repositories done/failed/total, bytes, findings and time left, on stderr."""
+
+    def __enter__(self) -> RichAuditProgress:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "repos, {task.fields[failed]} failed, {task.fields[size]}, "
+                "{task.fields[findings]} findings"
+            ),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "repos", total=None, failed=0, size="0.0 MiB", findings=0
+        )
+        self._failed = self._bytes = self._findings = 0
+        return self
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def done(self, outcome: RepoOutcome) -> None:
+        self._failed += outcome.status == "failed"
+        self._bytes += outcome.result.summary.bytes_scanned
+        self._findings += outcome.findings
+        self._progress.update(
+            self._task,
+            advance=1,
+            failed=self._failed,
+            size=f"{self._bytes / 2**20:.1f} MiB",
+            findings=self._findings,
+        )
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

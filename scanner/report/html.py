@@ -22,7 +22,14 @@ from importlib import resources
 from typing import Any
 
 from scanner import __version__
-from scanner.models import Finding, ScanResult, Severity, shown_paired, shown_secret
+from scanner.models import (
+    Finding,
+    ScanMode,
+    ScanResult,
+    Severity,
+    shown_paired,
+    shown_secret,
+)
 from scanner.report.table import _size, verification_text
 
 TEMPLATE = "templates/report.html.j2"
@@ -106,7 +113,7 @@ def context(
         "generated": now.strftime("%Y-%m-%d %H:%M UTC"),
         "mode": s.mode,
         "targets": targets,
-        "unit": "blobs" if s.mode == "history" else "files",
+        "unit": "blobs" if s.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "files",
         "scanned": s.files_scanned,
         "size": _size(s.bytes_scanned),
         "duration": f"{s.duration_s:.2f}s",
@@ -222,6 +229,8 @@ def _card(
 
     radius, admin = _blast_radius(getattr(f, "blast_radius", None))
     where = f"{f.path}:{f.line}:{f.column}"
+    if f.repository is not None:  # audit: many repositories in one report
+        where = f"{f.repository} {where}"
     return Card(
         anchor=f"finding-{index}",
         severity=f.severity.value,

@@ -97,7 +97,7 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
         "end_line": f.end_line,
         "end_column": f.end_column,
         "secret": shown_secret(f, show_secrets=show_secrets, redact_ids=redact_ids),
-        "secret_redacted": not show_secrets,
+        "secret_redacted": not show_secrets or f.sealed is not None,
         "fingerprint": f.fingerprint,
         "entropy": round(f.entropy, 3),
         "source": f.source,
@@ -154,6 +154,8 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
             }
         ),
     }
+    if f.repository is not None:
+        data["repository"] = f.repository
     if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
         data["identifier"] = True
     return data
@@ -202,7 +204,9 @@ def _read_commit(node: Node | None) -> CommitInfo | None:
     )
 
 
-def _read_paired(p: Node) -> PairedSecret:
+def _read_paired(p: Node, *, redacted: bool) -> PairedSecret:
+    """A paired secret; read back from a redacted report it is sealed: its fingerprint is
+    the real secret's, not the placeholder's."""
     p.table(expected="a JSON object")
     return PairedSecret(
         kind=p.at("kind").choice(PairKind),
@@ -210,6 +214,7 @@ def _read_paired(p: Node) -> PairedSecret:
         secret=_str(p.at("secret")),
         line=p.at("line").integer(),
         distance=p.at("distance").integer(default=0),
+        sealed=_opt_str(p.at("fingerprint")) if redacted else None,
     )
 
 
@@ -243,7 +248,9 @@ def _read_verification(v: Node | None) -> Verification | None:
 
 def _read_finding(r: Node) -> Finding:
     severity = r.at("severity").choice(Severity)
-    paired = tuple(_read_paired(p) for p in r.at("paired").items())
+    redacted = r.at("secret_redacted").boolean(default=False)
+    identifier = r.at("identifier").boolean(default=False)
+    paired = tuple(_read_paired(p, redacted=redacted) for p in r.at("paired").items())
     rule_id = _str(r.at("rule_id"))
     return Finding(
         rule_id=rule_id,
@@ -268,8 +275,11 @@ def _read_finding(r: Node) -> Finding:
         history=_read_history(r.at("history").optional_table()),
         verification=_read_verification(r.at("verification").optional_table()),
         notes=r.at("notes").strings(empty_ok=True),
-        identifier=r.at("identifier").boolean(default=False),
+        identifier=identifier,
         message=_read_message(r.at("message").optional_table()),
+        repository=_opt_str(r.at("repository")),
+        # a redacted secret keeps the real one's fingerprint (an identifier is shown in full)
+        sealed=_opt_str(r.at("fingerprint")) if redacted and not identifier else None,
     )
 
 

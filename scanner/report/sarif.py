@@ -117,6 +117,8 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         properties["gitMessage"] = {
             k: v for k, v in dataclasses.asdict(f.message).items() if v is not None
         }
+    if f.repository is not None:
+        properties["repository"] = f.repository
     if f.verification is not None:
         properties["verification"] = f.verification.status
         aws = {

@@ -12,6 +12,7 @@ import re
 
 from scanner.models import (
     Finding,
+    ScanMode,
     ScanResult,
     ScanSummary,
     Verification,
@@ -53,6 +54,8 @@ def _location(f: Finding) -> str:
         where = f"{f.commit.sha[:12]}:{where}"
     elif f.message is not None and f.message.ref is not None:  # an annotated tag's message
         where = f"{f.message.ref.removeprefix('refs/tags/')}:{where}"
+    if f.repository is not None:
+        where = f"{f.repository} {where}"
     return where
 
 
@@ -164,7 +167,8 @@ def summary_line(result: ScanResult) -> str:
     s: ScanSummary = result.summary
     n = len(result.findings)
     found = "1 finding" if n == 1 else f"{n} findings"
-    unit = "blob" if s.mode == "history" else "file"  # history reads each distinct blob once
+    # history (and audit, many histories) reads each distinct blob once
+    unit = "blob" if s.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "file"
     files = f"1 {unit}" if s.files_scanned == 1 else f"{s.files_scanned} {unit}s"
     line = f"keysweep: {found} in {files} ({_size(s.bytes_scanned)}) in {s.duration_s:.2f}s"
     skipped = {k: v for k, v in sorted(s.skipped.items()) if v}

@@ -118,7 +118,12 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         unknown_summary,
     )
 
-    ask = [i for i, f in enumerate(marked) if not (settings.keep_verdicts and f.verification)]
+    # A sealed finding (an audit result without its secrets) cannot be verified: it passes.
+    ask = [
+        i
+        for i, f in enumerate(marked)
+        if f.sealed is None and not (settings.keep_verdicts and f.verification)
+    ]
     lookup = _lookup_ids([marked[i] for i in ask], settings) if settings.operator_lookup else []
     notes: list[str] = []
     snapshot = None

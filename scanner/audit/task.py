@@ -1,0 +1,217 @@
+"""One audit task: the history scan of one repository, isolated in a child process.
+
+:func:`scan_repository` runs in the child (``python -m scanner.audit.task``): the same
+pipeline as ``keysweep history REPO`` (:meth:`Project.scan_history` with the repository's own
+config, then its baseline), every finding tagged with its repository and, unless the secrets
+are needed (--show-secrets, --verify), sealed: redacted, fingerprint kept. :func:`run_isolated`
+is what an engine runs: it starts that child, feeds it the spec, and turns a crash, a hang past
+the timeout or a scanner error into a failed outcome with a one-line reason. The child has no
+terminal and its stderr is discarded: nothing it could say reaches an engine's logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from scanner.audit.inputs import RepoInput
+from scanner.errors import ScannerError
+from scanner.models import ScanMode, ScanResult, ScanSummary
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
+
+OK = "ok"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """The options every task of one audit shares (what ``history`` takes on its command
+    line); satisfies :class:`scanner.project.ProjectOptions`."""
+
+    rule_packs: tuple[str, ...] = ()
+    inline_allow: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_file_size_explicit: bool = False
+    config_file: str | None = None
+    baseline_file: str | None = None
+    since: str | None = None
+    include_unreachable: bool = False
+    keep_secrets: bool = False  # --show-secrets or --verify: findings travel unsealed
+    # Where a cloned URL's config is looked for (``history URL`` uses its working directory):
+    # the directory the audit was started in, not the worker's.
+    url_config_root: str | None = None
+
+    def located(self) -> ScanSettings:
+        """These settings with full paths, for tasks that run in another directory or on
+        another machine; a cloned URL's config is looked for in this directory."""
+
+        def full(path: str | None) -> str | None:
+            return None if path is None else str(Path(path).absolute())
+
+        return replace(
+            self,
+            rule_packs=tuple(str(Path(p).absolute()) for p in self.rule_packs),
+            config_file=full(self.config_file),
+            baseline_file=full(self.baseline_file),
+            url_config_root=self.url_config_root or str(Path.cwd()),
+        )
+
+    def identity(self) -> str:
+        """What makes two audits' results interchangeable (``--resume`` reuses a result only
+        when this matches)."""
+        return repr(replace(self, keep_secrets=False))
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    repo: RepoInput
+    settings: ScanSettings
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class RepoOutcome:
+    """What a task returns: small, picklable, secrets sealed unless asked for."""
+
+    repo: RepoInput
+    status: str  # ok | failed
+    duration_s: float
+    result: ScanResult
+    error: str | None = None
+    resumed: bool = False
+    attempts: tuple[str, ...] = field(default=())
+
+    @property
+    def findings(self) -> int:
+        return len(self.result.findings)
+
+
+def _empty(repo: RepoInput) -> ScanResult:
+    return ScanResult(findings=(), summary=ScanSummary(mode=ScanMode.HISTORY, target=repo.label))
+
+
+def failed(repo: RepoInput, reason: str, duration_s: float = 0.0) -> RepoOutcome:
+    return RepoOutcome(repo, FAILED, duration_s, _empty(repo), error=reason)
+
+
+def scan_repository(spec: RepoSpec) -> RepoOutcome:
+    """The history scan of one repository, in this process (the child's body)."""
+    from scanner.project import load_project, project_root
+    from scanner.sources.history import is_remote
+
+    repo, settings = spec.repo, spec.settings
+    started = time.monotonic()
+    try:
+        if is_remote(repo.target) and settings.url_config_root:
+            root = Path(settings.url_config_root)
+        else:
+            root = project_root(repo.target)
+        project, settings = load_project(settings, root)
+        result = project.scan_history(
+            repo.target,
+            project.detector(settings.rule_packs, inline_allow=settings.inline_allow),
+            since=settings.since,
+            include_unreachable=settings.include_unreachable,
+            workers=1,  # the audit's parallelism is across repositories
+        )
+        result = project.apply(result)
+    except ScannerError as exc:  # messages are one line, URLs redacted, no secret
+        return failed(repo, str(exc).replace(repo.target, repo.label), time.monotonic() - started)
+    findings = tuple(
+        replace(f, repository=repo.label)
+        if settings.keep_secrets
+        else replace(f, repository=repo.label).seal()
+        for f in result.findings
+    )
+    summary = replace(result.summary, target=repo.label)
+    elapsed = time.monotonic() - started
+    if summary.errors:  # a corrupt object, a blob that could not be read
+        reason = summary.errors[0].replace(repo.target, repo.label)
+        return RepoOutcome(repo, FAILED, elapsed, ScanResult(findings, summary), error=reason)
+    return RepoOutcome(repo, OK, elapsed, ScanResult(findings, summary))
+
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    """End every child this process started (Ctrl-C: the waiting threads then return)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_isolated(spec: RepoSpec) -> RepoOutcome:
+    """Run :func:`scan_repository` in a child process (its own session, so Ctrl-C reaches
+    only the audit, which ends it). Never raises for a repository's own failure."""
+    started = time.monotonic()
+    payload = pickle.dumps(spec)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner.audit.task"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        out, _ = proc.communicate(payload, timeout=spec.timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return failed(spec.repo, f"timed out after {spec.timeout:g} s", time.monotonic() - started)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+    if proc.returncode != 0 or not out:
+        code = proc.returncode
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return failed(spec.repo, f"scan process died ({how})", time.monotonic() - started)
+    outcome = pickle.loads(out)
+    if not isinstance(outcome, RepoOutcome):
+        return failed(spec.repo, "scan process returned no result", time.monotonic() - started)
+    return outcome
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End the child and the git processes it started (they share its session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _child() -> int:
+    spec = pickle.load(sys.stdin.buffer)
+    # Nothing but the pickled outcome goes to the parent: the result gets its own descriptor
+    # and fd 1 becomes stderr (discarded), for this process and any git it starts.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        outcome = scan_repository(spec)
+    except Exception as exc:  # a bug must fail this repository, not the audit
+        outcome = failed(spec.repo, f"internal error: {type(exc).__name__}")
+    with out:
+        out.write(pickle.dumps(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    # Through the imported module, so pickled classes are scanner.audit.task's, not __main__'s.
+    from scanner.audit.task import _child as child
+
+    raise SystemExit(child())
