@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.detect.aws_account import account_id_from_key_id
+from scanner.detect.corematch import CoreMatcher
 from scanner.detect.decoding import SpanFinder, View, build_views
 from scanner.detect.heuristics import CHECKS
 from scanner.detect.prefilter import KeywordHits, Prefilter
@@ -30,6 +31,9 @@ CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
 LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
 MAX_PAIR_SIDE = 3  # paired candidates taken from each side of a key ID, per pair rule
 UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
+# Scanned bytes after which the Hyperscan rule database is compiled (tens of milliseconds):
+# a pre-commit hook over a few small files never pays for it.
+CORE_DB_AFTER_BYTES = 1 << 20
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
 
@@ -96,6 +100,10 @@ class Detector:
         self._unsafe = frozenset(
             i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
         )
+        self._cores = CoreMatcher(
+            [r.regex for r in self.rules], use_hyperscan=use_hyperscan, skip=self._unsafe
+        )
+        self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
         global_line = any(a.target == "line" for a in self.allowlist.regexes)
         self._needs_line = [
             global_line or any(a.target == "line" for a in rule.allowlist.regexes)
@@ -111,6 +119,26 @@ class Detector:
     @property
     def prefilter_backend(self) -> str:
         return self._prefilter.backend
+
+    def regex_fallbacks(self) -> dict[str, str]:
+        """Rule id -> why its regex is matched by Python ``re`` alone rather than through the
+        Hyperscan rule database (empty when every rule compiled)."""
+        self._cores.build()
+        return {self.rules[i].id: why for i, why in sorted(self._cores.fallback_reasons.items())}
+
+    def _core_ends(self, fragment: Fragment, text: str) -> dict[int, list[int]] | None:
+        """Core match ends per rule index (None: use plain ``finditer`` for this text)."""
+        if not self._cores.available:
+            return None
+        raw = fragment.raw
+        if len(raw) != len(text) or not raw.isascii():
+            return None
+        if not self._cores.built:
+            # Compiling costs more than small inputs (a pre-commit hook) take to scan.
+            self._core_bytes += len(raw)
+            if self._core_bytes < CORE_DB_AFTER_BYTES:
+                return None
+        return self._cores.ends(raw)
 
     def _encoded_keyword_in(self, text: str) -> bool:
         return self._prefilter.hits(text.encode("utf-8", "replace")).encoded
@@ -156,11 +184,16 @@ class Detector:
         # rare Unicode case changes shift offsets: then no keyword windows
         positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
         candidates: list[_Candidate] = []
+        ends = self._core_ends(fragment, text)
         for index in active:
-            self._collect(text, index, None, candidates, self._windows(text, positions, index))
+            windows = self._windows(text, positions, index)
+            self._collect(text, index, None, candidates, windows, ends)
         gated_positions = positions.of(self._gated_keywords)
         spans = self._spans.find(
-            text, encoded_keyword=hits.encoded, keyword_positions=gated_positions
+            text,
+            encoded_keyword=hits.encoded,
+            keyword_positions=gated_positions,
+            lowered=lowered if len(lowered) == len(text) else None,
         )
         if spans:
             for view in build_views(text, spans, self._lines_before):
@@ -190,11 +223,24 @@ class Detector:
         )
 
     def _matches(
-        self, text: str, index: int, windows: list[tuple[int, int]] | None = None
+        self,
+        text: str,
+        index: int,
+        windows: list[tuple[int, int]] | None = None,
+        ends: dict[int, list[int]] | None = None,
     ) -> Iterator[re.Match[str]]:
-        """Matches of rule ``index`` in ``text`` (or only inside ``windows``). A rule with
-        unbounded or nested quantifiers runs line by line, skipping very long lines."""
+        """Matches of rule ``index`` in ``text`` (or only inside ``windows``). With ``ends``
+        (core match ends from the Hyperscan rule database) ``re`` only runs around them. A rule
+        with unbounded or nested quantifiers runs line by line, skipping very long lines."""
         regex = self.rules[index].regex
+        if ends is not None and index in self._cores.cores:
+            rule_ends = ends.get(index, [])
+            if windows is None:
+                yield from self._cores.finditer(index, text, rule_ends)
+            else:
+                for start, end in windows:
+                    yield from self._cores.finditer(index, text, rule_ends, start, end)
+            return
         if index not in self._unsafe:
             if windows is None:
                 yield from regex.finditer(text)
@@ -217,10 +263,11 @@ class Detector:
         view: View | None,
         out: list[_Candidate],
         windows: list[tuple[int, int]] | None = None,
+        ends: dict[int, list[int]] | None = None,
     ) -> None:
         rule = self.rules[index]
         checks = self._checks[index]
-        for m in self._matches(text, index, windows):
+        for m in self._matches(text, index, windows, ends):
             start, end = m.span("secret")
             if start < 0 or start == end:
                 continue
