@@ -118,9 +118,7 @@ def check_packs(packs: Sequence[Path] = ()) -> CheckReport:
         mismatches += check_rule(detector, rule)
         examples += len(rule.examples) + len(rule.negative_examples)
     fallbacks = _fallbacks(detector, targets)
-    return CheckReport(
-        names, len(targets), examples, tuple(mismatches), tuple(warnings), fallbacks
-    )
+    return CheckReport(names, len(targets), examples, tuple(mismatches), tuple(warnings), fallbacks)
 
 
 def _fallbacks(detector: Detector, targets: Sequence[Rule]) -> tuple[str, ...]:
