@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 MAX_SPANS_PER_LAYER = 256
 MAX_DECODED_CHARS = 1 << 20
@@ -132,6 +134,11 @@ class SpanFinder:
 
     def __init__(self, keywords: Sequence[str], encoded_keyword_in: Callable[[str], bool]) -> None:
         self._keywords = tuple(sorted(set(keywords)))
+        # A keyword that contains another adds nothing: where it stands, the shorter one
+        # stands too, and allows every run start the longer one allows.
+        self._anchors = tuple(
+            k for k in self._keywords if not any(o != k and o in k for o in self._keywords)
+        )
         self._encoded_keyword_in = encoded_keyword_in
 
     def find(
@@ -141,6 +148,7 @@ class SpanFinder:
         encoded_keyword: bool,
         keyword_positions: Sequence[int] | None = None,
         lowered: str | None = None,
+        present: Collection[str] | None = None,
         budget: _Budget | None = None,
         depth: int = 1,
     ) -> list[DecodedSpan]:
@@ -156,7 +164,12 @@ class SpanFinder:
             spans += self._layer(
                 _JSON_SPAN.finditer(text), decode_json_escapes, "json-escape", budget, depth
             )
-        spans += self._base64(text, encoded_keyword, keyword_positions, lowered, budget, depth)
+        anchors = self._anchors
+        if present is not None:  # ASCII keywords the prefilter did not see are absent
+            anchors = tuple(k for k in anchors if k in present or not k.isascii())
+        spans += self._base64(
+            text, encoded_keyword, keyword_positions, lowered, anchors, budget, depth
+        )
         spans.sort(key=lambda s: (s.start, -s.end))
         kept: list[DecodedSpan] = []
         for span in spans:
@@ -203,6 +216,7 @@ class SpanFinder:
         encoded_keyword: bool,
         positions: Sequence[int] | None,
         lowered: str | None,
+        anchors: Sequence[str],
         budget: _Budget,
         depth: int,
     ) -> list[DecodedSpan]:
@@ -213,9 +227,9 @@ class SpanFinder:
             return []
         runs: Iterable[re.Match[str]]
         if positions is not None:
-            runs = _runs_after_keywords(text, _after(text, positions), keywords, lowered)
+            runs = _runs_after_keywords(text, _after(text, positions), anchors, lowered)
         elif lowered is not None:
-            runs = _runs_after_keywords(text, [(0, len(text))], keywords, lowered)
+            runs = _runs_after_keywords(text, [(0, len(text))], anchors, lowered)
         else:  # lower-casing changes offsets: test every run
             runs = (
                 m for m in _B64_SPAN.finditer(text) if _keyword_before(text, m.start(), keywords)
@@ -248,19 +262,13 @@ def _runs_after_keywords(
         else:
             low, base, lo, hi = lowered, 0, win_start, win_end
         # Where a qualifying run may start: after a keyword occurrence, up to KEYWORD_LOOKBACK
-        # characters from its start, and not past the end of its line.
-        regions: list[tuple[int, int]] = []
-        for keyword in keywords:
-            i = low.find(keyword, lo, hi)
-            while i >= 0:
-                k = base + i
-                newline = text.find("\n", k, k + KEYWORD_LOOKBACK)
-                regions.append((k + len(keyword), k + KEYWORD_LOOKBACK if newline < 0 else newline))
-                i = low.find(keyword, i + 1, hi)
-        regions.sort()
+        # characters from its start, and not past the end of its line. Merged lazily in text
+        # order: the layer stops after MAX_SPANS_PER_LAYER runs, so a text with thousands of
+        # keyword occurrences (multi-megabyte JSON) is not walked to its end.
+        regions = heapq.merge(*(_regions(text, low, keyword, base, lo, hi) for keyword in keywords))
         last = win_start  # end of the last run yielded
         first, final = -1, -2
-        for region in [*regions, (_NEVER, _NEVER)]:
+        for region in chain(regions, [(_NEVER, _NEVER)]):
             if region[0] <= final + 1:
                 final = max(final, region[1])
                 continue
@@ -276,6 +284,17 @@ def _runs_after_keywords(
                 yield m
                 last = pos = m.end()
             first, final = region
+
+
+def _regions(
+    text: str, low: str, keyword: str, base: int, lo: int, hi: int
+) -> Iterator[tuple[int, int]]:
+    i = low.find(keyword, lo, hi)
+    while i >= 0:
+        k = base + i
+        newline = text.find("\n", k, k + KEYWORD_LOOKBACK)
+        yield (k + len(keyword), k + KEYWORD_LOOKBACK if newline < 0 else newline)
+        i = low.find(keyword, i + 1, hi)
 
 
 def _after(text: str, positions: Sequence[int]) -> list[tuple[int, int]]:

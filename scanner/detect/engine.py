@@ -194,6 +194,7 @@ class Detector:
             encoded_keyword=hits.encoded,
             keyword_positions=gated_positions,
             lowered=lowered if len(lowered) == len(text) else None,
+            present=hits.present,
         )
         if spans:
             for view in build_views(text, spans, self._lines_before):
