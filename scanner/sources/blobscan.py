@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import ApplyResult
 from typing import Protocol
 
-from scanner.models import Finding, Fragment
+from scanner.models import Finding, Fragment, FragmentScanner
 
 UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
@@ -27,14 +27,6 @@ PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting
 # memory: queued candidates are held twice (the bytes and their pickled copy). 64 MiB cost
 # ~55 MB more resident memory for no speed on the bench/ repository (bench/bench_history.py).
 MAX_IN_FLIGHT = 16 << 20
-
-
-class BlobScanner(Protocol):
-    """What history needs from ``scanner.detect.Detector``."""
-
-    def wants(self, raw: bytes) -> bool: ...
-
-    def scan(self, fragment: Fragment) -> list[Finding]: ...
 
 
 class Progress(Protocol):
@@ -61,7 +53,7 @@ def default_workers(total_bytes: int) -> int:
 
 def scan_blobs(
     blobs: Iterator[tuple[str, bytes]],
-    scanner: BlobScanner,
+    scanner: FragmentScanner,
     *,
     max_size: int | None,
     progress: Progress | None,
@@ -89,7 +81,7 @@ def scan_blobs(
 
 def _loop(
     blobs: Iterator[tuple[str, bytes]],
-    scanner: BlobScanner,
+    scanner: FragmentScanner,
     result: BlobScan,
     max_size: int | None,
     progress: Progress | None,
@@ -120,7 +112,7 @@ class _Sink(Protocol):
     def __call__(self, oid: str, raw: bytes) -> None: ...
 
 
-def _scan_here(scanner: BlobScanner, result: BlobScan) -> _Sink:
+def _scan_here(scanner: FragmentScanner, result: BlobScan) -> _Sink:
     scan = scanner.scan
     hits = result.hits
 
@@ -159,10 +151,10 @@ class _PoolSink:
             self.hits[oid] = found
 
 
-_worker_scanner: BlobScanner | None = None
+_worker_scanner: FragmentScanner | None = None
 
 
-def _init_worker(scanner: BlobScanner) -> None:
+def _init_worker(scanner: FragmentScanner) -> None:
     global _worker_scanner
     _worker_scanner = scanner
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle

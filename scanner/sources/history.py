@@ -29,13 +29,14 @@ from scanner.models import (
     CommitInfo,
     Finding,
     Fragment,
+    FragmentScanner,
     HistoryInfo,
     ScanResult,
     ScanSummary,
 )
 from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
-from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
+from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_blobs
 from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
 
@@ -196,7 +197,7 @@ class HistoryScan:
     max_size: int | None = None
     workers: int | None = None  # scanning processes; None: one per core for large histories
 
-    def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
+    def run(self, scanner: FragmentScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
         with open_repository(self.target) as (git, label):
             facts = repo_facts(git)
@@ -309,7 +310,7 @@ class HistoryScan:
         facts: RepoFacts,
         revisions: list[str] | None,
         blob_scan: BlobScan,
-        scanner: BlobScanner,
+        scanner: FragmentScanner,
         present: frozenset[str] | None,
         notes: list[str],
     ) -> tuple[list[Finding], Attribution]:
@@ -354,7 +355,7 @@ class _PathScanner:
     """
 
     def __init__(
-        self, git: Git, scanner: BlobScanner, hits: dict[str, list[Finding]], *, full: bool
+        self, git: Git, scanner: FragmentScanner, hits: dict[str, list[Finding]], *, full: bool
     ) -> None:
         self.git = git
         self.scanner = scanner
