@@ -3,30 +3,22 @@
 The main process reads blobs from ``git cat-file`` and runs the cheap ``wants(raw)`` prefilter
 on each. Candidates are scanned either right there (``workers`` <= 1: small repositories, where
 starting processes costs more than it saves) or by a pool of forked worker processes, one per
-core, each holding its own copy of the detector: regex matching holds the GIL, so threads
-would not help. At most ``MAX_IN_FLIGHT`` bytes of candidates wait for a worker at any time,
-which bounds memory however large the history is.
+core, through the one parallel runner (scanner/parallel.py), which bounds the bytes waiting
+for a worker however large the history is.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.pool import ApplyResult
 from typing import Protocol
 
 from scanner.models import Finding, Fragment, FragmentScanner
+from scanner.parallel import scan_in_workers
 
 UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
-# 16 MiB keeps two workers busy (hundreds of typical candidates) while bounding the parent's
-# memory: queued candidates are held twice (the bytes and their pickled copy). 64 MiB cost
-# ~55 MB more resident memory for no speed on the bench/ repository (bench/bench_history.py).
-MAX_IN_FLIGHT = 16 << 20
 
 
 class Progress(Protocol):
@@ -61,32 +53,28 @@ def scan_blobs(
 ) -> BlobScan:
     """Prefilter every blob, scan the candidates, return the blobs with findings."""
     result = BlobScan()
+    candidates = _candidates(blobs, scanner, result, max_size, progress)
     if workers <= 1:
-        _loop(blobs, scanner, result, max_size, progress, _scan_here(scanner, result))
-        return result
-    # Fork before git's reader thread starts: the workers inherit the detector as built.
-    pool = multiprocessing.get_context("fork").Pool(
-        workers, initializer=_init_worker, initargs=(scanner,)
-    )
-    try:
-        sink = _PoolSink(pool, result)
-        _loop(blobs, scanner, result, max_size, progress, sink.submit)
-        sink.drain()
-        pool.close()
-        pool.join()
-    finally:
-        pool.terminate()
+        scanned: Iterator[tuple[Fragment, list[Finding]]] = (
+            (fragment, scanner.scan(fragment)) for fragment in candidates
+        )
+    else:
+        scanned = scan_in_workers(scanner, candidates, workers)
+    for fragment, found in scanned:
+        if found:
+            assert fragment.blob_id is not None
+            result.hits[fragment.blob_id] = found
     return result
 
 
-def _loop(
+def _candidates(
     blobs: Iterator[tuple[str, bytes]],
     scanner: FragmentScanner,
     result: BlobScan,
     max_size: int | None,
     progress: Progress | None,
-    scan_candidate: _Sink,
-) -> None:
+) -> Iterator[Fragment]:
+    """The blobs that pass the prefilter, as fragments; counts every blob in ``result``."""
     wants = scanner.wants
     pending_blobs = pending_bytes = 0
     for oid, raw in blobs:
@@ -97,7 +85,7 @@ def _loop(
         result.blobs += 1
         result.nbytes += size
         if wants(raw):
-            scan_candidate(oid, raw)
+            yield Fragment(raw, UNKNOWN_PATH, "history", oid)
         if progress is not None:
             pending_blobs += 1
             pending_bytes += size
@@ -106,61 +94,3 @@ def _loop(
                 pending_blobs = pending_bytes = 0
     if progress is not None and pending_blobs:
         progress.advance(pending_blobs, pending_bytes)
-
-
-class _Sink(Protocol):
-    def __call__(self, oid: str, raw: bytes) -> None: ...
-
-
-def _scan_here(scanner: FragmentScanner, result: BlobScan) -> _Sink:
-    scan = scanner.scan
-    hits = result.hits
-
-    def scan_candidate(oid: str, raw: bytes) -> None:
-        found = scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
-        if found:
-            hits[oid] = found
-
-    return scan_candidate
-
-
-class _PoolSink:
-    """Hands candidates to the workers, keeping at most MAX_IN_FLIGHT bytes queued."""
-
-    def __init__(self, pool: multiprocessing.pool.Pool, result: BlobScan) -> None:
-        self.pool = pool
-        self.hits = result.hits
-        self.queue: deque[tuple[int, ApplyResult[tuple[str, list[Finding]]]]] = deque()
-        self.in_flight = 0
-
-    def submit(self, oid: str, raw: bytes) -> None:
-        self.queue.append((len(raw), self.pool.apply_async(_scan_in_worker, ((oid, raw),))))
-        self.in_flight += len(raw)
-        while self.in_flight > MAX_IN_FLIGHT or len(self.queue) > 1024:
-            self._collect_oldest()
-
-    def drain(self) -> None:
-        while self.queue:
-            self._collect_oldest()
-
-    def _collect_oldest(self) -> None:
-        size, pending = self.queue.popleft()
-        self.in_flight -= size
-        oid, found = pending.get()
-        if found:
-            self.hits[oid] = found
-
-
-_worker_scanner: FragmentScanner | None = None
-
-
-def _init_worker(scanner: FragmentScanner) -> None:
-    global _worker_scanner
-    _worker_scanner = scanner
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-def _scan_in_worker(item: tuple[str, bytes]) -> tuple[str, list[Finding]]:
-    oid, raw = item
-    assert _worker_scanner is not None
-    return oid, _worker_scanner.scan(Fragment(raw, UNKNOWN_PATH, "history", oid))
