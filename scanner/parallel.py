@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scanner.models import Finding, Fragment, FragmentScanner
 
@@ -27,9 +27,12 @@ MAX_IN_FLIGHT = 16 << 20
 MAX_QUEUED = 1024  # fragments waiting, however small
 
 _Item = tuple[bytes, str, str, str | None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
-# Set in the parent just before the pool forks; each worker inherits it.
+# Set in the parent just before the pool forks; each worker inherits them.
 _worker_scanner: FragmentScanner | None = None
+_worker_task: Callable[[Any], Any] | None = None
 
 
 def _init_worker() -> None:
@@ -78,3 +81,26 @@ def scan_in_workers(
     finally:
         pool.terminate()
         _worker_scanner = None
+
+
+def _run_task(item: Any) -> Any:
+    assert _worker_task is not None
+    return _worker_task(item)
+
+
+def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
+    """``task(item)`` for every item, run by ``workers`` forked processes, results in input
+    order. ``task`` (a closure is fine: it is inherited through fork, never pickled) should
+    do a large share of work each: items and results are pickled."""
+    import multiprocessing
+
+    global _worker_task
+    _worker_task = task
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker)
+    try:
+        yield from pool.imap(_run_task, items)
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+        _worker_task = None

@@ -36,8 +36,8 @@ from scanner.models import (
 )
 from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
-from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_blobs
-from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
+from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_feed
+from scanner.sources.catfile import list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
 
 _NULL_OID = re.compile(r"^0+$")
@@ -229,10 +229,10 @@ class HistoryScan:
 
             if progress is not None:
                 progress.start(count, total)
-            reader = BlobReader(git, feed)
             try:
-                blob_scan = scan_blobs(
-                    iter(reader),
+                blob_scan = scan_feed(
+                    git,
+                    feed,
                     scanner,
                     max_size=self.max_size,
                     progress=progress,
@@ -241,9 +241,9 @@ class HistoryScan:
             finally:
                 if progress is not None:
                     progress.stop()
-            errors += (f"{label}: {error}" for error in reader.errors)
-            if reader.missing:
-                errors.append(f"{label}: {reader.missing} listed object(s) could not be read")
+            errors += (f"{label}: {error}" for error in blob_scan.read_errors)
+            if blob_scan.missing:
+                errors.append(f"{label}: {blob_scan.missing} listed object(s) could not be read")
 
             too_large += blob_scan.too_large
             if too_large:
