@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from scanner.detect import Detector
 from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, core_of
-from scanner.detect.decoding import _B64_SPAN, _after, _keyword_before, _runs_after_keywords
+from scanner.detect.decoding import (
+    _B64_SPAN,
+    SpanFinder,
+    _after,
+    _keyword_before,
+    _runs_after_keywords,
+    _runs_at,
+)
 from scanner.models import Fragment
 from scanner.rulepack import load_rules
 
@@ -166,3 +173,17 @@ def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
         if _keyword_before(text, m.start(), KEYWORDS)
     ]
     assert [m.span() for m in _runs_after_keywords(text, windows, KEYWORDS, low)] == in_windows
+    if text.isascii():  # the vectorised pass: run starts from Hyperscan, checked exactly
+        assert [m.span() for m in _runs_at(text, whole, KEYWORDS, _starts(text))] == expected
+        assert [m.span() for m in _runs_at(text, windows, KEYWORDS, _starts(text))] == in_windows
+
+
+_FINDER = SpanFinder(KEYWORDS, lambda _: False)
+_PATTERNS = _FINDER.run_start_patterns()
+assert _PATTERNS is not None
+_STARTS = CoreMatcher([], use_hyperscan=True, extra=_PATTERNS)
+
+
+def _starts(text: str) -> list[int]:
+    ends = _STARTS.ends(text.encode("ascii"))
+    return sorted({e - 16 for found in ends.values() for e in found})

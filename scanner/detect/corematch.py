@@ -152,8 +152,12 @@ class CoreMatcher:
         *,
         use_hyperscan: bool | None,
         skip: Collection[int] = (),
+        extra: Sequence[bytes] = (),
     ) -> None:
         self._regexes = tuple(regexes)
+        # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
+        self._extra = tuple(extra)
+        self.extra_compiled = False
         self._use = use_hyperscan
         self.cores: dict[int, Core] = {}
         self.fallback_reasons: dict[int, str] = {}
@@ -186,7 +190,7 @@ class CoreMatcher:
 
     @property
     def available(self) -> bool:
-        return bool(self.cores) and self._hs is not None
+        return bool(self.cores or self._extra) and self._hs is not None
 
     @property
     def built(self) -> bool:
@@ -206,16 +210,24 @@ class CoreMatcher:
             except hs.error as exc:
                 del self.cores[index]
                 self.fallback_reasons[index] = f"Hyperscan cannot compile its core ({exc})"
-        if not self.cores:
-            return
+        expressions = [self.cores[i].pattern for i in sorted(self.cores)]
         ids = sorted(self.cores)
+        if self._extra:
+            try:
+                hs.Database(mode=hs.HS_MODE_BLOCK).compile(
+                    expressions=list(self._extra), elements=len(self._extra)
+                )
+            except hs.error:
+                pass
+            else:
+                first = len(self._regexes)
+                expressions += self._extra
+                ids += range(first, first + len(self._extra))
+                self.extra_compiled = True
+        if not expressions:
+            return
         db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[self.cores[i].pattern for i in ids],
-            ids=ids,
-            elements=len(ids),
-            flags=[0] * len(ids),
-        )
+        db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[0] * len(ids))
         self._db = db
         self._scratch = hs.Scratch(db)
 

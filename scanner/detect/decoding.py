@@ -141,6 +141,22 @@ class SpanFinder:
         )
         self._encoded_keyword_in = encoded_keyword_in
 
+    def run_start_patterns(self) -> list[bytes] | None:
+        """Hyperscan patterns whose match ends, minus 16, include every start of a base64 run
+        that has a keyword in the KEYWORD_LOOKBACK characters before it on its line (an anchor
+        keyword, then a non-newline gap, then a run of 16 that does not continue one). None
+        when some keyword cannot be written so (non-ASCII, or too long)."""
+        patterns: list[bytes] = []
+        for anchor in self._anchors:
+            gap = KEYWORD_LOOKBACK - 1 - len(anchor)
+            if not anchor.isascii() or gap < 0:
+                return None
+            literal = b"".join(b"\\x%02x" % b for b in anchor.encode("ascii"))
+            patterns.append(
+                b"(?i:" + literal + b")(?:[^\\n]{0,%d}[^A-Za-z0-9+/\\n])?[A-Za-z0-9+/]{16}" % gap
+            )
+        return patterns
+
     def find(
         self,
         text: str,
@@ -149,6 +165,7 @@ class SpanFinder:
         keyword_positions: Sequence[int] | None = None,
         lowered: str | None = None,
         present: Collection[str] | None = None,
+        run_starts: Sequence[int] | None = None,
         budget: _Budget | None = None,
         depth: int = 1,
     ) -> list[DecodedSpan]:
@@ -168,7 +185,7 @@ class SpanFinder:
         if present is not None:  # ASCII keywords the prefilter did not see are absent
             anchors = tuple(k for k in anchors if k in present or not k.isascii())
         spans += self._base64(
-            text, encoded_keyword, keyword_positions, lowered, anchors, budget, depth
+            text, encoded_keyword, keyword_positions, lowered, anchors, run_starts, budget, depth
         )
         spans.sort(key=lambda s: (s.start, -s.end))
         kept: list[DecodedSpan] = []
@@ -217,6 +234,7 @@ class SpanFinder:
         positions: Sequence[int] | None,
         lowered: str | None,
         anchors: Sequence[str],
+        run_starts: Sequence[int] | None,
         budget: _Budget,
         depth: int,
     ) -> list[DecodedSpan]:
@@ -226,7 +244,10 @@ class SpanFinder:
         if not keywords:
             return []
         runs: Iterable[re.Match[str]]
-        if positions is not None:
+        if run_starts is not None:  # from the vectorised pass (run_start_patterns)
+            whole = [(0, len(text))] if positions is None else _after(text, positions)
+            runs = _runs_at(text, whole, keywords, run_starts)
+        elif positions is not None:
             runs = _runs_after_keywords(text, _after(text, positions), anchors, lowered)
         elif lowered is not None:
             runs = _runs_after_keywords(text, [(0, len(text))], anchors, lowered)
@@ -242,6 +263,27 @@ def _keyword_before(text: str, start: int, keywords: Sequence[str]) -> bool:
     line_start = text.rfind("\n", max(0, start - KEYWORD_LOOKBACK), start) + 1
     before = text[max(line_start, start - KEYWORD_LOOKBACK) : start].lower()
     return any(k in before for k in keywords)
+
+
+def _runs_at(
+    text: str, windows: Sequence[tuple[int, int]], keywords: Sequence[str], starts: Sequence[int]
+) -> Iterator[re.Match[str]]:
+    """Like ``_runs_after_keywords``, given sorted candidate run starts (a superset of the
+    qualifying ones): each is checked exactly as the run-by-run test does."""
+    i, n = 0, len(starts)
+    for win_start, win_end in windows:
+        while i < n and starts[i] < win_start:
+            i += 1
+        last = win_start
+        while i < n and starts[i] < win_end:
+            s = starts[i]
+            i += 1
+            if s < last:
+                continue
+            m = _B64_SPAN.match(text, s, win_end)
+            if m is not None and _keyword_before(text, s, keywords):
+                yield m
+                last = m.end()
 
 
 def _runs_after_keywords(

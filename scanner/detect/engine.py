@@ -100,18 +100,23 @@ class Detector:
         self._unsafe = frozenset(
             i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
         )
+        gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
+        self._gated_keywords = tuple(gated)
+        self._spans = SpanFinder(gated, self._encoded_keyword_in)
+        run_start_patterns = self._spans.run_start_patterns()
         self._cores = CoreMatcher(
-            [r.regex for r in self.rules], use_hyperscan=use_hyperscan, skip=self._unsafe
+            [r.regex for r in self.rules],
+            use_hyperscan=use_hyperscan,
+            skip=self._unsafe,
+            extra=run_start_patterns or (),
         )
+        self._run_starts_id = len(self.rules) if run_start_patterns else None
         self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
         global_line = any(a.target == "line" for a in self.allowlist.regexes)
         self._needs_line = [
             global_line or any(a.target == "line" for a in rule.allowlist.regexes)
             for rule in self.rules
         ]
-        gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
-        self._gated_keywords = tuple(gated)
-        self._spans = SpanFinder(gated, self._encoded_keyword_in)
         self._lines_before = max(
             (r.context.lines_before for r in self.rules if r.context is not None), default=0
         )
@@ -195,6 +200,7 @@ class Detector:
             keyword_positions=gated_positions,
             lowered=lowered if len(lowered) == len(text) else None,
             present=hits.present,
+            run_starts=self._run_starts(ends),
         )
         if spans:
             for view in build_views(text, spans, self._lines_before):
@@ -206,6 +212,14 @@ class Detector:
             return []
         markers = self.inline_allow and any(m in lowered for m in INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
+
+    def _run_starts(self, ends: dict[int, list[int]] | None) -> list[int] | None:
+        """Candidate base64 run starts from the vectorised pass (None: not computed)."""
+        first = self._run_starts_id
+        if ends is None or first is None or not self._cores.extra_compiled:
+            return None
+        starts = {e - 16 for index, found in ends.items() if index >= first for e in found}
+        return sorted(starts)
 
     def _windows(
         self, text: str, keyword_positions: _Positions, index: int
