@@ -90,6 +90,21 @@ def test_same_findings_when_inputs_are_glued_together(engines: tuple[Detector, D
         assert len(got) > 50
 
 
+def test_dense_core_matches_fall_back_to_finditer(engines: tuple[Detector, Detector]) -> None:
+    # an inlined image: the 40-character secret core matches at every offset of the blob
+    fast, pure = engines
+    rng = random.Random(5)
+    blob = "".join(
+        rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        for _ in range(400_000)
+    )
+    text = f'<img src="data:image/png;base64,{blob}"/>\n' + INPUTS[1][0] + "\n"
+    assert fast._cores.ends(text.encode("ascii")) is None  # too dense: finditer instead
+    got = fast.scan(Fragment.from_text(text, "page.svg"))
+    assert got == pure.scan(Fragment.from_text(text, "page.svg"))
+    assert got
+
+
 # ------------------------------------------------------- confirmation emulates finditer
 
 PATTERNS = [
@@ -115,6 +130,7 @@ def test_confirmation_is_finditer(pattern: str, text: str, cut: tuple[int, int])
     regex = re.compile(pattern)
     matcher = CoreMatcher([regex], use_hyperscan=True)
     ends = matcher.ends(text.encode("ascii"))
+    assert ends is not None
     pos, endpos = min(cut), max(cut)
     expected = [m.span() for m in regex.finditer(text)]
     assert [m.span() for m in matcher.finditer(0, text, ends.get(0, []))] == expected
@@ -186,4 +202,5 @@ _STARTS = CoreMatcher([], use_hyperscan=True, extra=_PATTERNS)
 
 def _starts(text: str) -> list[int]:
     ends = _STARTS.ends(text.encode("ascii"))
+    assert ends is not None
     return sorted({e - 16 for found in ends.values() for e in found})

@@ -134,8 +134,22 @@ def _hyperscan() -> Any | None:
     return hyperscan
 
 
-def _collect(expr_id: int, _start: int, end: int, _flags: int, ctx: list[tuple[int, int]]) -> None:
+class _Hits(list[tuple[int, int]]):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+
+def _collect(expr_id: int, _start: int, end: int, _flags: int, ctx: _Hits) -> bool:
     ctx.append((expr_id, end))
+    return len(ctx) > ctx.limit  # True stops the scan
+
+
+# Core matches per fragment before giving up on the database for it: a megabyte of base64 (an
+# inlined image) matches a 40-character class core at every offset, and a Python callback per
+# match would cost more than ``finditer`` (and a list of millions of tuples).
+MIN_HIT_LIMIT = 4096
+BYTES_PER_HIT = 64
 
 
 class CoreMatcher:
@@ -231,12 +245,18 @@ class CoreMatcher:
         self._db = db
         self._scratch = hs.Scratch(db)
 
-    def ends(self, data: bytes) -> dict[int, list[int]]:
+    def ends(self, data: bytes) -> dict[int, list[int]] | None:
+        """Sorted core match ends per index; None when matches are too dense to be worth it
+        (then use ``finditer``)."""
         self.build()
         if self._db is None:
             return {}
-        found: list[tuple[int, int]] = []
-        self._db.scan(data, match_event_handler=_collect, context=found, scratch=self._scratch)
+        assert self._hs is not None
+        found = _Hits(max(MIN_HIT_LIMIT, len(data) // BYTES_PER_HIT))
+        try:
+            self._db.scan(data, match_event_handler=_collect, context=found, scratch=self._scratch)
+        except self._hs.ScanTerminated:
+            return None
         out: dict[int, list[int]] = {}
         for index, end in found:
             out.setdefault(index, []).append(end)
