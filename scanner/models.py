@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import Protocol
 
 
 class Severity(StrEnum):
@@ -256,3 +257,12 @@ class ScanSummary:
 class ScanResult:
     findings: tuple[Finding, ...]
     summary: ScanSummary
+
+
+class FragmentScanner(Protocol):
+    """What every source needs from the detector (``scanner.detect.Detector`` is one):
+    a cheap prefilter on raw bytes, then the findings of a fragment."""
+
+    def wants(self, raw: bytes) -> bool: ...
+
+    def scan(self, fragment: Fragment) -> list[Finding]: ...
