@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
+from typing import Protocol
 
 
 class Severity(StrEnum):
@@ -335,3 +336,12 @@ class ScanSummary:
 class ScanResult:
     findings: tuple[Finding, ...]
     summary: ScanSummary
+
+
+class FragmentScanner(Protocol):
+    """What every source needs from the detector (``scanner.detect.Detector`` is one):
+    a cheap prefilter on raw bytes, then the findings of a fragment."""
+
+    def wants(self, raw: bytes) -> bool: ...
+
+    def scan(self, fragment: Fragment) -> list[Finding]: ...

@@ -48,6 +48,8 @@ class CheckReport:
     examples_checked: int
     mismatches: tuple[Mismatch, ...]
     warnings: tuple[str, ...]
+    # rules whose regex Python ``re`` matches alone (no Hyperscan core), and why
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -115,4 +117,17 @@ def check_packs(packs: Sequence[Path] = ()) -> CheckReport:
         warnings += lint_rule(rule)
         mismatches += check_rule(detector, rule)
         examples += len(rule.examples) + len(rule.negative_examples)
-    return CheckReport(names, len(targets), examples, tuple(mismatches), tuple(warnings))
+    fallbacks = _fallbacks(detector, targets)
+    return CheckReport(names, len(targets), examples, tuple(mismatches), tuple(warnings), fallbacks)
+
+
+def _fallbacks(detector: Detector, targets: Sequence[Rule]) -> tuple[str, ...]:
+    if detector.prefilter_backend != "hyperscan":
+        return ("hyperscan is not installed: every rule regex runs in Python re (slower)",)
+    why = detector.regex_fallbacks()
+    return tuple(
+        f"{rule.pack}: rule {rule.id!r}: regex runs in Python re, not the Hyperscan rule "
+        f"database: {why[rule.id]}"
+        for rule in targets
+        if rule.id in why
+    )

@@ -399,6 +399,9 @@ def test_parallel_workers_find_the_same(repo: Repo) -> None:
     assert sorted(map(key, parallel.report["findings"])) == sorted(
         map(key, serial.report["findings"])
     )
+    # each worker reads its own shares of the blobs: every blob still read and counted once
+    for field in ("files_scanned", "bytes_scanned", "errors"):
+        assert parallel.report["scan"][field] == serial.report["scan"][field]
     assert len(parallel.findings_for(key_id("worker-5"))) == 1
 
 

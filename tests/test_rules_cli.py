@@ -105,3 +105,25 @@ def test_rules_check_missing_pack_and_no_action(
     assert "rule pack not found" in capsys.readouterr().err
     assert main(["rules"]) == 2
     assert "choose an action" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("regex", "note"),
+    [
+        ("demo_(?P<secret>[a-z0-9]{16})", None),  # has a Hyperscan core: no note
+        ("demo_(?P<secret>[a-z0-9]{8})(?P=secret)", "groupref has no Hyperscan equivalent"),
+        ("demo_(?P<secret>[a-z0-9]{16,})", "unbounded"),
+    ],
+)
+def test_rules_check_names_rules_without_a_hyperscan_core(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], regex: str, note: str | None
+) -> None:
+    pytest.importorskip("hyperscan")
+    pack = write(tmp_path, GOOD.replace("demo_(?P<secret>[a-z0-9]{16})", regex))
+    main(["rules", "check", pack])
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    if note is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1
+        assert "rule 'demo-token'" in notes[0] and "Python re" in notes[0] and note in notes[0]

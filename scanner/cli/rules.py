@@ -113,6 +113,8 @@ def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> in
     report = check_packs(_existing(packs))
     for warning in report.warnings:
         stream.write(f"warning: {warning}\n")
+    for note in report.fallbacks:
+        stream.write(f"note: {note}\n")
     for mismatch in report.mismatches:
         stream.write(f"MISMATCH {mismatch.message()}\n")
     verdict = "all behave" if report.ok else f"{len(report.mismatches)} mismatch(es)"

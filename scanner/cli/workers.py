@@ -6,30 +6,24 @@ files are read (bench/bench_scan.py: ~200 MiB/s on 300 MiB, no gain from a secon
 on 2 CPUs), so workers pay only for expensive custom rule packs. Even then small scans, the
 pre-commit path among them, never start a process: fragments are scanned in-process until
 the prefiltered bytes pass ``POOL_THRESHOLD``, and only then does the pool take over the rest.
-The workers inherit the ready-built detector through fork, receive
-``(raw, path, source, blob_id)`` and send back findings; results keep input order.
+The pool is the one parallel runner (scanner/parallel.py); results keep input order.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from scanner.models import Finding, Fragment, Source
+from scanner.models import Finding, Fragment
+from scanner.parallel import scan_in_workers
 
 if TYPE_CHECKING:
     from scanner.detect import Detector
 
 POOL_THRESHOLD = 16 * 1024 * 1024  # prefiltered bytes before worker processes are worth it
 DEFAULT_JOBS = 1
-
-_Item = tuple[bytes, str, Source, str | None]
-
-# Set in the parent just before the pool forks; each worker inherits it.
-_worker_detector: Detector | None = None
 
 
 def default_jobs() -> int:
@@ -38,17 +32,6 @@ def default_jobs() -> int:
     if override.isdigit() and int(override) > 0:
         return int(override)
     return DEFAULT_JOBS
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group; the parent handles it and ends the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _scan_item(item: _Item) -> list[Finding]:
-    assert _worker_detector is not None
-    raw, path, source, blob_id = item
-    return _worker_detector.scan(Fragment(raw=raw, path=path, source=source, blob_id=blob_id))
 
 
 def scan_fragments(
@@ -75,19 +58,9 @@ def scan_fragments(
 
 
 def _in_pool(detector: Detector, rest: Iterator[Fragment], jobs: int) -> Iterator[Finding]:
-    import multiprocessing
-
-    global _worker_detector
-    _worker_detector = detector
-    items = ((f.raw, f.path, f.source, f.blob_id) for f in rest)
     # Peek so an exhausted source never pays for a pool.
-    first = next(items, None)
+    first = next(rest, None)
     if first is None:
         return
-    context = multiprocessing.get_context("fork")
-    try:
-        with context.Pool(jobs, initializer=_ignore_sigint) as pool:
-            for found in pool.imap(_scan_item, chain([first], items), chunksize=8):
-                yield from found
-    finally:
-        _worker_detector = None
+    for _, found in scan_in_workers(detector, chain([first], rest), jobs):
+        yield from found

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.detect.aws_account import account_id_from_key_id
+from scanner.detect.corematch import CoreMatcher
 from scanner.detect.decoding import SpanFinder, View, build_views
 from scanner.detect.heuristics import CHECKS
 from scanner.detect.prefilter import KeywordHits, Prefilter
@@ -30,6 +31,9 @@ CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
 LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
 MAX_PAIR_SIDE = 3  # paired candidates taken from each side of a key ID, per pair rule
 UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
+# Scanned bytes after which the Hyperscan rule database is compiled (tens of milliseconds):
+# a pre-commit hook over a few small files never pays for it.
+CORE_DB_AFTER_BYTES = 1 << 20
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
 
@@ -96,14 +100,23 @@ class Detector:
         self._unsafe = frozenset(
             i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
         )
+        gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
+        self._gated_keywords = tuple(gated)
+        self._spans = SpanFinder(gated, self._encoded_keyword_in)
+        run_start_patterns = self._spans.run_start_patterns()
+        self._cores = CoreMatcher(
+            [r.regex for r in self.rules],
+            use_hyperscan=use_hyperscan,
+            skip=self._unsafe,
+            extra=run_start_patterns or (),
+        )
+        self._run_starts_id = len(self.rules) if run_start_patterns else None
+        self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
         global_line = any(a.target == "line" for a in self.allowlist.regexes)
         self._needs_line = [
             global_line or any(a.target == "line" for a in rule.allowlist.regexes)
             for rule in self.rules
         ]
-        gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
-        self._gated_keywords = tuple(gated)
-        self._spans = SpanFinder(gated, self._encoded_keyword_in)
         self._lines_before = max(
             (r.context.lines_before for r in self.rules if r.context is not None), default=0
         )
@@ -111,6 +124,26 @@ class Detector:
     @property
     def prefilter_backend(self) -> str:
         return self._prefilter.backend
+
+    def regex_fallbacks(self) -> dict[str, str]:
+        """Rule id -> why its regex is matched by Python ``re`` alone rather than through the
+        Hyperscan rule database (empty when every rule compiled)."""
+        self._cores.build()
+        return {self.rules[i].id: why for i, why in sorted(self._cores.fallback_reasons.items())}
+
+    def _core_ends(self, fragment: Fragment, text: str) -> dict[int, list[int]] | None:
+        """Core match ends per rule index (None: use plain ``finditer`` for this text)."""
+        if not self._cores.available:
+            return None
+        raw = fragment.raw
+        if len(raw) != len(text) or not raw.isascii():
+            return None
+        if not self._cores.built:
+            # Compiling costs more than small inputs (a pre-commit hook) take to scan.
+            self._core_bytes += len(raw)
+            if self._core_bytes < CORE_DB_AFTER_BYTES:
+                return None
+        return self._cores.ends(raw)
 
     def _encoded_keyword_in(self, text: str) -> bool:
         return self._prefilter.hits(text.encode("utf-8", "replace")).encoded
@@ -156,11 +189,18 @@ class Detector:
         # rare Unicode case changes shift offsets: then no keyword windows
         positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
         candidates: list[_Candidate] = []
+        ends = self._core_ends(fragment, text)
         for index in active:
-            self._collect(text, index, None, candidates, self._windows(text, positions, index))
+            windows = self._windows(text, positions, index)
+            self._collect(text, index, None, candidates, windows, ends)
         gated_positions = positions.of(self._gated_keywords)
         spans = self._spans.find(
-            text, encoded_keyword=hits.encoded, keyword_positions=gated_positions
+            text,
+            encoded_keyword=hits.encoded,
+            keyword_positions=gated_positions,
+            lowered=lowered if len(lowered) == len(text) else None,
+            present=hits.present,
+            run_starts=self._run_starts(ends),
         )
         if spans:
             for view in build_views(text, spans, self._lines_before):
@@ -172,6 +212,14 @@ class Detector:
             return []
         markers = self.inline_allow and any(m in lowered for m in INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
+
+    def _run_starts(self, ends: dict[int, list[int]] | None) -> list[int] | None:
+        """Candidate base64 run starts from the vectorised pass (None: not computed)."""
+        first = self._run_starts_id
+        if ends is None or first is None or not self._cores.extra_compiled:
+            return None
+        starts = {e - 16 for index, found in ends.items() if index >= first for e in found}
+        return sorted(starts)
 
     def _windows(
         self, text: str, keyword_positions: _Positions, index: int
@@ -190,11 +238,24 @@ class Detector:
         )
 
     def _matches(
-        self, text: str, index: int, windows: list[tuple[int, int]] | None = None
+        self,
+        text: str,
+        index: int,
+        windows: list[tuple[int, int]] | None = None,
+        ends: dict[int, list[int]] | None = None,
     ) -> Iterator[re.Match[str]]:
-        """Matches of rule ``index`` in ``text`` (or only inside ``windows``). A rule with
-        unbounded or nested quantifiers runs line by line, skipping very long lines."""
+        """Matches of rule ``index`` in ``text`` (or only inside ``windows``). With ``ends``
+        (core match ends from the Hyperscan rule database) ``re`` only runs around them. A rule
+        with unbounded or nested quantifiers runs line by line, skipping very long lines."""
         regex = self.rules[index].regex
+        if ends is not None and index in self._cores.cores:
+            rule_ends = ends.get(index, [])
+            if windows is None:
+                yield from self._cores.finditer(index, text, rule_ends)
+            else:
+                for start, end in windows:
+                    yield from self._cores.finditer(index, text, rule_ends, start, end)
+            return
         if index not in self._unsafe:
             if windows is None:
                 yield from regex.finditer(text)
@@ -217,10 +278,11 @@ class Detector:
         view: View | None,
         out: list[_Candidate],
         windows: list[tuple[int, int]] | None = None,
+        ends: dict[int, list[int]] | None = None,
     ) -> None:
         rule = self.rules[index]
         checks = self._checks[index]
-        for m in self._matches(text, index, windows):
+        for m in self._matches(text, index, windows, ends):
             start, end = m.span("secret")
             if start < 0 or start == end:
                 continue

@@ -5,7 +5,7 @@
 
 ``plan`` builds the plan and writes the git-filter-repo expressions file; ``apply`` carries it
 out on a fresh mirror clone, never on the user's repository. Both take a detector
-(:class:`~scanner.sources.blobscan.BlobScanner`) from the CLI, which wires the rules.
+(:class:`~scanner.models.FragmentScanner`) from the CLI, which wires the rules.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import GitError, UsageError
+from scanner.models import FragmentScanner
 from scanner.remediate.plan import Plan
-from scanner.sources.blobscan import BlobScanner
 from scanner.sources.gitproc import Git, clone_mirror, first_line
 from scanner.sources.history import HistoryScan
 
@@ -40,7 +40,7 @@ def filter_repo_available() -> bool:
     return shutil.which("git-filter-repo") is not None
 
 
-def apply_plan(plan: Plan, into: str, expressions: str, detector: BlobScanner) -> ApplyResult:
+def apply_plan(plan: Plan, into: str, expressions: str, detector: FragmentScanner) -> ApplyResult:
     """Mirror ``plan.repo`` into ``into``, rewrite it there, re-scan it."""
     if not filter_repo_available():
         raise UsageError(NO_FILTER_REPO)

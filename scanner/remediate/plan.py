@@ -16,8 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scanner.errors import GitError
-from scanner.models import Finding, Fragment, Source, decode_bytes, redact, shown_secret
-from scanner.sources.blobscan import BlobScanner
+from scanner.models import (
+    Finding,
+    Fragment,
+    FragmentScanner,
+    Source,
+    decode_bytes,
+    redact,
+    shown_secret,
+)
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, redact_url
 from scanner.sources.history import ref_tips, repo_facts
@@ -78,7 +85,7 @@ class Plan:
         return tuple(t for t in self.targets if t.problem is not None)
 
 
-def build_plan(repo: str, findings: Sequence[Finding], detector: BlobScanner) -> Plan:
+def build_plan(repo: str, findings: Sequence[Finding], detector: FragmentScanner) -> Plan:
     """The plan for ``findings`` in the repository at ``repo`` (read only)."""
     git = Git(repo)
     facts = repo_facts(git)  # GitError "not a git repository" names the path
@@ -117,7 +124,7 @@ def _blob_of(git: Git, finding: Finding, head: str | None) -> str | None:
     return None
 
 
-def _recover(git: Git, finding: Finding, detector: BlobScanner, *, head: str | None) -> Target:
+def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str | None) -> Target:
     blob = _blob_of(git, finding, head)
     if blob is None:
         return Target(

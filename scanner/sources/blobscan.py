@@ -1,40 +1,29 @@
 """The history hot loop: every blob through the prefilter, candidates through the detector.
 
-The main process reads blobs from ``git cat-file`` and runs the cheap ``wants(raw)`` prefilter
-on each. Candidates are scanned either right there (``workers`` <= 1: small repositories, where
-starting processes costs more than it saves) or by a pool of forked worker processes, one per
-core, each holding its own copy of the detector: regex matching holds the GIL, so threads
-would not help. At most ``MAX_IN_FLIGHT`` bytes of candidates wait for a worker at any time,
-which bounds memory however large the history is.
+Every blob goes through the cheap ``wants(raw)`` prefilter, candidates through the detector.
+Small repositories (``workers`` <= 1, where starting processes costs more than it saves) are
+read and scanned in this process. Otherwise the listing is cut into contiguous shares and
+forked workers (one per core, through the one parallel runner, scanner/parallel.py) each read
+their shares with their own ``git cat-file --batch``, prefilter and scan them, and send back
+only the findings: memory stays bounded (one blob at a time per process) however large the
+history is.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.pool import ApplyResult
 from typing import Protocol
 
-from scanner.models import Finding, Fragment, Source
+from scanner.models import Finding, Fragment, FragmentScanner, Source
+from scanner.parallel import map_in_workers
+from scanner.sources.catfile import BlobReader
+from scanner.sources.gitproc import Git
 
 UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
-# 16 MiB keeps two workers busy (hundreds of typical candidates) while bounding the parent's
-# memory: queued candidates are held twice (the bytes and their pickled copy). 64 MiB cost
-# ~55 MB more resident memory for no speed on the bench/ repository (bench/bench_history.py).
-MAX_IN_FLIGHT = 16 << 20
-
-
-class BlobScanner(Protocol):
-    """What history needs from ``scanner.detect.Detector``."""
-
-    def wants(self, raw: bytes) -> bool: ...
-
-    def scan(self, fragment: Fragment) -> list[Finding]: ...
+SHARES_PER_WORKER = 4  # listing shares per worker: balances the load, each share one git
 
 
 class Progress(Protocol):
@@ -51,6 +40,16 @@ class BlobScan:
     blobs: int = 0
     nbytes: int = 0
     too_large: int = 0
+    read_errors: list[str] = field(default_factory=list)  # from git cat-file (BlobReader)
+    missing: int = 0  # listed ids git answered "missing" for
+
+    def add(self, other: BlobScan) -> None:
+        self.hits.update(other.hits)
+        self.blobs += other.blobs
+        self.nbytes += other.nbytes
+        self.too_large += other.too_large
+        self.read_errors += other.read_errors
+        self.missing += other.missing
 
 
 def default_workers(total_bytes: int) -> int:
@@ -59,42 +58,74 @@ def default_workers(total_bytes: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def scan_blobs(
-    blobs: Iterator[tuple[str, bytes]],
-    scanner: BlobScanner,
+def scan_feed(
+    git: Git,
+    feed: bytes,
+    scanner: FragmentScanner,
     *,
     max_size: int | None,
     progress: Progress | None,
     workers: int = 1,
 ) -> BlobScan:
-    """Prefilter every blob, scan the candidates, return the blobs with findings."""
-    result = BlobScan()
-    if workers <= 1:
-        _loop(blobs, scanner, result, max_size, progress, _scan_here(scanner, result))
+    """Read the blobs listed in ``feed`` (``<oid>\\n`` lines) and scan them.
+
+    With several workers each reads its own shares of the listing with its own
+    ``git cat-file --batch`` (contiguous shares keep git's delta cache warm) and prefilters
+    and scans them itself: only findings travel between processes, never blob bytes (which
+    cost the parent ~2 s of pickling per GiB of candidates and made it the bottleneck).
+    """
+    if workers <= 1 or not feed:
+        reader = BlobReader(git, feed)
+        result = scan_blobs(iter(reader), scanner, max_size=max_size, progress=progress)
+        result.read_errors += reader.errors
+        result.missing += reader.missing
         return result
-    # Fork before git's reader thread starts: the workers inherit the detector as built.
-    pool = multiprocessing.get_context("fork").Pool(
-        workers, initializer=_init_worker, initargs=(scanner,)
-    )
-    try:
-        sink = _PoolSink(pool, result)
-        _loop(blobs, scanner, result, max_size, progress, sink.submit)
-        sink.drain()
-        pool.close()
-        pool.join()
-    finally:
-        pool.terminate()
+    line_len = feed.index(b"\n") + 1
+    lines = len(feed) // line_len
+    per_share = max(1, -(-lines // (workers * SHARES_PER_WORKER)))
+    step = per_share * line_len
+    shares = [feed[i : i + step] for i in range(0, len(feed), step)]
+
+    def scan_share(share: bytes) -> BlobScan:
+        reader = BlobReader(git, share)
+        part = scan_blobs(iter(reader), scanner, max_size=max_size, progress=None)
+        part.read_errors += reader.errors
+        part.missing += reader.missing
+        return part
+
+    result = BlobScan()
+    for part in map_in_workers(scan_share, shares, workers):
+        result.add(part)
+        if progress is not None:
+            progress.advance(part.blobs, part.nbytes)
     return result
 
 
-def _loop(
+def scan_blobs(
     blobs: Iterator[tuple[str, bytes]],
-    scanner: BlobScanner,
+    scanner: FragmentScanner,
+    *,
+    max_size: int | None,
+    progress: Progress | None,
+) -> BlobScan:
+    """Prefilter every blob, scan the candidates here, return the blobs with findings."""
+    result = BlobScan()
+    for fragment in _candidates(blobs, scanner, result, max_size, progress):
+        found = scanner.scan(fragment)
+        if found:
+            assert fragment.blob_id is not None
+            result.hits[fragment.blob_id] = found
+    return result
+
+
+def _candidates(
+    blobs: Iterator[tuple[str, bytes]],
+    scanner: FragmentScanner,
     result: BlobScan,
     max_size: int | None,
     progress: Progress | None,
-    scan_candidate: _Sink,
-) -> None:
+) -> Iterator[Fragment]:
+    """The blobs that pass the prefilter, as fragments; counts every blob in ``result``."""
     wants = scanner.wants
     pending_blobs = pending_bytes = 0
     for oid, raw in blobs:
@@ -105,7 +136,7 @@ def _loop(
         result.blobs += 1
         result.nbytes += size
         if wants(raw):
-            scan_candidate(oid, raw)
+            yield Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid)
         if progress is not None:
             pending_blobs += 1
             pending_bytes += size
@@ -114,61 +145,3 @@ def _loop(
                 pending_blobs = pending_bytes = 0
     if progress is not None and pending_blobs:
         progress.advance(pending_blobs, pending_bytes)
-
-
-class _Sink(Protocol):
-    def __call__(self, oid: str, raw: bytes) -> None: ...
-
-
-def _scan_here(scanner: BlobScanner, result: BlobScan) -> _Sink:
-    scan = scanner.scan
-    hits = result.hits
-
-    def scan_candidate(oid: str, raw: bytes) -> None:
-        found = scan(Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid))
-        if found:
-            hits[oid] = found
-
-    return scan_candidate
-
-
-class _PoolSink:
-    """Hands candidates to the workers, keeping at most MAX_IN_FLIGHT bytes queued."""
-
-    def __init__(self, pool: multiprocessing.pool.Pool, result: BlobScan) -> None:
-        self.pool = pool
-        self.hits = result.hits
-        self.queue: deque[tuple[int, ApplyResult[tuple[str, list[Finding]]]]] = deque()
-        self.in_flight = 0
-
-    def submit(self, oid: str, raw: bytes) -> None:
-        self.queue.append((len(raw), self.pool.apply_async(_scan_in_worker, ((oid, raw),))))
-        self.in_flight += len(raw)
-        while self.in_flight > MAX_IN_FLIGHT or len(self.queue) > 1024:
-            self._collect_oldest()
-
-    def drain(self) -> None:
-        while self.queue:
-            self._collect_oldest()
-
-    def _collect_oldest(self) -> None:
-        size, pending = self.queue.popleft()
-        self.in_flight -= size
-        oid, found = pending.get()
-        if found:
-            self.hits[oid] = found
-
-
-_worker_scanner: BlobScanner | None = None
-
-
-def _init_worker(scanner: BlobScanner) -> None:
-    global _worker_scanner
-    _worker_scanner = scanner
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-def _scan_in_worker(item: tuple[str, bytes]) -> tuple[str, list[Finding]]:
-    oid, raw = item
-    assert _worker_scanner is not None
-    return oid, _worker_scanner.scan(Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid))

@@ -29,6 +29,7 @@ from scanner.models import (
     CommitInfo,
     Finding,
     Fragment,
+    FragmentScanner,
     HistoryInfo,
     ScanMode,
     ScanResult,
@@ -37,8 +38,8 @@ from scanner.models import (
 )
 from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
-from scanner.sources.blobscan import BlobScan, BlobScanner, Progress, default_workers, scan_blobs
-from scanner.sources.catfile import BlobReader, list_all_blobs, listing_of, read_blobs
+from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_feed
+from scanner.sources.catfile import list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
 from scanner.sources.messages import scan_messages
 from scanner.sources.tagged import tagged_blobs
@@ -190,7 +191,7 @@ class HistoryScan:
     workers: int | None = None  # scanning processes; None: one per core for large histories
     messages: bool = True  # commit and annotated tag messages too (scanner.sources.messages)
 
-    def run(self, scanner: BlobScanner, progress: Progress | None = None) -> ScanResult:
+    def run(self, scanner: FragmentScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
         with open_repository(self.target) as (git, label):
             facts = repo_facts(git)
@@ -222,10 +223,10 @@ class HistoryScan:
 
             if progress is not None:
                 progress.start(count, total)
-            reader = BlobReader(git, feed)
             try:
-                blob_scan = scan_blobs(
-                    iter(reader),
+                blob_scan = scan_feed(
+                    git,
+                    feed,
                     scanner,
                     max_size=self.max_size,
                     progress=progress,
@@ -234,9 +235,9 @@ class HistoryScan:
             finally:
                 if progress is not None:
                     progress.stop()
-            errors += (f"{label}: {error}" for error in reader.errors)
-            if reader.missing:
-                errors.append(f"{label}: {reader.missing} listed object(s) could not be read")
+            errors += (f"{label}: {error}" for error in blob_scan.read_errors)
+            if blob_scan.missing:
+                errors.append(f"{label}: {blob_scan.missing} listed object(s) could not be read")
 
             too_large += blob_scan.too_large
             if too_large:
@@ -298,7 +299,7 @@ class HistoryScan:
 
     @staticmethod
     def _messages(
-        git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: BlobScanner
+        git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: FragmentScanner
     ) -> list[Finding]:
         if revisions is None:
             starts = sorted(set(facts.tips.values()))
@@ -319,7 +320,7 @@ class HistoryScan:
         facts: RepoFacts,
         revisions: list[str] | None,
         blob_scan: BlobScan,
-        scanner: BlobScanner,
+        scanner: FragmentScanner,
         present: frozenset[str] | None,
         notes: list[str],
     ) -> tuple[list[Finding], Attribution]:
@@ -367,7 +368,7 @@ class _PathScanner:
     """
 
     def __init__(
-        self, git: Git, scanner: BlobScanner, hits: dict[str, list[Finding]], *, full: bool
+        self, git: Git, scanner: FragmentScanner, hits: dict[str, list[Finding]], *, full: bool
     ) -> None:
         self.git = git
         self.scanner = scanner

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from scanner.models import (
     COMMIT_MESSAGE_PATH,
     TAG_MESSAGE_PATH,
     Finding,
     Fragment,
+    FragmentScanner,
     HistoryInfo,
     MessageLocation,
     Source,
@@ -41,12 +41,6 @@ _LOG_FLAGS = (
     "--encoding=UTF-8",
     "--no-mailmap",
 )
-
-
-class MessageScanner(Protocol):
-    def wants(self, raw: bytes) -> bool: ...
-
-    def scan(self, fragment: Fragment) -> list[Finding]: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +118,7 @@ def tag_messages(git: Git) -> Iterator[Message]:
 
 def scan_messages(
     git: Git,
-    scanner: MessageScanner,
+    scanner: FragmentScanner,
     revisions: Sequence[str],
     *,
     use_stdin: bool,

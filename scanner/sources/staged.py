@@ -31,10 +31,17 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from scanner.errors import GitError
-from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary, Source
+from scanner.models import (
+    Finding,
+    Fragment,
+    FragmentScanner,
+    ScanMode,
+    ScanResult,
+    ScanSummary,
+    Source,
+)
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, first_line
 
@@ -44,12 +51,6 @@ EMPTY_TREE = {
 }
 _CONTENT_STATUSES = frozenset("AMTRC")
 _GITLINK = "160000"
-
-
-class FragmentScanner(Protocol):
-    def wants(self, raw: bytes) -> bool: ...
-
-    def scan(self, fragment: Fragment) -> list[Finding]: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,295 @@
+"""Rule regexes matched in one vectorised pass: Hyperscan finds, Python ``re`` confirms.
+
+Every rule's regex is parsed (Python's own parser) and rewritten into a *core*: the same
+pattern without its zero-width parts (lookarounds, ``^``/``$``/``\\b``) and without group
+names, every single-character item spelt as an explicit ASCII byte class (so ``\\s``, ``\\w``,
+``.``, ``[^...]`` and case-insensitivity mean exactly what Python means on ASCII text). Dropping
+zero-width assertions only widens a pattern, so every match of the full regex at ``[a, b)`` is
+also a match of the core ending at ``b``. All cores go into one Hyperscan database per rule
+set; one scan of a fragment reports, per rule, the end offsets of core matches.
+
+Confirmation reproduces ``regex.finditer(text, pos, endpos)`` exactly while only searching
+around those ends: a full match ending at ``b`` starts at or after ``b - max_width``, and
+deciding a match at ``a`` reads at most ``max_width + lookahead + 2`` characters from ``a``
+(lookbehinds read text before the search start, which ``re`` allows). So ``re`` runs on the
+merged intervals ``[b - max_width, b]`` with a bounded margin after them, and nowhere else.
+
+Only ASCII fragments take this path (then byte offsets are character offsets and Unicode case
+folding cannot differ); others, and rules whose core cannot be built or compiled (back
+references, conditionals, atomic groups, unbounded or empty-matching patterns, non-ASCII
+literals, a pattern too large for Hyperscan), use plain ``finditer``. ``fallback_reasons``
+says which rules and why (``keysweep rules check`` prints it). Without the ``hyperscan``
+package everything uses ``finditer``; both paths give the same matches (tests compare them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Python's own regex parser and compiler (private modules without type stubs).
+sre_p: Any = importlib.import_module("re._parser")
+sre_c: Any = importlib.import_module("re._constants")
+sre_compiler: Any = importlib.import_module("re._compiler")
+
+_ASCII = [chr(c) for c in range(128)]
+_MAXREPEAT = sre_c.MAXREPEAT
+_SINGLE = {sre_c.LITERAL, sre_c.NOT_LITERAL, sre_c.ANY, sre_c.IN}
+_ZERO_WIDTH = {sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT}
+# Hyperscan refuses some very large bounded repeats; {lo,hi} larger than this become {lo,}
+# (wider, so still a superset). Confirmation never depends on the core's exact shape.
+_HS_REPEAT_CAP = 1024
+
+
+class CoreError(ValueError):
+    """The regex has no Hyperscan core (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class Core:
+    """A rule's Hyperscan core and what confirmation needs to know about its full regex."""
+
+    pattern: bytes
+    max_width: int  # longest match of the full regex
+    reach: int  # characters after a match start that deciding the match may read
+
+
+def _byte_class(chars: Sequence[int]) -> bytes:
+    if not chars:
+        raise CoreError("a character class that matches no ASCII character")
+    return b"[" + b"".join(b"\\x%02x" % c for c in chars) + b"]"
+
+
+class _Builder:
+    def __init__(self, parsed: Any) -> None:
+        self._state = parsed.state
+        self.lookahead = 0
+
+    def _chars(self, item: tuple[Any, Any], flags: int) -> list[int]:
+        # Exact by construction: compile the single item with the flags in force there and
+        # ask Python which ASCII characters it matches.
+        sub = sre_p.SubPattern(self._state, [item])
+        probe = sre_compiler.compile(sub, flags)
+        return [c for c, ch in enumerate(_ASCII) if probe.fullmatch(ch)]
+
+    def build(self, items: Any, flags: int) -> bytes:
+        out: list[bytes] = []
+        for op, av in items:
+            if op in _SINGLE:
+                out.append(_byte_class(self._chars((op, av), flags)))
+            elif op in _ZERO_WIDTH:
+                if op in (sre_c.ASSERT, sre_c.ASSERT_NOT):
+                    direction, sub = av
+                    lo, hi = sub.getwidth()
+                    if hi >= _MAXREPEAT:
+                        raise CoreError("a lookaround of unbounded length")
+                    if direction == 1:
+                        self.lookahead = max(self.lookahead, hi)
+            elif op is sre_c.SUBPATTERN:
+                _group, add, delete, sub = av
+                out.append(b"(?:" + self.build(sub, (flags | add) & ~delete) + b")")
+            elif op is sre_c.BRANCH:
+                _, branches = av
+                out.append(b"(?:" + b"|".join(self.build(b, flags) for b in branches) + b")")
+            elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+                lo, hi, sub = av
+                body = self.build(sub, flags)
+                if not body:
+                    continue
+                if hi >= _MAXREPEAT or hi > _HS_REPEAT_CAP:
+                    bound = b"{%d,}" % min(lo, _HS_REPEAT_CAP)
+                else:
+                    bound = b"{%d,%d}" % (lo, hi)
+                out.append(b"(?:" + body + b")" + bound)
+            else:
+                raise CoreError(f"{str(op).lower()} has no Hyperscan equivalent")
+        return b"".join(out)
+
+
+def core_of(regex: re.Pattern[str]) -> Core:
+    """The Hyperscan core of ``regex``; raises :class:`CoreError` when it has none."""
+    try:
+        parsed = sre_p.parse(regex.pattern, regex.flags)
+    except re.error as exc:  # pragma: no cover - the regex compiled already
+        raise CoreError(str(exc)) from None
+    lo, hi = parsed.getwidth()
+    if hi >= _MAXREPEAT:
+        raise CoreError("matches of unbounded length")
+    if lo == 0:
+        raise CoreError("can match the empty string")
+    builder = _Builder(parsed)
+    pattern = builder.build(parsed.data, parsed.state.flags)
+    # +2: ``$`` and ``\b`` look one character past the match (``$`` also accepts "\n" + end)
+    return Core(pattern, hi, hi + builder.lookahead + 2)
+
+
+def _hyperscan() -> Any | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    return hyperscan
+
+
+class _Hits(list[tuple[int, int]]):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+
+def _collect(expr_id: int, _start: int, end: int, _flags: int, ctx: _Hits) -> bool:
+    ctx.append((expr_id, end))
+    return len(ctx) > ctx.limit  # True stops the scan
+
+
+# Core matches per fragment before giving up on the database for it: a megabyte of base64 (an
+# inlined image) matches a 40-character class core at every offset, and a Python callback per
+# match would cost more than ``finditer`` (and a list of millions of tuples).
+MIN_HIT_LIMIT = 4096
+BYTES_PER_HIT = 64
+
+
+class CoreMatcher:
+    """One Hyperscan database for the cores of ``regexes`` (built on first use).
+
+    ``ends(data)`` scans ASCII bytes once and returns, per regex index, the sorted end offsets
+    of core matches; ``finditer`` then confirms them. ``available`` is False without
+    Hyperscan (or when no core compiled). Instances pickle without their database.
+    """
+
+    def __init__(
+        self,
+        regexes: Sequence[re.Pattern[str]],
+        *,
+        use_hyperscan: bool | None,
+        skip: Collection[int] = (),
+        extra: Sequence[bytes] = (),
+    ) -> None:
+        self._regexes = tuple(regexes)
+        # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
+        self._extra = tuple(extra)
+        self.extra_compiled = False
+        self._use = use_hyperscan
+        self.cores: dict[int, Core] = {}
+        self.fallback_reasons: dict[int, str] = {}
+        self._db: Any | None = None
+        self._scratch: Any | None = None
+        self._built = False
+        hs = _hyperscan() if use_hyperscan is not False else None
+        self._hs = hs
+        if hs is None:
+            reason = "hyperscan is not installed" if use_hyperscan is not False else "disabled"
+            self.fallback_reasons = dict.fromkeys(range(len(self._regexes)), reason)
+            return
+        for index, regex in enumerate(self._regexes):
+            if index in skip:
+                self.fallback_reasons[index] = "unbounded or nested quantifiers (line by line)"
+                continue
+            try:
+                self.cores[index] = core_of(regex)
+            except CoreError as exc:
+                self.fallback_reasons[index] = str(exc)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_db=None, _scratch=None, _built=False, _hs=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._hs = _hyperscan() if self._use is not False else None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.cores or self._extra) and self._hs is not None
+
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def build(self) -> None:
+        """Compile the database now (rules that fail alone fall back; see module doc)."""
+        if self._built or self._hs is None:
+            return
+        self._built = True
+        hs = self._hs
+        for index, core in list(self.cores.items()):
+            try:
+                hs.Database(mode=hs.HS_MODE_BLOCK).compile(
+                    expressions=[core.pattern], ids=[index], elements=1, flags=[0]
+                )
+            except hs.error as exc:
+                del self.cores[index]
+                self.fallback_reasons[index] = f"Hyperscan cannot compile its core ({exc})"
+        expressions = [self.cores[i].pattern for i in sorted(self.cores)]
+        ids = sorted(self.cores)
+        if self._extra:
+            try:
+                hs.Database(mode=hs.HS_MODE_BLOCK).compile(
+                    expressions=list(self._extra), elements=len(self._extra)
+                )
+            except hs.error:
+                pass
+            else:
+                first = len(self._regexes)
+                expressions += self._extra
+                ids += range(first, first + len(self._extra))
+                self.extra_compiled = True
+        if not expressions:
+            return
+        db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[0] * len(ids))
+        self._db = db
+        self._scratch = hs.Scratch(db)
+
+    def ends(self, data: bytes) -> dict[int, list[int]] | None:
+        """Sorted core match ends per index; None when matches are too dense to be worth it
+        (then use ``finditer``)."""
+        self.build()
+        if self._db is None:
+            return {}
+        assert self._hs is not None
+        found = _Hits(max(MIN_HIT_LIMIT, len(data) // BYTES_PER_HIT))
+        try:
+            self._db.scan(data, match_event_handler=_collect, context=found, scratch=self._scratch)
+        except self._hs.ScanTerminated:
+            return None
+        out: dict[int, list[int]] = {}
+        for index, end in found:
+            out.setdefault(index, []).append(end)
+        for ends in out.values():
+            ends.sort()
+        return out
+
+    def finditer(
+        self, index: int, text: str, ends: Sequence[int], pos: int = 0, endpos: int | None = None
+    ) -> Iterator[re.Match[str]]:
+        """Exactly ``regexes[index].finditer(text, pos, endpos)`` given the core match ends."""
+        regex = self._regexes[index]
+        core = self.cores[index]
+        limit = len(text) if endpos is None else min(endpos, len(text))
+        last = pos
+        i, n = 0, len(ends)
+        while i < n:
+            lo = ends[i] - core.max_width
+            hi = ends[i]
+            i += 1
+            while i < n and ends[i] - core.max_width <= hi:
+                hi = ends[i]
+                i += 1
+            start = max(lo, last)
+            if hi < start:
+                continue
+            if start >= limit:
+                break
+            stop = min(limit, hi + core.reach)
+            while start <= hi:
+                m = regex.search(text, start, stop)
+                if m is None or m.start() > hi:
+                    break
+                yield m
+                last = m.end()
+                start = last

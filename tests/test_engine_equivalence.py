@@ -1,0 +1,206 @@
+"""Both matching engines give the same findings: the Hyperscan rule database (core match +
+confirmation by ``re``) and plain ``re.finditer`` (no hyperscan). Also the pieces each relies
+on: the confirmation emulates ``finditer`` exactly, and the keyword-anchored base64 search of
+the decoding layer yields exactly the runs the run-by-run test yields."""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.run import REPO_ROOT
+
+from scanner.detect import Detector
+from scanner.detect import engine as engine_module
+from scanner.detect.corematch import CoreError, CoreMatcher, core_of
+from scanner.detect.decoding import (
+    _B64_SPAN,
+    SpanFinder,
+    _after,
+    _keyword_before,
+    _runs_after_keywords,
+    _runs_at,
+)
+from scanner.models import Fragment
+from scanner.rulepack import load_rules
+
+pytest.importorskip("hyperscan")
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import bench_detection
+
+RULES = load_rules()
+
+
+@pytest.fixture(scope="module")
+def engines() -> Iterator[tuple[Detector, Detector]]:
+    mp = pytest.MonkeyPatch()
+    mp.setattr(engine_module, "CORE_DB_AFTER_BYTES", 0)  # the rule database from the start
+    fast = Detector(RULES)
+    yield fast, Detector(RULES, use_hyperscan=False)
+    mp.undo()
+
+
+def _inputs() -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for rule in RULES:
+        out += [(ex.text, ex.path) for ex in (*rule.examples, *rule.negative_examples)]
+    values = bench_detection.Values(7)
+    cases = bench_detection.true_positive_cases(values) + bench_detection.decoy_cases(values)
+    out += [(case.text, case.path) for case in cases]
+    return out
+
+
+INPUTS = _inputs()
+
+
+def test_every_builtin_rule_has_a_core(engines: tuple[Detector, Detector]) -> None:
+    fast, pure = engines
+    assert fast.regex_fallbacks() == {}
+    assert set(pure.regex_fallbacks()) == {r.id for r in RULES}
+
+
+def test_corpus_and_examples_give_the_same_findings(engines: tuple[Detector, Detector]) -> None:
+    fast, pure = engines
+    assert len(INPUTS) > 150
+    found = 0
+    for text, path in INPUTS:
+        got = fast.scan(Fragment.from_text(text, path))
+        assert got == pure.scan(Fragment.from_text(text, path)), (path, text[:60])
+        found += len(got)
+    assert found > 60
+    assert fast._cores.built  # the Hyperscan path really ran
+
+
+def test_same_findings_when_inputs_are_glued_together(engines: tuple[Detector, Detector]) -> None:
+    # one large text: windows, merged intervals and keyword windows meet each other
+    fast, pure = engines
+    rng = random.Random(3)
+    texts = [text for text, _ in INPUTS]
+    rng.shuffle(texts)
+    for sep in ("\n", "", " x", "\r\n\n"):
+        big = sep.join(texts)
+        got = fast.scan(Fragment.from_text(big, "big.txt"))
+        assert got == pure.scan(Fragment.from_text(big, "big.txt"))
+        assert len(got) > 50
+
+
+def test_dense_core_matches_fall_back_to_finditer(engines: tuple[Detector, Detector]) -> None:
+    # an inlined image: the 40-character secret core matches at every offset of the blob
+    fast, pure = engines
+    rng = random.Random(5)
+    blob = "".join(
+        rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        for _ in range(400_000)
+    )
+    text = f'<img src="data:image/png;base64,{blob}"/>\n' + INPUTS[1][0] + "\n"
+    assert fast._cores.ends(text.encode("ascii")) is None  # too dense: finditer instead
+    got = fast.scan(Fragment.from_text(text, "page.svg"))
+    assert got == pure.scan(Fragment.from_text(text, "page.svg"))
+    assert got
+
+
+# ------------------------------------------------------- confirmation emulates finditer
+
+PATTERNS = [
+    r"(?<![A-Za-z0-9])(?P<secret>AK[A-Z2-7]{4})(?![A-Za-z0-9])",
+    r"(?:(?<![a-z/+])|(?<=\\[nrt]))(?P<secret>[a-z/+]{6})(?![a-z/+])",
+    r"(?i)key\s{0,2}=\s{0,2}(?P<secret>[a-f0-9]{4,8})\b",
+    r"(?P<secret>x[ab]{1,5}?y)$",
+    r"^(?P<secret>ab|abab|b{2,3})",
+    r"(?m)^k(?P<secret>.{2,4})$",
+    r"(?s)q(?P<secret>.{1,6})q",
+    r"(?P<secret>[^ab\n]{3})(?=a)",
+    r"(?i:AbC)(?P<secret>\d{2}|\w{3})",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(alphabet="abkxyqABKCE2345=/+ \n\\fnr0189", max_size=120),
+    cut=st.tuples(st.integers(0, 130), st.integers(0, 130)),
+)
+def test_confirmation_is_finditer(pattern: str, text: str, cut: tuple[int, int]) -> None:
+    regex = re.compile(pattern)
+    matcher = CoreMatcher([regex], use_hyperscan=True)
+    ends = matcher.ends(text.encode("ascii"))
+    assert ends is not None
+    pos, endpos = min(cut), max(cut)
+    expected = [m.span() for m in regex.finditer(text)]
+    assert [m.span() for m in matcher.finditer(0, text, ends.get(0, []))] == expected
+    windowed = [m.span() for m in regex.finditer(text, pos, endpos)]
+    got = matcher.finditer(0, text, ends.get(0, []), pos, endpos)
+    assert [m.span() for m in got] == windowed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"(?P<secret>a{1,3})(?P=secret)", "groupref"),
+        (r"(?P<secret>a{1,5})b{0,}", "unbounded"),
+        (r"(?P<secret>a?)", "empty"),
+        (r"(?P<secret>é{3})", "no ASCII"),
+        (r"(a)?(?(1)b|c)(?P<secret>d)", "groupref_exists"),
+    ],
+)
+def test_patterns_without_a_core_are_named(pattern: str, reason: str) -> None:
+    with pytest.raises(CoreError, match=reason):
+        core_of(re.compile(pattern))
+    matcher = CoreMatcher([re.compile(pattern)], use_hyperscan=True)
+    assert reason in matcher.fallback_reasons[0]
+
+
+# ------------------------------------------------- keyword-anchored base64 runs
+
+KEYWORDS = ("aws", "secret", "token")
+B64ISH = "AbcdEfgh12345678/+=" * 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            ["aws", "Secret", "TOKEN", " ", "\n", "=", ": ", B64ISH, B64ISH[:15], "x" * 90, "é"]
+        ),
+        max_size=30,
+    )
+)
+def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
+    text = "".join(parts)
+    expected = [
+        m.span() for m in _B64_SPAN.finditer(text) if _keyword_before(text, m.start(), KEYWORDS)
+    ]
+    whole = [(0, len(text))]
+    assert [m.span() for m in _runs_after_keywords(text, whole, KEYWORDS, None)] == expected
+    low = text.lower()
+    assert [m.span() for m in _runs_after_keywords(text, whole, KEYWORDS, low)] == expected
+    positions = sorted(m.start() for m in re.finditer("aws|secret|token", low))
+    windows = _after(text, positions)
+    in_windows = [
+        m.span()
+        for start, end in windows
+        for m in _B64_SPAN.finditer(text, start, end)
+        if _keyword_before(text, m.start(), KEYWORDS)
+    ]
+    assert [m.span() for m in _runs_after_keywords(text, windows, KEYWORDS, low)] == in_windows
+    if text.isascii():  # the vectorised pass: run starts from Hyperscan, checked exactly
+        assert [m.span() for m in _runs_at(text, whole, KEYWORDS, _starts(text))] == expected
+        assert [m.span() for m in _runs_at(text, windows, KEYWORDS, _starts(text))] == in_windows
+
+
+_FINDER = SpanFinder(KEYWORDS, lambda _: False)
+_PATTERNS = _FINDER.run_start_patterns()
+assert _PATTERNS is not None
+_STARTS = CoreMatcher([], use_hyperscan=True, extra=_PATTERNS)
+
+
+def _starts(text: str) -> list[int]:
+    ends = _STARTS.ends(text.encode("ascii"))
+    assert ends is not None
+    return sorted({e - 16 for found in ends.values() for e in found})
