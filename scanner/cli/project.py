@@ -41,7 +41,7 @@ def find_root(start: str | os.PathLike[str]) -> Path:
     path = Path(os.path.normpath(Path(start).absolute()))
     base = path if path.is_dir() else path.parent
     for candidate in (base, *base.parents):
-        if (candidate / ".git").exists():
+        if os.path.lexists(candidate / ".git"):  # False, not PermissionError, when unreadable
             return candidate
     return base
 

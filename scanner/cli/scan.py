@@ -14,6 +14,7 @@ from scanner.cli.common import (
     common_options,
     detect_all,
     finish,
+    refuse_output_over_input,
     summarize,
 )
 from scanner.cli.project import find_root, load_project
@@ -82,6 +83,7 @@ def scan_command(
 ) -> int:
     started = time.monotonic()
     targets = list(paths) or ["."]
+    refuse_output_over_input(options.output, targets)
     project = load_project(options, find_root("." if targets[0] == "-" else targets[0]))
     options = project.options  # the config's scan.max_file_size unless given on the command line
     source = project.file_source(targets, all_files=all_files, stdin=stdin)
