@@ -91,7 +91,9 @@ def test_fifo_is_written_through_not_replaced(tmp_path: Path, leaky: Path) -> No
     fifo = tmp_path / "report.fifo"
     os.mkfifo(fifo)
     received: list[bytes] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(
+        target=lambda: received.append(fifo.read_bytes()), daemon=True
+    )  # a replaced FIFO leaves it waiting
     reader.start()
     proc = ks(tmp_path, "scan", "src", "-f", "json", "-o", str(fifo))
     reader.join(timeout=60)
