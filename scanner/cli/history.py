@@ -98,6 +98,11 @@ def history_command(
 ) -> int:
     from scanner.sources.history import HistoryScan, is_remote
 
+    if since is not None and not since.strip():
+        # An unset CI variable (`--since "$BEFORE"`): say what is happening instead of a
+        # silent full scan the user did not mean to pay for.
+        print("keysweep: --since is empty: scanning the whole history", file=sys.stderr)
+        since = None
     root = Path.cwd() if is_remote(repo) else _project_root(Path(repo))
     project = load_project(options, root)
     options = project.options
