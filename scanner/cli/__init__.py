@@ -14,7 +14,6 @@ import re
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType, ModuleType
@@ -127,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         except Exception as exc:  # the last resort: a bug, never "findings"
             if os.environ.get("KEYSWEEP_DEBUG") == "1":
+                import traceback
+
                 traceback.print_exc()
             # The type only: an exception's message may hold a line of scanned input.
             _error_line(f"keysweep: internal error ({type(exc).__name__}); please report it", args)
