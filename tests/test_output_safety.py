@@ -213,11 +213,15 @@ def test_output_inside_a_scanned_directory_is_allowed(tmp_path: Path, leaky: Pat
 # --- item 18: stdout that cannot be written --------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["src", "empty"])
-def test_stdout_full_is_one_line(tmp_path: Path, leaky: Path, target: str) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [("scan", "src"), ("scan", "empty"), ("rules", "list")],
+    ids=["findings", "clean", "printing-command"],
+)
+def test_stdout_full_is_one_line(tmp_path: Path, leaky: Path, argv: tuple[str, ...]) -> None:
     (tmp_path / "empty").mkdir()
     with open("/dev/full", "wb") as full:
-        proc = ks(tmp_path, "scan", target, stdout=full, stderr=subprocess.PIPE)
+        proc = ks(tmp_path, *argv, stdout=full, stderr=subprocess.PIPE)
     assert_clean_error(proc, "standard output", "No space left on device")
 
 

@@ -8,6 +8,7 @@ inside functions, so ``keysweep staged`` starts fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import re
@@ -124,14 +125,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             # say and no one to say it to. Exit 2 (the report was not delivered whole), quietly.
             _silence_stdout()
             return EXIT_ERROR
-        except Exception as exc:  # the last resort: a bug, never "findings"
-            if os.environ.get("KEYSWEEP_DEBUG") == "1":
-                import traceback
-
-                traceback.print_exc()
-            # The type only: an exception's message may hold a line of scanned input.
-            _error_line(f"keysweep: internal error ({type(exc).__name__}); please report it", args)
+        except OSError as exc:
+            if not _stdout_failed(exc):
+                _internal_error(exc, args)
+                return EXIT_ERROR
+            # A command printing straight to stdout (`keysweep rules list > /dev/full`).
+            _silence_stdout()
+            _error_line(f"keysweep: error: cannot write standard output: {exc.strerror}", args)
             return EXIT_ERROR
+        except Exception as exc:  # the last resort: a bug, never "findings"
+            _internal_error(exc, args)
+            return EXIT_ERROR
+
+
+def _internal_error(exc: BaseException, args: Sequence[str]) -> None:
+    if os.environ.get("KEYSWEEP_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    # The type only: an exception's message may hold a line of scanned input.
+    _error_line(f"keysweep: internal error ({type(exc).__name__}); please report it", args)
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """True when ``exc`` is stdout refusing what a command printed to it: a write error
+    naming no file (keysweep wraps every file it writes in OutputError), or a flush that
+    fails again."""
+    if sys.stdout is None:
+        return True
+    if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF):
+        return True
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 EXIT_SIGNAL_BASE = 128  # killed by signal N: 128 + N (SIGINT 130, SIGHUP 129, SIGTERM 143)
