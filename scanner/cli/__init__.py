@@ -28,6 +28,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 EXIT_LIVE_KEY = 3
 EXIT_INTERRUPTED = 130
+EXIT_SIGNAL_BASE = 128  # stopped by signal N: 128 + N (SIGINT 130, SIGHUP 129, SIGTERM 143)
 
 # name -> module path. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
@@ -151,8 +152,8 @@ def _stdout_failed(exc: OSError) -> bool:
     """True when ``exc`` is stdout refusing what a command printed to it: a write error
     naming no file (keysweep wraps every file it writes in OutputError), or a flush that
     fails again."""
-    if sys.stdout is None:
-        return True
+    if sys.stdout is None:  # print() to a closed stdout writes nothing: not the cause
+        return False
     if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF):
         return True
     try:
@@ -160,9 +161,6 @@ def _stdout_failed(exc: OSError) -> bool:
     except (OSError, ValueError):
         return True
     return False
-
-
-EXIT_SIGNAL_BASE = 128  # killed by signal N: 128 + N (SIGINT 130, SIGHUP 129, SIGTERM 143)
 
 
 class _Stopped(KeyboardInterrupt):
