@@ -43,6 +43,9 @@ def default_jobs() -> int:
 def _ignore_sigint() -> None:
     # Ctrl-C reaches the whole process group; the parent handles it and ends the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent's SIGTERM/SIGHUP handler (a clean stop) is not the workers': they just end.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _scan_item(item: _Item) -> list[Finding]:

@@ -166,6 +166,10 @@ def _init_worker(scanner: BlobScanner) -> None:
     global _worker_scanner
     _worker_scanner = scanner
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # The parent's SIGTERM/SIGHUP handler (a clean stop) is not the workers': they just end,
+    # silently, when the parent stops the pool or the whole group is terminated.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _scan_in_worker(item: tuple[str, bytes]) -> tuple[str, list[Finding]]:
