@@ -1,36 +1,176 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Writing what keysweep produces: reports, baselines, audit logs.
+
+A regular file (or a new path) is written atomically: a reader sees the old file or the new
+one, never half of either. Anything else a user names is written *through*, never replaced:
+a device (``/dev/stdout``, ``/dev/null``), a FIFO, ``/dev/fd/N`` and a shell's ``>(cmd)``. A
+symbolic link stays a link: the file it leads to is what gets written. ``-`` is stdout.
+
+Modes: a new file gets ``0666`` less the umask (``0600`` when it holds plain secrets); an
+existing file keeps its mode, narrowed to ``0600`` for plain secrets, never widened.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
 from scanner.errors import OutputError
 
+STDOUT = "-"
+PRIVATE_MODE = 0o600
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, mode: int = 0o644) -> None:
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_output(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False) -> None:
+    """Write ``data`` where ``path`` leads (see the module docstring); ``private`` for a file
+    holding plain secrets. Raises :class:`OutputError` naming ``path`` and the reason."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    name = os.fspath(path)
+    if name == STDOUT:
+        write_stdout(payload)
+        return
+    try:
+        info: os.stat_result | None = os.stat(name)  # follows links
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise OutputError(f"cannot write {name}: {os.strerror(errno.EISDIR)}")
+        _write_through(name, payload)
+        return
+    # A regular file or a new path; a symbolic link is kept and the file it leads to written.
+    target = os.path.realpath(name) if os.path.islink(name) else name
+    mode = _new_mode(info, private)
+    write_atomic(target, payload, mode=mode, label=name)
+
+
+def _new_mode(info: os.stat_result | None, private: bool) -> int:
+    base = 0o666 & ~current_umask() if info is None else stat.S_IMODE(info.st_mode)
+    return base & PRIVATE_MODE if private else base
+
+
+def _write_through(name: str, payload: bytes) -> None:
+    """A device, FIFO or pipe: open it as it is and write (no temporary file, no rename)."""
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+
+
+def write_stdout(payload: bytes) -> None:
+    """Write bytes to standard output. A closed stdout or a failed write (``> /dev/full``) is
+    an :class:`OutputError`; a reader that went away (``| head -1``) raises BrokenPipeError,
+    which the CLI ends quietly."""
+    stream = sys.stdout
+    if stream is None:
+        raise OutputError("cannot write standard output: it is closed")
+    binary = getattr(stream, "buffer", None)
+    try:
+        if binary is None:  # a text-only stream put in place of stdout
+            stream.write(payload.decode("utf-8"))
+            stream.flush()
+        else:
+            stream.flush()
+            binary.write(payload)
+            binary.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
+        raise OutputError(f"cannot write standard output: {reason}") from None
+
+
+def flush_stdout() -> None:
+    """Flush what commands printed, so a failed write is an error here, not a complaint
+    from the interpreter at exit."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
+        silence_stdout()
+        raise OutputError(f"cannot write standard output: {reason}") from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def stdout_failed(exc: OSError) -> bool:
+    """True when ``exc`` is stdout refusing what a command printed to it: a write error
+    naming no file (keysweep wraps every file it writes in OutputError), or a flush that
+    fails again."""
+    if sys.stdout is None:  # print() to a closed stdout writes nothing: not the cause
+        return False
+    if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF):
+        return True
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: str | bytes,
+    *,
+    mode: int | None = None,
+    label: str | None = None,
+) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and rename it.
 
-    On any failure (disk full, permission, missing directory) the previous file at ``path``
-    is left untouched and an :class:`OutputError` names the path and the reason.
+    ``mode`` None keeps an existing file's mode, else ``0666`` less the umask. On any failure
+    (disk full, permission, missing directory) the previous file at ``path`` is left
+    untouched and an :class:`OutputError` names ``label`` (default: the path) and the reason.
     """
     target = Path(path)
+    shown = label or str(target)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     directory = target.parent if str(target.parent) else Path(".")
     tmp_name: str | None = None
     try:
+        if mode is None:
+            try:
+                mode = stat.S_IMODE(os.stat(target).st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~current_umask()
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
         tmp_name = None
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
@@ -38,7 +178,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, mode: int =
 
 
 def append_line_durably(path: str | os.PathLike[str], line: str) -> None:
-    """Append one line (a JSON record, say) with a single write(2) and fsync.
+    """Append one line (a JSON record, say) with a single write(2) and fsync, to a file
+    created ``0600``.
 
     Used for append-only logs such as the deactivation audit log: a record is either
     wholly present or absent, and earlier records are never rewritten.
@@ -46,8 +187,8 @@ def append_line_durably(path: str | os.PathLike[str], line: str) -> None:
     target = Path(path)
     payload = (line.rstrip("\n") + "\n").encode("utf-8")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        _make_parents(target.parent)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
         try:
             os.write(fd, payload)
             os.fsync(fd)
@@ -55,3 +196,12 @@ def append_line_durably(path: str | os.PathLike[str], line: str) -> None:
             os.close(fd)
     except OSError as exc:
         raise OutputError(f"cannot append to {target}: {exc.strerror or exc}") from None
+
+
+def _make_parents(directory: Path) -> None:
+    """``mkdir -p``, except that a regular file in the way is "Not a directory" (mkdir says
+    "File exists", which points the user at the wrong problem)."""
+    for part in (*reversed(directory.parents), directory):
+        if part.exists() and not part.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(part))
+    directory.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ bottom layer.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -90,10 +91,12 @@ def find_config(root: Path) -> tuple[Path, bool] | None:
     ``.keysweep.toml`` wins; ``pyproject.toml`` counts only when it has ``[tool.keysweep]``.
     """
     dedicated = root / CONFIG_FILENAME
-    if dedicated.is_file():
+    # os.path.isfile: an unreadable directory means "no config here", not a PermissionError
+    # (the scan then reports the directory as unreadable).
+    if os.path.isfile(dedicated):
         return dedicated, False
     pyproject = root / PYPROJECT_FILENAME
-    if pyproject.is_file():
+    if os.path.isfile(pyproject):
         data = _read_toml(pyproject)
         tool = data.get("tool")
         if isinstance(tool, dict) and "keysweep" in tool:
@@ -130,12 +133,29 @@ def load_config(path: Path | None, root: Path) -> Config:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # TOML is UTF-8; an editor's BOM is harmless
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path}: not UTF-8 ({_encoding_hint(raw)}invalid byte at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+
+
+def _encoding_hint(raw: bytes) -> str:
+    """What a non-UTF-8 config most likely is (PowerShell and some editors write UTF-16)."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "looks like UTF-32; "
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:64]:
+        return "looks like UTF-16; "
+    return ""
 
 
 # --------------------------------------------------------------------------- validation

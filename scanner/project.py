@@ -67,7 +67,7 @@ def find_root(start: str | os.PathLike[str]) -> Path:
     path = Path(os.path.normpath(Path(start).absolute()))
     base = path if path.is_dir() else path.parent
     for candidate in (base, *base.parents):
-        if (candidate / ".git").exists():
+        if os.path.lexists(candidate / ".git"):  # False, not PermissionError, when unreadable
             return candidate
     return base
 
@@ -79,7 +79,8 @@ def project_root(target: str = ".") -> Path:
     if target == "-" or (not os.path.exists(target) and _is_remote(target)):
         return find_root(Path.cwd())
     path = Path(target)
-    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+    # os.path: False, not PermissionError, for an unreadable directory (reported by the scan)
+    if os.path.isfile(path / "HEAD") and os.path.isdir(path / "objects"):
         return Path(os.path.normpath(path.absolute()))
     return find_root(path)
 

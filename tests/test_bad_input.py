@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 from support.fs import tree_snapshot
 from support.keys import Credential, make_credential
 from support.repo import blob_path, commit_files, git, init_repo
-from support.run import assert_clean_error, assert_no_traceback, run_keysweep
+from support.run import assert_clean_error, assert_no_traceback, cli_env, run_keysweep
 from support.samples import validate_sarif
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -692,3 +693,90 @@ def test_unwritable_baseline_keeps_previous_baseline(
     assert_clean_error(proc, "ro/base.jsonl")
     assert (out_dir / "base.jsonl").read_text() == previous
     assert [p.name for p in out_dir.iterdir()] == ["base.jsonl"]
+
+
+# --- issue 9: standard streams, unreadable targets, encodings of the config ------------------
+
+
+def test_stdin_closed(tmp_path: Path) -> None:
+    script = "import os, runpy, sys; os.close(0); sys.argv = ['keysweep', 'scan', '-']; "
+    script += "runpy.run_module('scanner', run_name='__main__')"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "home"),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert_clean_error(proc, "standard input")
+
+
+def test_unreadable_directory_named_as_target(tmp_path: Path, drop_dac: tuple[str, ...]) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    (closed / "a.env").write_text(make_credential("closed-dir").env_text())
+    closed.chmod(0)
+    try:
+        proc = ks(tmp_path, "scan", "closed", "--format", "json", wrapper=drop_dac)
+    finally:
+        closed.chmod(0o755)
+    assert_clean_error(proc, "closed", "permission denied")
+    assert report(proc)["scan"]["skipped"].get("unreadable") == 1
+
+
+@pytest.mark.parametrize(
+    ("codec", "hint"),
+    [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32"), ("latin-1", "UTF-8")],
+)
+def test_config_not_utf8(tmp_path: Path, codec: str, hint: str) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("nothing\n")
+    (src / ".keysweep.toml").write_bytes("# café\n[scan]\nmax_file_size = 1048576\n".encode(codec))
+    line = assert_clean_error(ks(tmp_path, "scan", "src"), ".keysweep.toml", "not UTF-8")
+    assert hint in line
+
+
+def test_config_with_utf8_bom_is_read(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("nothing\n")
+    (src / ".keysweep.toml").write_bytes(codecs.BOM_UTF8 + b"[scan]\nmax_file_size = 1048576\n")
+    proc = ks(tmp_path, "scan", "src")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+
+
+def test_empty_since_says_it_scans_all_history(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"a.txt": "nothing\n"}, "one")
+    proc = ks(tmp_path, "history", str(repo), "--since", "")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    assert "--since is empty" in proc.stderr.decode()
+
+
+def test_binary_under_a_huge_cap_is_not_read_whole(tmp_path: Path) -> None:
+    """``--max-file-size 3G``: a 2 GiB binary is rejected by the 8 KiB sniff, not read whole
+    (a sparse file of NULs; reading it whole would need 2 GiB of memory, capped at 512 MiB
+    here)."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    with open(root / "disk.img", "wb") as handle:
+        handle.truncate(2 << 30)
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20)); "
+    script = limit + "import runpy, sys; "
+    script += "sys.argv = ['keysweep', 'scan', 'tree', '--max-file-size', '3G', '-f', 'json']; "
+    script += "runpy.run_module('scanner', run_name='__main__')"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "home"),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    assert report(proc)["scan"]["skipped"].get("binary") == 1

@@ -16,6 +16,10 @@ from types import ModuleType
 from typing import Any
 
 from scanner import __version__
+from scanner.atomic import flush_stdout, silence_stdout
+from scanner.cli.errorline import error_line, unexpected
+from scanner.cli.errorline import scrub as scrub
+from scanner.cli.stop import Stopped, signals_stop_cleanly
 from scanner.errors import ScannerError
 
 EXIT_CLEAN = 0
@@ -23,6 +27,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 EXIT_LIVE_KEY = 3
 EXIT_INTERRUPTED = 130
+EXIT_SIGNAL_BASE = 128  # stopped by signal N: 128 + N (SIGINT 130, SIGHUP 129, SIGTERM 143)
 
 # name -> module path. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
@@ -42,7 +47,8 @@ DESCRIPTION = """\
 Find leaked AWS credentials (and other high-value secrets) in files, .env files,
 staged changes and the full history of git repositories.
 
-exit codes: 0 clean, 1 findings, 2 error, 3 live AWS key found (with --verify), 130 interrupted
+exit codes: 0 clean, 1 findings, 2 error, 3 live AWS key found (with --verify),
+            130 interrupted (128 + N for signal N: 129 SIGHUP, 143 SIGTERM)
 """
 
 
@@ -96,27 +102,44 @@ def _command_named(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = list(sys.argv[1:] if argv is None else argv)
-        parser = build_parser(only=_command_named(args))
-        ns = parser.parse_args(args)
-        if not ns.command:
-            parser.print_help(sys.stderr)
+    """Run one command; map every outcome to an exit code and at most one line on stderr.
+
+    SIGTERM and SIGHUP take the same path as Ctrl-C (temporary clones removed, git and worker
+    processes ended); a reader that goes away (``| head -1``) ends the run quietly; anything
+    else that escapes is an internal error, never exit 1 (which means "findings").
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    with signals_stop_cleanly():
+        try:
+            parser = build_parser(only=_command_named(args))
+            ns = parser.parse_args(args)
+            if not ns.command:
+                parser.print_help(sys.stderr)
+                return EXIT_ERROR
+            module = _load(COMMANDS[ns.command])
+            result: int = module.run(ns)
+            flush_stdout()
+            return result
+        except _UsageExit as exc:
+            error_line(str(exc), args)
             return EXIT_ERROR
-        module = _load(COMMANDS[ns.command])
-        result: int = module.run(ns)
-        return result
-    except _UsageExit as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_ERROR
-    except ScannerError as exc:
-        print(f"keysweep: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("keysweep: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_ERROR
+        except ScannerError as exc:
+            error_line(f"keysweep: error: {exc}", args)
+            return EXIT_ERROR
+        except Stopped as exc:
+            error_line(exc.message(), args)
+            return EXIT_SIGNAL_BASE + exc.signum
+        except KeyboardInterrupt:
+            error_line("keysweep: interrupted", args)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader of stdout went away (`keysweep scan . | head -1`): nothing left to
+            # say and no one to say it to. Exit 2 (the report was not delivered whole), quietly.
+            silence_stdout()
+            return EXIT_ERROR
+        except Exception as exc:  # the last resort: a bug, never "findings"
+            unexpected(exc, args)
+            return EXIT_ERROR
 
 
 def entry() -> None:

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner.atomic import write_atomic
+from scanner.atomic import STDOUT, write_output
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions as CommonOptions
 from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_fragments
+from scanner.errors import UsageError
 from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import SourceStats
@@ -82,12 +83,33 @@ def finish(result: ScanResult, options: CommonOptions, project: Project | None =
     return exit_code(result)
 
 
+def refuse_output_over_input(output: str | None, inputs: Sequence[str]) -> None:
+    """``--output`` naming one of the files a command reads (``scan a.env -o a.env``) would
+    replace that input with the report: a usage error, before any work is done."""
+    if output is None or output == STDOUT:
+        return
+    import os
+
+    for name in inputs:
+        if name == STDOUT:
+            continue
+        try:
+            same = os.path.samefile(output, name)
+        except OSError:  # either does not exist (yet): not the same file
+            continue
+        if same:
+            raise UsageError(
+                f"--output {output} is one of the inputs ({name}); write the report somewhere else"
+            )
+
+
 def write_report(result: ScanResult, options: CommonOptions) -> None:
     """Render the report; stdout, or ``--output`` written atomically now that the scan is
     over (a failed run never truncates a previous report). Errors and the summary line go
     to stderr."""
     module = reporter(options.fmt)
-    to_terminal = options.output is None and sys.stdout.isatty()
+    target = STDOUT if options.output is None else options.output
+    to_terminal = target == STDOUT and sys.stdout is not None and sys.stdout.isatty()
     if to_terminal and isinstance(module, TerminalReporter):
         width = shutil.get_terminal_size((120, 24)).columns
         text: str = module.render_terminal(
@@ -98,18 +120,10 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
             result, show_secrets=options.show_secrets, redact_ids=options.redact_ids
         )
     # Strict UTF-8 whatever the locale; a lone surrogate (a non-UTF-8 file name) becomes a
-    # \\udcXX escape, which JSON reads back as the same name.
+    # \\udcXX escape, which JSON reads back as the same name. A report holding plain secrets
+    # is written 0600.
     data = text.encode("utf-8", "backslashreplace")
-    if options.output is not None:
-        write_atomic(options.output, data)
-    else:
-        binary = getattr(sys.stdout, "buffer", None)
-        if binary is None:  # a text-only stream put in place of stdout
-            sys.stdout.write(data.decode("utf-8"))
-        else:
-            sys.stdout.flush()
-            binary.write(data)
-            binary.flush()
+    write_output(target, data, private=options.show_secrets)
     from scanner.report.table import printable, summary_line
 
     for error in result.summary.errors:

@@ -84,6 +84,11 @@ def history_command(
     options: CommonOptions,
     progress: bool | None = None,
 ) -> int:
+    if since is not None and not since.strip():
+        # An unset CI variable (`--since "$BEFORE"`): say what is happening instead of a
+        # silent full scan the user did not mean to pay for.
+        print("keysweep: --since is empty: scanning the whole history", file=sys.stderr)
+        since = None
     project, options = load_project(options, project_root(repo))
     show_progress = sys.stderr.isatty() if progress is None else progress
     with RichProgress() if show_progress else NoProgress() as bar:

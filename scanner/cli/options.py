@@ -89,7 +89,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
         "-o",
         "--output",
         metavar="FILE",
-        help="write the report to FILE (atomically, once it is complete) instead of stdout",
+        help="write the report to FILE once complete (a regular file atomically; - is stdout)",
     )
     report.add_argument(
         "--show-secrets",

@@ -92,7 +92,7 @@ def remediate_command(
     rule_packs: tuple[str, ...] = (),
     config_file: str | None = None,
 ) -> int:
-    from scanner.atomic import write_atomic
+    from scanner.atomic import write_output
     from scanner.cli.common import CommonOptions
     from scanner.cli.project import find_root, load_project
     from scanner.detect import Detector
@@ -118,7 +118,7 @@ def remediate_command(
     base = Path(os.path.abspath(repo))
     expressions = expressions or str(base.parent / f"{base.name}.keysweep-expressions.txt")
     if plan.secrets:
-        write_atomic(expressions, expressions_text(plan.secrets), mode=0o600)
+        write_output(expressions, expressions_text(plan.secrets), private=True)
     default_into = into or str(base.parent / f"{base.name}-rewritten.git")
     print(render_plan(plan, report=report, expressions=expressions, into=default_into), end="")
     code = EXIT_ERROR if plan.problems else EXIT_CLEAN

@@ -7,7 +7,13 @@ import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from scanner.cli.common import build_detector, detect_all, finish, summarize
+from scanner.cli.common import (
+    build_detector,
+    detect_all,
+    finish,
+    refuse_output_over_input,
+    summarize,
+)
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import Project, load_project, project_root
 from scanner.models import ScanMode, ScanResult
@@ -68,6 +74,7 @@ def scan_command(
     stdin: BinaryIO | None = None,
 ) -> int:
     targets = list(paths) or ["."]
+    refuse_output_over_input(options.output, targets)
     # options come back resolved: the config's scan.max_file_size unless given on the command line
     project, options = load_project(options, project_root(targets[0]))
     result = scan_files(targets, options, project, all_files=all_files, jobs=jobs, stdin=stdin)

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.atomic import write_atomic
+from scanner.atomic import write_output
 from scanner.errors import BaselineError
 from scanner.models import Finding
 from scanner.schema import Node, Problem
@@ -225,7 +225,7 @@ def _parse_entry(data: dict[str, Any], where: str) -> BaselineEntry:
 
 def write_baseline(path: Path, baseline: Baseline) -> None:
     """Write atomically: a reader sees the old baseline or the new one."""
-    write_atomic(path, baseline.dumps())
+    write_output(path, baseline.dumps())
 
 
 # --------------------------------------------------------------------------- building

@@ -26,11 +26,15 @@ _LEVELS = {
 # Other control characters (ESC of a terminal sequence in a file name, C1 CSI) are escaped the
 # same way, so a crafted name cannot colour or rewrite the job log.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidi overrides and isolates, direction marks and line/paragraph separators: invisible, yet
+# they reorder or break what the log shows ("Trojan Source"). Shown as \uXXXX instead.
+_INVISIBLE = re.compile("[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def escape_data(value: str) -> str:
     """Escape the message part of a workflow command."""
     escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    escaped = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped)
     return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", escaped)
 
 

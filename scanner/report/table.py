@@ -82,6 +82,7 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
     elif f.in_head is False:
         removed = f.history.removed_in if f.history is not None else None
         parts.append(f"removed in {removed.sha[:12]}" if removed else "not in HEAD")
+    parts.extend(f.notes)  # e.g. "baseline entry expired on 2026-01-31"
     return "; ".join(parts)
 
 
@@ -127,6 +128,9 @@ def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) 
     return "\n".join(lines) + "\n"
 
 
+# Below this many columns a five-column table shows empty, one-letter cells (COLUMNS=10).
+MIN_TABLE_WIDTH = 60
+
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
@@ -143,6 +147,13 @@ def render_terminal(
     console = Console(file=buffer, force_terminal=True, width=width, highlight=False)
     if not body:
         console.print(Text("No secrets found.", style="green"))
+        return buffer.getvalue()
+    if width < MIN_TABLE_WIDTH:  # too narrow for five columns: one block per finding
+        for severity, *rest in body:
+            console.print(Text(severity, style=_SEVERITY_STYLE.get(severity, "")))
+            for header, cell in zip(HEADERS[1:], rest, strict=True):
+                if cell:
+                    console.print(Text(f"  {header.lower()}: {cell}"), overflow="fold")
         return buffer.getvalue()
     table = Table(show_lines=False, header_style="bold")
     for header in HEADERS:

@@ -90,6 +90,8 @@ class FileSource:
 
     def check_paths(self) -> None:
         for path in self.paths:
+            if path == "-" and self.stdin is None and sys.stdin is None:
+                raise UsageError("-: standard input is closed, nothing to read")
             if path != "-" and not os.path.lexists(path):
                 raise UsageError(f"{path}: no such file or directory")
 
@@ -107,7 +109,10 @@ class FileSource:
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
         stream = self.stdin if self.stdin is not None else sys.stdin.buffer
-        raw = _read_upto(stream.read, self.max_file_size + 1)  # the cap of files: `yes | ...` ends
+        try:
+            raw = _read_upto(stream.read, self.max_file_size + 1)  # the cap: `yes | ...` ends
+        except OSError as exc:  # a closed or unreadable descriptor 0
+            raise UsageError(f"-: cannot read standard input: {exc.strerror or exc}") from None
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
@@ -245,16 +250,22 @@ class FileSource:
 def _read(path: str, limit: int, size_hint: int) -> bytes | None:
     """The file's bytes, or None when it holds more than ``limit`` bytes.
 
-    Reads ``size_hint + 1`` bytes in one unbuffered call (right-sized, no 10 MiB buffer per
-    file); only a file that grew since it was listed, or one that reports no size (procfs),
-    costs a second read, still bounded by ``limit``. Callers only pass regular files, and
-    O_NONBLOCK guards against one being swapped for a FIFO in between.
+    The first 8 KiB come first: a binary file stops there (its head is returned and
+    ``_admit`` counts it as binary), so ``--max-file-size 3G`` never reads a 2 GB binary
+    whole. The rest is read in one unbuffered call sized from ``size_hint`` (no 10 MiB buffer
+    per file); only a file that grew since it was listed, or one that reports no size
+    (procfs), costs a further read, still bounded by ``limit``. Callers only pass regular
+    files, and O_NONBLOCK guards against one being swapped for a FIFO in between.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
     with open(os.open(path, flags), "rb", buffering=0) as handle:
+        data = handle.read(min(BINARY_SNIFF_BYTES, limit + 1)) or b""
+        if is_binary(data):
+            return data
         first = min(size_hint, limit) + 1
-        data = handle.read(first) or b""
-        if len(data) == first and len(data) <= limit:
+        if len(data) == min(BINARY_SNIFF_BYTES, limit + 1) and len(data) < first:
+            data += handle.read(first - len(data)) or b""
+        if len(data) >= first and len(data) <= limit:
             data += _read_upto(handle.read, limit + 1 - len(data))
     return None if len(data) > limit else data
 

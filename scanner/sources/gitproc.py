@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import IO
@@ -211,6 +212,28 @@ class Stream:
             proc.wait()
 
 
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process started with ``start_new_session`` and every process in its group,
+    reap it, and wait (briefly) until the group is gone: no git survives keysweep, and none
+    writes into a directory that is about to be removed."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for _ in range(100):  # helpers of git, reparented: gone within milliseconds of SIGTERM
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def clone_mirror(url: str, dest: str) -> None:
     """``git clone --mirror URL DEST`` with the transport restrictions above; no checkout."""
     argv = git_argv(
@@ -218,11 +241,25 @@ def clone_mirror(url: str, dest: str) -> None:
     )
     env = git_env(keep_redirects=False)
     try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, check=False
+        # Own process group, so a stop (Ctrl-C, SIGTERM, SIGHUP: any exception here) ends
+        # git *and* its helpers (remote-https, index-pack, upload-pack) before the caller
+        # removes the half-written mirror.
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise GitError(NO_GIT) from None
+    try:
+        stdout, stderr = child.communicate()
+    except BaseException:
+        stop_process_group(child)
+        raise
+    proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         message = first_line(proc.stderr).replace(url, redact_url(url))
         raise GitError(f"{redact_url(url)}: cannot clone: {message}")
