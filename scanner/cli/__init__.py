@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "scanner.cli.baseline",
     "deactivate": "scanner.cli.deactivate",
     "reactivate": "scanner.cli.reactivate",
+    "analyze": "scanner.cli.analyze",
 }
 
 DESCRIPTION = """\

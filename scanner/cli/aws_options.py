@@ -91,8 +91,9 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
     group.add_argument(
         "--exposure",
         action="store_true",
-        help="for live keys, ask IAM when/where they were last used (iam:GetAccessKeyLastUsed, "
-        "operator credentials; implied by --aws-profile)",
+        help="for live keys, ask IAM when/where they were last used (iam:GetAccessKeyLastUsed) "
+        "and what they can do (blast radius: principal, groups, policies, MFA; read-only IAM), "
+        "with operator credentials; implied by --aws-profile",
     )
     add_aws_connection_options(group)
     for flag, default, what in (
@@ -131,6 +132,8 @@ def aws_settings(
         concurrency=getattr(ns, "verify_concurrency", _DEFAULT.concurrency),
         timeout=getattr(ns, "aws_timeout", _DEFAULT.timeout),
         canary_accounts=tuple(getattr(ns, "canary_account", ()) or ()),
+        # commands with --exposure (scan, history, verify) add the blast radius with it
+        blast_radius=hasattr(ns, "exposure") and (bool(ns.exposure) or profile is not None),
     ).with_config(config)
 
 

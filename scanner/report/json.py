@@ -18,10 +18,12 @@ from typing import Any
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.models import (
+    BlastRadius,
     CommitInfo,
     Finding,
     HistoryInfo,
     PairedSecret,
+    PrincipalKind,
     ScanResult,
     ScanSummary,
     Severity,
@@ -138,7 +140,28 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
     }
     if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
         data["identifier"] = True
+    if f.blast_radius is not None:
+        data["blast_radius"] = blast_radius_to_dict(f.blast_radius)
     return data
+
+
+def blast_radius_to_dict(b: BlastRadius) -> dict[str, Any]:
+    """The ``blast_radius`` object (written only when set: older reports stay identical)."""
+    optional = b.high_risk_actions_allowed, b.other_active_keys
+    return {
+        "principal": b.principal.value,
+        "arn": b.arn,
+        "user": b.user,
+        "groups": list(b.groups),
+        "attached_policies": list(b.attached_policies),
+        "inline_policies": list(b.inline_policies),
+        "admin_equivalent": b.admin_equivalent,
+        "grants": list(b.grants),
+        "high_risk_actions_allowed": None if optional[0] is None else list(optional[0]),
+        "mfa_enabled": b.mfa_enabled,
+        "other_active_keys": None if optional[1] is None else list(optional[1]),
+        "errors": list(b.errors),
+    }
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -281,6 +304,35 @@ def _read_finding(r: _Reader) -> Finding:
         ),
         notes=r.strs("notes"),
         identifier=r.get_bool("identifier"),
+        blast_radius=_read_blast_radius(r.obj("blast_radius")),
+    )
+
+
+def _read_blast_radius(r: _Reader | None) -> BlastRadius | None:
+    if r is None:
+        return None
+    text = r.get_str("principal")
+    try:
+        principal = PrincipalKind(text)
+    except ValueError:
+        raise InputError(f"{r.where}: unknown principal {text!r}") from None
+    return BlastRadius(
+        principal=principal,
+        arn=r.opt_str("arn"),
+        user=r.opt_str("user"),
+        groups=r.strs("groups"),
+        attached_policies=r.strs("attached_policies"),
+        inline_policies=r.strs("inline_policies"),
+        admin_equivalent=r.get_bool("admin_equivalent"),
+        grants=r.strs("grants"),
+        high_risk_actions_allowed=r.strs("high_risk_actions_allowed")
+        if r.data.get("high_risk_actions_allowed") is not None
+        else None,
+        mfa_enabled=r.opt_bool("mfa_enabled"),
+        other_active_keys=r.strs("other_active_keys")
+        if r.data.get("other_active_keys") is not None
+        else None,
+        errors=r.strs("errors"),
     )
 
 
