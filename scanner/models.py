@@ -178,7 +178,7 @@ class BlastRadius:
         if self.other_active_keys:
             parts.append("other active keys " + ", ".join(self.other_active_keys))
         if self.errors:
-            parts.append(f"{len(self.errors)} IAM call(s) failed")
+            parts.append(f"incomplete: {len(self.errors)} error(s)")
         return "; ".join(parts)
 
 

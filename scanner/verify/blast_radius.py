@@ -38,7 +38,8 @@ from scanner.verify.operator import Operator, aws_error_text
 
 Log = Callable[[str], None]
 
-ADMIN_POLICY_ARN_SUFFIX = ":policy/AdministratorAccess"
+# AWS's own managed policy (any partition); a customer policy of that name proves nothing.
+_ADMIN_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
 ADMIN_ACTIONS = frozenset({"*", "*:*", "iam:*"})
 
 # Simulated for each principal: taking over the account, reading its data, spending its money.
@@ -131,12 +132,16 @@ class _Calls:
 
     def call(self, action: str, **params: Any) -> dict[str, Any] | None:
         import botocore.exceptions
+        import botocore.parsers
+        from botocore import xform_name
 
-        method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
         try:
-            answer: dict[str, Any] = getattr(self.iam, method)(**params)
+            answer: dict[str, Any] = getattr(self.iam, xform_name(action))(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             self.errors.append(f"iam:{action}: {aws_error_text(exc)}")
+            return None
+        except botocore.parsers.ResponseParserError:  # an HTML error page: not implemented
+            self.errors.append(f"iam:{action}: the endpoint gave no IAM answer (not implemented?)")
             return None
         return answer
 
@@ -169,7 +174,7 @@ def _read_policies(calls: _Calls, kind: str, name: str, policies: _Policies, via
         label = f"{item.get('PolicyName')}{via}"
         policies.attached.append(label)
         arn = str(item.get("PolicyArn", ""))
-        if arn.endswith(ADMIN_POLICY_ARN_SUFFIX):
+        if _ADMIN_POLICY_ARN.match(arn):
             policies.grants.append(f"{label}: AdministratorAccess")
             continue
         policies.grants.extend(admin_grants(label, _managed_document(calls, arn)))
@@ -293,8 +298,8 @@ def with_blast_radius(
             )
         else:
             radii[f.secret] = radius_of(f.secret, v.arn, iam)
-        if log and radii[f.secret].errors:
-            log(f"blast radius of {f.secret}: {len(radii[f.secret].errors)} IAM call(s) failed")
+        for error in radii[f.secret].errors if log else ():
+            log(f"blast radius of {f.secret}: {error}")
     out = []
     for f in items:
         radius = radii.get(f.secret) if f.verification and f.verification.status == LIVE else None
