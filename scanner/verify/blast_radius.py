@@ -298,8 +298,9 @@ def with_blast_radius(
             )
         else:
             radii[f.secret] = radius_of(f.secret, v.arn, iam)
-        for error in radii[f.secret].errors if log else ():
-            log(f"blast radius of {f.secret}: {error}")
+        if log is not None:
+            for error in radii[f.secret].errors:
+                log(f"blast radius of {f.secret}: {error}")
     out = []
     for f in items:
         radius = radii.get(f.secret) if f.verification and f.verification.status == LIVE else None
