@@ -94,6 +94,7 @@ def analyze_command(
         keep_verdicts=True,
         operator_lookup=True,
         blast_radius=True,
+        blast_radius_required=True,
     )
     result = apply_aws_stage(result, settings, config.verify)
     write_report(result, options)

@@ -66,6 +66,7 @@ class AwsSettings:
     keep_verdicts: bool = False  # trust a finding's verification (a report's) instead of asking
     operator_lookup: bool = False  # keys without a secret: ListAccessKeys, operator credentials
     blast_radius: bool = False  # live keys: principal, policies, MFA (operator credentials)
+    blast_radius_required: bool = False  # unusable operator credentials: an error, not a note
 
     def with_config(self, config: AccountLists | None) -> AwsSettings:
         """Add the canary/allow/deny account lists of the ``[verify]`` configuration."""
@@ -157,7 +158,7 @@ def _with_blast_radius(
     findings: list[Finding], settings: AwsSettings, notes: list[str], *, log: Log
 ) -> list[Finding]:
     """The blast-radius step. Operator credentials that cannot be used at all are an error
-    when the operator lookup was asked for (``keysweep analyze``), else a note."""
+    when ``settings.blast_radius_required`` (``keysweep analyze``), else a note."""
     from scanner.verify.blast_radius import with_blast_radius
     from scanner.verify.operator import Mode, operator_identity
     from scanner.verify.session import operator_client
@@ -166,7 +167,7 @@ def _with_blast_radius(
         operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
         iam = operator_client("iam", settings.aws())
     except VerifyError as exc:
-        if settings.operator_lookup:
+        if settings.blast_radius_required:
             raise
         log(f"blast radius skipped: {exc}")
         notes.append(f"blast radius skipped: {exc}")
