@@ -163,7 +163,7 @@ class BlastRadius:
         if self.principal == PrincipalKind.ROOT:
             head = "ROOT KEY (no policy can limit it)"
         elif self.admin_equivalent:
-            head = "ADMIN-EQUIVALENT (" + ", ".join(self.grants) + ")"
+            head = "ADMIN-EQUIVALENT: " + ", ".join(self.grants)
         else:
             head = f"{self.principal}, not admin-equivalent"
         parts = [f"blast radius: {head}"]

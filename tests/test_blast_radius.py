@@ -95,7 +95,7 @@ RADIUS = BlastRadius(
     groups=("deployers",),
     attached_policies=("AdministratorAccess",),
     admin_equivalent=True,
-    grants=("AdministratorAccess: AdministratorAccess",),
+    grants=("AWS managed AdministratorAccess",),
     mfa_enabled=False,
     other_active_keys=("AKIA" + "Z" * 16,),
     errors=("iam:SimulatePrincipalPolicy: AccessDenied: no",),
@@ -165,6 +165,7 @@ class Users:
     harmless: tuple[str, str, str]
     second_key: str
     group: str
+    star: str
 
 
 def make_users(moto: MotoServer) -> Users:
@@ -181,6 +182,9 @@ def make_users(moto: MotoServer) -> Users:
     iam.put_group_policy(
         GroupName=group, PolicyName="iam-all", PolicyDocument=policy(allow("iam:*"))
     )
+    star = unique("br-star")
+    arn = iam.create_policy(PolicyName=star, PolicyDocument=policy(allow("*:*")))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)  # customer managed, read by version
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("br-mfa"))
     iam.enable_mfa_device(
         UserName=member,
@@ -205,6 +209,7 @@ def make_users(moto: MotoServer) -> Users:
         harmless=(reader, *reader_key),
         second_key=str(second),
         group=group,
+        star=star,
     )
 
 
@@ -236,13 +241,18 @@ def test_analyze_a_default_report(
     admin = radius[users.admin_managed[1]]
     assert admin["principal"] == "iam-user" and admin["user"] == users.admin_managed[0]
     assert admin["attached_policies"] == ["AdministratorAccess"]
+    assert admin["grants"] == ["AWS managed AdministratorAccess"]
     assert admin["admin_equivalent"] is True and admin["mfa_enabled"] is False
     assert admin["other_active_keys"] == []
 
     member = radius[users.iam_in_group[1]]
     assert member["groups"] == [users.group]
     assert member["inline_policies"] == [f"iam-all (group {users.group})"]
-    assert member["grants"] == [f"iam-all (group {users.group}): iam:* on *"]
+    assert member["attached_policies"] == [f"{users.star} (group {users.group})"]
+    assert member["grants"] == [
+        f"{users.star} (group {users.group}): *:* on *",
+        f"iam-all (group {users.group}): iam:* on *",
+    ]
     assert member["admin_equivalent"] is True and member["mfa_enabled"] is True
     assert member["other_active_keys"] == [users.second_key]
 
@@ -368,3 +378,10 @@ def test_scan_verify_exposure_adds_the_blast_radius(
     args = ["scan", str(project), "--verify", "-f", "json", "-o", str(plain)]
     assert main([*args, "--aws-endpoint-url", moto.endpoint]) == EXIT_LIVE_KEY
     assert all("blast_radius" not in f for f in json.loads(plain.read_text())["findings"])
+
+
+@pytest.mark.parametrize("module", ["scanner.verify.blast_radius", "scanner.cli.analyze"])
+def test_blast_radius_modules_import_lightly(module: str) -> None:
+    from test_verify_imports import test_verify_modules_import_lightly
+
+    test_verify_modules_import_lightly(module)  # no boto3 until an AWS call is made

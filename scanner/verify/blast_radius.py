@@ -175,7 +175,7 @@ def _read_policies(calls: _Calls, kind: str, name: str, policies: _Policies, via
         policies.attached.append(label)
         arn = str(item.get("PolicyArn", ""))
         if _ADMIN_POLICY_ARN.match(arn):
-            policies.grants.append(f"{label}: AdministratorAccess")
+            policies.grants.append(f"AWS managed AdministratorAccess{via}")
             continue
         policies.grants.extend(admin_grants(label, _managed_document(calls, arn)))
     for policy_name in (
