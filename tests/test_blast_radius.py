@@ -285,6 +285,31 @@ def test_analyze_a_default_report(
 
 
 @pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_assumed_role_policies(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    iam = moto.admin("iam")
+    role = unique("br-role")
+    trust = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT_A}, "Action": "sts:AssumeRole"})
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="ops", PolicyDocument=policy(allow("*")))
+    arn = f"arn:aws:sts::{ACCOUNT_A}:assumed-role/{role}/ci-session"
+    finding = dataclasses.replace(
+        key_finding("ASIA" + "T" * 16, "t" * 40, token="tok" * 30),
+        severity=Severity.HIGH,
+        verification=Verification("live", account=ACCOUNT_A, arn=arn),
+    )
+    code, out = analyze(moto, default_report(tmp_path / "l.json", finding), tmp_path / "o.json")
+    assert code == EXIT_LIVE_KEY and out[0]["severity"] == "critical"
+    radius = out[0]["blast_radius"]
+    assert radius["principal"] == "assumed-role" and radius["user"] is None
+    assert radius["inline_policies"] == [f"ops (role {role})"]
+    assert radius["grants"] == [f"ops (role {role}): * on *"]
+    assert radius["mfa_enabled"] is None and radius["other_active_keys"] is None
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
 def test_access_denied_is_recorded_not_fatal(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -330,7 +355,7 @@ def test_a_key_of_another_account_is_not_asked_about(
     assert code == EXIT_LIVE_KEY
     radius = out[0]["blast_radius"]
     assert radius["principal"] == "iam-user" and radius["admin_equivalent"] is False
-    assert "account 210987654321" in radius["errors"][0]
+    assert f"account {ACCOUNT_B}" in radius["errors"][0]
     # the exposure check's one lookup, the operator's identity, and no blast-radius call
     actions = {c.action for c in moto.requests()[before:]}
     assert actions == {"GetAccessKeyLastUsed", "GetCallerIdentity"}

@@ -56,6 +56,8 @@ HIGH_RISK_ACTIONS = (
     "ec2:RunInstances",
 )
 
+ROOT_GRANT = "root: every action on every resource; no policy can limit it"
+
 _ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(.+)$")
 
 
@@ -220,12 +222,13 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
             principal=kind,
             arn=arn,
             admin_equivalent=True,
-            grants=("root: every action on every resource; no policy can limit it",),
+            grants=(ROOT_GRANT,),
             mfa_enabled=None if mfa is None else bool(mfa),
             errors=tuple(calls.errors),
         )
     if kind == PrincipalKind.UNKNOWN or name is None:
-        return BlastRadius(principal=PrincipalKind.UNKNOWN, arn=arn)
+        why = f"{arn or 'no ARN'}: not a root, IAM user or assumed-role ARN; nothing asked"
+        return BlastRadius(principal=PrincipalKind.UNKNOWN, arn=arn, errors=(why,))
     policies = _Policies()
     if kind == PrincipalKind.IAM_USER:
         groups = [
@@ -288,9 +291,12 @@ def with_blast_radius(
             continue
         account = v.account or account_of_arn(v.arn)
         if account and account != operator.account:
+            root = principal_of(v.arn)[0] == PrincipalKind.ROOT
             radii[f.secret] = BlastRadius(
                 principal=principal_of(v.arn)[0],
                 arn=v.arn,
+                admin_equivalent=root,
+                grants=(ROOT_GRANT,) if root else (),
                 errors=(
                     f"the key is in account {account}, the operator in {operator.account}: "
                     "IAM answers only about the operator's own account",
