@@ -206,6 +206,68 @@ class Verification:
     used_after_leak: bool | None = None
 
 
+class PrincipalKind(StrEnum):
+    """Who a live key acts as (from its verification ARN)."""
+
+    ROOT = "root"
+    IAM_USER = "iam-user"
+    ASSUMED_ROLE = "assumed-role"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    """What a live AWS key can do, read with the operator's credentials (verify.blast_radius).
+
+    ``attached_policies``/``inline_policies`` name each policy, with ``(group G)`` or
+    ``(role R)`` when it reaches the key through a group or role. ``grants`` lists what makes
+    the key admin-equivalent (``POLICY: Action on Resource``); ``high_risk_actions_allowed``
+    are the actions iam:SimulatePrincipalPolicy allowed. ``None`` means not known (the call
+    failed: see ``errors``, one line per failed call).
+    """
+
+    principal: PrincipalKind
+    arn: str | None = None
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    attached_policies: tuple[str, ...] = ()
+    inline_policies: tuple[str, ...] = ()
+    admin_equivalent: bool = False
+    grants: tuple[str, ...] = ()
+    high_risk_actions_allowed: tuple[str, ...] | None = None
+    mfa_enabled: bool | None = None
+    other_active_keys: tuple[str, ...] | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def raises_severity(self) -> bool:
+        """A root key or an admin-equivalent key: the finding is critical."""
+        return self.principal == PrincipalKind.ROOT or self.admin_equivalent
+
+    def summary(self) -> str:
+        """One line for table, SARIF, GitHub and GitLab: ``blast radius: ROOT KEY; ...``."""
+        if self.principal == PrincipalKind.ROOT:
+            head = "ROOT KEY (no policy can limit it)"
+        elif self.admin_equivalent:
+            head = "ADMIN-EQUIVALENT: " + ", ".join(self.grants)
+        else:
+            head = f"{self.principal}, not admin-equivalent"
+        parts = [f"blast radius: {head}"]
+        if self.raises_severity:
+            parts.append("severity raised to critical")
+        if self.groups:
+            parts.append("groups " + ", ".join(self.groups))
+        if self.high_risk_actions_allowed:
+            parts.append("allows " + ", ".join(self.high_risk_actions_allowed))
+        if self.mfa_enabled is not None:
+            parts.append("MFA on" if self.mfa_enabled else "no MFA")
+        if self.other_active_keys:
+            parts.append("other active keys " + ", ".join(self.other_active_keys))
+        if self.errors:
+            parts.append(f"incomplete: {len(self.errors)} error(s)")
+        return "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One secret at one location.
@@ -244,6 +306,7 @@ class Finding:
     # The real secret's fingerprint when ``secret`` holds only its redacted form: a finding
     # that crossed a process or disk boundary without --show-secrets (audit results).
     sealed: str | None = None
+    blast_radius: BlastRadius | None = None
 
     @property
     def fingerprint(self) -> str:

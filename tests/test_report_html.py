@@ -10,7 +10,7 @@ import struct
 import subprocess
 import sys
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -193,13 +193,6 @@ def test_exposure_in_days(leaked: str, removed: str | None, in_head: bool, expos
     assert exposure in text
 
 
-@dataclass(frozen=True)
-class _WithBlastRadius(Finding):
-    """A finding carrying the blast radius issue 13 item 4 adds (any mapping or dataclass)."""
-
-    blast_radius: object = None
-
-
 def test_blast_radius_is_rendered_generically() -> None:
     radius = {
         "principal_kind": "iam-user",
@@ -207,9 +200,7 @@ def test_blast_radius_is_rendered_generically() -> None:
         "policies": ["AdministratorAccess", "<b>inline-ci</b>"],
         "mfa": False,
     }
-    base = _finding()
-    finding = _WithBlastRadius(**{k: getattr(base, k) for k in base.__dataclass_fields__},
-                               blast_radius=radius)  # fmt: skip
+    finding = _finding(blast_radius=radius)  # any mapping renders too (models.BlastRadius: below)
     document = html.render(_result(finding), show_secrets=False, now=NOW)
     text = parse(document).all_text
     assert "Blast radius: admin-equivalent" in text
@@ -217,6 +208,38 @@ def test_blast_radius_is_rendered_generically() -> None:
     assert "policies AdministratorAccess, <b>inline-ci</b>" in text
     assert "mfa no" in text
     assert "<b>inline-ci" not in document
+
+
+def test_a_real_blast_radius_is_rendered_and_admin_styled() -> None:
+    from scanner.models import BlastRadius, PrincipalKind
+    from scanner.report import reporter
+
+    radius = BlastRadius(
+        principal=PrincipalKind.IAM_USER,
+        arn="arn:aws:iam::123456789012:user/ci",
+        user="ci",
+        groups=("deployers",),
+        attached_policies=("AdministratorAccess",),
+        admin_equivalent=True,
+        grants=("AWS managed AdministratorAccess",),
+        mfa_enabled=False,
+        other_active_keys=(),
+    )
+    live = Verification(status="live", arn=radius.arn)
+    render = reporter("html").render  # what --format html runs
+    document = render(_result(_finding(verification=live, blast_radius=radius)), show_secrets=False)
+    page = parse(document)
+    assert '<div class="blast admin">' in document
+    assert "Blast radius: admin-equivalent" in page.all_text
+    for row in ("principal iam-user", "user ci", "groups deployers", "mfa enabled no",
+                "attached policies AdministratorAccess", "high risk actions allowed unknown",
+                "grants AWS managed AdministratorAccess", "other active keys none"):  # fmt: skip
+        assert row in page.all_text
+    plain = render(_result(_finding(verification=live)), show_secrets=False)
+    assert '<div class="blast' not in plain and "Blast radius" not in parse(plain).all_text
+    harmless = replace(radius, admin_equivalent=False, grants=())
+    calm = render(_result(_finding(verification=live, blast_radius=harmless)), show_secrets=False)
+    assert '<div class="blast">' in calm and "admin-equivalent" not in parse(calm).all_text
 
 
 def test_show_secrets_shows_them_and_says_so() -> None:

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "deactivate": "scanner.cli.deactivate",
     "reactivate": "scanner.cli.reactivate",
     "remediate": "scanner.cli.remediate",
+    "analyze": "scanner.cli.analyze",
 }
 
 DESCRIPTION = """\

@@ -1,5 +1,4 @@
-"""The ``aws`` options (``--verify`` and friends) parsed into ``AwsSettings`` for
-``scanner.verify.pipeline`` (which imports boto3 only when it calls AWS)."""
+"""The ``aws`` options (``--verify`` and friends) as ``AwsSettings`` for verify/pipeline.py."""
 
 from __future__ import annotations
 
@@ -39,8 +38,7 @@ def _timeout(text: str) -> float:
 
 
 def _account(text: str) -> str:
-    value = text.strip()
-    if len(value) != 12 or not value.isdigit():
+    if len(value := text.strip()) != 12 or not value.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account ID")
     return value
 
@@ -92,8 +90,9 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
     group.add_argument(
         "--exposure",
         action="store_true",
-        help="for live keys, ask IAM when/where they were last used (iam:GetAccessKeyLastUsed, "
-        "operator credentials; implied by --aws-profile)",
+        help="for live keys, ask IAM when/where they were last used (iam:GetAccessKeyLastUsed) "
+        "and what they can do (blast radius: principal, groups, policies, MFA; read-only IAM), "
+        "with operator credentials; implied by --aws-profile",
     )
     add_aws_connection_options(group)
     for flag, default, what in (
@@ -116,15 +115,15 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
 def aws_settings(
     ns: argparse.Namespace, config: VerifyConfig | None = None, *, always_verify: bool = False
 ) -> AwsSettings:
-    """The aws group from parsed arguments (commands without some options get defaults),
-    with the canary/allow/deny account lists of the ``[verify]`` config when given."""
+    """The aws group from parsed arguments, with the ``[verify]`` config's account lists."""
     profile = getattr(ns, "aws_profile", None)
     verify = always_verify or bool(getattr(ns, "verify", False))
-    if not verify and (profile is not None or getattr(ns, "exposure", False)):
+    exposure = bool(getattr(ns, "exposure", False)) or profile is not None
+    if not verify and exposure:
         raise UsageError("--exposure and --aws-profile need --verify (only live keys are checked)")
     return AwsSettings(
         verify=verify,
-        exposure=bool(getattr(ns, "exposure", False)) or profile is not None,
+        exposure=exposure,
         endpoint_url=getattr(ns, "aws_endpoint_url", None),
         region=getattr(ns, "aws_region", "us-east-1"),
         profile=profile,
@@ -132,6 +131,7 @@ def aws_settings(
         concurrency=getattr(ns, "verify_concurrency", _DEFAULT.concurrency),
         timeout=getattr(ns, "aws_timeout", _DEFAULT.timeout),
         canary_accounts=tuple(getattr(ns, "canary_account", ()) or ()),
+        blast_radius=exposure and hasattr(ns, "exposure"),  # scan/history/verify --exposure
     ).with_config(config)
 
 

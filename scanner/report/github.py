@@ -68,6 +68,8 @@ def annotation(finding: Finding, *, show_secrets: bool = False, redact_ids: bool
         parts.append(f"introduced in {finding.commit.sha[:12]} by {finding.commit.author_name}")
     if finding.verification is not None:
         parts.append(f"verification: {finding.verification.status}")
+    if finding.blast_radius is not None:
+        parts.append(finding.blast_radius.summary())
     parts.extend(finding.notes)
     message = "; ".join(parts)
     return f"::{_level(finding)} {','.join(props)}::{escape_data(message)}"

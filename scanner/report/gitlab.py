@@ -73,6 +73,8 @@ def vulnerability(
         }
     location["commit"] = commit
     description = finding.description or finding.rule_name
+    if finding.blast_radius is not None:
+        description += "\n\n" + finding.blast_radius.summary()
     if finding.notes:
         description += "\n\n" + "\n".join(f"- {note}" for note in finding.notes)
     return {

@@ -227,7 +227,7 @@ def _card(
             marks.append(Mark(x_of(used), f"last used {used:%Y-%m-%d}", "used"))
         bar = (x_of(leaked), x_of(end))
 
-    radius, admin = _blast_radius(getattr(f, "blast_radius", None))
+    radius, admin = _blast_radius(f.blast_radius)
     where = f"{f.path}:{f.line}:{f.column}"
     if f.repository is not None:  # audit: many repositories in one report
         where = f"{f.repository} {where}"
@@ -270,7 +270,8 @@ def _remediation(f: Finding) -> list[tuple[str, str]]:
 
 def _blast_radius(value: object) -> tuple[list[tuple[str, str]], bool]:
     """Any blast-radius object (a dataclass or a mapping) as (label, text) rows, and whether
-    it says the key is admin-equivalent. Rendered generically: the fields are not fixed yet."""
+    it says the key is admin-equivalent. Rendered generically, field by field, so a new field
+    of ``models.BlastRadius`` shows up without a template change."""
     if value is None:
         return [], False
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -19,12 +19,14 @@ from typing import Any
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.models import (
+    BlastRadius,
     CommitInfo,
     Finding,
     HistoryInfo,
     MessageLocation,
     PairedSecret,
     PairKind,
+    PrincipalKind,
     ScanMode,
     ScanResult,
     ScanSummary,
@@ -158,7 +160,28 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
         data["repository"] = f.repository
     if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
         data["identifier"] = True
+    if f.blast_radius is not None:
+        data["blast_radius"] = blast_radius_to_dict(f.blast_radius)
     return data
+
+
+def blast_radius_to_dict(b: BlastRadius) -> dict[str, Any]:
+    """The ``blast_radius`` object (written only when set: older reports stay identical)."""
+    optional = b.high_risk_actions_allowed, b.other_active_keys
+    return {
+        "principal": b.principal.value,
+        "arn": b.arn,
+        "user": b.user,
+        "groups": list(b.groups),
+        "attached_policies": list(b.attached_policies),
+        "inline_policies": list(b.inline_policies),
+        "admin_equivalent": b.admin_equivalent,
+        "grants": list(b.grants),
+        "high_risk_actions_allowed": None if optional[0] is None else list(optional[0]),
+        "mfa_enabled": b.mfa_enabled,
+        "other_active_keys": None if optional[1] is None else list(optional[1]),
+        "errors": list(b.errors),
+    }
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -246,6 +269,30 @@ def _read_verification(v: Node | None) -> Verification | None:
     )
 
 
+def _opt_strings(node: Node) -> tuple[str, ...] | None:
+    """A list of strings, or None when absent or null (``null`` means "not known")."""
+    return None if node.value is None or not node.present else node.strings(empty_ok=True)
+
+
+def _read_blast_radius(b: Node | None) -> BlastRadius | None:
+    if b is None:
+        return None
+    return BlastRadius(
+        principal=b.at("principal").choice(PrincipalKind),
+        arn=_opt_str(b.at("arn")),
+        user=_opt_str(b.at("user")),
+        groups=b.at("groups").strings(empty_ok=True),
+        attached_policies=b.at("attached_policies").strings(empty_ok=True),
+        inline_policies=b.at("inline_policies").strings(empty_ok=True),
+        admin_equivalent=b.at("admin_equivalent").boolean(default=False),
+        grants=b.at("grants").strings(empty_ok=True),
+        high_risk_actions_allowed=_opt_strings(b.at("high_risk_actions_allowed")),
+        mfa_enabled=b.at("mfa_enabled").boolean(default=None),
+        other_active_keys=_opt_strings(b.at("other_active_keys")),
+        errors=b.at("errors").strings(empty_ok=True),
+    )
+
+
 def _read_finding(r: Node) -> Finding:
     severity = r.at("severity").choice(Severity)
     redacted = r.at("secret_redacted").boolean(default=False)
@@ -276,6 +323,7 @@ def _read_finding(r: Node) -> Finding:
         verification=_read_verification(r.at("verification").optional_table()),
         notes=r.at("notes").strings(empty_ok=True),
         identifier=identifier,
+        blast_radius=_read_blast_radius(r.at("blast_radius").optional_table()),
         message=_read_message(r.at("message").optional_table()),
         repository=_opt_str(r.at("repository")),
         # a redacted secret keeps the real one's fingerprint (an identifier is shown in full)

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from scanner import __version__
 from scanner.models import Finding, ScanResult, Severity, shown_paired, shown_secret
+from scanner.report.json import blast_radius_to_dict
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "keysweep/v1"
@@ -99,6 +100,8 @@ def _message(f: Finding, *, show_secrets: bool, redact_ids: bool) -> str:
         parts.append(f"verification: {v.status}" + (f" ({v.arn})" if v.arn else ""))
         if v.used_after_leak:
             parts.append("used after it leaked")
+    if f.blast_radius is not None:
+        parts.append(f.blast_radius.summary())
     return "; ".join(parts)
 
 
@@ -128,6 +131,8 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         }
         if aws:
             properties["awsVerification"] = aws
+    if f.blast_radius is not None:
+        properties["blastRadius"] = blast_radius_to_dict(f.blast_radius)
     return {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,

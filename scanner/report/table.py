@@ -75,6 +75,8 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
         parts.append(f"{f.encoding}-encoded")
     if f.verification is not None:
         parts.append(verification_text(f.verification))
+    if f.blast_radius is not None:
+        parts.append(f.blast_radius.summary())
     if f.commit is not None:  # history: how long it has been exposed, and by whom
         parts.append(f"leaked {f.commit.date[:10]} by {f.commit.author_name}")
     if f.in_head is True:

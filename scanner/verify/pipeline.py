@@ -8,6 +8,8 @@
              -> keys with no secret at hand (a default, redacted report): Active or not from
                 iam:ListAccessKeys with the operator's credentials (``operator_lookup``)
              -> last used / used after leak on live keys (``exposure``)
+             -> what each live key can do (``blast_radius``: principal, groups, policies,
+                admin-equivalent, MFA, other keys; operator credentials, read-only IAM)
 
 :func:`respond` never drops a finding: every input finding comes out, in order, enriched or
 unchanged, in :class:`AwsResponse`. Importing this module is cheap: boto3 is imported only
@@ -63,6 +65,8 @@ class AwsSettings:
     deny_accounts: tuple[str, ...] = ()  # never checked
     keep_verdicts: bool = False  # trust a finding's verification (a report's) instead of asking
     operator_lookup: bool = False  # keys without a secret: ListAccessKeys, operator credentials
+    blast_radius: bool = False  # live keys: principal, policies, MFA (operator credentials)
+    blast_radius_required: bool = False  # unusable operator credentials: an error, not a note
 
     def with_config(self, config: AccountLists | None) -> AwsSettings:
         """Add the canary/allow/deny account lists of the ``[verify]`` configuration."""
@@ -160,7 +164,30 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         from scanner.verify.exposure import check_exposure
 
         out = list(check_exposure(out, settings.aws(), snapshot=snapshot, log=log))
+    if settings.blast_radius and any(_status(f) == LIVE for f in out):
+        out = _with_blast_radius(out, settings, notes, log=log)
     return AwsResponse(tuple(out), tuple(notes))
+
+
+def _with_blast_radius(
+    findings: list[Finding], settings: AwsSettings, notes: list[str], *, log: Log
+) -> list[Finding]:
+    """The blast-radius step. Operator credentials that cannot be used at all are an error
+    when ``settings.blast_radius_required`` (``keysweep analyze``), else a note."""
+    from scanner.verify.blast_radius import with_blast_radius
+    from scanner.verify.operator import Mode, operator_identity
+    from scanner.verify.session import operator_client
+
+    try:
+        operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
+        iam = operator_client("iam", settings.aws())
+    except VerifyError as exc:
+        if settings.blast_radius_required:
+            raise
+        log(f"blast radius skipped: {exc}")
+        notes.append(f"blast radius skipped: {exc}")
+        return findings
+    return list(with_blast_radius(findings, iam, operator, log=log))
 
 
 def _status(finding: Finding) -> str | None:

@@ -201,6 +201,7 @@ def _start_moto() -> MotoServer:
         k: v for k, v in os.environ.items() if not k.startswith("AWS_") and "proxy" not in k.lower()
     }
     env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(_BOOTSTRAP_CALLS)
+    env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AdministratorAccess & co. (blast radius)
     process = subprocess.Popen(
         [sys.executable, __file__],
         stdout=subprocess.PIPE,

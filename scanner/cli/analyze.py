@@ -1,0 +1,85 @@
+"""``keysweep analyze REPORT.json``: the blast radius of each live key (verify/blast_radius)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from scanner.cli.aws_options import add_aws_connection_options, apply_aws_stage, aws_settings
+from scanner.cli.options import CommonOptions, add_config_option, add_report_options
+from scanner.errors import UsageError
+from scanner.models import is_redacted
+from scanner.verify.pipeline import AwsSettings
+
+HELP = "what each live AWS key of a report can do (blast radius, read-only IAM)"
+DESCRIPTION = """\
+For each live AWS key of a JSON report (a default, redacted report is enough: it shows key
+IDs), ask IAM with YOUR credentials (--aws-profile or the AWS_* environment; never the leaked
+key) what the key can do: a root key or an IAM user; the user's groups; the attached and
+inline policies of the user and its groups; whether any grants *:*, iam:* or
+AdministratorAccess; iam:SimulatePrincipalPolicy for a short list of high-risk actions; MFA
+on the user; the user's other active keys. A root key or an admin-equivalent key raises the
+finding's severity to critical. Read-only IAM calls only (each is listed, with its CloudTrail
+footprint, in docs/aws-response.md); a call that fails (AccessDenied, NotImplemented) is
+recorded in the finding's blast_radius.errors, not fatal.
+
+Live means: the report's verification when it has one, else Active in iam:ListAccessKeys
+(operator credentials), as for deactivate. The same data comes with
+`keysweep scan|history PATH --verify --exposure`.
+
+examples:
+  keysweep history . -f json -o leaks.json
+  keysweep analyze leaks.json --aws-profile sec-audit                 # table
+  keysweep analyze leaks.json --aws-profile sec-audit -f json -o radius.json
+
+exit codes: 0 clean, 1 findings, 2 error, 3 a live AWS key was found, 130 interrupted
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", metavar="REPORT.json", help="a keysweep JSON report")
+    add_config_option(add_report_options(parser))
+    add_aws_connection_options(parser.add_argument_group("aws"))
+
+
+def run(ns: argparse.Namespace) -> int:
+    return analyze_command(
+        ns.report,
+        options=CommonOptions(
+            fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
+        ),
+        settings=aws_settings(ns, always_verify=True),
+        config_path=ns.config_file,
+    )
+
+
+def analyze_command(
+    report: str, *, options: CommonOptions, settings: AwsSettings, config_path: str | None = None
+) -> int:
+    from scanner.cli.common import exit_code, write_report
+    from scanner.config import load_config
+    from scanner.report.json import load_report
+    from scanner.verify.engine import ACCESS_KEY_PREFIXES
+
+    config = load_config(Path(config_path) if config_path else None, Path.cwd())
+    result = load_report(report)
+    if any(
+        is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in result.findings
+    ):
+        raise UsageError(
+            f"{report}: key IDs are redacted in this report (written with --redact-ids): "
+            "write it again without --redact-ids (secrets stay redacted)"
+        )
+    settings = replace(
+        settings,
+        verify=True,
+        exposure=True,
+        keep_verdicts=True,
+        operator_lookup=True,
+        blast_radius=True,
+        blast_radius_required=True,
+    )
+    result = apply_aws_stage(result, settings, config.verify)
+    write_report(result, options)
+    return exit_code(result)

@@ -1,0 +1,317 @@
+"""Blast radius: what a live AWS key can do, read with the operator's credentials.
+
+For each live key (``verification.status == live`` with an ARN) keysweep asks IAM, signed
+with the operator's credentials (``--aws-profile`` or the AWS_* environment), never with the
+leaked key. Read-only calls only (each is listed with its CloudTrail footprint in
+docs/aws-response.md, "Blast radius"):
+
+- root key (``arn:aws:iam::ACCOUNT:root``): no policy can limit it; iam:GetAccountSummary
+  says whether the account has MFA;
+- IAM user: iam:ListGroupsForUser, iam:ListAttachedUserPolicies, iam:ListUserPolicies +
+  iam:GetUserPolicy, per group iam:ListAttachedGroupPolicies, iam:ListGroupPolicies +
+  iam:GetGroupPolicy, per managed policy iam:GetPolicy + iam:GetPolicyVersion,
+  iam:SimulatePrincipalPolicy for :data:`HIGH_RISK_ACTIONS`, iam:ListMFADevices,
+  iam:ListAccessKeys;
+- assumed role: iam:GetRole, iam:ListAttachedRolePolicies, iam:ListRolePolicies +
+  iam:GetRolePolicy, iam:SimulatePrincipalPolicy.
+
+A failed call (AccessDenied, NotImplemented, a timeout) is recorded in ``BlastRadius.errors``
+and the rest goes on: a partial answer beats none in an incident. A root key or an
+admin-equivalent key raises the finding's severity to critical.
+
+boto3/botocore are imported inside the functions that call AWS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from scanner.models import BlastRadius, Finding, PrincipalKind, Severity
+from scanner.verify import LIVE
+from scanner.verify.operator import Operator, aws_error_text
+
+Log = Callable[[str], None]
+
+# AWS's own managed policy (any partition); a customer policy of that name proves nothing.
+_ADMIN_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
+ADMIN_ACTIONS = frozenset({"*", "*:*", "iam:*"})
+
+# Simulated for each principal: taking over the account, reading its data, spending its money.
+HIGH_RISK_ACTIONS = (
+    "iam:CreateUser",
+    "iam:CreateAccessKey",
+    "iam:AttachUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:PassRole",
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+    "ec2:RunInstances",
+)
+
+ROOT_GRANT = "root: every action on every resource; no policy can limit it"
+
+_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(.+)$")
+
+
+def principal_of(arn: str | None) -> tuple[PrincipalKind, str | None]:
+    """The principal kind of a verification ARN, and the user or role name in it."""
+    match = _ARN.match(arn or "")
+    if match is None:
+        return PrincipalKind.UNKNOWN, None
+    service, _, resource = match.groups()
+    if service == "iam" and resource == "root":
+        return PrincipalKind.ROOT, None
+    if service == "iam" and resource.startswith("user/"):
+        return PrincipalKind.IAM_USER, resource.rsplit("/", 1)[-1]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        parts = resource.split("/")
+        return PrincipalKind.ASSUMED_ROLE, parts[1] if len(parts) > 1 else None
+    return PrincipalKind.UNKNOWN, None
+
+
+def account_of_arn(arn: str | None) -> str | None:
+    match = _ARN.match(arn or "")
+    return match.group(2) if match else None
+
+
+# -- policy documents -------------------------------------------------------------------------
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, list):
+        return list(value)
+    return [] if value is None else [value]
+
+
+def _document(value: object) -> Mapping[str, Any] | None:
+    """A policy document as IAM returns it: a parsed mapping, JSON, or URL-encoded JSON."""
+    if isinstance(value, Mapping):
+        return value
+    if not isinstance(value, str):
+        return None
+    for text in (value, unquote(value)):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            continue
+        return parsed if isinstance(parsed, Mapping) else None
+    return None
+
+
+def admin_grants(policy: str, document: object) -> list[str]:
+    """``POLICY: ACTION on *`` for each Allow statement granting ``*``, ``*:*`` or ``iam:*``
+    on every resource (``*``). NotAction/NotResource statements are not counted."""
+    doc = _document(document)
+    if doc is None:
+        return []
+    out: list[str] = []
+    for statement in _as_list(doc.get("Statement")):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        if "*" not in _as_list(statement.get("Resource")):
+            continue
+        actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+        for action in actions:
+            if action.lower() in ADMIN_ACTIONS:
+                condition = " (with a condition)" if statement.get("Condition") else ""
+                out.append(f"{policy}: {action} on *{condition}")
+    return out
+
+
+# -- asking IAM -------------------------------------------------------------------------------
+@dataclass
+class _Calls:
+    """IAM calls whose failures are recorded, not raised."""
+
+    iam: Any
+    errors: list[str] = field(default_factory=list)
+
+    def call(self, action: str, **params: Any) -> dict[str, Any] | None:
+        import botocore.exceptions
+        import botocore.parsers
+        from botocore import xform_name
+
+        try:
+            answer: dict[str, Any] = getattr(self.iam, xform_name(action))(**params)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            self.errors.append(f"iam:{action}: {aws_error_text(exc)}")
+            return None
+        except botocore.parsers.ResponseParserError:  # an HTML error page: not implemented
+            self.errors.append(f"iam:{action}: the endpoint gave no IAM answer (not implemented?)")
+            return None
+        return answer
+
+    def items(self, action: str, key: str, **params: Any) -> list[Any] | None:
+        """Every item of a listing (following ``Marker``), None when a call failed."""
+        out: list[Any] = []
+        while True:
+            answer = self.call(action, **params)
+            if answer is None:
+                return None
+            out.extend(answer.get(key, []) or [])
+            if not answer.get("IsTruncated") or not answer.get("Marker"):
+                return out
+            params = {**params, "Marker": answer["Marker"]}
+
+
+@dataclass
+class _Policies:
+    attached: list[str] = field(default_factory=list)
+    inline: list[str] = field(default_factory=list)
+    grants: list[str] = field(default_factory=list)
+
+
+def _read_policies(calls: _Calls, kind: str, name: str, policies: _Policies, via: str) -> None:
+    """Attached and inline policies of one user, group or role (``kind``), evaluated."""
+    attached = calls.items(
+        f"ListAttached{kind}Policies", "AttachedPolicies", **{f"{kind}Name": name}
+    )
+    for item in attached or []:
+        label = f"{item.get('PolicyName')}{via}"
+        policies.attached.append(label)
+        arn = str(item.get("PolicyArn", ""))
+        if _ADMIN_POLICY_ARN.match(arn):
+            policies.grants.append(f"AWS managed AdministratorAccess{via}")
+            continue
+        policies.grants.extend(admin_grants(label, _managed_document(calls, arn)))
+    for policy_name in (
+        calls.items(f"List{kind}Policies", "PolicyNames", **{f"{kind}Name": name}) or []
+    ):
+        label = f"{policy_name}{via}"
+        policies.inline.append(label)
+        answer = calls.call(f"Get{kind}Policy", **{f"{kind}Name": name, "PolicyName": policy_name})
+        if answer is not None:
+            policies.grants.extend(admin_grants(label, answer.get("PolicyDocument")))
+
+
+def _managed_document(calls: _Calls, arn: str) -> object:
+    policy = calls.call("GetPolicy", PolicyArn=arn)
+    version = (policy or {}).get("Policy", {}).get("DefaultVersionId")
+    if not version:
+        return None
+    answer = calls.call("GetPolicyVersion", PolicyArn=arn, VersionId=version)
+    return (answer or {}).get("PolicyVersion", {}).get("Document")
+
+
+def _simulate(calls: _Calls, arn: str) -> tuple[str, ...] | None:
+    answer = calls.call(
+        "SimulatePrincipalPolicy", PolicySourceArn=arn, ActionNames=list(HIGH_RISK_ACTIONS)
+    )
+    if answer is None:
+        return None
+    results = answer.get("EvaluationResults", []) or []
+    return tuple(
+        str(r.get("EvalActionName")) for r in results if r.get("EvalDecision") == "allowed"
+    )
+
+
+def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
+    """The blast radius of one live key whose verification ARN is ``arn``."""
+    kind, name = principal_of(arn)
+    calls = _Calls(iam)
+    if kind == PrincipalKind.ROOT:
+        summary = calls.call("GetAccountSummary")
+        mfa = (summary or {}).get("SummaryMap", {}).get("AccountMFAEnabled")
+        return BlastRadius(
+            principal=kind,
+            arn=arn,
+            admin_equivalent=True,
+            grants=(ROOT_GRANT,),
+            mfa_enabled=None if mfa is None else bool(mfa),
+            errors=tuple(calls.errors),
+        )
+    if kind == PrincipalKind.UNKNOWN or name is None:
+        why = f"{arn or 'no ARN'}: not a root, IAM user or assumed-role ARN; nothing asked"
+        return BlastRadius(principal=PrincipalKind.UNKNOWN, arn=arn, errors=(why,))
+    policies = _Policies()
+    if kind == PrincipalKind.IAM_USER:
+        groups = [
+            str(g.get("GroupName"))
+            for g in calls.items("ListGroupsForUser", "Groups", UserName=name) or []
+        ]
+        _read_policies(calls, "User", name, policies, "")
+        for group in groups:
+            _read_policies(calls, "Group", group, policies, f" (group {group})")
+        allowed = _simulate(calls, str(arn))
+        devices = calls.items("ListMFADevices", "MFADevices", UserName=name)
+        keys = calls.items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
+        others = None
+        if keys is not None:
+            others = tuple(
+                str(k.get("AccessKeyId"))
+                for k in keys
+                if k.get("Status") == "Active" and k.get("AccessKeyId") != key_id
+            )
+        return BlastRadius(
+            principal=kind,
+            arn=arn,
+            user=name,
+            groups=tuple(groups),
+            attached_policies=tuple(policies.attached),
+            inline_policies=tuple(policies.inline),
+            admin_equivalent=bool(policies.grants),
+            grants=tuple(policies.grants),
+            high_risk_actions_allowed=allowed,
+            mfa_enabled=None if devices is None else bool(devices),
+            other_active_keys=others,
+            errors=tuple(calls.errors),
+        )
+    role = calls.call("GetRole", RoleName=name)
+    _read_policies(calls, "Role", name, policies, f" (role {name})")
+    role_arn = (role or {}).get("Role", {}).get("Arn")
+    allowed = _simulate(calls, str(role_arn)) if role_arn else None
+    return BlastRadius(
+        principal=kind,
+        arn=arn,
+        attached_policies=tuple(policies.attached),
+        inline_policies=tuple(policies.inline),
+        admin_equivalent=bool(policies.grants),
+        grants=tuple(policies.grants),
+        high_risk_actions_allowed=allowed,
+        errors=tuple(calls.errors),
+    )
+
+
+def with_blast_radius(
+    findings: Iterable[Finding], iam: Any, operator: Operator, *, log: Log | None = None
+) -> tuple[Finding, ...]:
+    """Every finding, in order; each live key's with its blast radius (asked once per key).
+    A root or admin-equivalent key's severity becomes critical."""
+    items = list(findings)
+    radii: dict[str, BlastRadius] = {}
+    for f in items:
+        v = f.verification
+        if v is None or v.status != LIVE or f.secret in radii:
+            continue
+        account = v.account or account_of_arn(v.arn)
+        if account and account != operator.account:
+            root = principal_of(v.arn)[0] == PrincipalKind.ROOT
+            radii[f.secret] = BlastRadius(
+                principal=principal_of(v.arn)[0],
+                arn=v.arn,
+                admin_equivalent=root,
+                grants=(ROOT_GRANT,) if root else (),
+                errors=(
+                    f"the key is in account {account}, the operator in {operator.account}: "
+                    "IAM answers only about the operator's own account",
+                ),
+            )
+        else:
+            radii[f.secret] = radius_of(f.secret, v.arn, iam)
+        if log is not None:
+            for error in radii[f.secret].errors:
+                log(f"blast radius of {f.secret}: {error}")
+    out = []
+    for f in items:
+        radius = radii.get(f.secret) if f.verification and f.verification.status == LIVE else None
+        if radius is not None:
+            severity = Severity.CRITICAL if radius.raises_severity else f.severity
+            f = dataclasses.replace(f, blast_radius=radius, severity=severity)
+        out.append(f)
+    return tuple(out)
