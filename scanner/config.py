@@ -14,6 +14,7 @@ against repository-relative paths with ``/`` separators.
     [scan]
     max_file_size = 2_000_000             # bytes; larger files are skipped and counted
     skip_paths = ["vendor/**"]            # never read
+    min_confidence = "medium"             # high | medium | low (default: medium)
 
     [allowlist]                           # global: applies to every rule
     paths = ["docs/examples/**"]
@@ -42,6 +43,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.models import CONFIDENCE_LEVELS
 from scanner.rulepack import ALLOW_TARGETS, AllowRegex
 
 CONFIG_FILENAME = ".keysweep.toml"
@@ -76,6 +78,7 @@ class Config:
     disabled_rules: tuple[str, ...] = ()
     max_file_size: int | None = None
     skip_paths: tuple[str, ...] = ()
+    min_confidence: str | None = None  # scan.min_confidence; None: the built-in default
     allowlist: AllowlistConfig = field(default_factory=AllowlistConfig)
     baseline: Path | None = None  # resolved against the config file's directory
     verify: VerifyConfig = field(default_factory=VerifyConfig)
@@ -241,7 +244,7 @@ _TOP = {
     "verify": "verification settings",
 }
 _RULES = {"packs": "", "disable": ""}
-_SCAN = {"max_file_size": "", "skip_paths": ""}
+_SCAN = {"max_file_size": "", "skip_paths": "", "min_confidence": ""}
 _ALLOWLIST = {"paths": "", "regexes": "", "stopwords": ""}
 _ALLOW_REGEX = {"regex": "", "target": ""}
 _BASELINE = {"path": ""}
@@ -266,6 +269,7 @@ def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> 
 
     max_file_size: int | None = None
     skip_paths: tuple[str, ...] = ()
+    min_confidence: str | None = None
     if "scan" in top:
         scan = r.table(top["scan"], r.key("scan"), _SCAN)
         if "max_file_size" in scan:
@@ -278,6 +282,14 @@ def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> 
             max_file_size = value
         if "skip_paths" in scan:
             skip_paths = r.globs(scan["skip_paths"], r.key("scan", "skip_paths"))
+        if "min_confidence" in scan:
+            value = scan["min_confidence"]
+            if value not in CONFIDENCE_LEVELS:
+                raise r.fail(
+                    r.key("scan", "min_confidence"),
+                    f"expected one of {', '.join(CONFIDENCE_LEVELS)}, got {value!r}",
+                )
+            min_confidence = str(value)
 
     allowlist = AllowlistConfig()
     if "allowlist" in top:
@@ -311,6 +323,7 @@ def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> 
         disabled_rules=disabled,
         max_file_size=max_file_size,
         skip_paths=skip_paths,
+        min_confidence=min_confidence,
         allowlist=allowlist,
         baseline=baseline,
         verify=verify,

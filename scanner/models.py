@@ -21,6 +21,22 @@ class Severity(StrEnum):
     LOW = "low"
 
 
+CONFIDENCE_LEVELS = ("high", "medium", "low")  # how sure a rule is that a match is a secret
+# Findings less sure than this are not reported unless --min-confidence / scan.min_confidence
+# says otherwise; chosen by measurement on clean trees (README, "Confidence").
+DEFAULT_MIN_CONFIDENCE = "medium"
+
+
+def confidence_at_least(confidence: str | None, minimum: str) -> bool:
+    """True when ``confidence`` (a finding's or a rule's) is ``minimum`` or surer.
+
+    A finding without a confidence (built before rules had one) always passes.
+    """
+    if confidence is None:
+        return True
+    return CONFIDENCE_LEVELS.index(confidence) <= CONFIDENCE_LEVELS.index(minimum)
+
+
 @dataclass(frozen=True)
 class Fragment:
     """A piece of text to scan and where it came from.
@@ -141,6 +157,7 @@ class Finding:
     history: HistoryInfo | None = None
     verification: Verification | None = None
     notes: tuple[str, ...] = field(default=())
+    confidence: str | None = None  # high | medium | low: the rule's (see CONFIDENCE_LEVELS)
 
     @property
     def fingerprint(self) -> str:

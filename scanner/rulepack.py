@@ -26,7 +26,7 @@ import yaml
 
 import scanner
 from scanner.errors import RuleError
-from scanner.models import Severity
+from scanner.models import CONFIDENCE_LEVELS, Severity, confidence_at_least
 from scanner.templates import expand_template
 
 PACK_VERSION = 1
@@ -36,6 +36,7 @@ KNOWN_CHECKS = frozenset({"not-hex", "mixed-case", "not-repetitive", "aws-key-id
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})
 PAIR_KINDS = frozenset({"secret_access_key", "session_token"})
+DEFAULT_CONFIDENCE = "medium"  # a rule without ``confidence``: keyword plus shape
 MAX_CONTEXT_LINES_BEFORE = 3
 MAX_WITHIN_LINES = 20
 
@@ -47,6 +48,7 @@ _RULE_KEYS = frozenset(
         "name",
         "description",
         "severity",
+        "confidence",
         "keywords",
         "base64_keywords",
         "regex",
@@ -189,6 +191,7 @@ class Rule:
     pair: tuple[PairSpec, ...] = ()
     checks: tuple[str, ...] = ()
     enrich: tuple[str, ...] = ()
+    confidence: str = DEFAULT_CONFIDENCE
     pack: str = ""
     _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
@@ -228,6 +231,25 @@ class RuleSet:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
+
+    def at_least(self, minimum: str) -> RuleSet:
+        """The rules of confidence ``minimum`` or surer, plus the rules they name in
+        ``context.near_rules`` and ``pair`` (a key ID still pairs with its secret when the
+        secret's own rule reports below ``minimum``; the detector drops those findings)."""
+        by_id = {rule.id: rule for rule in self.rules}
+        todo = [r.id for r in self.rules if confidence_at_least(r.confidence, minimum)]
+        needed: set[str] = set()
+        while todo:
+            rule = by_id.get(todo.pop())
+            if rule is None or rule.id in needed:
+                continue
+            needed.add(rule.id)
+            todo += [spec.rule for spec in rule.pair]
+            if rule.context is not None:
+                todo += rule.context.near_rules
+        if len(needed) == len(self.rules):
+            return self
+        return RuleSet(tuple(r for r in self.rules if r.id in needed), self.packs)
 
 
 # --------------------------------------------------------------------------- regex lint
@@ -475,6 +497,9 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
             raise where.err(
                 rid, "checks", f"unknown check {check!r} (known: {', '.join(sorted(KNOWN_CHECKS))})"
             )
+    confidence = data.get("confidence", DEFAULT_CONFIDENCE)
+    if confidence not in CONFIDENCE_LEVELS:
+        raise where.err(rid, "confidence", f"must be one of {', '.join(CONFIDENCE_LEVELS)}")
     enrich = _str_list(where, rid, "enrich", data.get("enrich", []))
     for item in enrich:
         if item not in KNOWN_ENRICH:
@@ -502,6 +527,7 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         pair=_pairs(where, rid, data["pair"]) if "pair" in data else (),
         checks=checks,
         enrich=enrich,
+        confidence=str(confidence),
         pack=str(where.path),
     )
 

@@ -98,6 +98,7 @@ def run(ns: argparse.Namespace) -> int:
         inline_allow=ns.inline_allow,
         max_file_size=ns.max_file_size or DEFAULT_MAX_FILE_SIZE,
         max_file_size_explicit=ns.max_file_size is not None,
+        min_confidence=ns.min_confidence,
         config_file=ns.config_file,
     )
     return baseline_command(

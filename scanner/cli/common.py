@@ -25,7 +25,14 @@ from scanner.atomic import write_atomic
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import AwsSettings, add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.workers import scan_fragments
-from scanner.models import Finding, Fragment, ScanResult, ScanSummary
+from scanner.models import (
+    CONFIDENCE_LEVELS,
+    DEFAULT_MIN_CONFIDENCE,
+    Finding,
+    Fragment,
+    ScanResult,
+    ScanSummary,
+)
 from scanner.report import DEFAULT_FORMAT, REPORTERS, reporter
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, SourceStats
 
@@ -45,6 +52,7 @@ class CommonOptions:
     inline_allow: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     max_file_size_explicit: bool = False  # given on the command line: wins over the config
+    min_confidence: str | None = None  # --min-confidence; else scan.min_confidence, else default
     config_file: str | None = None  # --config; else .keysweep.toml / pyproject.toml at the root
     baseline_file: str | None = None  # --baseline; else the config's baseline.path
     aws: AwsSettings = field(default_factory=AwsSettings)  # --verify and the aws group
@@ -136,6 +144,14 @@ def add_detection_options(parser: argparse.ArgumentParser) -> None:
         help="skip (and count) files larger than this; K/M/G suffixes accepted "
         "(default: the config's scan.max_file_size, else 10M)",
     )
+    detect.add_argument(
+        "--min-confidence",
+        choices=list(CONFIDENCE_LEVELS),
+        default=None,
+        help="report only findings of rules this sure or surer: high (self-identifying "
+        "formats), medium (keyword plus shape), low (entropy only, plain passwords) "
+        f"(default: the config's scan.min_confidence, else {DEFAULT_MIN_CONFIDENCE})",
+    )
 
 
 def common_options(ns: argparse.Namespace) -> CommonOptions:
@@ -147,6 +163,7 @@ def common_options(ns: argparse.Namespace) -> CommonOptions:
         inline_allow=ns.inline_allow,
         max_file_size=DEFAULT_MAX_FILE_SIZE if ns.max_file_size is None else ns.max_file_size,
         max_file_size_explicit=ns.max_file_size is not None,
+        min_confidence=ns.min_confidence,
         config_file=ns.config_file,
         baseline_file=ns.baseline_file,
         aws=aws_settings(ns),
@@ -163,16 +180,15 @@ def build_detector(
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
-    if project is None:
-        return Detector(
-            load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
-        )
-    ruleset = project.load_rules(packs)
+    configured = project.config.min_confidence if project is not None else None
+    minimum = options.min_confidence or configured or DEFAULT_MIN_CONFIDENCE
+    ruleset = load_rules(packs) if project is None else project.load_rules(packs)
     return Detector(
-        ruleset,
-        allowlist=project.allowlist(),
+        ruleset.at_least(minimum),
+        allowlist=project.allowlist() if project is not None else None,
         inline_allow=options.inline_allow,
         use_hyperscan=use_hyperscan,
+        min_confidence=minimum,
     )
 
 

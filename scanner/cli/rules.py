@@ -16,7 +16,7 @@ EXIT_MISMATCH = 1
 
 HELP = "list the detection rules, or check rule packs against their own examples"
 DESCRIPTION = """\
-list:  show every rule (id, severity, name, pack); --format json for machines.
+list:  show every rule (id, severity, confidence, name, pack); --format json for machines.
 check: run every example and negative example of every rule through the full detection
        pipeline; exit 0 when all behave, 1 on any mismatch, 2 for a malformed pack.
        Without PACK the built-in packs are checked.
@@ -89,6 +89,7 @@ def list_command(
         {
             "id": rule.id,
             "severity": rule.severity.value,
+            "confidence": rule.confidence,
             "name": rule.name,
             "pack": Path(rule.pack).name,
             "keywords": list(rule.keywords),
@@ -99,8 +100,8 @@ def list_command(
     if fmt == "json":
         stream.write(json.dumps({"rules": rows}, indent=2) + "\n")
         return EXIT_OK
-    headers = ("ID", "SEVERITY", "NAME", "PACK")
-    keys = ("id", "severity", "name", "pack")
+    headers = ("ID", "SEVERITY", "CONFIDENCE", "NAME", "PACK")
+    keys = ("id", "severity", "confidence", "name", "pack")
     widths = [
         max(len(h), *(len(str(r[k])) for r in rows)) for h, k in zip(headers, keys, strict=True)
     ]

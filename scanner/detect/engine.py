@@ -22,7 +22,7 @@ from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
 from scanner.errors import DetectionError
-from scanner.models import Finding, Fragment, PairedSecret, Severity
+from scanner.models import Finding, Fragment, PairedSecret, Severity, confidence_at_least
 from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
@@ -71,7 +71,9 @@ class Detector:
 
     ``allowlist`` is the global allowlist (project configuration). ``inline_allow=False``
     ignores inline allow markers. ``use_hyperscan`` forces (True) or forbids (False) the
-    Hyperscan prefilter; by default it is used when importable.
+    Hyperscan prefilter; by default it is used when importable. ``min_confidence`` drops
+    findings of rules less sure than that (pass ``RuleSet.at_least(...)`` so those rules
+    only run when a surer rule pairs with them).
     """
 
     def __init__(
@@ -81,8 +83,10 @@ class Detector:
         allowlist: Allowlist | None = None,
         inline_allow: bool = True,
         use_hyperscan: bool | None = None,
+        min_confidence: str = "low",
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(ruleset)
+        self.min_confidence = min_confidence
         self.allowlist = allowlist or Allowlist()
         self.inline_allow = inline_allow
         self._prefilter = Prefilter(
@@ -132,13 +136,16 @@ class Detector:
         input and the exception type, never its text (which could quote a secret).
         """
         try:
-            return self._scan(fragment)
+            found = self._scan(fragment)
         except Exception as exc:
             where = fragment.path or fragment.blob_id or "<input>"
             raise DetectionError(
                 f"{where}: the detector failed on this input ({type(exc).__name__}); "
                 "this is a keysweep bug, please report it"
             ) from None
+        if self.min_confidence == "low":
+            return found
+        return [f for f in found if confidence_at_least(f.confidence, self.min_confidence)]
 
     # ------------------------------------------------------------------ pipeline
 
@@ -338,6 +345,7 @@ class Detector:
             encoding=cand.encoding,
             paired=tuple(p for _, p in paired),
             account_id=account,
+            confidence=rule.confidence,
         )
 
 

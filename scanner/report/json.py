@@ -17,6 +17,7 @@ from typing import Any
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.models import (
+    CONFIDENCE_LEVELS,
     CommitInfo,
     Finding,
     HistoryInfo,
@@ -72,6 +73,15 @@ def _commit(c: CommitInfo | None) -> dict[str, Any] | None:
 def finding_to_dict(f: Finding, *, show_secrets: bool) -> dict[str, Any]:
     v = f.verification
     h = f.history
+    out = _finding_dict(f, v, h, show_secrets=show_secrets)
+    if f.confidence is not None:  # printed only when set: older reports stay byte-identical
+        out["confidence"] = f.confidence
+    return out
+
+
+def _finding_dict(
+    f: Finding, v: Verification | None, h: HistoryInfo | None, *, show_secrets: bool
+) -> dict[str, Any]:
     return {
         "rule_id": f.rule_id,
         "rule_name": f.rule_name,
@@ -214,6 +224,9 @@ def _read_finding(r: _Reader) -> Finding:
         severity = Severity(severity_text)
     except ValueError:
         raise InputError(f"{r.where}: unknown severity {severity_text!r}") from None
+    confidence = r.opt_str("confidence")
+    if confidence is not None and confidence not in CONFIDENCE_LEVELS:
+        raise InputError(f"{r.where}: unknown confidence {confidence!r}")
     paired = tuple(
         PairedSecret(
             kind=p.get_str("kind"),
@@ -243,6 +256,7 @@ def _read_finding(r: _Reader) -> Finding:
         encoding=r.opt_str("encoding"),
         paired=paired,
         account_id=r.opt_str("account_id"),
+        confidence=confidence,
         canary=r.get_bool("canary"),
         commit=_read_commit(r.obj("commit")),
         in_head=r.opt_bool("in_head"),
