@@ -32,7 +32,9 @@ from scanner.templates import expand_template
 PACK_VERSION = 1
 ALLOW_TARGETS = ("secret", "match", "line")
 # Named heuristic checks a rule may ask for; implemented in scanner.detect.heuristics.
-KNOWN_CHECKS = frozenset({"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape"})
+KNOWN_CHECKS = frozenset(
+    {"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape", "crc32-base62-suffix"}
+)
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})
 PAIR_KINDS = frozenset({"secret_access_key", "session_token"})
@@ -581,11 +583,15 @@ def load_pack(path: Path) -> list[Rule]:
 
 
 def builtin_pack_paths() -> list[Path]:
-    """Packs shipped with keysweep: ``scanner/packs`` in a wheel, else ``<repo>/rules``."""
+    """Packs shipped with keysweep: ``scanner/packs`` in a wheel, else ``<repo>/rules``.
+
+    ``aws.yaml`` comes first (its rules win ties when two rules report one secret), then the
+    other family packs by name.
+    """
     here = Path(scanner.__file__).resolve().parent
     for folder in (here / "packs", here.parent / "rules"):
         if folder.is_dir():
-            return sorted(folder.glob("*.yaml"))
+            return sorted(folder.glob("*.yaml"), key=lambda p: (p.name != "aws.yaml", p.name))
     return []
 
 

@@ -36,7 +36,7 @@ def test_rules_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     header, first = out.splitlines()[:2]
     assert header.split() == ["ID", "SEVERITY", "CONFIDENCE", "NAME", "PACK"]
     assert first.split()[:3] == ["aws-access-key-id", "critical", "high"]
-    assert "common.yaml" in out and out.rstrip().endswith("rules")
+    assert "devtools.yaml" in out and out.rstrip().endswith("rules")
 
 
 def test_rules_list_json_with_user_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from scanner.templates import base62_checksum
+
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _RUN = re.compile(r"(.)\1{5}")
 
@@ -53,9 +55,19 @@ def aws_key_id_shape(secret: str) -> bool:
     return re.search(r"(.)\1{4}", body) is None
 
 
+def crc32_base62_suffix(secret: str) -> bool:
+    """GitHub (``ghp_``, ``gho_``, ...) and npm (``npm_``) tokens of 40 characters end in the
+    base62 CRC32 of their 30 random characters: a typo, a truncated or an invented token fails.
+    Longer tokens (other formats under the same prefixes) are not checked."""
+    if len(secret) != 40 or secret[3] != "_":
+        return True
+    return base62_checksum(secret[4:34]) == secret[34:]
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
     "not-repetitive": not_repetitive,
     "aws-key-id-shape": aws_key_id_shape,
+    "crc32-base62-suffix": crc32_base62_suffix,
 }
