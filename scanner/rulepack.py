@@ -33,7 +33,16 @@ PACK_VERSION = 1
 ALLOW_TARGETS = ("secret", "match", "line")
 # Named heuristic checks a rule may ask for; implemented in scanner.detect.heuristics.
 KNOWN_CHECKS = frozenset(
-    {"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape", "crc32-base62-suffix"}
+    {
+        "not-hex",
+        "mixed-case",
+        "not-repetitive",
+        "aws-key-id-shape",
+        "crc32-base62-suffix",
+        "not-placeholder",
+        "generic-secret-value",
+        "basic-auth-base64",
+    }
 )
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})

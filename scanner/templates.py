@@ -105,7 +105,17 @@ _ALPHABETS = {
     "upper": string.ascii_uppercase,
     "lower": string.ascii_lowercase,
 }
-TEMPLATE_NAMES = ("aws_key_id", "aws_secret", "aws_session_token", "token_crc", *_ALPHABETS)
+# Literal braces, for examples that show a template expression ({{lbrace}} x {{rbrace}}).
+_LITERALS = {"lbrace": "{{", "rbrace": "}}"}
+TEMPLATE_NAMES = (
+    "aws_key_id",
+    "aws_secret",
+    "aws_session_token",
+    "token_crc",
+    "basic_auth",
+    *_ALPHABETS,
+    *_LITERALS,
+)
 TEMPLATE_FILTERS = ("base64", "percent", "json")
 
 
@@ -117,6 +127,11 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
         return aws_secret(rng)
     if name == "aws_session_token":
         return aws_session_token(rng)
+    if name in _LITERALS:
+        return _LITERALS[name]
+    if name == "basic_auth":  # user:password, as Docker's "auth" and npm's _auth encode it
+        user = "".join(rng.choice(_ALPHABETS["lower"]) for _ in range(8))
+        return f"{user}:" + "".join(rng.choice(_ALPHABETS["alnum"]) for _ in range(20))
     if name == "token_crc":
         if not arg:
             raise RuleError(

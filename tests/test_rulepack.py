@@ -69,8 +69,10 @@ def test_builtin_packs_are_found_and_well_formed() -> None:
         "aws.yaml",
         "ai.yaml",
         "cloud.yaml",
+        "credential-files.yaml",
         "databases.yaml",
         "devtools.yaml",
+        "generic.yaml",
         "private-keys.yaml",
         "saas.yaml",
     ]
