@@ -22,7 +22,14 @@ from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
 from scanner.errors import DetectionError
-from scanner.models import Finding, Fragment, PairedSecret, Severity, confidence_at_least
+from scanner.models import (
+    CONFIDENCE_LEVELS,
+    Finding,
+    Fragment,
+    PairedSecret,
+    Severity,
+    confidence_at_least,
+)
 from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
@@ -417,6 +424,14 @@ def _priority(cand: _Candidate) -> tuple[int, int, int]:
     return (0 if cand.encoding is None else 1, _SEVERITY_RANK[cand.rule.severity], cand.order)
 
 
+def _surer(cand: _Candidate) -> tuple[int, int, int]:
+    return (
+        CONFIDENCE_LEVELS.index(cand.rule.confidence),
+        _SEVERITY_RANK[cand.rule.severity],
+        cand.order,
+    )
+
+
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
     """Overlapping candidates for the same secret (one contains the other) become one:
     plain text before decoded, then higher severity, then the rule listed first."""
@@ -427,6 +442,14 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
         active = [i for i in active if kept[i].end > cand.start]
         for i in active:
             other = kept[i]
+            if (cand.start, cand.end) == (other.start, other.end) and (
+                cand.encoding is None
+            ) != (other.encoding is None):
+                # one span, two readings (a base64 value and what it decodes to): the surer
+                # rule wins, so a generic rule never doubles a provider rule's finding
+                if _surer(cand) < _surer(other):
+                    kept[i] = cand
+                break
             if cand.secret in other.secret or other.secret in cand.secret:
                 if _priority(cand) < _priority(other):
                     kept[i] = cand
