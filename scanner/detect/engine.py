@@ -442,9 +442,9 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
         active = [i for i in active if kept[i].end > cand.start]
         for i in active:
             other = kept[i]
-            if (cand.start, cand.end) == (other.start, other.end) and (
-                cand.encoding is None
-            ) != (other.encoding is None):
+            if (cand.start, cand.end) == (other.start, other.end) and (cand.encoding is None) != (
+                other.encoding is None
+            ):
                 # one span, two readings (a base64 value and what it decodes to): the surer
                 # rule wins, so a generic rule never doubles a provider rule's finding
                 if _surer(cand) < _surer(other):
