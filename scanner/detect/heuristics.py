@@ -148,6 +148,8 @@ def generic_secret_value(secret: str) -> bool:
     if secret.isdigit():
         return False
     if _HEX_ONLY.fullmatch(secret):
+        if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
+            return False
         return len(secret) >= 16 and entropy >= 3.0
     if _BASE64ISH.fullmatch(secret):
         classes = sum(
