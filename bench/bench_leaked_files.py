@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the corpus below is data: one case per entry, its text on one line)
 """Benchmark: commonly leaked files and formats, keysweep against its peers, from nothing.
 
 Generates (at run time, from --seed; nothing realistic is ever committed) a labelled corpus

@@ -16,7 +16,8 @@ EXIT_MISMATCH = 1
 
 HELP = "list the detection rules, or check rule packs against their own examples"
 DESCRIPTION = """\
-list:  show every rule (id, severity, confidence, name, pack); --format json for machines.
+list:  show every rule (id, severity, confidence, name, pack); --format json for machines,
+       --format markdown for the catalog in docs/rules-catalog.md.
 check: run every example and negative example of every rule through the full detection
        pipeline; exit 0 when all behave, 1 on any mismatch, 2 for a malformed pack.
        Without PACK the built-in packs are checked.
@@ -38,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
         "-f",
         "--format",
         dest="fmt",
-        choices=["table", "json"],
+        choices=["table", "json", "markdown"],
         default="table",
         help="output format",
     )
@@ -100,6 +101,9 @@ def list_command(
     if fmt == "json":
         stream.write(json.dumps({"rules": rows}, indent=2) + "\n")
         return EXIT_OK
+    if fmt == "markdown":
+        stream.write(markdown_table(rows))
+        return EXIT_OK
     headers = ("ID", "SEVERITY", "CONFIDENCE", "NAME", "PACK")
     keys = ("id", "severity", "confidence", "name", "pack")
     widths = [
@@ -113,6 +117,24 @@ def list_command(
         stream.write("  ".join(cells).rstrip() + "\n")
     stream.write(f"{len(rows)} rules\n")
     return EXIT_OK
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rule catalog as a Markdown table (docs/rules-catalog.md is generated with it)."""
+
+    def cell(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
+    lines = [
+        "| id | name | severity | confidence | pack |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| `{row['id']}` | {cell(row['name'])} | {row['severity']} | {row['confidence']} "
+            f"| {row['pack']} |"
+        )
+    return "\n".join(lines) + f"\n\n{len(rows)} rules.\n"
 
 
 def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> int:

@@ -116,6 +116,10 @@ _FILE_NAME = re.compile(
     r"|js|ts|py|rb|php|java|go|sh|conf|cfg|ini|toml|env|lock|gz|zip|tar|enc|gpg|asc|md)$",
     re.IGNORECASE,
 )
+# Identifier-shaped values: CamelCase word chains, snake/kebab word chains, JSONPath.
+_WORDS = re.compile(
+    r"^(?:[A-Z]?[a-z]{2,20}){2,12}$|^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]"
+)
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
 
@@ -124,10 +128,12 @@ def not_placeholder(secret: str) -> bool:
     """False for references and placeholders: ``${VAR}``, ``$(cmd)``, ``%VAR%``, ``{{ x }}``,
     ``<your-key>``, ``changeme``, ``xxxx``, ``your_...``, booleans, numbers, paths, URLs
     without credentials, template expressions and code identifiers."""
-    value = secret.strip().strip("\"'")
+    value = secret.strip().strip("\"'\\")
     if len(value) < 4 or _REFERENCE.search(value) or _IDENTIFIER.match(value):
         return False
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
+        return False
+    if _WORDS.search(value):
         return False
     low = value.lower()
     if any(word in low for word in _PLACEHOLDER_WORDS):
@@ -151,6 +157,8 @@ def generic_secret_value(secret: str) -> bool:
         if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
             return False
         return len(secret) >= 16 and entropy >= 3.0
+    if _BASE64ISH.fullmatch(secret) and _encoded_text(secret):
+        return False
     if _BASE64ISH.fullmatch(secret):
         classes = sum(
             (
@@ -161,6 +169,20 @@ def generic_secret_value(secret: str) -> bool:
         )
         return len(secret) >= 12 and entropy >= 3.5 and classes >= 2
     return len(secret) >= 10 and entropy >= 3.2
+
+
+def _encoded_text(value: str) -> bool:
+    """True for base64 of prose (words and spaces): encoded data, not a random secret."""
+    import base64
+    import binascii
+
+    if len(value) < 24 or len(value) % 4:
+        return False
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    return text.isprintable() and text.count(" ") >= 2
 
 
 def basic_auth_base64(secret: str) -> bool:
