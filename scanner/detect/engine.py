@@ -320,7 +320,10 @@ class Detector:
         )
         paired: list[tuple[tuple[int, int, int], PairedSecret]] = []
         for spec in rule.pair:
-            for other in everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE):
+            # nearest first; when nothing stands within reach but the input holds exactly one
+            # candidate of each rule (one key ID, one secret), they belong together at any distance
+            near = everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE)
+            for other in near or everything.lone_partner(spec.rule, cand):
                 distance = abs(other.line - cand.line)
                 key = (
                     distance,
@@ -365,6 +368,14 @@ class _Index:
         for cand in sorted(candidates, key=lambda c: c.start):
             self._groups.setdefault(cand.rule.id, []).append(cand)
         self._starts = {rid: [c.start for c in group] for rid, group in self._groups.items()}
+
+    def lone_partner(self, rule_id: str, cand: _Candidate) -> list[_Candidate]:
+        """The one candidate of ``rule_id`` when ``cand`` is also alone of its rule."""
+        group = self._groups.get(rule_id)
+        mine = self._groups.get(cand.rule.id)
+        if group is None or mine is None or len(group) != 1 or len(mine) != 1:
+            return []
+        return [] if group[0] is cand else list(group)
 
     def around(self, rule_id: str, cand: _Candidate, within: int, limit: int) -> list[_Candidate]:
         """Up to ``limit`` candidates of ``rule_id`` on each side of ``cand`` (nearest first in
