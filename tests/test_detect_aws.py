@@ -562,7 +562,7 @@ FILLER = "".join(f"LOG_LEVEL_{i}=info\n" for i in range(90))
 def test_lone_key_id_and_secret_pair_at_any_distance(
     detector: Detector, text: str, paired: list[tuple[str, str]]
 ) -> None:
-    key = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == ID][0]
+    key = next(f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == ID)
     assert [(p.kind, p.secret) for p in key.paired] == paired
 
 
