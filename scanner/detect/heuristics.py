@@ -70,6 +70,7 @@ _REFERENCE = re.compile(
     r"^(?:\$|%[A-Za-z_(]|\{\{|\{%|<%|#\{|<|\[|\{|@|!|&|\*[A-Za-z])"  # ${X} $(cmd) %X% {{ x }}
     r"|^(?:/|\./|\.\./|~/|[A-Za-z]:\\)"  # paths
     r"|^[a-z][a-z0-9+.\-]{1,20}://"  # URLs (credentials in URLs have their own rules)
+    r"|^arn:"  # AWS resource names
     r"|^(?:true|false|yes|no|on|off|null|none|nil|undefined|required|optional|empty)$"
     r"|^[0-9.,_:\-]{1,64}$",  # numbers, versions, times
     re.IGNORECASE,
@@ -99,6 +100,9 @@ _PLACEHOLDER_WORDS = (
     "notasecret",
     "not-a-secret",
     "not_a_secret",
+    "password",  # MasterPassword123, mysecretpassword: test values that name themselves
+    "passwd",
+    "secret",
     "{{",  # template expressions anywhere in the value
     "}}",
     "${",
@@ -118,8 +122,9 @@ _FILE_NAME = re.compile(
 )
 # Identifier-shaped values: CamelCase word chains, snake/kebab word chains, JSONPath.
 _WORDS = re.compile(
-    r"^(?:[A-Z]?[a-z]{2,20}){2,12}$|^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]"
+    r"^(?:[A-Z]?[a-z]{1,20}){2,12}$|^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]"
 )
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
 
@@ -151,7 +156,7 @@ def generic_secret_value(secret: str) -> bool:
     if not not_placeholder(secret):
         return False
     entropy = shannon_entropy(secret)
-    if secret.isdigit():
+    if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
         return False
     if _HEX_ONLY.fullmatch(secret):
         if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
