@@ -22,7 +22,14 @@ from scanner.cli.options import CommonOptions as CommonOptions
 from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_fragments
-from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary
+from scanner.models import (
+    DEFAULT_MIN_CONFIDENCE,
+    Finding,
+    Fragment,
+    ScanMode,
+    ScanResult,
+    ScanSummary,
+)
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import SourceStats
 
@@ -40,16 +47,15 @@ def build_detector(
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
-    if project is None:
-        return Detector(
-            load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
-        )
-    ruleset = project.load_rules(packs)
+    configured = project.config.min_confidence if project is not None else None
+    minimum = options.min_confidence or configured or DEFAULT_MIN_CONFIDENCE
+    ruleset = load_rules(packs) if project is None else project.load_rules(packs)
     return Detector(
-        ruleset,
-        allowlist=project.allowlist(),
+        ruleset.at_least(minimum),
+        allowlist=project.allowlist() if project is not None else None,
         inline_allow=options.inline_allow,
         use_hyperscan=use_hyperscan,
+        min_confidence=minimum,
     )
 
 

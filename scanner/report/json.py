@@ -20,6 +20,7 @@ from scanner import __version__
 from scanner.errors import InputError
 from scanner.models import (
     CommitInfo,
+    Confidence,
     Finding,
     HistoryInfo,
     PairedSecret,
@@ -143,6 +144,8 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
     }
     if identifier_shown(f, show_secrets=show_secrets, redact_ids=redact_ids):
         data["identifier"] = True
+    if f.confidence is not None:  # written only when set: older reports stay byte-identical
+        data["confidence"] = f.confidence
     return data
 
 
@@ -249,6 +252,7 @@ def _read_finding(r: Node) -> Finding:
         encoding=_opt_str(r.at("encoding")),
         paired=paired,
         account_id=_opt_str(r.at("account_id")),
+        confidence=r.at("confidence").choice(Confidence, default=None),
         canary=r.at("canary").boolean(default=False),
         commit=_read_commit(r.at("commit").optional_table()),
         in_head=r.at("in_head").boolean(default=None),
