@@ -14,6 +14,7 @@ against repository-relative paths with ``/`` separators.
     [scan]
     max_file_size = 2_000_000             # bytes; larger files are skipped and counted
     skip_paths = ["vendor/**"]            # never read
+    min_confidence = "medium"             # high | medium | low (default: medium)
 
     [allowlist]                           # global: applies to every rule
     paths = ["docs/examples/**"]
@@ -46,6 +47,7 @@ from typing import Any
 from scanner.allowlist import Allowlist, is_absolute, parse_allowlist, path_globs
 from scanner.allowlist import path_matches as path_matches
 from scanner.errors import ConfigError
+from scanner.models import Confidence
 from scanner.schema import Node, Problem, kind_of
 
 CONFIG_FILENAME = ".keysweep.toml"
@@ -69,6 +71,7 @@ class Config:
     disabled_rules: tuple[str, ...] = ()
     max_file_size: int | None = None
     skip_paths: tuple[str, ...] = ()
+    min_confidence: str | None = None  # scan.min_confidence; None: the built-in default
     allowlist: Allowlist = field(default_factory=Allowlist)
     baseline: Path | None = None  # resolved against the config file's directory
     verify: VerifyConfig = field(default_factory=VerifyConfig)
@@ -162,7 +165,7 @@ def _encoding_hint(raw: bytes) -> str:
 
 _TOP = frozenset({"rules", "scan", "allowlist", "baseline", "verify"})
 _RULES = frozenset({"packs", "disable"})
-_SCAN = frozenset({"max_file_size", "skip_paths"})
+_SCAN = frozenset({"max_file_size", "skip_paths", "min_confidence"})
 _BASELINE = frozenset({"path"})
 _VERIFY = ("canary_accounts", "allow_accounts", "deny_accounts")
 
@@ -195,6 +198,7 @@ def parse_config(data: Mapping[str, Any], source: Path, *, prefix: str = "") -> 
         if scan
         else None,
         skip_paths=path_globs(scan.at("skip_paths")) if scan else (),
+        min_confidence=scan.at("min_confidence").choice(Confidence, default=None) if scan else None,
         allowlist=parse_allowlist(top.at("allowlist")) if "allowlist" in top else Allowlist(),
         baseline=_relative_path(baseline.at("path"), source)
         if baseline and "path" in baseline

@@ -50,6 +50,30 @@ class ScanMode(StrEnum):
     VERIFY = "verify"
 
 
+class Confidence(StrEnum):
+    """How sure a rule is that a match is a secret (surest first)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+CONFIDENCE_LEVELS = tuple(level.value for level in Confidence)  # surest first
+# Findings less sure than this are not reported unless --min-confidence / scan.min_confidence
+# says otherwise; chosen by measurement on clean trees (README, "Confidence").
+DEFAULT_MIN_CONFIDENCE = Confidence.MEDIUM
+
+
+def confidence_at_least(confidence: str | None, minimum: str) -> bool:
+    """True when ``confidence`` (a finding's or a rule's) is ``minimum`` or surer.
+
+    A finding without a confidence (built before rules had one) always passes.
+    """
+    if confidence is None:
+        return True
+    return CONFIDENCE_LEVELS.index(confidence) <= CONFIDENCE_LEVELS.index(minimum)
+
+
 @dataclass(frozen=True)
 class Fragment:
     """A piece of text to scan and where it came from.
@@ -307,6 +331,7 @@ class Finding:
     # that crossed a process or disk boundary without --show-secrets (audit results).
     sealed: str | None = None
     blast_radius: BlastRadius | None = None
+    confidence: str | None = None  # high | medium | low: the rule's (see Confidence)
 
     @property
     def fingerprint(self) -> str:

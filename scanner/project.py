@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, TypeVar
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
 from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
-from scanner.models import Finding, ScanResult, Source
+from scanner.models import DEFAULT_MIN_CONFIDENCE, Finding, ScanResult, Source
 
 if TYPE_CHECKING:
     from dataclasses import Field
@@ -211,17 +211,22 @@ class Project:
         *,
         inline_allow: bool = True,
         use_hyperscan: bool | None = None,
+        min_confidence: str | None = None,
     ) -> Detector:
         """The built-in rules, the config's packs and ``extra_packs`` (``--rules``), minus
         disabled rules, with the config's global allowlist. ``use_hyperscan=False`` skips
-        compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input."""
+        compiling the Hyperscan database (~40 ms), which only pays off on megabytes of input.
+        ``min_confidence`` (``--min-confidence``) wins over ``scan.min_confidence``, which wins
+        over the built-in default."""
         from scanner.detect import Detector
 
+        minimum = min_confidence or self.config.min_confidence or DEFAULT_MIN_CONFIDENCE
         return Detector(
-            self.load_rules(tuple(Path(p) for p in extra_packs)),
+            self.load_rules(tuple(Path(p) for p in extra_packs)).at_least(minimum),
             allowlist=self.allowlist(),
             inline_allow=inline_allow,
             use_hyperscan=use_hyperscan,
+            min_confidence=minimum,
         )
 
     def scan_history(

@@ -29,7 +29,7 @@ from scanner.allowlist import AllowRegex as AllowRegex
 from scanner.allowlist import compile_globs, globs_match, path_globs
 from scanner.allowlist import parse_allowlist as read_allowlist
 from scanner.errors import RuleError
-from scanner.models import PairKind, Severity
+from scanner.models import Confidence, PairKind, Severity, confidence_at_least
 from scanner.schema import Node, Problem
 from scanner.schema import regex_hazards as regex_hazards
 from scanner.schema import regex_problems as regex_problems
@@ -37,10 +37,22 @@ from scanner.templates import expand_template
 
 PACK_VERSION = 1
 # Named heuristic checks a rule may ask for; implemented in scanner.detect.heuristics.
-KNOWN_CHECKS = frozenset({"not-hex", "mixed-case", "not-repetitive", "aws-key-id-shape"})
+KNOWN_CHECKS = frozenset(
+    {
+        "not-hex",
+        "mixed-case",
+        "not-repetitive",
+        "aws-key-id-shape",
+        "crc32-base62-suffix",
+        "not-placeholder",
+        "generic-secret-value",
+        "basic-auth-base64",
+    }
+)
 # Offline enrichments a rule may ask for; implemented in scanner.detect.
 KNOWN_ENRICH = frozenset({"aws-account-id"})
 PAIR_KINDS = frozenset(PairKind)
+DEFAULT_CONFIDENCE = Confidence.MEDIUM  # a rule without ``confidence``: keyword plus shape
 MAX_CONTEXT_LINES_BEFORE = 3
 MAX_WITHIN_LINES = 20
 
@@ -52,6 +64,7 @@ _RULE_KEYS = frozenset(
         "name",
         "description",
         "severity",
+        "confidence",
         "keywords",
         "base64_keywords",
         "regex",
@@ -126,6 +139,7 @@ class Rule:
     checks: tuple[str, ...] = ()
     enrich: tuple[str, ...] = ()
     identifier: bool = False  # the value names a credential, grants nothing: shown in full
+    confidence: str = DEFAULT_CONFIDENCE  # high | medium | low (Confidence)
     pack: str = ""
     _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
@@ -165,6 +179,25 @@ class RuleSet:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self.rules)
+
+    def at_least(self, minimum: str) -> RuleSet:
+        """The rules of confidence ``minimum`` or surer, plus the rules they name in
+        ``context.near_rules`` and ``pair`` (a key ID still pairs with its secret when the
+        secret's own rule reports below ``minimum``; the detector drops those findings)."""
+        by_id = {rule.id: rule for rule in self.rules}
+        todo = [r.id for r in self.rules if confidence_at_least(r.confidence, minimum)]
+        needed: set[str] = set()
+        while todo:
+            rule = by_id.get(todo.pop())
+            if rule is None or rule.id in needed:
+                continue
+            needed.add(rule.id)
+            todo += [spec.rule for spec in rule.pair]
+            if rule.context is not None:
+                todo += rule.context.near_rules
+        if len(needed) == len(self.rules):
+            return self
+        return RuleSet(tuple(r for r in self.rules if r.id in needed), self.packs)
 
 
 # --------------------------------------------------------------------------- loading
@@ -298,6 +331,7 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         checks=_names(r.at("checks"), KNOWN_CHECKS, "check"),
         enrich=_names(r.at("enrich"), KNOWN_ENRICH, "enrichment"),
         identifier=r.at("identifier").boolean(default=False),
+        confidence=r.at("confidence").choice(Confidence, default=DEFAULT_CONFIDENCE),
         pack=str(where.path),
     )
 
@@ -350,11 +384,15 @@ def load_pack(path: Path) -> list[Rule]:
 
 
 def builtin_pack_paths() -> list[Path]:
-    """Packs shipped with keysweep: ``scanner/packs`` in a wheel, else ``<repo>/rules``."""
+    """Packs shipped with keysweep: ``scanner/packs`` in a wheel, else ``<repo>/rules``.
+
+    ``aws.yaml`` comes first (its rules win ties when two rules report one secret), then the
+    other family packs by name.
+    """
     here = Path(scanner.__file__).resolve().parent
     for folder in (here / "packs", here.parent / "rules"):
         if folder.is_dir():
-            return sorted(folder.glob("*.yaml"))
+            return sorted(folder.glob("*.yaml"), key=lambda p: (p.name != "aws.yaml", p.name))
     return []
 
 

@@ -264,12 +264,14 @@ class Node:
         """A string that is one of an Enum's values; returns the member."""
         if self._absent(default):
             return default
-        text = self.string()
+        known = ", ".join(str(m.value) for m in options)
+        if not isinstance(self.value, str):
+            raise self._type_error(f"one of {known}")
+        text = self.value
         try:
             return options(text)
         except ValueError:
             noun = self.key.rsplit(".", 1)[-1].split("[", 1)[0] or "value"
-            known = ", ".join(str(m.value) for m in options)
             raise self.fail(f"unknown {noun} {text!r} (must be one of {known})") from None
 
     def regex(self) -> re.Pattern[str]:

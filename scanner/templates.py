@@ -16,6 +16,7 @@ import random
 import re
 import string
 import urllib.parse
+import zlib
 
 from scanner.entropy import shannon_entropy
 from scanner.errors import RuleError
@@ -69,6 +70,25 @@ def aws_session_token(rng: random.Random, length: int = 372) -> str:
     )
 
 
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def base62_checksum(body: str) -> str:
+    """CRC32 of ``body`` in base62, six characters: the suffix of GitHub and npm tokens."""
+    value = zlib.crc32(body.encode("ascii"))
+    out = ""
+    while value:
+        value, digit = divmod(value, 62)
+        out = BASE62[digit] + out
+    return out.rjust(6, "0")
+
+
+def checksummed_token(rng: random.Random, prefix: str) -> str:
+    """``prefix_`` + 30 random base62 characters + their CRC32 checksum (GitHub/npm format)."""
+    body = "".join(rng.choice(BASE62) for _ in range(30))
+    return f"{prefix}_{body}{base62_checksum(body)}"
+
+
 # --------------------------------------------------------------------------- the templates
 
 _TEMPLATE = re.compile(
@@ -85,7 +105,17 @@ _ALPHABETS = {
     "upper": string.ascii_uppercase,
     "lower": string.ascii_lowercase,
 }
-TEMPLATE_NAMES = ("aws_key_id", "aws_secret", "aws_session_token", *_ALPHABETS)
+# Literal braces, for examples that show a template expression ({{lbrace}} x {{rbrace}}).
+_LITERALS = {"lbrace": "{{", "rbrace": "}}"}
+TEMPLATE_NAMES = (
+    "aws_key_id",
+    "aws_secret",
+    "aws_session_token",
+    "token_crc",
+    "basic_auth",
+    *_ALPHABETS,
+    *_LITERALS,
+)
 TEMPLATE_FILTERS = ("base64", "percent", "json")
 
 
@@ -97,6 +127,17 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
         return aws_secret(rng)
     if name == "aws_session_token":
         return aws_session_token(rng)
+    if name in _LITERALS:
+        return _LITERALS[name]
+    if name == "basic_auth":  # user:password, as Docker's "auth" and npm's _auth encode it
+        user = "".join(rng.choice(_ALPHABETS["lower"]) for _ in range(8))
+        return f"{user}:" + "".join(rng.choice(_ALPHABETS["alnum"]) for _ in range(20))
+    if name == "token_crc":
+        if not arg:
+            raise RuleError(
+                f"{where}: template {{{{token_crc}}}} needs a prefix, e.g. {{{{token_crc:ghp}}}}"
+            )
+        return checksummed_token(rng, arg)
     if name in _ALPHABETS:
         if not arg or not arg.isdigit() or not 1 <= int(arg) <= 4096:
             raise RuleError(

@@ -452,7 +452,7 @@ def test_config_rule_pack_is_relative_to_the_config_file(tmp_path: Path) -> None
     )
     (repo / "ci" / "keysweep.toml").write_text('[rules]\npacks = ["internal.yaml"]\n')
     token = "acmetok_" + secret_key(60).lower().replace("/", "q").replace("+", "z")[:24]
-    (repo / "app.cfg").write_text(f"token = {token}\n")
+    (repo / "app.txt").write_text(f"token = {token}\n")  # not a config file: no generic rule
     plain = keysweep(repo, "scan", ".", "--format", "json")
     assert plain.code == 0, plain.stdout + plain.stderr
     run = keysweep(repo, "scan", ".", "--config", "ci/keysweep.toml", "--format", "json")

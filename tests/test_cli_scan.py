@@ -351,7 +351,7 @@ rules:
 """,
         encoding="utf-8",
     )
-    target = tmp_path / "conf.ini"
+    target = tmp_path / "conf.txt"  # not a config file: the generic rules stay out
     target.write_text("token = acme_k3j5h2g8f7d6s5a4q1w2e3r4\n", encoding="utf-8")
     assert run_main(["scan", str(target)], capsys)[0] == 0
     code, out, err = run_main(["scan", str(target), "--rules", str(pack), "-f", "json"], capsys)

@@ -140,6 +140,8 @@ def test_explicit_pyproject_without_table_is_an_error(tmp_path: Path) -> None:
             "also in allow_accounts",
         ),
         ("rules = 3\n", "rules", "expected a table"),
+        ('[scan]\nmin_confidence = "certain"\n', "scan.min_confidence", "high, medium, low"),
+        ("[scan]\nmin_confidence = 1\n", "scan.min_confidence", "high, medium, low"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, key: str, problem: str) -> None:

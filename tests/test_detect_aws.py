@@ -528,3 +528,82 @@ def test_line_and_column_are_one_based_characters(detector: Detector) -> None:
     assert (finding.line, finding.column) == (2, 10)
     assert (finding.end_line, finding.end_column) == (2, 30)
     assert finding.path == "<text>"
+
+
+# -- the last few percent (issue 12, step 6) -------------------------------------------------
+FILLER = "".join(f"LOG_LEVEL_{i}=info\n" for i in range(90))
+
+
+@pytest.mark.parametrize(
+    ("text", "paired"),
+    [
+        # an environment dump: ID, secret and token 90 and 120 lines apart, each alone
+        (
+            f"AWS_ACCESS_KEY_ID={KA}\n{FILLER}AWS_SECRET_ACCESS_KEY={S}\n{FILLER[:900]}"
+            f"AWS_SESSION_TOKEN={T}\n",
+            [("secret_access_key", S), ("session_token", T)],
+        ),
+        # a multi-line dict literal: the secret 12 lines below its key ID
+        (
+            "creds = {\n"
+            f'    "aws_access_key_id": "{K}",\n'
+            + "".join(f'    "option_{i}": {i},\n' for i in range(12))
+            + f'    "aws_secret_access_key": "{S}",\n}}\n',
+            [("secret_access_key", S)],
+        ),
+        # two key IDs: no guessing at a distance
+        (
+            f"AWS_ACCESS_KEY_ID={K}\n{FILLER}AWS_SECRET_ACCESS_KEY={S}\nBACKUP_KEY_ID={K2}\n",
+            [],
+        ),
+    ],
+    ids=["env-dump", "dict-literal", "two-ids"],
+)
+def test_lone_key_id_and_secret_pair_at_any_distance(
+    detector: Detector, text: str, paired: list[tuple[str, str]]
+) -> None:
+    key = next(f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == ID)
+    assert [(p.kind, p.secret) for p in key.paired] == paired
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        (  # a Postman collection's awsv4 auth: key/value pairs
+            '"auth": {"type": "awsv4", "awsv4": [\n'
+            f'  {{"key": "accessKey", "value": "{K}", "type": "string"}},\n'
+            f'  {{"key": "secretKey", "value": "{S}", "type": "string"}}]}}',
+            [(ID, K), (SK, S)],
+        ),
+        (  # an SDK constructor: the token is the third positional argument
+            f'session = boto3.Session("{KA}", "{S}", "{T}")',
+            [(ID, KA), (SK, S), (TOK, T)],
+        ),
+        (  # the instance-metadata credentials document
+            "{\n"
+            f'  "AccessKeyId" : "{KA}",\n  "SecretAccessKey" : "{S}",\n  "Token" : "{T}",\n'
+            '  "Expiration" : "2024-01-01T06:00:00Z"\n}',
+            [(ID, KA), (SK, S), (TOK, T)],
+        ),
+    ],
+    ids=["postman-awsv4", "sdk-positional-token", "imds-json"],
+)
+def test_aws_forms_without_keywords(
+    detector: Detector, text: str, expect: list[tuple[str, str]]
+) -> None:
+    findings = detector.scan(Fragment.from_text(text, "export.json"))
+    assert sorted((f.rule_id, f.secret) for f in findings) == sorted(expect)
+    key = next(f for f in findings if f.rule_id == ID)
+    assert {p.secret for p in key.paired} == {v for r, v in expect if r != ID}
+
+
+def test_jwt_session_token_is_reported_whole(detector: Detector) -> None:
+    def part(seed: int, n: int) -> str:
+        return random_b64(seed, n).replace("+", "-").replace("/", "_")
+
+    jwt = f"eyJ{part(1, 30)}.eyJ{part(2, 240)}.{part(3, 86)}"
+    text = f"AWS_ACCESS_KEY_ID={KA}\nAWS_SECRET_ACCESS_KEY={S}\nAWS_SESSION_TOKEN={jwt}\n"
+    findings = detector.scan(Fragment.from_text(text))
+    assert [f.secret for f in findings if f.rule_id == TOK] == [jwt]
+    key = next(f for f in findings if f.rule_id == ID)
+    assert ("session_token", jwt) in [(p.kind, p.secret) for p in key.paired]

@@ -65,7 +65,8 @@ def leaky(tmp_path: Path) -> Repo:
     repo.commit({"app.cfg": f"aws_access_key_id = {key_id('kept')}\n"}, "config")
     repo.git("branch", "side")
     repo.git("update-ref", "refs/remotes/origin/feature", "HEAD~1")
-    repo.git("remote", "add", "origin", "https://builder:hunter2@git.example.com/org/app.git")
+    remote = "https://builder:hunter2@git.example.com/org/app.git"  # keysweep:allow (fake)
+    repo.git("remote", "add", "origin", remote)
     repo.commit({"README.md": "hello again\n"}, "later work")
     return repo
 

@@ -65,14 +65,24 @@ def test_builtin_examples_through_the_whole_pipeline(
 
 def test_builtin_packs_are_found_and_well_formed() -> None:
     names = [p.name for p in builtin_pack_paths()]
-    assert names == ["aws.yaml", "common.yaml"]
-    assert len(RULES) >= 12
+    assert names == [
+        "aws.yaml",
+        "ai.yaml",
+        "cloud.yaml",
+        "credential-files.yaml",
+        "databases.yaml",
+        "devtools.yaml",
+        "generic.yaml",
+        "private-keys.yaml",
+        "saas.yaml",
+    ]
+    assert len(RULES) >= 60
     assert len(set(RULES.ids)) == len(RULES.ids)
     aws = [r.id for r in RULES if Path(r.pack).name == "aws.yaml"]
     assert aws == ["aws-access-key-id", "aws-secret-access-key", "aws-session-token"]
     for rule in RULES:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.id)
-        assert rule.examples and rule.negative_examples, rule.id
+        assert len(rule.examples) >= 2 and len(rule.negative_examples) >= 2, rule.id
         assert len(rule.description) > 40, rule.id
         assert rule.keywords and all(k == k.lower() and k.isascii() for k in rule.keywords)
 
@@ -338,3 +348,24 @@ def test_allowlist_parsing_and_matching() -> None:
     assert Allowlist().empty and not allow.empty
     with pytest.raises(RuleError, match=r"key 'allowlist\.stopwords'"):
         parse_allowlist({"stopwords": "x"}, source="cfg")
+
+
+def _crc_cases() -> list[tuple[str, bool]]:
+    import random
+
+    from scanner.templates import checksummed_token
+
+    good = checksummed_token(random.Random(7), "ghp")
+    other = checksummed_token(random.Random(8), "npm")
+    return [
+        (good, True),
+        (other, True),
+        (good[:-1] + ("A" if good[-1] != "A" else "B"), False),  # last checksum char changed
+        (good[:10] + other[10:], False),  # body and checksum from different tokens
+        ("ghs_" + "a" * 60, True),  # longer formats are not checked
+    ]
+
+
+@pytest.mark.parametrize(("token", "valid"), _crc_cases())
+def test_crc32_base62_suffix_check(token: str, valid: bool) -> None:
+    assert CHECKS["crc32-base62-suffix"](token) is valid

@@ -34,9 +34,9 @@ def test_rules_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "list"]) == 0
     out = capsys.readouterr().out
     header, first = out.splitlines()[:2]
-    assert header.split() == ["ID", "SEVERITY", "NAME", "PACK"]
-    assert first.split()[:2] == ["aws-access-key-id", "critical"]
-    assert "common.yaml" in out and out.rstrip().endswith("rules")
+    assert header.split() == ["ID", "SEVERITY", "CONFIDENCE", "NAME", "PACK"]
+    assert first.split()[:3] == ["aws-access-key-id", "critical", "high"]
+    assert "devtools.yaml" in out and out.rstrip().endswith("rules")
 
 
 def test_rules_list_json_with_user_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,6 +49,7 @@ def test_rules_list_json_with_user_pack(tmp_path: Path, capsys: pytest.CaptureFi
     assert (
         demo["severity"] == "low" and demo["pack"] == "pack.yaml" and demo["keywords"] == ["demo_"]
     )
+    assert demo["confidence"] == "medium"  # the documented default
 
 
 def test_rules_check_builtin_passes(capsys: pytest.CaptureFixture[str]) -> None:

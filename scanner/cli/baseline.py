@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
+from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.cli.history import scan_history
-from scanner.cli.options import CommonOptions, add_config_option, add_detection_options
+from scanner.cli.options import CommonOptions, add_config_option
 from scanner.cli.project import Project, load_project, project_root
 from scanner.cli.scan import scan_files
 from scanner.errors import UsageError
@@ -24,7 +25,6 @@ from scanner.ignore.baseline import (
     rebuild_baseline,
     write_baseline,
 )
-from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 HELP = "create, update or prune a baseline of accepted findings"
 DESCRIPTION = f"""\
@@ -79,13 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    options = CommonOptions(
-        rule_packs=tuple(ns.rules),
-        inline_allow=ns.inline_allow,
-        max_file_size=ns.max_file_size or DEFAULT_MAX_FILE_SIZE,
-        max_file_size_explicit=ns.max_file_size is not None,
-        config_file=ns.config_file,
-    )
+    options = CommonOptions(**detection_settings(ns), config_file=ns.config_file)
     return baseline_command(
         ns.action,
         ns.path,

@@ -23,7 +23,14 @@ from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_fragments
 from scanner.errors import UsageError
-from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary
+from scanner.models import (
+    DEFAULT_MIN_CONFIDENCE,
+    Finding,
+    Fragment,
+    ScanMode,
+    ScanResult,
+    ScanSummary,
+)
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import SourceStats
 
@@ -38,14 +45,21 @@ def build_detector(
     project config's packs, disabled rules and global allowlist (:meth:`Project.detector`)."""
     if project is not None:
         return project.detector(
-            options.rule_packs, inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
+            options.rule_packs,
+            inline_allow=options.inline_allow,
+            use_hyperscan=use_hyperscan,
+            min_confidence=options.min_confidence,
         )
     from scanner.detect import Detector
     from scanner.rulepack import load_rules
 
     packs = tuple(Path(p) for p in options.rule_packs)
+    minimum = options.min_confidence or DEFAULT_MIN_CONFIDENCE
     return Detector(
-        load_rules(packs), inline_allow=options.inline_allow, use_hyperscan=use_hyperscan
+        load_rules(packs).at_least(minimum),
+        inline_allow=options.inline_allow,
+        use_hyperscan=use_hyperscan,
+        min_confidence=minimum,
     )
 
 

@@ -8,10 +8,12 @@ A later stage plugs in with one option in :func:`add_common_options`, one field 
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass, field
 
 from scanner.cli.aws_options import add_verify_options, aws_settings
+from scanner.cli.detection_options import add_detection_options as add_detection_options
+from scanner.cli.detection_options import detection_settings
+from scanner.cli.detection_options import parse_size as parse_size
 from scanner.report import DEFAULT_FORMAT, REPORTERS
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 from scanner.verify.pipeline import AwsSettings
@@ -29,22 +31,10 @@ class CommonOptions:
     inline_allow: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     max_file_size_explicit: bool = False  # given on the command line: wins over the config
+    min_confidence: str | None = None  # --min-confidence; else scan.min_confidence, else default
     config_file: str | None = None  # --config; else .keysweep.toml / pyproject.toml at the root
     baseline_file: str | None = None  # --baseline; else the config's baseline.path
     aws: AwsSettings = field(default_factory=AwsSettings)  # --verify and the aws group
-
-
-_SIZE = re.compile(r"(?i)^\s*(\d+)\s*([kmg]i?b?|b)?\s*$")
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def parse_size(text: str) -> int:
-    """``10485760``, ``512K``, ``10M``, ``1GiB`` -> bytes (argparse type)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"invalid size {text!r} (use bytes, or K, M, G)")
-    unit = (match.group(2) or "").lower()[:1]
-    return int(match.group(1)) * _UNITS[unit]
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -105,44 +95,13 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     return report
 
 
-def add_detection_options(parser: argparse.ArgumentParser) -> None:
-    """The ``detection`` group (--rules, --no-inline-allow, --max-file-size); also used by
-    baseline."""
-    detect = parser.add_argument_group("detection")
-    detect.add_argument(
-        "--rules",
-        metavar="PACK",
-        action="append",
-        default=[],
-        help="also load this YAML rule pack (repeatable); built-in rules stay on",
-    )
-    detect.add_argument(
-        "--no-inline-allow",
-        dest="inline_allow",
-        action="store_false",
-        help="ignore inline allow markers ('keysweep:allow', 'gitleaks:allow', "
-        "'pragma: allowlist secret') and report those lines too (for audits)",
-    )
-    detect.add_argument(
-        "--max-file-size",
-        metavar="BYTES",
-        type=parse_size,
-        default=None,
-        help="skip (and count) files larger than this; K/M/G suffixes accepted "
-        "(default: the config's scan.max_file_size, else 10M)",
-    )
-
-
 def common_options(ns: argparse.Namespace) -> CommonOptions:
     return CommonOptions(
         fmt=ns.fmt,
         output=ns.output,
         show_secrets=ns.show_secrets,
         redact_ids=ns.redact_ids,
-        rule_packs=tuple(ns.rules),
-        inline_allow=ns.inline_allow,
-        max_file_size=DEFAULT_MAX_FILE_SIZE if ns.max_file_size is None else ns.max_file_size,
-        max_file_size_explicit=ns.max_file_size is not None,
+        **detection_settings(ns),
         config_file=ns.config_file,
         baseline_file=ns.baseline_file,
         aws=aws_settings(ns),

@@ -7,14 +7,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from scanner.cli import EXIT_CLEAN, EXIT_FINDINGS
 from scanner.errors import UsageError
 
 HELP = "list the detection rules, or check rule packs against their own examples"
 DESCRIPTION = """\
-list:  show every rule (id, severity, name, pack); --format json for machines.
+list:  show every rule (id, severity, confidence, name, pack); --format json for machines,
+       --format markdown for the catalog in docs/rules-catalog.md.
 check: run every example and negative example of every rule through the full detection
        pipeline; exit 0 when all behave, 1 on any mismatch, 2 for a malformed pack.
        Without PACK the built-in packs are checked.
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-f",
         "--format",
         dest="fmt",
-        choices=["table", "json"],
+        choices=["table", "json", "markdown"],
         default="table",
         help="output format",
     )
@@ -81,6 +82,7 @@ def list_command(
         {
             "id": rule.id,
             "severity": rule.severity.value,
+            "confidence": rule.confidence,
             "name": rule.name,
             "pack": Path(rule.pack).name,
             "keywords": list(rule.keywords),
@@ -91,8 +93,11 @@ def list_command(
     if fmt == "json":
         stream.write(json.dumps({"rules": rows}, indent=2) + "\n")
         return EXIT_CLEAN
-    headers = ("ID", "SEVERITY", "NAME", "PACK")
-    keys = ("id", "severity", "name", "pack")
+    if fmt == "markdown":
+        stream.write(markdown_table(rows))
+        return EXIT_CLEAN
+    headers = ("ID", "SEVERITY", "CONFIDENCE", "NAME", "PACK")
+    keys = ("id", "severity", "confidence", "name", "pack")
     widths = [
         max(len(h), *(len(str(r[k])) for r in rows)) for h, k in zip(headers, keys, strict=True)
     ]
@@ -104,6 +109,24 @@ def list_command(
         stream.write("  ".join(cells).rstrip() + "\n")
     stream.write(f"{len(rows)} rules\n")
     return EXIT_CLEAN
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rule catalog as a Markdown table (docs/rules-catalog.md is generated with it)."""
+
+    def cell(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
+    lines = [
+        "| id | name | severity | confidence | pack |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| `{row['id']}` | {cell(row['name'])} | {row['severity']} | {row['confidence']} "
+            f"| {row['pack']} |"
+        )
+    return "\n".join(lines) + f"\n\n{len(rows)} rules.\n"
 
 
 def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> int:

@@ -23,7 +23,15 @@ from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
 from scanner.errors import DetectionError
-from scanner.models import Finding, Fragment, PairedSecret, Severity
+from scanner.models import (
+    CONFIDENCE_LEVELS,
+    Confidence,
+    Finding,
+    Fragment,
+    PairedSecret,
+    Severity,
+    confidence_at_least,
+)
 from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
 
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
@@ -75,7 +83,9 @@ class Detector:
 
     ``allowlist`` is the global allowlist (project configuration). ``inline_allow=False``
     ignores inline allow markers. ``use_hyperscan`` forces (True) or forbids (False) the
-    Hyperscan prefilter; by default it is used when importable.
+    Hyperscan prefilter; by default it is used when importable. ``min_confidence`` drops
+    findings of rules less sure than that (pass ``RuleSet.at_least(...)`` so those rules
+    only run when a surer rule pairs with them).
     """
 
     def __init__(
@@ -85,8 +95,10 @@ class Detector:
         allowlist: Allowlist | None = None,
         inline_allow: bool = True,
         use_hyperscan: bool | None = None,
+        min_confidence: str = Confidence.LOW,
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(ruleset)
+        self.min_confidence = min_confidence
         self.allowlist = allowlist or Allowlist()
         self.inline_allow = inline_allow
         self._prefilter = Prefilter(
@@ -165,13 +177,14 @@ class Detector:
         input and the exception type, never its text (which could quote a secret).
         """
         try:
-            return self._scan(fragment)
+            found = self._scan(fragment)
         except Exception as exc:
             where = fragment.path or fragment.blob_id or "<input>"
             raise DetectionError(
                 f"{where}: the detector failed on this input ({type(exc).__name__}); "
                 "this is a keysweep bug, please report it"
             ) from None
+        return _confident(found, self.min_confidence)
 
     # ------------------------------------------------------------------ pipeline
 
@@ -368,7 +381,10 @@ class Detector:
         )
         paired: list[tuple[tuple[int, int, int], PairedSecret]] = []
         for spec in rule.pair:
-            for other in everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE):
+            # nearest first; when nothing stands within reach but the input holds exactly one
+            # candidate of each rule (one key ID, one secret), they belong together at any distance
+            near = everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE)
+            for other in near or everything.lone_partner(spec.rule, cand):
                 distance = abs(other.line - cand.line)
                 key = (
                     distance,
@@ -401,6 +417,7 @@ class Detector:
             paired=tuple(p for _, p in paired),
             account_id=account,
             identifier=rule.identifier,
+            confidence=rule.confidence,
         )
 
 
@@ -413,6 +430,14 @@ class _Index:
         for cand in sorted(candidates, key=lambda c: c.start):
             self._groups.setdefault(cand.rule.id, []).append(cand)
         self._starts = {rid: [c.start for c in group] for rid, group in self._groups.items()}
+
+    def lone_partner(self, rule_id: str, cand: _Candidate) -> list[_Candidate]:
+        """The one candidate of ``rule_id`` when ``cand`` is also alone of its rule."""
+        group = self._groups.get(rule_id)
+        mine = self._groups.get(cand.rule.id)
+        if group is None or mine is None or len(group) != 1 or len(mine) != 1:
+            return []
+        return [] if group[0] is cand else list(group)
 
     def around(self, rule_id: str, cand: _Candidate, within: int, limit: int) -> list[_Candidate]:
         """Up to ``limit`` candidates of ``rule_id`` on each side of ``cand`` (nearest first in
@@ -472,6 +497,27 @@ def _priority(cand: _Candidate) -> tuple[int, int, int]:
     return (0 if cand.encoding is None else 1, _SEVERITY_RANK[cand.rule.severity], cand.order)
 
 
+def _confident(found: list[Finding], minimum: str) -> list[Finding]:
+    """The findings of confidence ``minimum`` or surer."""
+    if minimum == Confidence.LOW:
+        return found
+    return [f for f in found if confidence_at_least(f.confidence, minimum)]
+
+
+def _two_readings(cand: _Candidate, other: _Candidate) -> bool:
+    """One span read twice: plain, and decoded."""
+    same_span = (cand.start, cand.end) == (other.start, other.end)
+    return same_span and (cand.encoding is None) != (other.encoding is None)
+
+
+def _surer(cand: _Candidate) -> tuple[int, int, int]:
+    return (
+        CONFIDENCE_LEVELS.index(cand.rule.confidence),
+        _SEVERITY_RANK[cand.rule.severity],
+        cand.order,
+    )
+
+
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
     """Overlapping candidates for the same secret (one contains the other) become one:
     plain text before decoded, then higher severity, then the rule listed first."""
@@ -482,6 +528,12 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
         active = [i for i in active if kept[i].end > cand.start]
         for i in active:
             other = kept[i]
+            if _two_readings(cand, other):
+                # one span, two readings (a base64 value and what it decodes to): the surer
+                # rule wins, so a generic rule never doubles a provider rule's finding
+                if _surer(cand) < _surer(other):
+                    kept[i] = cand
+                break
             if cand.secret in other.secret or other.secret in cand.secret:
                 if _priority(cand) < _priority(other):
                     kept[i] = cand

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from scanner.entropy import shannon_entropy
+from scanner.templates import base62_checksum
+
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _RUN = re.compile(r"(.)\1{5}")
 
@@ -53,9 +56,161 @@ def aws_key_id_shape(secret: str) -> bool:
     return re.search(r"(.)\1{4}", body) is None
 
 
+def crc32_base62_suffix(secret: str) -> bool:
+    """GitHub (``ghp_``, ``gho_``, ...) and npm (``npm_``) tokens of 40 characters end in the
+    base62 CRC32 of their 30 random characters: a typo, a truncated or an invented token fails.
+    Longer tokens (other formats under the same prefixes) are not checked."""
+    if len(secret) != 40 or secret[3] != "_":
+        return True
+    return base62_checksum(secret[4:34]) == secret[34:]
+
+
+# Values of secret-named settings that are not secrets: references, templates, placeholders.
+_REFERENCE = re.compile(
+    r"^(?:\$|%[A-Za-z_(]|\{\{|\{%|<%|#\{|<|\[|\{|@|!|&|\*[A-Za-z])"  # ${X} $(cmd) %X% {{ x }}
+    r"|^(?:/|\./|\.\./|~/|[A-Za-z]:\\)"  # paths
+    r"|^[a-z][a-z0-9+.\-]{1,20}://"  # URLs (credentials in URLs have their own rules)
+    r"|^arn:"  # AWS resource names
+    r"|^(?:true|false|yes|no|on|off|null|none|nil|undefined|required|optional|empty)$"
+    r"|^[0-9.,_:\-]{1,64}$",  # numbers, versions, times
+    re.IGNORECASE,
+)
+_PLACEHOLDER_WORDS = (
+    "your",
+    "changeme",
+    "change_me",
+    "change-me",
+    "example",
+    "placeholder",
+    "xxxx",
+    "****",
+    "...",
+    "dummy",
+    "sample",
+    "redacted",
+    "replace",
+    "insert",
+    "todo",
+    "fixme",
+    "getenv",
+    "environ",
+    "process.env",
+    "env(",
+    "secret_key_here",
+    "notasecret",
+    "not-a-secret",
+    "not_a_secret",
+    "password",  # MasterPassword123, mysecretpassword: test values that name themselves
+    "passwd",
+    "secret",
+    "{{",  # template expressions anywhere in the value
+    "}}",
+    "${",
+    "$(",
+    "{%",
+    "<%",
+)
+# Code references, not values: settings.SECRET_KEY, os_environ_name, SOME_CONSTANT.
+_IDENTIFIER = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]{0,64}(?:\.[A-Za-z_][A-Za-z0-9_]{0,64}){1,8}(?:\(\))?$"
+    r"|^[a-z]{1,20}(?:[_\-][a-z]{1,20}){0,8}$|^[A-Z]{1,20}(?:_[A-Z]{1,20}){0,8}$"
+)
+_FILE_NAME = re.compile(
+    r"^[\w.\-]{1,200}\.(?:json|ya?ml|txt|xml|pem|crt|cer|key|p12|pfx|jks|keystore|csv|log|html?"
+    r"|js|ts|py|rb|php|java|go|sh|conf|cfg|ini|toml|env|lock|gz|zip|tar|enc|gpg|asc|md)$",
+    re.IGNORECASE,
+)
+# Identifier-shaped values: CamelCase word chains, snake/kebab word chains, JSONPath.
+_WORDS = re.compile(
+    r"^(?:[A-Z]?[a-z]{1,20}){2,12}$|^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
+_BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
+
+
+def not_placeholder(secret: str) -> bool:
+    """False for references and placeholders: ``${VAR}``, ``$(cmd)``, ``%VAR%``, ``{{ x }}``,
+    ``<your-key>``, ``changeme``, ``xxxx``, ``your_...``, booleans, numbers, paths, URLs
+    without credentials, template expressions and code identifiers."""
+    value = secret.strip().strip("\"'\\")
+    if len(value) < 4 or _REFERENCE.search(value) or _IDENTIFIER.match(value):
+        return False
+    if _FILE_NAME.match(value):  # a file holding the secret, not the secret
+        return False
+    if _WORDS.search(value):
+        return False
+    low = value.lower()
+    if any(word in low for word in _PLACEHOLDER_WORDS):
+        return False
+    return len(set(value)) > 2 and not _periodic(value)
+
+
+def generic_secret_value(secret: str) -> bool:
+    """A value that is no placeholder and random enough for its alphabet.
+
+    Hex (digests, keys) needs 16+ characters and 3.0 bits per character; base64/alphanumeric
+    needs 12+ characters, 3.5 bits and two character classes; values with other symbols need
+    10+ characters and 3.2 bits. Digits only never pass.
+    """
+    if not not_placeholder(secret):
+        return False
+    entropy = shannon_entropy(secret)
+    if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
+        return False
+    if _HEX_ONLY.fullmatch(secret):
+        if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
+            return False
+        return len(secret) >= 16 and entropy >= 3.0
+    if _BASE64ISH.fullmatch(secret) and _encoded_text(secret):
+        return False
+    if _BASE64ISH.fullmatch(secret):
+        classes = sum(
+            (
+                any(c.islower() for c in secret),
+                any(c.isupper() for c in secret),
+                any(c.isdigit() for c in secret),
+            )
+        )
+        return len(secret) >= 12 and entropy >= 3.5 and classes >= 2
+    return len(secret) >= 10 and entropy >= 3.2
+
+
+def _encoded_text(value: str) -> bool:
+    """True for base64 of prose (words and spaces): encoded data, not a random secret."""
+    import base64
+    import binascii
+
+    if len(value) < 24 or len(value) % 4:
+        return False
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    return text.isprintable() and text.count(" ") >= 2
+
+
+def basic_auth_base64(secret: str) -> bool:
+    """Base64 of ``user:password`` with a password that is no placeholder (Docker's ``auth``)."""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+        text = decoded.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, password = text.partition(":")
+    return bool(sep and user) and text.isprintable() and not_placeholder(password)
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
     "not-repetitive": not_repetitive,
     "aws-key-id-shape": aws_key_id_shape,
+    "crc32-base62-suffix": crc32_base62_suffix,
+    "not-placeholder": not_placeholder,
+    "generic-secret-value": generic_secret_value,
+    "basic-auth-base64": basic_auth_base64,
 }

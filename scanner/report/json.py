@@ -21,6 +21,7 @@ from scanner.errors import InputError
 from scanner.models import (
     BlastRadius,
     CommitInfo,
+    Confidence,
     Finding,
     HistoryInfo,
     MessageLocation,
@@ -162,6 +163,8 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
         data["identifier"] = True
     if f.blast_radius is not None:
         data["blast_radius"] = blast_radius_to_dict(f.blast_radius)
+    if f.confidence is not None:  # written only when set: older reports stay byte-identical
+        data["confidence"] = f.confidence
     return data
 
 
@@ -316,6 +319,7 @@ def _read_finding(r: Node) -> Finding:
         encoding=_opt_str(r.at("encoding")),
         paired=paired,
         account_id=_opt_str(r.at("account_id")),
+        confidence=r.at("confidence").choice(Confidence, default=None),
         canary=r.at("canary").boolean(default=False),
         commit=_read_commit(r.at("commit").optional_table()),
         in_head=r.at("in_head").boolean(default=None),

@@ -114,6 +114,8 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
     properties: dict[str, Any] = {"entropy": round(f.entropy, 3), "source": f.source}
     if f.encoding:
         properties["encoding"] = f.encoding
+    if f.confidence is not None:
+        properties["confidence"] = f.confidence
     if f.commit is not None:
         properties["commit"] = f.commit.sha
     if f.message is not None:  # a commit or tag message, not a file

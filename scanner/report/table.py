@@ -73,6 +73,8 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
         parts.append("canary token")
     if f.encoding:
         parts.append(f"{f.encoding}-encoded")
+    if f.confidence is not None:
+        parts.append(f"{f.confidence} confidence")
     if f.verification is not None:
         parts.append(verification_text(f.verification))
     if f.blast_radius is not None:

@@ -1,0 +1,105 @@
+"""The generic layer: placeholder/reference filter, per-alphabet entropy floors, Docker auth
+decoding, and the rules that use them, through the whole detector."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from scanner.detect import Detector
+from scanner.detect.heuristics import basic_auth_base64, generic_secret_value, not_placeholder
+from scanner.models import Fragment
+from scanner.rulepack import load_rules
+from scanner.templates import expand_template
+
+DETECTOR = Detector(load_rules())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${DB_PASSWORD}",
+        "$(cat /run/secrets/db)",
+        "%DB_PASSWORD%",
+        "{{ db_password }}",
+        "<your-key>",
+        "changeme",
+        "xxxxxxxxxxxx",
+        "your_api_key_here",
+        "",
+        "true",
+        "12345678",
+        "/etc/app/secret.txt",
+        "https://vault.acme.io/v1/secret",
+        "settings.SECRET_KEY",
+        "process.env.API_KEY",
+        "api-key-file.json",
+        "prefix-{{alnum:32}}",
+    ],
+)
+def test_placeholders_and_references_are_never_secrets(value: str) -> None:
+    assert not not_placeholder(value)
+    assert not generic_secret_value(value)
+
+
+@pytest.mark.parametrize(
+    ("template", "plain", "random_enough"),
+    [
+        ("admin123", True, False),  # a weak password: only the low-confidence rule
+        ("{{hex:32}}", True, True),
+        ("{{hex:8}}", True, False),  # too short for hex
+        ("{{alnum:24}}", True, True),
+        ("{{lower:6}}{{digits:2}}", True, False),
+        ("{{alnum:12}}!{{digits:3}}", True, True),
+    ],
+)
+def test_entropy_floor_by_alphabet(template: str, plain: bool, random_enough: bool) -> None:
+    value = expand_template(template, "floor")
+    assert not_placeholder(value) is plain
+    assert generic_secret_value(value) is random_enough
+
+
+@pytest.mark.parametrize(
+    ("decoded", "expected"),
+    [
+        ("ci:s3cretPassw0rd", True),
+        ("ci:changeme", False),
+        ("no-colon-here", False),
+        (":pw12345", False),
+    ],
+)
+def test_docker_auth_is_decoded(decoded: str, expected: bool) -> None:
+    assert basic_auth_base64(base64.b64encode(decoded.encode()).decode()) is expected
+
+
+def _rules(text: str, path: str) -> list[tuple[str, str | None]]:
+    findings = DETECTOR.scan(Fragment.from_text(expand_template(text, path), path))
+    return [(f.rule_id, f.confidence) for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "expected"),
+    [
+        ("DB_PASSWORD=admin123\n", ".env", [("env-plain-password", "low")]),
+        ("DB_PASSWORD=admin123\n", "docs/setup.md", []),
+        ("PAYMENTS_API_KEY={{alnum:32}}\n", ".env", [("generic-secret-assignment", "medium")]),
+        ("PAYMENTS_API_KEY={{alnum:32}}\n", "app/main.py", []),
+        ("APP_KEY=base64:{{base64:43}}=\n", ".env", [("laravel-app-key", "high")]),
+        (
+            "machine git.acme.io login ci password {{alnum:20}}\n",
+            ".netrc",
+            [("netrc-password", "high")],
+        ),
+        (
+            '{"auths": {"r.acme.io": {"auth": "{{basic_auth|base64}}"}}}',
+            "config.json",
+            [("docker-config-auth", "high")],
+        ),
+        ("admin:$apr1${{alnum:8}}${{alnum:22}}\n", ".htpasswd", [("password-hash", "high")]),
+    ],
+)
+def test_generic_and_credential_file_rules(
+    text: str, path: str, expected: list[tuple[str, str]]
+) -> None:
+    assert _rules(text, path) == expected
