@@ -12,7 +12,6 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.atomic import STDOUT, write_output
@@ -23,14 +22,7 @@ from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_fragments
 from scanner.errors import UsageError
-from scanner.models import (
-    DEFAULT_MIN_CONFIDENCE,
-    Finding,
-    Fragment,
-    ScanMode,
-    ScanResult,
-    ScanSummary,
-)
+from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import SourceStats
 
@@ -39,27 +31,15 @@ if TYPE_CHECKING:
 
 
 def build_detector(
-    options: CommonOptions, project: Project | None = None, *, use_hyperscan: bool | None = None
+    options: CommonOptions, project: Project, *, use_hyperscan: bool | None = None
 ) -> Detector:
-    """The built-in rules plus any ``--rules`` packs (RuleError names a bad pack), and the
-    project config's packs, disabled rules and global allowlist (:meth:`Project.detector`)."""
-    if project is not None:
-        return project.detector(
-            options.rule_packs,
-            inline_allow=options.inline_allow,
-            use_hyperscan=use_hyperscan,
-            min_confidence=options.min_confidence,
-        )
-    from scanner.detect import Detector
-    from scanner.rulepack import load_rules
-
-    packs = tuple(Path(p) for p in options.rule_packs)
-    minimum = options.min_confidence or DEFAULT_MIN_CONFIDENCE
-    return Detector(
-        load_rules(packs).at_least(minimum),
+    """The project's detector (:meth:`Project.detector`) with the command line's ``--rules``
+    packs, inline-marker choice and ``--min-confidence``."""
+    return project.detector(
+        options.rule_packs,
         inline_allow=options.inline_allow,
         use_hyperscan=use_hyperscan,
-        min_confidence=minimum,
+        min_confidence=options.min_confidence,
     )
 
 
