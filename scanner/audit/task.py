@@ -143,13 +143,24 @@ _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+STOP_GRACE_S = 5.0  # how long a scan process gets to remove its clone before SIGKILL
+
+
 def stop_running() -> None:
     """End every child this process started (Ctrl-C: the waiting threads then return)."""
     with _LIVE_LOCK:
         live = list(_LIVE)
-    for proc in live:
+    _signal_groups(live, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while any(p.poll() is None for p in live) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _signal_groups([p for p in live if p.poll() is None], signal.SIGKILL)
+
+
+def _signal_groups(procs: list[subprocess.Popen[bytes]], sig: signal.Signals) -> None:
+    for proc in procs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
 
 
 def run_isolated(spec: RepoSpec) -> RepoOutcome:
@@ -188,13 +199,24 @@ def run_isolated(spec: RepoSpec) -> RepoOutcome:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """End the child and the git processes it started (they share its session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    """End the child and what it started: SIGTERM first, so the child stops its clone (which
+    runs in a process group of its own) and removes the temporary mirror; SIGKILL after
+    :data:`STOP_GRACE_S`."""
+    _signal_groups([proc], signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_groups([proc], signal.SIGKILL)
+        proc.wait()
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # A stop from the audit: unwind like Ctrl-C, so clone_mirror stops git and cleans up.
+    raise KeyboardInterrupt
 
 
 def _child() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     spec = pickle.load(sys.stdin.buffer)
     # Nothing but the pickled outcome goes to the parent: the result gets its own descriptor
     # and fd 1 becomes stderr (discarded), for this process and any git it starts.
