@@ -174,10 +174,13 @@ def test_repos_file_lines(tmp_path: Path, text: str, expected: list[str]) -> Non
     assert read_repos_file(str(listing)) == expected
 
 
+CREDENTIAL_URL = "https://user:tok3n@git.example.com/org/r.git"  # keysweep:allow (a fake)
+
+
 @pytest.mark.parametrize(
     ("first", "second", "same"),
     [
-        ("https://user:tok3n@git.example.com/org/r.git", "https://git.example.com/org/r.git", True),
+        (CREDENTIAL_URL, "https://git.example.com/org/r.git", True),
         ("https://git.example.com/org/r.git/", "https://git.example.com/org/r.git", True),
         ("https://git.example.com/org/r.git", "https://git.example.com/org/s.git", False),
     ],
