@@ -59,9 +59,15 @@ def _inputs() -> list[tuple[str, str]]:
 INPUTS = _inputs()
 
 
+# Built-in rules that run in Python ``re`` (``keysweep rules check`` names them): the generic
+# assignment rule's conditional group (``define(NAME, value)`` versus ``NAME = value``) has no
+# Hyperscan form; it is context-gated, so it only ever sees the lines that name a secret.
+BUILTIN_FALLBACKS = {"generic-secret-assignment"}
+
+
 def test_every_builtin_rule_has_a_core(engines: tuple[Detector, Detector]) -> None:
     fast, pure = engines
-    assert fast.regex_fallbacks() == {}
+    assert set(fast.regex_fallbacks()) == BUILTIN_FALLBACKS
     assert set(pure.regex_fallbacks()) == {r.id for r in RULES}
 
 
