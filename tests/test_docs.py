@@ -19,21 +19,61 @@ def doc_pages() -> list[Path]:
     return [page for page in pages if page.exists()]
 
 
-def relative_links(text: str) -> list[str]:
-    """Link targets outside fenced code blocks that are paths (not URLs or same-page anchors)."""
-    targets: list[str] = []
+def prose_lines(text: str) -> list[str]:
+    """The lines outside fenced code blocks."""
+    lines: list[str] = []
     fenced = False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
-            continue
-        if fenced:
-            continue
-        for target in LINK.findall(line):
-            if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-                continue
-            targets.append(target.split("#", 1)[0])
-    return targets
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def link_targets(text: str) -> list[str]:
+    """Link targets that are paths or anchors (not URLs), with their #anchor if any."""
+    return [
+        target
+        for line in prose_lines(text)
+        for target in LINK.findall(line)
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target)
+    ]
+
+
+def relative_links(text: str) -> list[str]:
+    """Link targets that are paths (not URLs or same-page anchors), without their #anchor."""
+    return [target.split("#", 1)[0] for target in link_targets(text) if not target.startswith("#")]
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, '-' for ' '."""
+    slugs: set[str] = set()
+    for line in prose_lines(text):
+        heading = re.match(r"#{1,6} (.*)", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            slugs.add(slug)
+    return slugs
+
+
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [
+        ("## Exit codes", "exit-codes"),
+        (
+            "## History: `keysweep history` vs `git cat-file`",
+            "history-keysweep-history-vs-git-cat-file",
+        ),
+        ("## The pipeline (`scanner/verify/`)", "the-pipeline-scannerverify"),
+        (
+            "### Baseline: accept what is there, gate on what is new",
+            "baseline-accept-what-is-there-gate-on-what-is-new",
+        ),
+    ],
+)
+def test_anchors_follow_github(heading: str, anchor: str) -> None:
+    assert anchors(heading) == {anchor}
 
 
 @pytest.mark.parametrize(
@@ -67,8 +107,18 @@ def test_readme_links_every_docs_page() -> None:
 @pytest.mark.parametrize("page", doc_pages(), ids=lambda page: str(page.relative_to(ROOT)))
 def test_relative_links_point_at_existing_files(page: Path) -> None:
     broken = [
-        target
-        for target in relative_links(page.read_text())
-        if not (page.parent / target).exists()
+        target for target in relative_links(page.read_text()) if not (page.parent / target).exists()
     ]
     assert not broken, f"{page.relative_to(ROOT)}: links to missing files: {broken}"
+
+
+@pytest.mark.parametrize("page", doc_pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_anchors_point_at_existing_headings(page: Path) -> None:
+    broken = []
+    for target in link_targets(page.read_text()):
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path) if path else page
+        checkable = anchor and linked.suffix == ".md" and linked.exists()
+        if checkable and anchor not in anchors(linked.read_text()):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(ROOT)}: links to missing headings: {broken}"
