@@ -168,7 +168,7 @@ def test_readme_incident_workflow_needs_no_plain_secret_on_disk(
 ) -> None:
     """docs/aws-response.md, "The incident workflow": history (with or without --verify) ->
     deactivate dry run -> --apply -> audit log -> reactivate, with no --show-secrets anywhere."""
-    from repo_builder import Repo
+    from support.repo import Repo
 
     as_operator(monkeypatch, moto, ACCOUNT_A)
     user = unique("workflow")
