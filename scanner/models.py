@@ -60,7 +60,7 @@ class Confidence(StrEnum):
 
 CONFIDENCE_LEVELS = tuple(level.value for level in Confidence)  # surest first
 # Findings less sure than this are not reported unless --min-confidence / scan.min_confidence
-# says otherwise; chosen by measurement on clean trees (README, "Confidence").
+# says otherwise; chosen by measurement on clean trees (docs/rules.md, "Confidence").
 DEFAULT_MIN_CONFIDENCE = Confidence.MEDIUM
 
 

@@ -1,7 +1,7 @@
 """Rule packs: YAML files of detection rules, validated and compiled once.
 
-A pack is a mapping ``{version: 1, rules: [...]}``; the schema is documented in the README
-(section "Rules"). Loading validates everything: unknown keys, wrong types, bad regexes, a
+A pack is a mapping ``{version: 1, rules: [...]}``; the schema is documented in docs/rules.md
+(section "Pack schema"). Loading validates everything: unknown keys, wrong types, bad regexes, a
 missing ``secret`` group, duplicate or non-kebab-case ids all raise :class:`RuleError` naming
 the file, the rule id and the key.
 

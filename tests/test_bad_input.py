@@ -1,5 +1,5 @@
 """The bad-input matrix: every odd input gets one clear line, a documented exit code, no
-traceback, and nothing half-written (README, section "Hardening").
+traceback, and nothing half-written (docs/hardening.md, "The bad-input matrix").
 
 keysweep runs in a subprocess, exactly as a user runs it. The tests run as root here, which
 ignores file permissions, so permission cases drop CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH with

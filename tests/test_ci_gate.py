@@ -341,7 +341,7 @@ def test_two_branches_updating_the_baseline_merge_cleanly(adopted: Path) -> None
 
 def test_same_spot_additions_merge_with_the_documented_union_attribute(adopted: Path) -> None:
     # Both branches append right after the last entry: with `merge=union` in .gitattributes
-    # (as the README says) git keeps both lines and the baseline stays valid.
+    # (as docs/configuration.md says) git keeps both lines and the baseline stays valid.
     (adopted / ".gitattributes").write_text(f"{BASELINE} merge=union\n")
     commit_all(adopted, "union merge for the baseline")
     _branch_adds_key(adopted, "team-a", "zz-a.env", 12)

@@ -166,8 +166,8 @@ def test_readme_incident_workflow_needs_no_plain_secret_on_disk(
     capsys: Any,
     verify: bool,
 ) -> None:
-    """README, "The incident workflow": history (with or without --verify) -> deactivate dry
-    run -> --apply -> audit log -> reactivate, with no --show-secrets anywhere."""
+    """docs/aws-response.md, "The incident workflow": history (with or without --verify) ->
+    deactivate dry run -> --apply -> audit log -> reactivate, with no --show-secrets anywhere."""
     from support.repo import Repo
 
     as_operator(monkeypatch, moto, ACCOUNT_A)

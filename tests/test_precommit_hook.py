@@ -59,7 +59,7 @@ def _env(home: Path) -> dict[str, str]:
 
 @pytest.fixture
 def project(tmp_path: Path, hook_home: tuple[Path, str, Path]) -> Repo:
-    """A repository with the keysweep hook installed the way the README says."""
+    """A repository with the keysweep hook installed the way docs/staged.md says."""
     hook_repo, rev, home = hook_home
     repo = Repo(tmp_path / "project")
     repo.write(

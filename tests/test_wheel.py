@@ -102,6 +102,10 @@ SDIST_NEEDS = (
     ".pre-commit-config.yaml",
     ".pre-commit-hooks.yaml",
     "README.md",
+    "CHANGELOG.md",
+    "CONTRIBUTING.md",
+    "docs",
+    "bench/README.md",
     "rules",
 )
 

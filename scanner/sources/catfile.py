@@ -90,7 +90,7 @@ def listing_of(oids: Iterable[str]) -> bytes:
 # git's cache of inflated delta bases defaults to 96 MiB per process. Blobs are read in pack
 # order, where a base comes just before its deltas, so a third of that costs no CPU time on the
 # bench/ repository (0.85 s either way) and keeps git's resident memory near 95 MB instead of
-# 180 MB: keysweep's whole process tree stays under the 300 MB budget (see README, performance).
+# 180 MB: keysweep's whole process tree stays under the 300 MB budget (see bench/README.md).
 _BATCH_CONFIG = ("-c", "core.deltaBaseCacheLimit=32m")
 
 
