@@ -95,7 +95,9 @@ def _indent_blocks(text: str) -> list[tuple[int, int]]:
 
 def _ini_sections(text: str) -> list[tuple[int, int]]:
     starts = [m.start() for m in _SECTION.finditer(text)]
-    return [(s, e) for s, e in zip(starts, [*starts[1:], len(text)])]
+    if not starts:
+        return []
+    return list(zip(starts, [*starts[1:], len(text)], strict=True))
 
 
 class Blocks:
@@ -107,6 +109,10 @@ class Blocks:
             _Laminar(_indent_blocks(text)),
             _Laminar(_ini_sections(text)),
         )
+
+    def around(self, pos: int) -> list[tuple[int, int]]:
+        """Every block holding ``pos``, of every kind (innermost first within a kind)."""
+        return [block for kind in self._kinds for block in kind.around(pos)]
 
     def owner(self, pos: int, starts: Sequence[int], lines: Sequence[int], line: int) -> int:
         """Index (into ``starts``, sorted offsets of the possible owners, with their line
