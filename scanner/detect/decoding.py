@@ -48,11 +48,10 @@ _JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
 _B64_SPAN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,8192}={0,2}(?![A-Za-z0-9+/=])")
 _NEVER = 1 << 62  # an offset past any text
 _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16}")  # where a base64 span may start
-# The payload of a JWT (header.payload.signature, base64url, both JSON objects so "eyJ"): the
-# span decoded is the payload alone, the header and signature stay as they are.
-_JWT_PAYLOAD = re.compile(
-    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,2048}\.(?P<payload>eyJ[A-Za-z0-9_-]{12,8192})"
-    r"(?![A-Za-z0-9_-])"
+# The header and payload of a JWT (header.payload.signature, base64url, both JSON objects so
+# "eyJ"): decoded together, the signature stays as it is.
+_JWT_SPAN = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,2048}\.eyJ[A-Za-z0-9_-]{12,8192}(?![A-Za-z0-9_-])"
 )
 
 
@@ -118,9 +117,11 @@ def decode_base64(span: str) -> str | None:
     return text if _printable(text) else None
 
 
-def decode_base64url(span: str) -> str | None:
-    """Decoded UTF-8 text of an unpadded base64url run (a JWT part), or None."""
-    return decode_base64(span.replace("-", "+").replace("_", "/"))
+def decode_jwt(span: str) -> str | None:
+    """``header.payload`` of a JWT, each part decoded from base64url, or None."""
+    header, _, payload = span.partition(".")
+    parts = [decode_base64(p.replace("-", "+").replace("_", "/")) for p in (header, payload)]
+    return None if parts[0] is None or parts[1] is None else f"{parts[0]}.{parts[1]}"
 
 
 def decode_percent(span: str) -> str | None:
@@ -192,8 +193,7 @@ class SpanFinder:
         budget = budget or _Budget()
         spans: list[DecodedSpan] = []
         if inside_base64 and "eyJ" in text:
-            payloads = (_Payload(m) for m in _JWT_PAYLOAD.finditer(text))
-            spans += self._layer(payloads, decode_base64url, "jwt", budget, depth)
+            spans += self._layer(_JWT_SPAN.finditer(text), decode_jwt, "jwt", budget, depth)
         if _PERCENT_TRIGGER.search(text):
             spans += self._layer(
                 _PERCENT_SPAN.finditer(text), decode_percent, "percent", budget, depth
@@ -225,7 +225,7 @@ class SpanFinder:
 
     def _layer(
         self,
-        matches: Iterable[re.Match[str] | _Payload],
+        matches: Iterable[re.Match[str]],
         decode: Callable[[str], str | None],
         name: str,
         budget: _Budget,
@@ -285,22 +285,6 @@ class SpanFinder:
                 m for m in _B64_SPAN.finditer(text) if _keyword_before(text, m.start(), keywords)
             )
         return self._layer(runs, decode_base64, "base64", budget, depth)
-
-
-class _Payload:
-    """The payload part of a JWT match, read as a span (``group(0)``, ``start``, ``end``)."""
-
-    def __init__(self, match: re.Match[str]) -> None:
-        self._match = match
-
-    def group(self, _: int = 0) -> str:
-        return self._match.group("payload")
-
-    def start(self) -> int:
-        return self._match.start("payload")
-
-    def end(self) -> int:
-        return self._match.end("payload")
 
 
 def _keyword_before(text: str, start: int, keywords: Sequence[str]) -> bool:

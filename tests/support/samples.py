@@ -133,7 +133,7 @@ def nested_encodings(secret: str) -> list[tuple[str, str, str | None]]:
     nested up to four deep around ``aws_secret_access_key=<secret>``; the encoded text always
     stands after a keyword (the decoding gate), except where the case says otherwise."""
     inner = f"aws_secret_access_key={secret}"
-    signature = _b64url("signature of the token, not checked")
+    signature = fixture_keys.random_b64("jwt-signature", 43).replace("+", "-").replace("/", "_")
     jwt = ".".join(
         [
             _b64url('{"alg":"HS256","typ":"JWT"}'),
@@ -151,9 +151,9 @@ def nested_encodings(secret: str) -> list[tuple[str, str, str | None]]:
             f"AWS_SECRET_ACCESS_KEY: {_b64(_b64(_b64(inner)))}\n",
             "base64+base64+base64",
         ),
-        # base64 in a JWT payload in base64 (the header decodes as base64 too: named once)
-        ("base64-jwt-base64", f"aws_token: {_b64(jwt)}\n", "base64+base64+jwt+base64"),
-        ("jwt-in-base64", f"aws_token: {_b64(plain_jwt)}\n", "base64+base64+jwt"),
+        # base64 in a JWT payload in base64
+        ("base64-jwt-base64", f"aws_token: {_b64(jwt)}\n", "base64+jwt+base64"),
+        ("jwt-in-base64", f"aws_token: {_b64(plain_jwt)}\n", "base64+jwt"),
         # beyond the depth cap
         ("base64-x4", f"AWS_SECRET_ACCESS_KEY: {_b64(_b64(_b64(_b64(inner))))}\n", None),
         # no keyword before the outer text and no base64 form of one: the gate stays shut
