@@ -89,6 +89,12 @@ CASES = [
         {K1: [S1], K2: []},
         id="nested-objects",
     ),
+    pytest.param(  # an env dump with one key ID is its block: both secrets, nearest first
+        f"AWS_ACCESS_KEY_ID={K1}\n{INI_FILL}AWS_SECRET_ACCESS_KEY={S1}\n{INI_FILL}"
+        f"BACKUP_AWS_SECRET_ACCESS_KEY={S2}\n",
+        {K1: [S1, S2]},
+        id="env-dump-one-id-two-secrets",
+    ),
     pytest.param(  # no block around them (a flat file) and two key IDs: no guessing
         f"AWS_ACCESS_KEY_ID={K1}\n{INI_FILL}AWS_SECRET_ACCESS_KEY={S1}\n{INI_FILL}"
         f"OTHER_KEY_ID={K3}\n",

@@ -456,7 +456,8 @@ class _Index:
         """The candidates of ``rule_id`` whose owner is ``cand`` (nearest first, at most
         MAX_PAIR_SIDE): each belongs to the nearest candidate of ``cand``'s rule inside the
         smallest structured block around it that holds one (see scanner.detect.blocks), so
-        two key IDs of one block never share a secret and each block pairs on its own."""
+        two key IDs of one block never share a secret and each block pairs on its own; outside
+        any such block, to the one key ID of the text if there is only one."""
         mine = self._ownership(cand.rule.id, rule_id)[1].get(id(cand), [])
         return sorted(mine, key=lambda c: abs(c.line - cand.line))[:MAX_PAIR_SIDE]
 
@@ -493,6 +494,8 @@ class _Index:
         lines = [c.line for c in owners]
         for cand in group:
             i = self._blocks.owner(cand.start, starts, lines, cand.line)
+            if i < 0 and len(owners) == 1:
+                i = 0  # the whole text is the block of its one key ID (an environment dump)
             if i >= 0:
                 owner_of[id(cand)] = owners[i]
                 owned.setdefault(id(owners[i]), []).append(cand)
