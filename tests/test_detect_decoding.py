@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import random
 
+import pytest
 from support.keys import key_id, secret_key
+from support.samples import nested_encodings
 
+from scanner.detect import Detector
 from scanner.detect.decoding import (
+    MAX_DEPTH,
     MAX_SPANS_PER_LAYER,
     DecodedSpan,
     SpanFinder,
@@ -17,6 +21,8 @@ from scanner.detect.decoding import (
     decode_percent,
     substitute,
 )
+from scanner.models import Fragment
+from scanner.rulepack import load_rules
 
 
 def finder(encoded: bool = False) -> SpanFinder:
@@ -69,9 +75,10 @@ def test_nesting_is_labelled_and_bounded() -> None:
     once = base64.b64encode(inner.encode()).decode()
     (span,) = finder(True).find(f"v: {once}", encoded_keyword=True)
     assert span.encoding == "base64+json-escape" and "\\/" not in span.decoded
-    twice = base64.b64encode(base64.b64encode(once.encode())).decode()
-    spans = finder(True).find(f"v: {twice}", encoded_keyword=True)
-    assert all(s.encoding.count("base64") <= 2 for s in spans)
+    # four levels (base64 x3 around the escapes): MAX_DEPTH (3) are decoded, not the fourth
+    thrice = base64.b64encode(base64.b64encode(once.encode())).decode()
+    (span,) = finder(True).find(f"v: {thrice}", encoded_keyword=True)
+    assert span.encoding == "+".join(["base64"] * MAX_DEPTH) and "\\/" in span.decoded
 
 
 def test_span_count_is_capped() -> None:
@@ -87,3 +94,24 @@ def test_span_count_is_capped() -> None:
 def test_substitute() -> None:
     spans = [DecodedSpan(2, 4, "XY", "percent"), DecodedSpan(6, 7, "Z", "percent")]
     assert substitute("ab%%cd!ef", spans) == "abXYcdZef"
+
+
+_NESTED_SECRET = secret_key("nested")
+_DETECTOR = Detector(load_rules())
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [pytest.param(text, enc, id=name) for name, text, enc in nested_encodings(_NESTED_SECRET)],
+)
+def test_nested_encodings_through_the_detector(text: str, encoding: str | None) -> None:
+    """Found down to MAX_DEPTH levels and reported at the outermost encoded text."""
+    findings = [f for f in _DETECTOR.scan(Fragment.from_text(text)) if f.secret == _NESTED_SECRET]
+    if encoding is None:
+        assert findings == []
+        return
+    (finding,) = findings
+    outer = text.split(": ", 1)[1].rstrip("\n")
+    assert finding.encoding == encoding
+    assert (finding.line, finding.column) == (1, text.index(outer) + 1)
+    assert finding.end_column == text.index(outer) + len(outer) + 1

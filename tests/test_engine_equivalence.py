@@ -13,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.keys import secret_key
 from support.run import REPO_ROOT
+from support.samples import nested_encodings
 
 from scanner.detect import Detector
 from scanner.detect import engine as engine_module
@@ -53,6 +55,7 @@ def _inputs() -> list[tuple[str, str]]:
     values = bench_detection.Values(7)
     cases = bench_detection.true_positive_cases(values) + bench_detection.decoy_cases(values)
     out += [(case.text, case.path) for case in cases]
+    out += [(text, "nested.yaml") for _, text, _ in nested_encodings(secret_key("equivalence"))]
     return out
 
 

@@ -13,9 +13,13 @@ Triggers (each layer costs nothing when its trigger is absent):
   candidate), or a base64 run follows a rule keyword within the same line (e.g.
   ``AWS_SECRET_ACCESS_KEY: <base64>`` in a Kubernetes Secret).
 
+Inside decoded base64 (already behind one of those gates) the next level opens by itself:
+every base64 run of the decoded text is tried, and so is the payload of a JWT (base64url),
+so base64 in base64 in base64, and base64 inside a JWT payload inside base64, are found.
+
 Bounds: runs of 16..8192 characters, at most 256 spans per layer, at most 1 MiB of decoded
-text per fragment, and decoding nests at most two levels deep (base64 of text with ``\\/``...).
-Decoded base64 must be UTF-8 text that is at least 95% printable.
+text per fragment, and decoding nests at most MAX_DEPTH (three) levels deep. Decoded base64
+must be UTF-8 text that is at least 95% printable.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from itertools import chain
 
 MAX_SPANS_PER_LAYER = 256
 MAX_DECODED_CHARS = 1 << 20
-MAX_DEPTH = 2
+MAX_DEPTH = 3
 VIEW_CONTEXT_CHARS = 1024  # text kept before a decoded line in its view (for context gates)
 KEYWORD_LOOKBACK = 80  # chars before a base64 run searched for a rule keyword
 
@@ -44,6 +48,11 @@ _JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
 _B64_SPAN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,8192}={0,2}(?![A-Za-z0-9+/=])")
 _NEVER = 1 << 62  # an offset past any text
 _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16}")  # where a base64 span may start
+# The header and payload of a JWT (header.payload.signature, base64url, both JSON objects so
+# "eyJ"): decoded together, the signature stays as it is.
+_JWT_SPAN = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,2048}\.eyJ[A-Za-z0-9_-]{12,8192}(?![A-Za-z0-9_-])"
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,13 @@ def decode_base64(span: str) -> str | None:
     return text if _printable(text) else None
 
 
+def decode_jwt(span: str) -> str | None:
+    """``header.payload`` of a JWT, each part decoded from base64url, or None."""
+    header, _, payload = span.partition(".")
+    parts = [decode_base64(p.replace("-", "+").replace("_", "/")) for p in (header, payload)]
+    return None if parts[0] is None or parts[1] is None else f"{parts[0]}.{parts[1]}"
+
+
 def decode_percent(span: str) -> str | None:
     if "%" not in span:
         return None
@@ -168,11 +184,16 @@ class SpanFinder:
         run_starts: Sequence[int] | None = None,
         budget: _Budget | None = None,
         depth: int = 1,
+        inside_base64: bool = False,
     ) -> list[DecodedSpan]:
         """Encoded spans of ``text``. ``keyword_positions`` (offsets of the rule keywords, if
-        known) limit the keyword-triggered base64 search to the text right after them."""
+        known) limit the keyword-triggered base64 search to the text right after them.
+        ``inside_base64``: ``text`` is decoded base64, so every base64 run and JWT payload in
+        it is tried (the gate was passed one level up)."""
         budget = budget or _Budget()
         spans: list[DecodedSpan] = []
+        if inside_base64 and "eyJ" in text:
+            spans += self._layer(_JWT_SPAN.finditer(text), decode_jwt, "jwt", budget, depth)
         if _PERCENT_TRIGGER.search(text):
             spans += self._layer(
                 _PERCENT_SPAN.finditer(text), decode_percent, "percent", budget, depth
@@ -185,7 +206,14 @@ class SpanFinder:
         if present is not None:  # ASCII keywords the prefilter did not see are absent
             anchors = tuple(k for k in anchors if k in present or not k.isascii())
         spans += self._base64(
-            text, encoded_keyword, keyword_positions, lowered, anchors, run_starts, budget, depth
+            text,
+            encoded_keyword or inside_base64,
+            keyword_positions,
+            lowered,
+            anchors,
+            run_starts,
+            budget,
+            depth,
         )
         spans.sort(key=lambda s: (s.start, -s.end))
         kept: list[DecodedSpan] = []
@@ -219,6 +247,7 @@ class SpanFinder:
                     encoded_keyword=self._encoded_keyword_in(decoded),
                     budget=budget,
                     depth=depth + 1,
+                    inside_base64=name in ("base64", "jwt"),
                 )
                 if inner:
                     decoded = substitute(decoded, inner)

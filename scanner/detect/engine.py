@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.detect.aws_account import account_id_from_key_id
+from scanner.detect.blocks import Blocks
 from scanner.detect.corematch import CoreMatcher
 from scanner.detect.decoding import SpanFinder, View, build_views
 from scanner.detect.heuristics import CHECKS
@@ -349,13 +350,13 @@ class Detector:
             cand.line_start = line_start
         if markers:
             candidates = [c for c in candidates if not self._inline_allowed(text, c)]
-        anchors = _Index([c for c in candidates if not c.needs_near])
+        anchors = _Index([c for c in candidates if not c.needs_near], text)
         kept: list[_Candidate] = list(anchors.all)
         for cand in candidates:
             if cand.needs_near and self._near(cand, anchors):
                 kept.append(cand)
         kept = _dedupe(kept)
-        index = _Index(kept)
+        index = _Index(kept, text)
         return [self._finding(text, fragment, cand, index) for cand in kept]
 
     def _inline_allowed(self, text: str, cand: _Candidate) -> bool:
@@ -382,9 +383,16 @@ class Detector:
         paired: list[tuple[tuple[int, int, int], PairedSecret]] = []
         for spec in rule.pair:
             # nearest first; when nothing stands within reach but the input holds exactly one
-            # candidate of each rule (one key ID, one secret), they belong together at any distance
+            # candidate of each rule (one key ID, one secret), they belong together at any
+            # distance; else a secret belongs to the nearest key ID of its enclosing block
             near = everything.around(spec.rule, cand, spec.within_lines, MAX_PAIR_SIDE)
-            for other in near or everything.lone_partner(spec.rule, cand):
+            near = everything.not_owned_elsewhere(spec.rule, cand, near)
+            partners = (
+                near
+                or everything.lone_partner(spec.rule, cand)
+                or everything.owned_by(spec.rule, cand)
+            )
+            for other in partners:
                 distance = abs(other.line - cand.line)
                 key = (
                     distance,
@@ -424,12 +432,17 @@ class Detector:
 class _Index:
     """Candidates by rule id, in text order, to find the ones near a given candidate."""
 
-    def __init__(self, candidates: list[_Candidate]) -> None:
+    def __init__(self, candidates: list[_Candidate], text: str) -> None:
         self.all = candidates
+        self._text = text
         self._groups: dict[str, list[_Candidate]] = {}
         for cand in sorted(candidates, key=lambda c: c.start):
             self._groups.setdefault(cand.rule.id, []).append(cand)
         self._starts = {rid: [c.start for c in group] for rid, group in self._groups.items()}
+        self._blocks: Blocks | None = None  # built on first use: most inputs never need it
+        self._owned: dict[
+            tuple[str, str], tuple[dict[int, _Candidate], dict[int, list[_Candidate]]]
+        ] = {}
 
     def lone_partner(self, rule_id: str, cand: _Candidate) -> list[_Candidate]:
         """The one candidate of ``rule_id`` when ``cand`` is also alone of its rule."""
@@ -438,6 +451,55 @@ class _Index:
         if group is None or mine is None or len(group) != 1 or len(mine) != 1:
             return []
         return [] if group[0] is cand else list(group)
+
+    def owned_by(self, rule_id: str, cand: _Candidate) -> list[_Candidate]:
+        """The candidates of ``rule_id`` whose owner is ``cand`` (nearest first, at most
+        MAX_PAIR_SIDE): each belongs to the nearest candidate of ``cand``'s rule inside the
+        smallest structured block around it that holds one (see scanner.detect.blocks), so
+        two key IDs of one block never share a secret and each block pairs on its own; outside
+        any such block, to the one key ID of the text if there is only one."""
+        mine = self._ownership(cand.rule.id, rule_id)[1].get(id(cand), [])
+        return sorted(mine, key=lambda c: abs(c.line - cand.line))[:MAX_PAIR_SIDE]
+
+    def not_owned_elsewhere(
+        self, rule_id: str, cand: _Candidate, near: list[_Candidate]
+    ) -> list[_Candidate]:
+        """``near`` without the candidates that a block gives to another candidate of
+        ``cand``'s rule (a secret just past the end of one JSON object is not the secret of
+        the key ID that opens the next). Free when ``cand`` is the only one of its rule."""
+        if not near or len(self._groups.get(cand.rule.id, ())) < 2:
+            return near
+        owner_of = self._ownership(cand.rule.id, rule_id)[0]
+        return [o for o in near if owner_of.get(id(o), cand) is cand]
+
+    def _ownership(
+        self, owner_rule: str, rule_id: str
+    ) -> tuple[dict[int, _Candidate], dict[int, list[_Candidate]]]:
+        """(owner of each candidate of ``rule_id`` that has one, the candidates each owner
+        owns), by ``id()``; computed once per pair of rules."""
+        key = (owner_rule, rule_id)
+        done = self._owned.get(key)
+        if done is not None:
+            return done
+        owner_of: dict[int, _Candidate] = {}
+        owned: dict[int, list[_Candidate]] = {}
+        self._owned[key] = (owner_of, owned)
+        owners = self._groups.get(owner_rule)
+        group = self._groups.get(rule_id)
+        if not owners or not group or owner_rule == rule_id:
+            return owner_of, owned
+        if self._blocks is None:
+            self._blocks = Blocks(self._text)
+        starts = self._starts[owner_rule]
+        lines = [c.line for c in owners]
+        for cand in group:
+            i = self._blocks.owner(cand.start, starts, lines, cand.line)
+            if i < 0 and len(owners) == 1:
+                i = 0  # the whole text is the block of its one key ID (an environment dump)
+            if i >= 0:
+                owner_of[id(cand)] = owners[i]
+                owned.setdefault(id(owners[i]), []).append(cand)
+        return owner_of, owned
 
     def around(self, rule_id: str, cand: _Candidate, within: int, limit: int) -> list[_Candidate]:
         """Up to ``limit`` candidates of ``rule_id`` on each side of ``cand`` (nearest first in

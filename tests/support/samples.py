@@ -5,6 +5,7 @@ Nothing realistic is written into the repository: values come from tests/support
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -117,3 +118,44 @@ def validate_sarif(doc: dict[str, Any]) -> None:
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     cls(schema).validate(doc)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def nested_encodings(secret: str) -> list[tuple[str, str, str | None]]:
+    """(name, text, expected encoding of the secret-access-key finding or None) for encodings
+    nested up to four deep around ``aws_secret_access_key=<secret>``; the encoded text always
+    stands after a keyword (the decoding gate), except where the case says otherwise."""
+    inner = f"aws_secret_access_key={secret}"
+    signature = fixture_keys.random_b64("jwt-signature", 43).replace("+", "-").replace("/", "_")
+    jwt = ".".join(
+        [
+            _b64url('{"alg":"HS256","typ":"JWT"}'),
+            _b64url(json.dumps({"sub": "ci-runner", "creds": _b64(inner)})),
+            signature,
+        ]
+    )
+    plain_jwt = ".".join(
+        [_b64url('{"alg":"HS256"}'), _b64url(json.dumps({"creds": inner})), signature]
+    )
+    return [
+        ("base64-x2", f"AWS_SECRET_ACCESS_KEY: {_b64(_b64(inner))}\n", "base64+base64"),
+        (
+            "base64-x3",
+            f"AWS_SECRET_ACCESS_KEY: {_b64(_b64(_b64(inner)))}\n",
+            "base64+base64+base64",
+        ),
+        # base64 in a JWT payload in base64
+        ("base64-jwt-base64", f"aws_token: {_b64(jwt)}\n", "base64+jwt+base64"),
+        ("jwt-in-base64", f"aws_token: {_b64(plain_jwt)}\n", "base64+jwt"),
+        # beyond the depth cap
+        ("base64-x4", f"AWS_SECRET_ACCESS_KEY: {_b64(_b64(_b64(_b64(inner))))}\n", None),
+        # no keyword before the outer text and no base64 form of one: the gate stays shut
+        ("base64-x3-no-keyword", f"blob: {_b64(_b64(_b64(inner)))}\n", None),
+    ]
