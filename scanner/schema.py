@@ -301,6 +301,9 @@ class Node:
 # length cap and ``rules check`` warns about them.
 _EXPONENTIAL = ("nested quantifier", "overlapping alternation")
 _ANY = None  # a first-character set that may hold anything
+# What ``\s`` matches in a str pattern (the characters for which str.isspace() is true).
+_SPACE = frozenset((*range(9, 14), *range(28, 33), 133, 160, 5760, *range(8192, 8203)))
+_SPACE = _SPACE | frozenset((8232, 8233, 8239, 8287, 12288))
 
 
 def regex_problems(pattern: str) -> list[str]:
@@ -332,7 +335,9 @@ def regex_problems(pattern: str) -> list[str]:
                     chars.add(item_av)
                 elif item_op == constants.RANGE and item_av[1] - item_av[0] < 4096:
                     chars.update(range(item_av[0], item_av[1] + 1))
-                else:  # NEGATE, CATEGORY, huge ranges: could be anything
+                elif item_op == constants.CATEGORY and item_av == constants.CATEGORY_SPACE:
+                    chars.update(_SPACE)
+                else:  # NEGATE, other categories, huge ranges: could be anything
                     return _ANY
             return frozenset(chars)
         if op == constants.SUBPATTERN:

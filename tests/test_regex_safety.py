@@ -381,6 +381,11 @@ def test_exponential_user_rule_is_refused_at_load(
         (r"(?:\w|\d)+", False),  # one character class after parsing
         (r"a+b", False),  # unbounded but polynomial: warned, not refused
         (r"(?:AKIA|ASIA)[A-Z2-7]{16}", False),
+        # whitespace and an escaped "\n" (a backslash first) never start alike: PEM in strings
+        (r"(?:\s|\\\\?[nr]){0,6}", False),
+        (r"(?:[A-Za-z0-9+/=\s]|\\\\?[nr]){64,16384}?", False),
+        (r"(?:\s|[ \t]x){0,6}", True),  # a space can start either branch
+        (r"(?:[a-z]|\\?[nr]){1,9}", True),  # "n" alone starts either branch
     ],
 )
 def test_regex_hazards(pattern: str, refused: bool) -> None:
