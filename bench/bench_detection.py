@@ -65,7 +65,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanner.templates import BASE64, aws_key_id, aws_secret, aws_session_token
+from scanner.rules.templates import BASE64, aws_key_id, aws_secret, aws_session_token
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work" / "detection"

@@ -8,7 +8,7 @@ settings.xml, FileZilla/WinSCP configs, Rails/Django/Laravel secrets, shell dotf
 keys in every container, provider tokens, database URIs, ...), with the credential *type* it
 holds; and decoys of every kind (placeholders and references, example keys, public keys and
 certificates, lock-file hashes, UUIDs, commit ids, template expressions, ...) that must not be
-reported. Values come from scanner.templates' generators (templates such as {{alnum:32}} and
+reported. Values come from scanner.rules.templates' generators (templates such as {{alnum:32}} and
 {{token_crc:ghp}} expand with a per-case seed).
 
 Scoring is per file, as a user sees it: a file holding a secret counts as found when the tool
@@ -39,7 +39,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.templates import expand_template
+from scanner.rules.templates import expand_template
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work" / "leaked-files"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 
 def _best(repeat: int, action: Callable[[], object]) -> float:

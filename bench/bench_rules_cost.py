@@ -16,7 +16,7 @@ import time
 
 from scanner.detect import Detector
 from scanner.models import DEFAULT_MIN_CONFIDENCE, Fragment
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 
 def main(argv: list[str] | None = None) -> int:

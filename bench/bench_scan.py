@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from scanner.templates import aws_key_id, aws_secret
+from scanner.rules.templates import aws_key_id, aws_secret
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

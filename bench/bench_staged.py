@@ -24,7 +24,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from scanner.templates import aws_key_id, aws_secret
+from scanner.rules.templates import aws_key_id, aws_secret
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent

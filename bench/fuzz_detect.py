@@ -31,7 +31,7 @@ import atheris
 with atheris.instrument_imports():
     from scanner.detect import Detector
     from scanner.models import Finding, Fragment
-    from scanner.rulepack import load_rules
+    from scanner.rules import load_rules
 
 _DETECTOR = Detector(load_rules())
 _HEX = frozenset("0123456789abcdef")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from scanner.templates import aws_key_id, aws_secret
+from scanner.rules.templates import aws_key_id, aws_secret
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / "work"

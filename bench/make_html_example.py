@@ -27,7 +27,7 @@ from pathlib import Path
 from scanner.models import Verification
 from scanner.report import html
 from scanner.report.json import result_from_json
-from scanner.templates import aws_key_id, aws_secret
+from scanner.rules.templates import aws_key_id, aws_secret
 
 # Headless, offline, no first-run or background traffic.
 CHROMIUM_FLAGS = (

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from scanner.allowlist import Allowlist
     from scanner.detect import Detector
-    from scanner.rulepack import RuleSet
+    from scanner.rules import RuleSet
     from scanner.sources.blobscan import Progress
     from scanner.sources.files import FileSource
 
@@ -187,7 +187,7 @@ class Project:
 
     def load_rules(self, extra_packs: Sequence[Path]) -> RuleSet:
         """Built-in rules, the config's packs, then ``extra_packs``, minus disabled rules."""
-        from scanner.rulepack import load_rules
+        from scanner.rules import load_rules
 
         config = self.config
         for index, pack in enumerate(config.rule_packs):

@@ -10,7 +10,7 @@ import pytest
 from scanner.allowlist import Allowlist, AllowRegex, AllowTarget, parse_allowlist
 from scanner.config import load_config
 from scanner.errors import RuleError
-from scanner.rulepack import load_pack
+from scanner.rules import load_pack
 from scanner.schema import Node, Problem
 
 RULE = """\

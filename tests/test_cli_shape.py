@@ -15,7 +15,7 @@ from support.repo import Repo
 from support.samples import sample_result
 
 import scanner.cli as cli
-from scanner.cli.options import CommonOptions
+from scanner.cli.options import CommonOptions, add_config_option
 from scanner.cli.project import load_project, project_root
 from scanner.errors import InputError
 from scanner.models import PairKind, ScanMode, Source
@@ -82,6 +82,26 @@ def test_one_config_discovery_rule(
     start = places["plain"] if cwd == "plain" else tmp_path / cwd
     monkeypatch.chdir(start)
     assert project_root(target) == places[expected]
+
+
+def _config_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    found = [a for a in parser._actions if "--config" in a.option_strings]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _config_actions(sub)
+    return found
+
+
+def test_one_config_option_for_every_command() -> None:
+    """``--config`` comes from add_config_option everywhere: one dest, one help, one rule."""
+    reference = argparse.ArgumentParser()
+    add_config_option(reference)
+    (expected,) = _config_actions(reference)
+    commands = ("scan", "history", "staged", "baseline", "verify", "deactivate", "analyze")
+    for name in (*commands, "remediate", "audit"):
+        (action,) = _config_actions(cli.build_parser(only=name))
+        assert (action.dest, action.help) == (expected.dest, expected.help), name
 
 
 @pytest.mark.parametrize(

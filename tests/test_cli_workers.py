@@ -11,7 +11,7 @@ from support.samples import env_text
 from scanner.cli import main, workers
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 
 def fragments() -> list[Fragment]:

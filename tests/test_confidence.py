@@ -13,8 +13,8 @@ from scanner.config import load_config
 from scanner.detect import Detector
 from scanner.errors import RuleError
 from scanner.models import CONFIDENCE_LEVELS, DEFAULT_MIN_CONFIDENCE, Fragment, confidence_at_least
-from scanner.rulepack import DEFAULT_CONFIDENCE, load_pack, load_rules
-from scanner.templates import expand_template
+from scanner.rules import DEFAULT_CONFIDENCE, load_pack, load_rules
+from scanner.rules.templates import expand_template
 
 # One rule of each confidence; the low one is a helper the high one pairs with.
 PACK = """\

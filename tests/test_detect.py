@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from support.keys import key_id, secret_key
 
+from scanner.allowlist import Allowlist, AllowRegex
 from scanner.detect import Detector, account_id_from_key_id
 from scanner.detect import prefilter as prefilter_module
 from scanner.detect.prefilter import Prefilter, base64_forms
 from scanner.models import Finding, Fragment
-from scanner.rulepack import Allowlist, AllowRegex, load_pack, load_rules
+from scanner.rules import load_pack, load_rules
 
 RULES = load_rules()
 K = key_id("engine")

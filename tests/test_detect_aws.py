@@ -16,7 +16,7 @@ from support.keys import hex_string, key_id, random_b64, secret_key, session_tok
 
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 ID = "aws-access-key-id"
 SK = "aws-secret-access-key"

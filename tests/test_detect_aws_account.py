@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from support.keys import key_id
 
-from scanner.detect.aws_account import account_id_from_key_id
+from scanner.rules.aws_account import account_id_from_key_id
 
 KNOWN = [
     ("ASIA", "VJ2E6QGR2WZILJFM", "364679954851"),

@@ -6,6 +6,7 @@ import base64
 import random
 
 import pytest
+from scanner.rules import load_rules
 from support.keys import key_id, secret_key
 from support.samples import nested_encodings
 
@@ -22,7 +23,6 @@ from scanner.detect.decoding import (
     substitute,
 )
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
 
 
 def finder(encoded: bool = False) -> SpanFinder:

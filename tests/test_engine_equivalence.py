@@ -29,7 +29,7 @@ from scanner.detect.decoding import (
     _runs_at,
 )
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 pytest.importorskip("hyperscan")
 

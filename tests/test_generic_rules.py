@@ -8,10 +8,10 @@ import base64
 import pytest
 
 from scanner.detect import Detector
-from scanner.detect.heuristics import basic_auth_base64, generic_secret_value, not_placeholder
 from scanner.models import Fragment
-from scanner.rulepack import load_rules
-from scanner.templates import expand_template
+from scanner.rules import load_rules
+from scanner.rules.checks import basic_auth_base64, generic_secret_value, not_placeholder
+from scanner.rules.templates import expand_template
 
 DETECTOR = Detector(load_rules())
 

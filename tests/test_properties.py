@@ -36,7 +36,7 @@ from scanner.models import (
     fingerprint_of,
 )
 from scanner.report import REPORTERS, reporter
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 DETECTOR = Detector(load_rules())
 # The pipeline behind Detector.scan, without its catch-all (see the module docstring).

@@ -12,7 +12,7 @@ from support.samples import sample_result
 from scanner.models import Finding, ScanResult, fingerprint_of, is_redacted, redact, shown_secret
 from scanner.report import REPORTERS, reporter
 from scanner.report import json as json_report
-from scanner.rulepack import load_rules
+from scanner.rules import load_rules
 
 
 def _key_finding() -> Finding:

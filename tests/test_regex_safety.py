@@ -3,7 +3,7 @@
 Python's ``re`` backtracks, so a crafted file can turn a careless pattern quadratic or
 worse. Every built-in rule's regexes (the rule itself, its allowlist and its context) are
 
-- linted: no unbounded and no nested quantifiers (``scanner.rulepack.regex_problems``);
+- linted: no unbounded and no nested quantifiers (``scanner.schema.regex_problems``);
 - run against adversarial inputs (long runs of near-matches, long base64 lines, repeated
   keyword fragments, megabytes without a newline) at two sizes, and the time must grow
   linearly: a ratio measured in the same run, never an absolute time.
@@ -32,7 +32,8 @@ from support.run import REPO_ROOT, run_keysweep
 
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import Rule, load_rules, regex_hazards, regex_problems
+from scanner.rules import Rule, load_rules
+from scanner.rules.lint import regex_hazards, regex_problems
 
 # Linear growth gives a ratio near 4 for 4x the input; quadratic gives 16.
 MAX_RATIO = 8.0

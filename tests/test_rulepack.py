@@ -7,23 +7,22 @@ from pathlib import Path
 
 import pytest
 
+import scanner
+from scanner.allowlist import Allowlist, AllowRegex
 from scanner.detect import Detector
-from scanner.detect.heuristics import CHECKS
 from scanner.errors import RuleError
 from scanner.models import Fragment
-from scanner.rulepack import (
-    KNOWN_CHECKS,
-    Allowlist,
-    AllowRegex,
+from scanner.rules import (
     Example,
     Rule,
     builtin_pack_paths,
     load_pack,
     load_rules,
     parse_allowlist,
-    regex_problems,
 )
-from scanner.templates import expand_template
+from scanner.rules.checks import CHECKS, ENRICHMENTS
+from scanner.rules.lint import regex_problems
+from scanner.rules.templates import expand_template
 
 RULES = load_rules()
 DETECTORS = {
@@ -120,8 +119,17 @@ def test_no_realistic_secret_in_the_packs() -> None:
     assert "{{aws_secret}}" in (builtin_pack_paths()[0]).read_text()
 
 
-def test_known_checks_match_implementations() -> None:
-    assert set(CHECKS) == set(KNOWN_CHECKS)
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [("checks", name) for name in CHECKS] + [("enrich", name) for name in ENRICHMENTS],
+)
+def test_the_loader_accepts_exactly_the_registered_names(
+    tmp_path: Path, key: str, name: str
+) -> None:
+    """The loader reads the registry the detector runs: no second list to keep in step."""
+    rule = GOOD_RULE.replace("examples:", f"{key}: [{name}]\n    examples:", 1)
+    (loaded,) = load_rules([write_pack(tmp_path, "version: 1\nrules:\n" + rule)], builtin=False)
+    assert getattr(loaded, key) == (name,)
 
 
 @pytest.mark.parametrize(
@@ -250,6 +258,12 @@ def test_good_user_pack_loads(tmp_path: Path) -> None:
             "unknown check",
         ),
         (
+            ("examples:", "enrich: [aws-account]\n    examples:"),
+            "demo-token",
+            "enrich",
+            "unknown enrichment",
+        ),
+        (
             ("examples:", "context: {near_rules: [no-such-rule], within_lines: 2}\n    examples:"),
             "demo-token",
             "context.near_rules",
@@ -353,7 +367,7 @@ def test_allowlist_parsing_and_matching() -> None:
 def _crc_cases() -> list[tuple[str, bool]]:
     import random
 
-    from scanner.templates import checksummed_token
+    from scanner.rules.templates import checksummed_token
 
     good = checksummed_token(random.Random(7), "ghp")
     other = checksummed_token(random.Random(8), "npm")
@@ -369,3 +383,40 @@ def _crc_cases() -> list[tuple[str, bool]]:
 @pytest.mark.parametrize(("token", "valid"), _crc_cases())
 def test_crc32_base62_suffix_check(token: str, valid: bool) -> None:
     assert CHECKS["crc32-base62-suffix"](token) is valid
+
+
+_BELOW_RULES = {"scanner", "scanner.models", "scanner.errors", "scanner.entropy"}
+_BELOW_RULES |= {"scanner.schema", "scanner.allowlist"}
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.name for p in (Path(scanner.__file__).parent / "rules").glob("*.py"))
+)
+def test_rules_package_sits_below_detect(module: str) -> None:
+    """models/errors/entropy -> rules -> detect: only ``rules check`` runs the detector."""
+    import ast
+
+    tree = ast.parse((Path(scanner.__file__).parent / "rules" / module).read_text())
+    imported = {
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
+        if name == "scanner" or name.startswith("scanner.")
+    }
+    allowed = _BELOW_RULES | {"scanner.detect"} if module == "check.py" else _BELOW_RULES
+    assert {m for m in imported if not m.startswith("scanner.rules")} <= allowed
+    if module == "__init__.py":
+        assert "scanner.rules.check" not in imported
+
+
+@pytest.mark.parametrize(
+    "old", ["scanner/rulepack.py", "scanner/rulecheck.py", "scanner/templates.py"]
+)
+def test_old_rule_modules_are_gone(old: str) -> None:
+    assert not (Path(scanner.__file__).parent.parent / old).exists()

@@ -18,9 +18,9 @@ from support.keys import fake_secret
 from support.moto_server import key_finding
 
 from scanner.cli import EXIT_FINDINGS, main
-from scanner.detect.aws_account import account_id_from_key_id
 from scanner.models import Finding, ScanResult, ScanSummary
 from scanner.report import json as json_report
+from scanner.rules.aws_account import account_id_from_key_id
 from scanner.verify import LIVE, UNKNOWN
 from scanner.verify.engine import Verifier, VerifyOptions, unknown_summary
 from scanner.verify.session import AwsOptions

@@ -58,11 +58,12 @@ def analyze_command(
     report: str, *, options: CommonOptions, settings: AwsSettings, config_path: str | None = None
 ) -> int:
     from scanner.cli.common import exit_code, write_report
+    from scanner.cli.project import project_root
     from scanner.config import load_config
     from scanner.report.json import load_report
     from scanner.verify.engine import ACCESS_KEY_PREFIXES
 
-    config = load_config(Path(config_path) if config_path else None, Path.cwd())
+    config = load_config(Path(config_path) if config_path else None, project_root())
     result = load_report(report)
     if any(
         is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in result.findings

@@ -17,6 +17,7 @@ from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.common import exit_code, write_report
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoAuditProgress, RichAuditProgress
+from scanner.cli.project import project_root
 from scanner.config import load_config
 from scanner.errors import UsageError
 
@@ -121,7 +122,7 @@ def audit_command(
             progress=bar,
         )
     # Canary marking; --verify: one STS call per distinct key (sealed findings pass unverified)
-    config = load_config(Path(options.config_file) if options.config_file else None, Path.cwd())
+    config = load_config(Path(options.config_file) if options.config_file else None, project_root())
     checked = apply_aws_stage(report.result, options.aws, config.verify)
     report = report.with_findings(checked.findings)
     if store is not None:

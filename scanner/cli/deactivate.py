@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings, stderr
+from scanner.cli.options import add_config_option
+from scanner.cli.project import project_root
 from scanner.errors import UsageError
 from scanner.models import Finding
 from scanner.verify.pipeline import AwsSettings
@@ -60,14 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag("--use-leaked-key", action="store_true", help="sign with the leaked key (see above)")
     audit = "append audit records here (default: $XDG_STATE_HOME/keysweep/audit.jsonl)"
     flag("--audit-log", metavar="FILE", help=audit)
-    flag("--config", metavar="FILE", help="configuration (allow/deny lists)")
+    add_config_option(parser)  # [verify] allow/deny account lists
     add_aws_connection_options(parser.add_argument_group("aws"))
 
 
 def run(ns: argparse.Namespace) -> int:
     if ns.yes and not ns.apply:
         raise UsageError("--yes only makes sense with --apply")
-    findings, config = _load(ns.inputs, ns.scan, ns.config, ns.use_leaked_key)
+    findings, config = _load(ns.inputs, ns.scan, ns.config_file, ns.use_leaked_key)
     return deactivate_command(
         findings,
         aws_settings(ns, config, always_verify=True),
@@ -81,14 +83,14 @@ def run(ns: argparse.Namespace) -> int:
 def _load(
     inputs: Sequence[str], scan: bool, config_path: str | None, leaked: bool
 ) -> tuple[tuple[Finding, ...], VerifyConfig]:
-    """Findings and [verify] config of a report (config: --config or the current directory's)
+    """Findings and [verify] config of a report (config: --config or the project root's)
     or of a fresh scan of PATHs (the project's config, no baseline: a key is still a key)."""
     if scan:
         from scanner.cli.common import CommonOptions, build_detector, detect_all
-        from scanner.cli.project import find_root, load_project
+        from scanner.cli.project import load_project
 
         options = CommonOptions(config_file=config_path)
-        project, options = load_project(options, find_root(inputs[0]), use_baseline=False)
+        project, options = load_project(options, project_root(inputs[0]), use_baseline=False)
         source = project.file_source(list(inputs))
         source.check_paths()
         detector = build_detector(options, project)
@@ -98,7 +100,7 @@ def _load(
     from scanner.config import load_config
     from scanner.report.json import load_report
 
-    config = load_config(Path(config_path) if config_path else None, Path.cwd())
+    config = load_config(Path(config_path) if config_path else None, project_root())
     report = load_report(inputs[0], require_secrets=leaked, hint=LEAKED_KEY_HINT)
     return report.findings, config.verify
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
+from scanner.cli.options import add_config_option
 from scanner.errors import UsageError
 
 HELP = "plan (or apply, on a mirror clone) the removal of a report's secrets from git history"
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="also load this YAML rule pack (use the packs the report was made with)",
     )
-    parser.add_argument("--config", metavar="FILE", help="project config with rule packs")
+    add_config_option(parser)  # the rule packs the project loads
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -78,7 +79,7 @@ def run(ns: argparse.Namespace) -> int:
         apply=ns.apply,
         into=ns.into,
         rule_packs=tuple(ns.rules),
-        config_file=ns.config,
+        config_file=ns.config_file,
     )
 
 
@@ -94,7 +95,7 @@ def remediate_command(
 ) -> int:
     from scanner.atomic import write_output
     from scanner.cli.common import CommonOptions
-    from scanner.cli.project import find_root, load_project
+    from scanner.cli.project import load_project, project_root
     from scanner.detect import Detector
     from scanner.remediate import apply_plan, build_plan, expressions_text
     from scanner.remediate.steps import render_applied, render_plan
@@ -104,7 +105,7 @@ def remediate_command(
         raise UsageError("--apply needs --into DIR (the new mirror clone to rewrite)")
     result = load_report(report)
     repo = repo or _default_repo(result.summary.target)
-    root = find_root(repo)
+    root = project_root(repo)
     options = CommonOptions(rule_packs=rule_packs, config_file=config_file)
     project, _ = load_project(options, root, use_baseline=False)
     # No allowlists and no inline markers: the value at each reported position must be found

@@ -74,7 +74,7 @@ def _existing(paths: Sequence[str]) -> list[Path]:
 def list_command(
     rule_packs: Sequence[str] = (), *, fmt: str = "table", out: TextIO | None = None
 ) -> int:
-    from scanner.rulepack import load_rules
+    from scanner.rules import load_rules
 
     stream = out or sys.stdout
     ruleset = load_rules(_existing(rule_packs))
@@ -130,7 +130,7 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def check_command(packs: Sequence[str] = (), *, out: TextIO | None = None) -> int:
-    from scanner.rulecheck import check_packs
+    from scanner.rules.check import check_packs
 
     stream = out or sys.stdout
     report = check_packs(_existing(packs))

@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
-from scanner.cli.common import CommonOptions, add_report_options, exit_code, write_report
+from scanner.cli.common import CommonOptions, exit_code, write_report
+from scanner.cli.options import add_config_option, add_report_options
+from scanner.cli.project import project_root
 from scanner.verify.pipeline import AwsSettings
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
@@ -51,13 +53,7 @@ REDACTED_HINT = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", metavar="REPORT.json", help="a keysweep JSON report")
-    report = add_report_options(parser)
-    report.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration with [verify] canary/allow/deny account lists "
-        "(default: .keysweep.toml or pyproject.toml in the current directory)",
-    )
+    add_config_option(add_report_options(parser))  # [verify] canary/allow/deny account lists
     add_verify_options(parser, always_verify=True)
 
 
@@ -68,7 +64,7 @@ def run(ns: argparse.Namespace) -> int:
             fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
         ),
         settings=aws_settings(ns, always_verify=True),
-        config_path=ns.config,
+        config_path=ns.config_file,
     )
 
 
@@ -82,7 +78,7 @@ def verify_command(
     from scanner.config import load_config
     from scanner.report.json import load_report
 
-    config = load_config(Path(config_path) if config_path else None, Path.cwd())
+    config = load_config(Path(config_path) if config_path else None, project_root())
     # With --exposure a default report is enough: a key without its secret at hand is live
     # when iam:ListAccessKeys (operator credentials) says Active.
     result = load_report(report, require_secrets=not settings.exposure, hint=REDACTED_HINT)

@@ -6,7 +6,7 @@ Public API (the contract): ``Detector(ruleset, *, allowlist=None, inline_allow=T
 
 from __future__ import annotations
 
-from scanner.detect.aws_account import account_id_from_key_id
 from scanner.detect.engine import INLINE_ALLOW_MARKERS, Detector
+from scanner.rules.aws_account import account_id_from_key_id
 
 __all__ = ["INLINE_ALLOW_MARKERS", "Detector", "account_id_from_key_id"]

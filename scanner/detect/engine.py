@@ -15,11 +15,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from scanner.detect.aws_account import account_id_from_key_id
+from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
 from scanner.detect.corematch import CoreMatcher
 from scanner.detect.decoding import SpanFinder, View, build_views
-from scanner.detect.heuristics import CHECKS
 from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
@@ -33,7 +32,9 @@ from scanner.models import (
     Severity,
     confidence_at_least,
 )
-from scanner.rulepack import Allowlist, Rule, RuleSet, regex_problems
+from scanner.rules import Rule, RuleSet
+from scanner.rules.checks import CHECKS, ENRICHMENTS
+from scanner.schema import regex_problems
 
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
 CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
@@ -406,8 +407,7 @@ class Detector:
                     )
                 )
         paired.sort(key=lambda item: item[0])
-        account = account_id_from_key_id(cand.secret) if "aws-account-id" in rule.enrich else None
-        return Finding(
+        finding = Finding(
             rule_id=rule.id,
             rule_name=rule.name,
             severity=rule.severity,
@@ -423,10 +423,12 @@ class Detector:
             blob_id=fragment.blob_id,
             encoding=cand.encoding,
             paired=tuple(p for _, p in paired),
-            account_id=account,
             identifier=rule.identifier,
             confidence=rule.confidence,
         )
+        for name in rule.enrich:  # offline enrichments (scanner.rules.checks.ENRICHMENTS)
+            finding = ENRICHMENTS[name](finding)
+        return finding
 
 
 class _Index:

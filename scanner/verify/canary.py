@@ -79,7 +79,7 @@ def account_of(finding: Finding) -> str | None:
         return finding.account_id
     if not is_aws_key_id(finding.secret):
         return None
-    from scanner.detect.aws_account import account_id_from_key_id
+    from scanner.rules.aws_account import account_id_from_key_id
 
     return account_id_from_key_id(finding.secret)
 

@@ -481,7 +481,7 @@ def reactivate(
     op = deactivator.operator()
     account = None
     if is_aws_key_id(key_id):
-        from scanner.detect.aws_account import account_id_from_key_id
+        from scanner.rules.aws_account import account_id_from_key_id
 
         account = account_id_from_key_id(key_id)
     item = PlanItem(key_id, account or op.account, user, None, None, Action.DEACTIVATE)

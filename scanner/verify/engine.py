@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from scanner.detect.aws_account import account_id_from_key_id
 from scanner.models import Finding, Verification, is_redacted, redact
+from scanner.rules.aws_account import account_id_from_key_id
 from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
 from scanner.verify.canary import account_of, is_canary_account
 from scanner.verify.session import AwsOptions

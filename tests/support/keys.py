@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from scanner.templates import BASE32, BASE64, aws_key_id, aws_secret, aws_session_token
+from scanner.rules.templates import BASE32, BASE64, aws_key_id, aws_secret, aws_session_token
 
 __all__ = ["BASE32", "BASE64"]
 
@@ -22,7 +22,7 @@ def key_id(seed: object, prefix: str = "AKIA", *, new_style: bool = True) -> str
 
 def secret_key(seed: object, *, slash: bool = False, plain: bool = False) -> str:
     """40 characters of the base64 alphabet that look like a real AWS secret (see
-    :func:`scanner.templates.aws_secret` for ``slash`` and ``plain``)."""
+    :func:`scanner.rules.templates.aws_secret` for ``slash`` and ``plain``)."""
     return aws_secret(
         random.Random(f"detect-secret-{seed}-{slash}-{plain}"), slash=slash, plain=plain
     )

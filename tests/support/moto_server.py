@@ -302,8 +302,8 @@ def key_finding(
 ) -> Any:
     """A Finding for an AWS key id with its paired secrets (nearest first), as the detector
     produces them; values come from moto or are generated at run time."""
-    from scanner.detect.aws_account import account_id_from_key_id
     from scanner.models import CommitInfo, Finding, PairedSecret, Severity
+    from scanner.rules.aws_account import account_id_from_key_id
 
     paired = [
         PairedSecret("secret_access_key", "aws-secret-access-key", s, line=2 + i, distance=1 + i)

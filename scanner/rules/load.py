@@ -1,58 +1,40 @@
-"""Rule packs: YAML files of detection rules, validated and compiled once.
+"""Loading rule packs: YAML files of detection rules, validated and compiled once, and the
+discovery of the built-in packs.
 
 A pack is a mapping ``{version: 1, rules: [...]}``; the schema is documented in docs/rules.md
 (section "Pack schema"). Loading validates everything: unknown keys, wrong types, bad regexes, a
-missing ``secret`` group, duplicate or non-kebab-case ids all raise :class:`RuleError` naming
-the file, the rule id and the key.
+missing ``secret`` group, duplicate or non-kebab-case ids, unregistered checks and enrichments
+all raise :class:`RuleError` naming the file, the rule id and the key.
 
 Rule ``examples`` are literal text committed to the repository, so they may use *templates*
 (``{{aws_key_id}}``, ``{{aws_secret|base64}}``, ...) that expand at load time into
 deterministic, realistic-looking values: no real-looking key ever sits in a YAML file.
 
-This module sits just above models/errors/entropy and imports nothing higher.
+``checks:`` and ``enrich:`` names are validated against the one registry that implements them
+(:mod:`scanner.rules.checks`). This module sits just above models/errors/entropy/schema and
+imports nothing higher.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 import scanner
-from scanner.allowlist import ALLOW_TARGETS as ALLOW_TARGETS
-from scanner.allowlist import Allowlist as Allowlist
-from scanner.allowlist import AllowRegex as AllowRegex
-from scanner.allowlist import compile_globs, globs_match, path_globs
+from scanner.allowlist import Allowlist, path_globs
 from scanner.allowlist import parse_allowlist as read_allowlist
 from scanner.errors import RuleError
-from scanner.models import Confidence, PairKind, Severity, confidence_at_least
+from scanner.models import Confidence, PairKind, Severity
+from scanner.rules.checks import CHECKS, ENRICHMENTS
+from scanner.rules.model import DEFAULT_CONFIDENCE, Context, Example, PairSpec, Rule, RuleSet
+from scanner.rules.templates import expand_template
 from scanner.schema import Node, Problem
-from scanner.schema import regex_hazards as regex_hazards
-from scanner.schema import regex_problems as regex_problems
-from scanner.templates import expand_template
 
 PACK_VERSION = 1
-# Named heuristic checks a rule may ask for; implemented in scanner.detect.heuristics.
-KNOWN_CHECKS = frozenset(
-    {
-        "not-hex",
-        "mixed-case",
-        "not-repetitive",
-        "aws-key-id-shape",
-        "crc32-base62-suffix",
-        "not-placeholder",
-        "generic-secret-value",
-        "basic-auth-base64",
-    }
-)
-# Offline enrichments a rule may ask for; implemented in scanner.detect.
-KNOWN_ENRICH = frozenset({"aws-account-id"})
-PAIR_KINDS = frozenset(PairKind)
-DEFAULT_CONFIDENCE = Confidence.MEDIUM  # a rule without ``confidence``: keyword plus shape
 MAX_CONTEXT_LINES_BEFORE = 3
 MAX_WITHIN_LINES = 20
 
@@ -84,120 +66,6 @@ _REQUIRED_RULE_KEYS = ("id", "name", "description", "severity", "keywords", "reg
 _CONTEXT_KEYS = frozenset({"regexes", "lines_before", "near_rules", "within_lines"})
 _PAIR_KEYS = frozenset({"rule", "kind", "within_lines"})
 _EXAMPLE_KEYS = frozenset({"text", "path"})
-
-
-# --------------------------------------------------------------------------- data types
-
-
-@dataclass(frozen=True)
-class Context:
-    """A gate: the candidate counts only with keyword context or a nearby finding.
-
-    A candidate passes when one of ``regexes`` matches in the window before it (the text
-    from ``lines_before`` lines above up to the candidate, at most CONTEXT_WINDOW chars), or
-    when a finding of one of ``near_rules`` stands within ``within_lines`` lines.
-    """
-
-    regexes: tuple[re.Pattern[str], ...] = ()
-    lines_before: int = 1
-    near_rules: tuple[str, ...] = ()
-    within_lines: int = 0
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """Findings of ``rule`` within ``within_lines`` lines are attached as ``paired``."""
-
-    rule: str
-    kind: PairKind
-    within_lines: int
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str  # expanded (templates replaced)
-    path: str = "example.txt"
-    source: str = ""  # as written in the pack (templates not expanded), for messages
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    description: str
-    severity: Severity
-    keywords: tuple[str, ...]  # lower case, ASCII
-    regex: re.Pattern[str]
-    base64_keywords: tuple[str, ...] = ()  # case-exact; their base64 forms join the prefilter
-    min_entropy: float = 0.0
-    allowlist: Allowlist = field(default_factory=Allowlist)
-    paths: tuple[str, ...] = ()
-    examples: tuple[Example, ...] = ()
-    negative_examples: tuple[Example, ...] = ()
-    context: Context | None = None
-    pair: tuple[PairSpec, ...] = ()
-    checks: tuple[str, ...] = ()
-    enrich: tuple[str, ...] = ()
-    identifier: bool = False  # the value names a credential, grants nothing: shown in full
-    confidence: str = DEFAULT_CONFIDENCE  # high | medium | low (Confidence)
-    pack: str = ""
-    _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_path_re", compile_globs(self.paths))
-
-    def applies_to(self, path: str) -> bool:
-        """True when the rule's path scope (if any) includes ``path`` and it is not allowlisted.
-
-        An empty path means "not known yet" (history scans blob contents before it knows
-        their paths, then rescans the blobs with findings under each real path): in scope.
-        """
-        if not path:
-            return True
-        if self._path_re is not None and not globs_match(self._path_re, path):
-            return False
-        return not self.allowlist.path_allowed(path)
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    rules: tuple[Rule, ...]
-    packs: tuple[Path, ...] = ()
-
-    def __iter__(self) -> Iterator[Rule]:
-        return iter(self.rules)
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def get(self, rule_id: str) -> Rule | None:
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        return None
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(rule.id for rule in self.rules)
-
-    def at_least(self, minimum: str) -> RuleSet:
-        """The rules of confidence ``minimum`` or surer, plus the rules they name in
-        ``context.near_rules`` and ``pair`` (a key ID still pairs with its secret when the
-        secret's own rule reports below ``minimum``; the detector drops those findings)."""
-        by_id = {rule.id: rule for rule in self.rules}
-        todo = [r.id for r in self.rules if confidence_at_least(r.confidence, minimum)]
-        needed: set[str] = set()
-        while todo:
-            rule = by_id.get(todo.pop())
-            if rule is None or rule.id in needed:
-                continue
-            needed.add(rule.id)
-            todo += [spec.rule for spec in rule.pair]
-            if rule.context is not None:
-                todo += rule.context.near_rules
-        if len(needed) == len(self.rules):
-            return self
-        return RuleSet(tuple(r for r in self.rules if r.id in needed), self.packs)
 
 
 # --------------------------------------------------------------------------- loading
@@ -281,7 +149,7 @@ def _pairs(node: Node) -> tuple[PairSpec, ...]:
     return tuple(out)
 
 
-def _names(node: Node, known: frozenset[str], what: str) -> tuple[str, ...]:
+def _names(node: Node, known: Collection[str], what: str) -> tuple[str, ...]:
     names = node.strings()
     for name in names:
         if name not in known:
@@ -328,8 +196,8 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         negative_examples=_examples(r.at("negative_examples"), rid, where, required=False),
         context=_context(r.at("context")) if "context" in r else None,
         pair=_pairs(r.at("pair")) if "pair" in r else (),
-        checks=_names(r.at("checks"), KNOWN_CHECKS, "check"),
-        enrich=_names(r.at("enrich"), KNOWN_ENRICH, "enrichment"),
+        checks=_names(r.at("checks"), CHECKS, "check"),
+        enrich=_names(r.at("enrich"), ENRICHMENTS, "enrichment"),
         identifier=r.at("identifier").boolean(default=False),
         confidence=r.at("confidence").choice(Confidence, default=DEFAULT_CONFIDENCE),
         pack=str(where.path),

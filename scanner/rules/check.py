@@ -7,6 +7,9 @@ other rules (``near_rules``) work as they do in a scan.
 
 Regexes of the checked packs are also linted: unbounded or nested quantifiers are warnings
 (built-in packs must have none; a test enforces it).
+
+This is the one module of ``scanner.rules`` that runs the detector, so it sits above
+``scanner.detect``; ``scanner.rules`` itself (``__init__``) does not import it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 from scanner.detect import Detector
 from scanner.models import Fragment
-from scanner.rulepack import Example, Rule, builtin_pack_paths, load_rules, regex_problems
+from scanner.rules.lint import lint_rule
+from scanner.rules.load import builtin_pack_paths, load_rules
+from scanner.rules.model import Example, Rule
 
 PREVIEW_CHARS = 80
 
@@ -59,20 +64,6 @@ class CheckReport:
 def _preview(example: Example) -> str:
     text = (example.source or "").replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
-
-
-def lint_rule(rule: Rule) -> list[str]:
-    """Warnings for a rule's regexes (unbounded or nested quantifiers)."""
-    out: list[str] = []
-    patterns = [("regex", rule.regex.pattern)]
-    if rule.context is not None:
-        patterns += [
-            (f"context.regexes[{i}]", p.pattern) for i, p in enumerate(rule.context.regexes)
-        ]
-    for key, pattern in patterns:
-        for problem in regex_problems(pattern):
-            out.append(f"{rule.pack}: rule {rule.id!r}: key {key!r}: {problem}")
-    return out
 
 
 def check_rule(detector: Detector, rule: Rule) -> list[Mismatch]:

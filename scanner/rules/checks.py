@@ -1,16 +1,22 @@
-"""Named heuristic checks a rule can ask for with ``checks: [...]``.
+"""The registry of what a rule can ask for by name: ``checks: [...]`` and ``enrich: [...]``.
 
-Each check returns True when the candidate secret still looks real. The names are listed in
-``scanner.rulepack.KNOWN_CHECKS`` (the loader validates them); a test keeps both in step.
+A *check* returns True when the candidate secret still looks real; the detector drops the
+candidate otherwise. An *enrichment* derives a new :class:`~scanner.models.Finding` from a
+finding of the rule (offline, no network). :data:`CHECKS` and :data:`ENRICHMENTS` are the one
+list of names: the pack loader validates ``checks:``/``enrich:`` against them and the detector
+runs what they hold, so a name is known exactly when it is implemented.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from scanner.entropy import shannon_entropy
-from scanner.templates import base62_checksum
+from scanner.models import Finding
+from scanner.rules.aws_account import account_id_from_key_id
+from scanner.rules.templates import base62_checksum
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _RUN = re.compile(r"(.)\1{5}")
@@ -213,4 +219,14 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "not-placeholder": not_placeholder,
     "generic-secret-value": generic_secret_value,
     "basic-auth-base64": basic_auth_base64,
+}
+
+
+def aws_account_id(finding: Finding) -> Finding:
+    """The AWS account id decoded offline from the key ID (None for old-style IDs)."""
+    return replace(finding, account_id=account_id_from_key_id(finding.secret))
+
+
+ENRICHMENTS: dict[str, Callable[[Finding], Finding]] = {
+    "aws-account-id": aws_account_id,
 }

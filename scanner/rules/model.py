@@ -1,0 +1,129 @@
+"""The data types of a rule pack: Rule, RuleSet and their parts (Context, PairSpec, Example).
+
+Values only: :mod:`scanner.rules.load` builds them from YAML (validating every key), the
+detector reads them. A rule's allowlist is the one :class:`scanner.allowlist.Allowlist` the
+project configuration uses too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.allowlist import Allowlist, compile_globs, globs_match
+from scanner.models import Confidence, PairKind, Severity, confidence_at_least
+
+DEFAULT_CONFIDENCE = Confidence.MEDIUM  # a rule without ``confidence``: keyword plus shape
+
+
+@dataclass(frozen=True)
+class Context:
+    """A gate: the candidate counts only with keyword context or a nearby finding.
+
+    A candidate passes when one of ``regexes`` matches in the window before it (the text
+    from ``lines_before`` lines above up to the candidate, at most CONTEXT_WINDOW chars), or
+    when a finding of one of ``near_rules`` stands within ``within_lines`` lines.
+    """
+
+    regexes: tuple[re.Pattern[str], ...] = ()
+    lines_before: int = 1
+    near_rules: tuple[str, ...] = ()
+    within_lines: int = 0
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Findings of ``rule`` within ``within_lines`` lines are attached as ``paired``."""
+
+    rule: str
+    kind: PairKind
+    within_lines: int
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str  # expanded (templates replaced)
+    path: str = "example.txt"
+    source: str = ""  # as written in the pack (templates not expanded), for messages
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    description: str
+    severity: Severity
+    keywords: tuple[str, ...]  # lower case, ASCII
+    regex: re.Pattern[str]
+    base64_keywords: tuple[str, ...] = ()  # case-exact; their base64 forms join the prefilter
+    min_entropy: float = 0.0
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    paths: tuple[str, ...] = ()
+    examples: tuple[Example, ...] = ()
+    negative_examples: tuple[Example, ...] = ()
+    context: Context | None = None
+    pair: tuple[PairSpec, ...] = ()
+    checks: tuple[str, ...] = ()
+    enrich: tuple[str, ...] = ()
+    identifier: bool = False  # the value names a credential, grants nothing: shown in full
+    confidence: str = DEFAULT_CONFIDENCE  # high | medium | low (Confidence)
+    pack: str = ""
+    _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_path_re", compile_globs(self.paths))
+
+    def applies_to(self, path: str) -> bool:
+        """True when the rule's path scope (if any) includes ``path`` and it is not allowlisted.
+
+        An empty path means "not known yet" (history scans blob contents before it knows
+        their paths, then rescans the blobs with findings under each real path): in scope.
+        """
+        if not path:
+            return True
+        if self._path_re is not None and not globs_match(self._path_re, path):
+            return False
+        return not self.allowlist.path_allowed(path)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    packs: tuple[Path, ...] = ()
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(rule.id for rule in self.rules)
+
+    def at_least(self, minimum: str) -> RuleSet:
+        """The rules of confidence ``minimum`` or surer, plus the rules they name in
+        ``context.near_rules`` and ``pair`` (a key ID still pairs with its secret when the
+        secret's own rule reports below ``minimum``; the detector drops those findings)."""
+        by_id = {rule.id: rule for rule in self.rules}
+        todo = [r.id for r in self.rules if confidence_at_least(r.confidence, minimum)]
+        needed: set[str] = set()
+        while todo:
+            rule = by_id.get(todo.pop())
+            if rule is None or rule.id in needed:
+                continue
+            needed.add(rule.id)
+            todo += [spec.rule for spec in rule.pair]
+            if rule.context is not None:
+                todo += rule.context.near_rules
+        if len(needed) == len(self.rules):
+            return self
+        return RuleSet(tuple(r for r in self.rules if r.id in needed), self.packs)
