@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-from scanner.rules import load_rules
 from support.keys import key_id, secret_key, session_token
 from support.moto_server import ACCOUNT_A, MotoServer, unique
 from support.repo import Repo
@@ -20,6 +19,7 @@ from support.run import keysweep
 from scanner.detect import Detector
 from scanner.detect.blocks import Blocks
 from scanner.models import Fragment
+from scanner.rules import load_rules
 
 ID = "aws-access-key-id"
 K1, K2, K3 = key_id("block-1"), key_id("block-2"), key_id("block-3")

@@ -6,7 +6,6 @@ import base64
 import random
 
 import pytest
-from scanner.rules import load_rules
 from support.keys import key_id, secret_key
 from support.samples import nested_encodings
 
@@ -23,6 +22,7 @@ from scanner.detect.decoding import (
     substitute,
 )
 from scanner.models import Fragment
+from scanner.rules import load_rules
 
 
 def finder(encoded: bool = False) -> SpanFinder:

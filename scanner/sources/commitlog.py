@@ -66,18 +66,25 @@ class Commit:
 
 def walk(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Commit]:
     """Commits reachable from ``revisions`` (or ranges), parents before children."""
-    args = ["log", "--topo-order", "--reverse", *_LOG_FLAGS, *_RAW_FLAGS, _HEADER_FORMAT]
-    if use_stdin:
-        args += ["--stdin"]
-    else:
-        args += [*revisions, "--"]
-    with git.stream(*args, feed=use_stdin) as stream:
+    args = ["--topo-order", "--reverse", *_LOG_FLAGS, *_RAW_FLAGS, _HEADER_FORMAT]
+    tokens = log_tokens(git, args, revisions, use_stdin=use_stdin, what="cannot read history")
+    yield from _parse(tokens)
+
+
+def log_tokens(
+    git: Git, args: Sequence[str], revisions: Sequence[str], *, use_stdin: bool, what: str
+) -> Iterator[bytes]:
+    """The NUL-separated output of ``git log ARGS`` over ``revisions`` (tips or ``A..B``
+    ranges; on standard input when there are many), read in large chunks; a git failure
+    raises GitError ``<repository>: WHAT`` once the output is consumed."""
+    tail = ["--stdin"] if use_stdin else [*revisions, "--"]
+    with git.stream("log", *args, *tail, feed=use_stdin) as stream:
         if use_stdin:
             assert stream.stdin is not None
             stream.stdin.write("".join(f"{rev}\n" for rev in revisions).encode())
             stream.stdin.close()
-        yield from _parse(_tokens(stream.stdout.read))
-        stream.finish(f"{git.label}: cannot read history")
+        yield from _tokens(stream.stdout.read)
+        stream.finish(f"{git.label}: {what}")
 
 
 def _tokens(read: Callable[[int], bytes]) -> Iterator[bytes]:

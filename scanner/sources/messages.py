@@ -17,7 +17,7 @@ carry it. Notes are blobs: the blob scan already covers them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from scanner.models import (
@@ -52,31 +52,15 @@ class Message:
     ref: str | None = None  # the tag's ref name
 
 
-def _tokens(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    tail = b""
-    while chunk := read(1 << 20):
-        parts = (tail + chunk).split(b"\0")
-        tail = parts.pop()
-        yield from parts
-    if tail:
-        yield tail
-
-
 def commit_messages(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Message]:
     """Every commit message reachable from ``revisions`` (tips, or ``A..B`` ranges)."""
-    args = ["log", "-z", *_LOG_FLAGS, "--format=%H %ct%x00%B"]
-    args += ["--stdin"] if use_stdin else [*revisions, "--"]
-    with git.stream(*args, feed=use_stdin) as stream:
-        if use_stdin:
-            assert stream.stdin is not None
-            stream.stdin.write("".join(f"{rev}\n" for rev in revisions).encode())
-            stream.stdin.close()
-        tokens = _tokens(stream.stdout.read)
-        for header in tokens:
-            body = next(tokens, b"")
-            sha, _, when = header.strip().decode("ascii", "replace").partition(" ")
-            yield Message("commit", sha, body, int(when) if when.isdigit() else 0)
-        stream.finish(f"{git.label}: cannot read commit messages")
+    args = ["-z", *_LOG_FLAGS, "--format=%H %ct%x00%B"]
+    what = "cannot read commit messages"
+    tokens = commitlog.log_tokens(git, args, revisions, use_stdin=use_stdin, what=what)
+    for header in tokens:
+        body = next(tokens, b"")
+        sha, _, when = header.strip().decode("ascii", "replace").partition(" ")
+        yield Message("commit", sha, body, int(when) if when.isdigit() else 0)
 
 
 def tag_messages(git: Git) -> Iterator[Message]:
