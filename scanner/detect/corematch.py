@@ -157,7 +157,7 @@ class CoreMatcher:
 
     ``ends(data)`` scans ASCII bytes once and returns, per regex index, the sorted end offsets
     of core matches; ``finditer`` then confirms them. ``available`` is False without
-    Hyperscan (or when no core compiled). Instances pickle without their database.
+    Hyperscan (or when no core compiled). A built database pickles serialized (``hs.dumpb``).
     """
 
     def __init__(
@@ -194,13 +194,24 @@ class CoreMatcher:
                 self.fallback_reasons[index] = str(exc)
 
     def __getstate__(self) -> dict[str, Any]:
+        # A built database travels serialized (a worker process loads it in microseconds
+        # instead of compiling it again); an unbuilt one is built where it is first used.
         state = dict(self.__dict__)
-        state.update(_db=None, _scratch=None, _built=False, _hs=None)
+        serialized = self._hs.dumpb(self._db) if self._db is not None and self._hs else None
+        state.update(_db=None, _scratch=None, _hs=None, _serialized=serialized)
+        if serialized is None:
+            state["_built"] = False
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        serialized = state.pop("_serialized", None)
         self.__dict__.update(state)
         self._hs = _hyperscan() if self._use is not False else None
+        if serialized is not None and self._hs is not None:
+            self._db = self._hs.loadb(serialized, self._hs.HS_MODE_BLOCK)
+            self._scratch = self._hs.Scratch(self._db)
+        elif self._built and self._db is None:
+            self._built = False  # built with nothing to ship (no core compiled): harmless
 
     @property
     def available(self) -> bool:
@@ -211,11 +222,20 @@ class CoreMatcher:
         return self._built
 
     def build(self) -> None:
-        """Compile the database now (rules that fail alone fall back; see module doc)."""
+        """Compile the database now. Every core and the extra patterns go into one compile;
+        only when that fails is each core tried alone, so the rules that fail fall back and
+        the rest keep their database (see module doc)."""
         if self._built or self._hs is None:
             return
         self._built = True
         hs = self._hs
+        ids = sorted(self.cores)
+        first = len(self._regexes)
+        extra_ids = list(range(first, first + len(self._extra)))
+        expressions = [self.cores[i].pattern for i in ids] + list(self._extra)
+        if expressions and self._compile(expressions, ids + extra_ids):
+            self.extra_compiled = bool(self._extra)
+            return
         for index, core in list(self.cores.items()):
             try:
                 hs.Database(mode=hs.HS_MODE_BLOCK).compile(
@@ -224,26 +244,36 @@ class CoreMatcher:
             except hs.error as exc:
                 del self.cores[index]
                 self.fallback_reasons[index] = f"Hyperscan cannot compile its core ({exc})"
-        expressions = [self.cores[i].pattern for i in sorted(self.cores)]
         ids = sorted(self.cores)
-        if self._extra:
-            try:
-                hs.Database(mode=hs.HS_MODE_BLOCK).compile(
-                    expressions=list(self._extra), elements=len(self._extra)
-                )
-            except hs.error:
-                pass
-            else:
-                first = len(self._regexes)
-                expressions += self._extra
-                ids += range(first, first + len(self._extra))
-                self.extra_compiled = True
-        if not expressions:
-            return
+        expressions = [self.cores[i].pattern for i in ids]
+        if self._extra and self._compile(list(self._extra), extra_ids):
+            expressions += self._extra
+            ids += extra_ids
+            self.extra_compiled = True
+        if expressions and not self._compile(expressions, ids):
+            # Each compiles alone but not together (a size limit): every rule uses finditer.
+            for index in self.cores:
+                self.fallback_reasons[index] = "the Hyperscan rule database did not compile"
+            self.cores.clear()
+            self.extra_compiled = False
+
+    def _compile(self, expressions: Sequence[bytes], ids: Sequence[int]) -> bool:
+        """One database of ``expressions`` (kept, with its scratch); False if it fails."""
+        hs = self._hs
+        assert hs is not None
         db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[0] * len(ids))
+        try:
+            db.compile(
+                expressions=list(expressions),
+                ids=list(ids),
+                elements=len(ids),
+                flags=[0] * len(ids),
+            )
+        except hs.error:
+            return False
         self._db = db
         self._scratch = hs.Scratch(db)
+        return True
 
     def ends(self, data: bytes) -> dict[int, list[int]] | None:
         """Sorted core match ends per index; None when matches are too dense to be worth it
