@@ -135,53 +135,12 @@ def big_outcome(n: int) -> Any:
 def dask_figures(repos: list[Path], tmp: Path, local_wall: float) -> dict[str, float]:
     from distributed import Client
 
-    env = {**os.environ}
-    sched_file = tmp / "scheduler.json"
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(sched_file),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        while not sched_file.exists():
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
-        procs += [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "distributed.cli.dask_worker",
-                    address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--no-dashboard",
-                    "--memory-limit",
-                    "0",
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(cores())
-        ]
+    # The same loopback cluster the audit tests start (tests/support/dask_cluster.py).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.dask_cluster import LocalDaskCluster
+
+    with LocalDaskCluster(tmp, workers=cores(), env=os.environ) as cluster:
+        address = cluster.address
         with Client(address) as client:
             client.wait_for_workers(cores())
             n = 400
@@ -221,10 +180,6 @@ def dask_figures(repos: list[Path], tmp: Path, local_wall: float) -> dict[str, f
                 str(out),
             ]
         )
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
     return {
         "per_task_s": per_task,
         "result_1000_findings_s": max(0.0, transfer - build),

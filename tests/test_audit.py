@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.dask_cluster import LocalDaskCluster
 from support.keys import env_text, key_id
 from support.repo import Repo, isolated_git_env
 from support.run import keysweep
@@ -552,71 +553,18 @@ def test_verify_calls_sts_once_per_distinct_key(moto: Any, fleet: Path, tmp_path
 
 
 # -- the Dask engine ------------------------------------------------------------------------
-class Cluster:
-    def __init__(self, tmp: Path) -> None:
-        self.file = tmp / "scheduler.json"
-        self.env = {**isolated_git_env(), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-        base = [sys.executable, "-m"]
-        self.scheduler = subprocess.Popen(
-            [
-                *base,
-                "distributed.cli.dask_scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(self.file),
-            ],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.file.exists, "the scheduler file")
-        self.address = str(json.loads(self.file.read_text())["address"])
-        self.workers = [
-            subprocess.Popen(
-                [
-                    *base,
-                    "distributed.cli.dask_worker",
-                    self.address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--no-dashboard",
-                    "--memory-limit",
-                    "0",
-                ],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]
-
-    def close(self) -> None:
-        for proc in (*self.workers, self.scheduler):  # started here: nothing to save
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDaskCluster]:
     pytest.importorskip("distributed")
-    cluster = Cluster(tmp_path_factory.mktemp("dask"))
-    try:
+    with LocalDaskCluster(
+        tmp_path_factory.mktemp("dask"), workers=2, env=isolated_git_env()
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.mark.slow
 def test_dask_audit_survives_a_killed_worker(
-    cluster: Cluster, fleet: Path, expected: set[Key], tmp_path: Path
+    cluster: LocalDaskCluster, fleet: Path, expected: set[Key], tmp_path: Path
 ) -> None:
     from distributed import Client
 
