@@ -196,7 +196,7 @@ def compile_globs(globs: Sequence[str]) -> re.Pattern[str] | None:
 
 
 def globs_match(compiled: re.Pattern[str], path: str) -> bool:
-    normal = path.replace("\\", "/").removeprefix("./")
+    normal = path.replace("\\", "/").removeprefix("./").lstrip("/")
     return compiled.fullmatch(normal) is not None
 
 

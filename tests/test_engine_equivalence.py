@@ -62,10 +62,8 @@ def _inputs() -> list[tuple[str, str]]:
 INPUTS = _inputs()
 
 
-# Built-in rules that run in Python ``re`` (``keysweep rules check`` names them): the generic
-# assignment rule's conditional group (``define(NAME, value)`` versus ``NAME = value``) has no
-# Hyperscan form; it is context-gated, so it only ever sees the lines that name a secret.
-BUILTIN_FALLBACKS = {"generic-secret-assignment"}
+# Built-in rules that run in Python ``re`` alone (``keysweep rules check`` names them): none.
+BUILTIN_FALLBACKS: set[str] = set()
 
 
 def test_every_builtin_rule_has_a_core(engines: tuple[Detector, Detector]) -> None:
@@ -108,7 +106,24 @@ def test_dense_core_matches_fall_back_to_finditer(engines: tuple[Detector, Detec
         for _ in range(400_000)
     )
     text = f'<img src="data:image/png;base64,{blob}"/>\n' + INPUTS[1][0] + "\n"
-    assert fast._cores.ends(text.encode("ascii")) is None  # too dense: finditer instead
+    # a core without boundaries matches at every offset of the blob: too dense, finditer
+    bare = re.compile(r"(?P<secret>[A-Za-z0-9+/]{40})")
+    matcher = CoreMatcher([bare], use_hyperscan=True)
+    assert matcher.ends(text.encode("ascii")) is None
+    on_demand = CoreMatcher([bare], use_hyperscan=True, on_demand=[0])
+    assert on_demand.ends(text.encode("ascii")) == {}
+    assert on_demand.rule_ends(0, text.encode("ascii")) is None
+    # with its boundaries, the secret rule's core matches runs of exactly 40 characters
+    secret_rule = next(r for r in RULES if r.id == "aws-secret-access-key")
+    bounded = CoreMatcher([secret_rule.regex], use_hyperscan=True)
+    secret = secret_key("dense")
+    framed = f"{blob}\nkey = {secret}\n".encode("ascii")
+    end = framed.index(secret.encode()) + len(secret)
+    found = bounded.ends(framed)
+    assert found is not None
+    assert found.keys() == {0}
+    # none in the blob; after the key, "\n" consumed (or ``$`` before a final newline)
+    assert set(found[0]) <= {end, end + 1}
     got = fast.scan(Fragment.from_text(text, "page.svg"))
     assert got == pure.scan(Fragment.from_text(text, "page.svg"))
     assert got
@@ -126,13 +141,14 @@ PATTERNS = [
     r"(?s)q(?P<secret>.{1,6})q",
     r"(?P<secret>[^ab\n]{3})(?=a)",
     r"(?i:AbC)(?P<secret>\d{2}|\w{3})",
+    r"(?P<d>k\()?(?P<secret>[ab]{2,3})(?(d),|=)q",  # a conditional: its core takes both branches
 ]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 @settings(max_examples=150, deadline=None)
 @given(
-    text=st.text(alphabet="abkxyqABKCE2345=/+ \n\\fnr0189", max_size=120),
+    text=st.text(alphabet="abkxyqABKCE2345=/+ \n\\fnr0189(,", max_size=120),
     cut=st.tuples(st.integers(0, 130), st.integers(0, 130)),
 )
 def test_confirmation_is_finditer(pattern: str, text: str, cut: tuple[int, int]) -> None:
@@ -155,7 +171,7 @@ def test_confirmation_is_finditer(pattern: str, text: str, cut: tuple[int, int])
         (r"(?P<secret>a{1,5})b{0,}", "unbounded"),
         (r"(?P<secret>a?)", "empty"),
         (r"(?P<secret>é{3})", "no ASCII"),
-        (r"(a)?(?(1)b|c)(?P<secret>d)", "groupref_exists"),
+        (r"(?>a{1,3})(?P<secret>d)", "atomic"),
     ],
 )
 def test_patterns_without_a_core_are_named(pattern: str, reason: str) -> None:

@@ -4,8 +4,12 @@ decoding, and the rules that use them, through the whole detector."""
 from __future__ import annotations
 
 import base64
+import secrets
+from pathlib import Path
 
 import pytest
+from support.repo import Repo
+from support.run import keysweep
 
 from scanner.detect import Detector
 from scanner.models import Fragment
@@ -103,3 +107,23 @@ def test_generic_and_credential_file_rules(
     text: str, path: str, expected: list[tuple[str, str]]
 ) -> None:
     assert _rules(text, path) == expected
+
+
+def test_a_key_file_is_found_by_its_path_alone(tmp_path: Path) -> None:
+    # config/master.key holds 32 hex characters and nothing else: no keyword wakes the
+    # prefilter, the path does (scan, history and staged alike)
+    key = secrets.token_hex(16)
+    repo = Repo(tmp_path / "app")
+    repo.commit({"config/master.key": key + "\n", "config/notes.txt": key + "\n"}, "add")
+    repo.write({"config/credentials/production.key": key})
+    repo.git("add", "config/credentials/production.key")
+
+    def paths(*args: str) -> set[str]:
+        run = keysweep(*args, "--format", "json", cwd=repo.path)
+        return {f["path"] for f in run.report["findings"] if f["rule_id"] == "rails-master-key"}
+
+    assert paths("scan", ".") == {"config/master.key", "config/credentials/production.key"}
+    assert paths("history", ".") == {"config/master.key"}
+    assert paths("staged") == {"config/credentials/production.key"}
+    assert not DETECTOR.wants((key + "\n").encode(), "config/notes.txt")
+    assert DETECTOR.wants((key + "\n").encode(), "config/master.key")

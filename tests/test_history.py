@@ -219,7 +219,7 @@ def test_ctrl_c_exits_130_and_cleans_up(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 
-        def wants(self, raw: bytes) -> bool:
+        def wants(self, raw: bytes, path: str | None = None) -> bool:
             seen.append(len(raw))
             if len(seen) == 3:
                 assert git_children(), "git must still be streaming blobs here"
@@ -421,3 +421,26 @@ def test_a_corrupt_blob_is_reported_and_the_rest_still_scanned(repo: Repo) -> No
     (error,) = run.report["scan"]["errors"]
     assert blob in error
     assert blob in run.stderr
+
+
+def test_path_scoped_rules_see_each_blobs_real_paths(repo: Repo) -> None:
+    # env-plain-password applies to .env-style files only. A blob seen at one path is scanned
+    # under that path; a blob at two paths is found only where the rule applies.
+    only_env = "DB_PASSWORD=" + "Qx7v" + "plumtree41\n"
+    only_docs = "DB_PASSWORD=" + "Wz3k" + "orchard58\n"
+    both = "DB_PASSWORD=" + "Rt9m" + "meadow77\n"
+    repo.commit({"svc/.env": only_env, "docs/setup.txt": only_docs}, "add settings")
+    repo.git("checkout", "-q", "-b", "copy")
+    repo.commit({"notes.txt": both}, "notes")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"deploy/.env": both}, "deploy settings")
+
+    run = history(repo.path, "--min-confidence", "low")
+    found = {(f["secret"], f["path"]) for f in run.findings}
+    assert (only_env.split("=")[1].strip(), "svc/.env") in found
+    assert (both.split("=")[1].strip(), "deploy/.env") in found
+    assert not any(path in ("docs/setup.txt", "notes.txt") for _, path in found), found
+    assert {path for _, path in found} == {"svc/.env", "deploy/.env"}
+    by_path = {f["path"]: f for f in run.findings}
+    assert by_path["deploy/.env"]["history"]["refs"] == ["refs/heads/main"]
+    assert by_path["svc/.env"]["history"]["refs"] == ["refs/heads/copy", "refs/heads/main"]

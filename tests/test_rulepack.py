@@ -56,7 +56,7 @@ def test_builtin_examples_through_the_whole_pipeline(
     findings = detector.scan(Fragment.from_text(example.text, example.path))
     mine = [f for f in findings if f.rule_id == rule.id]
     if kind == "examples":
-        assert detector.wants(raw)
+        assert detector.wants(raw, example.path)
         assert len(mine) == 1, f"{rule.id} {kind}[{index}]: {example.source!r}"
     else:
         assert mine == [], f"{rule.id} {kind}[{index}]: {example.source!r}"
@@ -83,7 +83,9 @@ def test_builtin_packs_are_found_and_well_formed() -> None:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.id)
         assert len(rule.examples) >= 2 and len(rule.negative_examples) >= 2, rule.id
         assert len(rule.description) > 40, rule.id
-        assert rule.keywords and all(k == k.lower() and k.isascii() for k in rule.keywords)
+        # keywords, or (a key file known by its name) paths that say where the rule runs
+        assert rule.keywords or rule.paths, rule.id
+        assert all(k == k.lower() and k.isascii() for k in rule.keywords)
 
 
 def test_builtin_rules_bound_every_quantifier() -> None:

@@ -43,7 +43,7 @@ def scan_fragments(
 ) -> Iterator[Finding]:
     """Findings of every fragment, in fragment order. Bytes are decoded only for fragments
     that pass ``detector.wants`` (the keyword prefilter)."""
-    wanted = (f for f in fragments if detector.wants(f.raw))
+    wanted = (f for f in fragments if detector.wants(f.raw, f.path))
     jobs = default_jobs() if jobs is None else jobs
     threshold = POOL_THRESHOLD if threshold is None else threshold
     seen = 0

@@ -16,8 +16,9 @@ merged intervals ``[b - max_width, b]`` with a bounded margin after them, and no
 
 Only ASCII fragments take this path (then byte offsets are character offsets and Unicode case
 folding cannot differ); others, and rules whose core cannot be built or compiled (back
-references, conditionals, atomic groups, unbounded or empty-matching patterns, non-ASCII
-literals, a pattern too large for Hyperscan), use plain ``finditer``. ``fallback_reasons``
+references, atomic groups, unbounded or empty-matching patterns, non-ASCII
+literals, a pattern too large for Hyperscan), use plain ``finditer``. A conditional
+``(?(g)yes|no)`` becomes ``(?:yes|no)`` (wider, so still a superset). ``fallback_reasons``
 says which rules and why (``keysweep rules check`` prints it). Without the ``hyperscan``
 package everything uses ``finditer``; both paths give the same matches (tests compare them).
 """
@@ -53,7 +54,7 @@ class Core:
     """A rule's Hyperscan core and what confirmation needs to know about its full regex."""
 
     pattern: bytes
-    max_width: int  # longest match of the full regex
+    max_width: int  # longest match of the full regex, plus the boundary a core end may pass
     reach: int  # characters after a match start that deciding the match may read
 
 
@@ -94,6 +95,11 @@ class _Builder:
             elif op is sre_c.BRANCH:
                 _, branches = av
                 out.append(b"(?:" + b"|".join(self.build(b, flags) for b in branches) + b")")
+            elif op is sre_c.GROUPREF_EXISTS:
+                # (?(g)yes|no) widens to (?:yes|no): either branch may match, whatever g did
+                _group, yes, no = av
+                branches = [self.build(yes, flags), self.build(no, flags) if no else b""]
+                out.append(b"(?:" + b"|".join(branches) + b")")
             elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
                 lo, hi, sub = av
                 body = self.build(sub, flags)
@@ -109,6 +115,75 @@ class _Builder:
         return b"".join(out)
 
 
+def _lookbehind(builder: _Builder, item: tuple[Any, Any], flags: int) -> bytes | None:
+    """A leading lookbehind as text the core consumes: ``(?<![X])`` -> ``(?:^|[^X])``,
+    ``(?<=abc)`` -> ``abc``, a branch of those -> their alternation; None for anything else."""
+    op, av = item
+    if op is sre_c.BRANCH:
+        parts = [b[0] for b in av[1] if len(b.data) == 1]
+        if len(parts) != len(av[1]):
+            return None
+        built = [_lookbehind(builder, part, flags) for part in parts]
+        if any(b is None for b in built):
+            return None
+        return b"(?:" + b"|".join(b for b in built if b is not None) + b")"
+    if op not in (sre_c.ASSERT, sre_c.ASSERT_NOT) or av[0] != -1:
+        return None
+    sub = av[1]
+    if op is sre_c.ASSERT:
+        lo, hi = sub.getwidth()
+        return builder.build(sub.data, flags) if lo == hi and lo > 0 else None
+    return _not_class(builder, sub, flags, b"(?:^|%s)")
+
+
+def _not_class(builder: _Builder, sub: Any, flags: int, shape: bytes) -> bytes | None:
+    """``shape`` around the ASCII complement of a one-character lookaround body."""
+    if len(sub.data) != 1 or sub.data[0][0] not in _SINGLE:
+        return None
+    matched = set(builder._chars(sub.data[0], flags))
+    others = [c for c in range(128) if c not in matched]
+    return shape % _byte_class(others) if others else None
+
+
+def _boundaries(builder: _Builder, items: list[Any], flags: int) -> tuple[bytes, list[Any], bytes]:
+    """A leading lookbehind and a trailing one-character negative lookahead, turned into
+    consumed text: a 40-character class core then matches once per run of exactly that
+    length instead of at every offset of a long run (a megabyte of base64)."""
+    head = tail = b""
+    if items:
+        built = _lookbehind(builder, items[0], flags)
+        if built is not None:
+            head, items = built, items[1:]
+    if items and items[-1][0] is sre_c.ASSERT_NOT and items[-1][1][0] == 1:
+        built = _not_class(builder, items[-1][1][1], flags, b"(?:%s|$)")
+        if built is not None:
+            tail, items = built, items[:-1]
+    return head, items, tail
+
+
+def _shortest_tail(items: list[Any]) -> list[Any]:
+    """``items`` with a trailing repeat cut to its fewest repetitions (recursively into a last
+    group or every branch of a last alternation): ``name=[^\\s]{8,200}`` then ends once, 8
+    characters after ``=``, instead of at each of 193 offsets. The cut core matches a prefix
+    ``[a, e)`` of every full match ``[a, b)``: its end still bounds the start from above."""
+    if not items:
+        return items
+    op, av = items[-1]
+    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+        lo, _hi, sub = av
+        if lo == 0:
+            return _shortest_tail(items[:-1])
+        return [*items[:-1], (sre_c.MAX_REPEAT, (lo, lo, sub))]
+    if op is sre_c.SUBPATTERN:
+        group, add, delete, sub = av
+        inner = sre_p.SubPattern(sub.state, _shortest_tail(list(sub.data)))
+        return [*items[:-1], (op, (group, add, delete, inner))]
+    if op is sre_c.BRANCH:
+        branches = [sre_p.SubPattern(b.state, _shortest_tail(list(b.data))) for b in av[1]]
+        return [*items[:-1], (op, (av[0], branches))]
+    return items
+
+
 def core_of(regex: re.Pattern[str]) -> Core:
     """The Hyperscan core of ``regex``; raises :class:`CoreError` when it has none."""
     try:
@@ -121,9 +196,17 @@ def core_of(regex: re.Pattern[str]) -> Core:
     if lo == 0:
         raise CoreError("can match the empty string")
     builder = _Builder(parsed)
-    pattern = builder.build(parsed.data, parsed.state.flags)
-    # +2: ``$`` and ``\b`` look one character past the match (``$`` also accepts "\n" + end)
-    return Core(pattern, hi, hi + builder.lookahead + 2)
+    flags = parsed.state.flags
+    head, items, tail = _boundaries(builder, list(parsed.data), flags)
+    if not tail:
+        cut = _shortest_tail(items)
+        if sre_p.SubPattern(parsed.state, cut).getwidth()[0] > 0:
+            items = cut
+    pattern = head + builder.build(items, flags) + tail
+    builder.build(parsed.data, flags)  # the lookahead the full regex reads
+    # +2: ``$`` and ``\b`` look one character past the match (``$`` also accepts "\n" + end);
+    # a core end may lie one character past the full match (the consumed lookahead)
+    return Core(pattern, hi + (1 if tail else 0), hi + builder.lookahead + 2)
 
 
 def _hyperscan() -> Any | None:
@@ -153,10 +236,14 @@ BYTES_PER_HIT = 64
 
 
 class CoreMatcher:
-    """One Hyperscan database for the cores of ``regexes`` (built on first use).
+    """Hyperscan databases for the cores of ``regexes`` (built on first use).
 
-    ``ends(data)`` scans ASCII bytes once and returns, per regex index, the sorted end offsets
-    of core matches; ``finditer`` then confirms them. ``available`` is False without
+    ``ends(data)`` scans ASCII bytes once with the main database and returns, per regex
+    index, the sorted end offsets of core matches; ``finditer`` then confirms them. The cores
+    of ``on_demand`` regexes stay out of the main database, each in a database of its own
+    that ``rule_ends`` runs only when asked: a context-gated rule is searched near its
+    keywords, and most texts have none of them (a bare 30-character class core in the main
+    database cost every byte of every text its scan time). ``available`` is False without
     Hyperscan (or when no core compiled). A built database pickles serialized (``hs.dumpb``).
     """
 
@@ -167,6 +254,7 @@ class CoreMatcher:
         use_hyperscan: bool | None,
         skip: Collection[int] = (),
         extra: Sequence[bytes] = (),
+        on_demand: Collection[int] = (),
     ) -> None:
         self._regexes = tuple(regexes)
         # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
@@ -175,8 +263,10 @@ class CoreMatcher:
         self._use = use_hyperscan
         self.cores: dict[int, Core] = {}
         self.fallback_reasons: dict[int, str] = {}
+        self._on_demand = frozenset(on_demand)
         self._db: Any | None = None
         self._scratch: Any | None = None
+        self._rule_dbs: dict[int, tuple[Any, Any]] = {}  # on-demand index -> (db, scratch)
         self._built = False
         hs = _hyperscan() if use_hyperscan is not False else None
         self._hs = hs
@@ -197,21 +287,36 @@ class CoreMatcher:
         # A built database travels serialized (a worker process loads it in microseconds
         # instead of compiling it again); an unbuilt one is built where it is first used.
         state = dict(self.__dict__)
-        serialized = self._hs.dumpb(self._db) if self._db is not None and self._hs else None
-        state.update(_db=None, _scratch=None, _hs=None, _serialized=serialized)
-        if serialized is None:
+        hs = self._hs
+        serialized = hs.dumpb(self._db) if self._db is not None and hs else None
+        rules = {i: hs.dumpb(db) for i, (db, _) in self._rule_dbs.items()} if hs else {}
+        state.update(
+            _db=None,
+            _scratch=None,
+            _hs=None,
+            _rule_dbs={},
+            _serialized=serialized,
+            _serialized_rules=rules,
+        )
+        if serialized is None and not rules:
             state["_built"] = False
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         serialized = state.pop("_serialized", None)
+        rules = state.pop("_serialized_rules", {})
         self.__dict__.update(state)
         self._hs = _hyperscan() if self._use is not False else None
-        if serialized is not None and self._hs is not None:
-            self._db = self._hs.loadb(serialized, self._hs.HS_MODE_BLOCK)
-            self._scratch = self._hs.Scratch(self._db)
-        elif self._built and self._db is None:
-            self._built = False  # built with nothing to ship (no core compiled): harmless
+        hs = self._hs
+        if hs is None:
+            self._built = False
+            return
+        if serialized is not None:
+            self._db = hs.loadb(serialized, hs.HS_MODE_BLOCK)
+            self._scratch = hs.Scratch(self._db)
+        for index, blob in rules.items():
+            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+            self._rule_dbs[index] = (db, hs.Scratch(db))
 
     @property
     def available(self) -> bool:
@@ -221,44 +326,51 @@ class CoreMatcher:
     def built(self) -> bool:
         return self._built
 
+    def on_demand(self, index: int) -> bool:
+        """True when ``index`` has a core of its own (``rule_ends``), not in ``ends``."""
+        return index in self._rule_dbs
+
     def build(self) -> None:
-        """Compile the database now. Every core and the extra patterns go into one compile;
-        only when that fails is each core tried alone, so the rules that fail fall back and
-        the rest keep their database (see module doc)."""
+        """Compile the databases now. The main cores and the extra patterns go into one
+        compile; only when that fails is each core tried alone, so the rules that fail fall
+        back and the rest keep their database (see module doc)."""
         if self._built or self._hs is None:
             return
         self._built = True
-        hs = self._hs
-        ids = sorted(self.cores)
+        for index in sorted(self._on_demand & self.cores.keys()):
+            compiled = self._compile([self.cores[index].pattern], [index])
+            if compiled is None:
+                del self.cores[index]
+                self.fallback_reasons[index] = "Hyperscan cannot compile its core"
+            else:
+                self._rule_dbs[index] = compiled
+        main = {i: core for i, core in self.cores.items() if i not in self._rule_dbs}
+        ids = sorted(main)
         first = len(self._regexes)
         extra_ids = list(range(first, first + len(self._extra)))
-        expressions = [self.cores[i].pattern for i in ids] + list(self._extra)
-        if expressions and self._compile(expressions, ids + extra_ids):
+        expressions = [main[i].pattern for i in ids] + list(self._extra)
+        if expressions and self._keep(self._compile(expressions, ids + extra_ids)):
             self.extra_compiled = bool(self._extra)
             return
-        for index, core in list(self.cores.items()):
-            try:
-                hs.Database(mode=hs.HS_MODE_BLOCK).compile(
-                    expressions=[core.pattern], ids=[index], elements=1, flags=[0]
-                )
-            except hs.error as exc:
-                del self.cores[index]
-                self.fallback_reasons[index] = f"Hyperscan cannot compile its core ({exc})"
-        ids = sorted(self.cores)
-        expressions = [self.cores[i].pattern for i in ids]
-        if self._extra and self._compile(list(self._extra), extra_ids):
+        for index in ids:
+            if self._compile([main[index].pattern], [index]) is None:
+                del self.cores[index], main[index]
+                self.fallback_reasons[index] = "Hyperscan cannot compile its core"
+        ids = sorted(main)
+        expressions = [main[i].pattern for i in ids]
+        if self._extra and self._compile(list(self._extra), extra_ids) is not None:
             expressions += self._extra
             ids += extra_ids
             self.extra_compiled = True
-        if expressions and not self._compile(expressions, ids):
-            # Each compiles alone but not together (a size limit): every rule uses finditer.
-            for index in self.cores:
+        if expressions and not self._keep(self._compile(expressions, ids)):
+            # Each compiles alone but not together (a size limit): these rules use finditer.
+            for index in main:
                 self.fallback_reasons[index] = "the Hyperscan rule database did not compile"
-            self.cores.clear()
+                del self.cores[index]
             self.extra_compiled = False
 
-    def _compile(self, expressions: Sequence[bytes], ids: Sequence[int]) -> bool:
-        """One database of ``expressions`` (kept, with its scratch); False if it fails."""
+    def _compile(self, expressions: Sequence[bytes], ids: Sequence[int]) -> tuple[Any, Any] | None:
+        """One database of ``expressions`` and its scratch; None if it does not compile."""
         hs = self._hs
         assert hs is not None
         db = hs.Database(mode=hs.HS_MODE_BLOCK)
@@ -270,22 +382,32 @@ class CoreMatcher:
                 flags=[0] * len(ids),
             )
         except hs.error:
+            return None
+        return db, hs.Scratch(db)
+
+    def _keep(self, compiled: tuple[Any, Any] | None) -> bool:
+        if compiled is None:
             return False
-        self._db = db
-        self._scratch = hs.Scratch(db)
+        self._db, self._scratch = compiled
         return True
 
+    def _scan(self, db: Any, scratch: Any, data: bytes) -> _Hits | None:
+        found = _Hits(max(MIN_HIT_LIMIT, len(data) // BYTES_PER_HIT))
+        assert self._hs is not None
+        try:
+            db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
+        except self._hs.ScanTerminated:
+            return None
+        return found
+
     def ends(self, data: bytes) -> dict[int, list[int]] | None:
-        """Sorted core match ends per index; None when matches are too dense to be worth it
-        (then use ``finditer``)."""
+        """Sorted core match ends per index of the main database; None when matches are too
+        dense to be worth it (then use ``finditer``)."""
         self.build()
         if self._db is None:
             return {}
-        assert self._hs is not None
-        found = _Hits(max(MIN_HIT_LIMIT, len(data) // BYTES_PER_HIT))
-        try:
-            self._db.scan(data, match_event_handler=_collect, context=found, scratch=self._scratch)
-        except self._hs.ScanTerminated:
+        found = self._scan(self._db, self._scratch, data)
+        if found is None:
             return None
         out: dict[int, list[int]] = {}
         for index, end in found:
@@ -293,6 +415,12 @@ class CoreMatcher:
         for ends in out.values():
             ends.sort()
         return out
+
+    def rule_ends(self, index: int, data: bytes) -> list[int] | None:
+        """Sorted core match ends of one on-demand core (None: too dense, use ``finditer``)."""
+        db, scratch = self._rule_dbs[index]
+        found = self._scan(db, scratch, data)
+        return None if found is None else sorted(end for _, end in found)
 
     def finditer(
         self, index: int, text: str, ends: Sequence[int], pos: int = 0, endpos: int | None = None

@@ -185,20 +185,22 @@ class SpanFinder:
         budget: _Budget | None = None,
         depth: int = 1,
         inside_base64: bool = False,
+        signals: Collection[str] | None = None,
     ) -> list[DecodedSpan]:
         """Encoded spans of ``text``. ``keyword_positions`` (offsets of the rule keywords, if
         known) limit the keyword-triggered base64 search to the text right after them.
         ``inside_base64``: ``text`` is decoded base64, so every base64 run and JWT payload in
-        it is tried (the gate was passed one level up)."""
+        it is tried (the gate was passed one level up). ``signals``: which of the prefilter's
+        SIGNALS occur in ``text`` (None: look)."""
         budget = budget or _Budget()
         spans: list[DecodedSpan] = []
         if inside_base64 and "eyJ" in text:
             spans += self._layer(_JWT_SPAN.finditer(text), decode_jwt, "jwt", budget, depth)
-        if _PERCENT_TRIGGER.search(text):
+        if _PERCENT_TRIGGER.search(text) if signals is None else "percent" in signals:
             spans += self._layer(
                 _PERCENT_SPAN.finditer(text), decode_percent, "percent", budget, depth
             )
-        if "\\/" in text or "\\u00" in text:
+        if ("\\/" in text or "\\u00" in text) if signals is None else "json-escape" in signals:
             spans += self._layer(
                 _JSON_SPAN.finditer(text), decode_json_escapes, "json-escape", budget, depth
             )

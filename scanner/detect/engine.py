@@ -103,10 +103,14 @@ class Detector:
         self.min_confidence = min_confidence
         self.allowlist = allowlist or Allowlist()
         self.inline_allow = inline_allow
+        # Rules with paths but no keywords (a file that is nothing but a key, such as Rails'
+        # config/master.key) run on the files they name, whatever their bytes hold.
+        self._path_gated = tuple(i for i, r in enumerate(self.rules) if not r.keywords and r.paths)
         self._prefilter = Prefilter(
             [r.keywords for r in self.rules],
             [r.base64_keywords for r in self.rules],
             use_hyperscan=use_hyperscan,
+            path_gated=self._path_gated,
         )
         self._checks: list[tuple[Callable[[str], bool], ...]] = [
             tuple(CHECKS[name] for name in rule.checks) for rule in self.rules
@@ -123,6 +127,8 @@ class Detector:
             use_hyperscan=use_hyperscan,
             skip=self._unsafe,
             extra=run_start_patterns or (),
+            # context-gated rules are searched near their keywords (see _matches)
+            on_demand=[i for i, r in enumerate(self.rules) if r.context and r.keywords],
         )
         self._run_starts_id = len(self.rules) if run_start_patterns else None
         self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
@@ -159,13 +165,20 @@ class Detector:
                 return None
         return self._cores.ends(raw)
 
+    def _path_rules(self, path: str) -> list[int]:
+        """The keyword-less rules that apply at ``path`` (all of them when it is unknown)."""
+        return [i for i in self._path_gated if self.rules[i].applies_to(path)]
+
     def _encoded_keyword_in(self, text: str) -> bool:
         return self._prefilter.hits(text.encode("utf-8", "replace")).encoded
 
     # ------------------------------------------------------------------ public API
 
-    def wants(self, raw: bytes) -> bool:
-        """Cheap keyword prefilter: False means ``scan`` would surely return nothing."""
+    def wants(self, raw: bytes, path: str | None = None) -> bool:
+        """Cheap keyword prefilter: False means ``scan`` would surely return nothing for
+        ``raw`` at ``path`` (None: at a path no keyword-less rule names; "": not known)."""
+        if path is not None and self._path_rules(path):
+            return True
         try:
             return self._prefilter.wants(raw)
         except Exception:
@@ -194,9 +207,11 @@ class Detector:
         if not self.rules or self.allowlist.path_allowed(fragment.path):
             return []
         hits: KeywordHits = self._prefilter.hits(fragment.raw)
-        if not hits.rules:
+        by_path = self._path_rules(fragment.path) if self._path_gated else []
+        if not hits.rules and not by_path:
             return []
         active = [i for i in sorted(hits.rules) if self.rules[i].applies_to(fragment.path)]
+        active = sorted(active + by_path)
         if not active:
             return []
         text = fragment.text
@@ -207,7 +222,7 @@ class Detector:
         ends = self._core_ends(fragment, text)
         for index in active:
             windows = self._windows(text, positions, index)
-            self._collect(text, index, None, candidates, windows, ends)
+            self._collect(text, index, None, candidates, windows, ends, fragment.raw)
         gated_positions = positions.of(self._gated_keywords)
         spans = self._spans.find(
             text,
@@ -216,6 +231,7 @@ class Detector:
             lowered=lowered if len(lowered) == len(text) else None,
             present=hits.present,
             run_starts=self._run_starts(ends),
+            signals=hits.signals,
         )
         if spans:
             for view in build_views(text, spans, self._lines_before):
@@ -258,11 +274,19 @@ class Detector:
         index: int,
         windows: list[tuple[int, int]] | None = None,
         ends: dict[int, list[int]] | None = None,
+        raw: bytes | None = None,
     ) -> Iterator[re.Match[str]]:
         """Matches of rule ``index`` in ``text`` (or only inside ``windows``). With ``ends``
-        (core match ends from the Hyperscan rule database) ``re`` only runs around them. A rule
-        with unbounded or nested quantifiers runs line by line, skipping very long lines."""
+        (core match ends from the Hyperscan rule database) ``re`` only runs around them; a rule
+        whose core is on demand runs ``re`` in its keyword windows when they are small, else
+        its own core database over ``raw``. A rule with unbounded or nested quantifiers runs
+        line by line, skipping very long lines."""
         regex = self.rules[index].regex
+        if ends is not None and self._cores.on_demand(index):
+            # ``re`` reads windows at tens of MB/s, a core database texts at about 1 GB/s
+            small = windows is not None and sum(b - a for a, b in windows) * 32 < len(text)
+            found = None if small or not raw else self._cores.rule_ends(index, raw)
+            ends = None if found is None else {index: found}
         if ends is not None and index in self._cores.cores:
             rule_ends = ends.get(index, [])
             if windows is None:
@@ -294,10 +318,11 @@ class Detector:
         out: list[_Candidate],
         windows: list[tuple[int, int]] | None = None,
         ends: dict[int, list[int]] | None = None,
+        raw: bytes | None = None,
     ) -> None:
         rule = self.rules[index]
         checks = self._checks[index]
-        for m in self._matches(text, index, windows, ends):
+        for m in self._matches(text, index, windows, ends, raw):
             start, end = m.span("secret")
             if start < 0 or start == end:
                 continue

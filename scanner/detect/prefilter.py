@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,20 @@ class KeywordHits:
     # the text, so the detector skips searching for its positions (bench/: half the CPU time
     # of scanning candidates went to such searches of every gated keyword over every text).
     present: frozenset[str] | None = None
+    # Which SIGNALS occur (None: not known): the decoding layer's triggers, found in the same
+    # pass instead of by scanning every candidate text again.
+    signals: frozenset[str] | None = None
+
+
+# Literals that are no keyword but tell the decoding layer where to look (scanner.detect.
+# decoding): (name, literal, case-insensitive). They never make ``wants`` answer True.
+SIGNALS: tuple[tuple[str, bytes, bool], ...] = (
+    ("percent", b"%2b", True),
+    ("percent", b"%2f", True),
+    ("percent", b"%3d", True),
+    ("json-escape", b"\\/", False),
+    ("json-escape", b"\\u00", False),
+)
 
 
 @dataclass
@@ -112,9 +126,10 @@ class Prefilter:
     """Keyword literals of all rules in one structure; see the module docstring.
 
     ``keywords[i]`` and ``base64_keywords[i]`` belong to rule ``i``. A rule without keywords is
-    always active. ``backend`` is ``"hyperscan"`` or ``"python"``; ``use_hyperscan=False``
-    forces the pure-Python path (tests do, to keep both paths covered), ``True`` requires
-    Hyperscan. Instances pickle (the database is rebuilt on unpickling).
+    always active, unless it is in ``path_gated`` (the detector activates those by path).
+    ``backend`` is ``"hyperscan"`` or ``"python"``; ``use_hyperscan=False`` forces the
+    pure-Python path (tests do, to keep both paths covered), ``True`` requires Hyperscan.
+    Instances pickle (the database is rebuilt on unpickling).
     """
 
     def __init__(
@@ -123,17 +138,19 @@ class Prefilter:
         base64_keywords: Sequence[Sequence[str]] = (),
         *,
         use_hyperscan: bool | None = None,
+        path_gated: Collection[int] = (),
     ) -> None:
         self._args = (
             tuple(tuple(k) for k in keywords),
             tuple(tuple(k) for k in base64_keywords),
             use_hyperscan,
+            tuple(path_gated),
         )
         plain: dict[bytes, _Literal] = {}
         encoded: dict[bytes, _Literal] = {}
         always: set[int] = set()
         for index, rule_keywords in enumerate(keywords):
-            if not rule_keywords:
+            if not rule_keywords and index not in path_gated:
                 always.add(index)
             for keyword in rule_keywords:
                 key = keyword.lower().encode("ascii", "ignore")
@@ -159,13 +176,14 @@ class Prefilter:
         if hs is not None and self._literals:
             db = hs.Database(mode=hs.HS_MODE_BLOCK)
             single = hs.HS_FLAG_SINGLEMATCH
+            caseless = hs.HS_FLAG_CASELESS
+            flags = [single | (0 if lit.encoded else caseless) for lit in self._literals]
             db.compile(
-                expressions=[_escape(lit.text) for lit in self._literals],
-                ids=list(range(len(self._literals))),
-                elements=len(self._literals),
-                flags=[
-                    single | (0 if lit.encoded else hs.HS_FLAG_CASELESS) for lit in self._literals
-                ],
+                expressions=[_escape(lit.text) for lit in self._literals]
+                + [_escape(text) for _, text, _ in SIGNALS],
+                ids=list(range(len(self._literals) + len(SIGNALS))),
+                elements=len(self._literals) + len(SIGNALS),
+                flags=flags + [single | (caseless if nocase else 0) for _, _, nocase in SIGNALS],
             )
             self._hs, self._db = hs, db
         self.backend = "hyperscan" if self._db is not None else "python"
@@ -197,7 +215,12 @@ class Prefilter:
         if self._db is not None:
             assert self._hs is not None
             try:
-                self._db.scan(raw, match_event_handler=_stop, scratch=self._scratch())
+                self._db.scan(
+                    raw,
+                    match_event_handler=_stop_below,
+                    context=len(self._literals),
+                    scratch=self._scratch(),
+                )
             except self._hs.ScanTerminated:
                 return True
             return False
@@ -211,7 +234,9 @@ class Prefilter:
         if self._db is not None:
             found: list[int] = []
             self._db.scan(raw, match_event_handler=_collect, context=found, scratch=self._scratch())
-            literals = [self._literals[i] for i in found]
+            n = len(self._literals)
+            literals = [self._literals[i] for i in found if i < n]
+            signals = frozenset(SIGNALS[i - n][0] for i in found if i >= n)
         else:
             literals = []
             low = raw.lower()
@@ -219,17 +244,20 @@ class Prefilter:
                 literals += [lit for lit in self._plain if lit.text in low]
             if self._encoded_re is not None and self._encoded_re.search(raw):
                 literals += [lit for lit in self._encoded if lit.text in raw]
+            signals = frozenset(
+                name for name, text, nocase in SIGNALS if text in (low if nocase else raw)
+            )
         rules = set(self._always)
         encoded = False
         for lit in literals:
             rules.update(lit.rules)
             encoded = encoded or lit.encoded
         present = frozenset(lit.text.decode("ascii") for lit in literals if not lit.encoded)
-        return KeywordHits(frozenset(rules), encoded, present)
+        return KeywordHits(frozenset(rules), encoded, present, signals)
 
 
-def _stop(_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> bool:
-    return True
+def _stop_below(expr_id: int, _start: int, _end: int, _flags: int, limit: int) -> bool:
+    return expr_id < limit  # a keyword literal (not a signal): stop, the answer is known
 
 
 def _collect(expr_id: int, _start: int, _end: int, _flags: int, ctx: list[int]) -> None:
@@ -240,5 +268,6 @@ def _rebuild(
     keywords: tuple[tuple[str, ...], ...],
     base64_keywords: tuple[tuple[str, ...], ...],
     use_hyperscan: bool | None,
+    path_gated: tuple[int, ...],
 ) -> Prefilter:
-    return Prefilter(keywords, base64_keywords, use_hyperscan=use_hyperscan)
+    return Prefilter(keywords, base64_keywords, use_hyperscan=use_hyperscan, path_gated=path_gated)

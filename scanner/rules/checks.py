@@ -126,10 +126,24 @@ _FILE_NAME = re.compile(
     r"|js|ts|py|rb|php|java|go|sh|conf|cfg|ini|toml|env|lock|gz|zip|tar|enc|gpg|asc|md)$",
     re.IGNORECASE,
 )
-# Identifier-shaped values: CamelCase word chains, snake/kebab word chains, JSONPath.
-_WORDS = re.compile(
-    r"^(?:[A-Z]?[a-z]{1,20}){2,12}$|^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]"
-)
+# Identifier-shaped values: snake/kebab word chains, JSONPath (CamelCase: ``_camel_words``).
+_WORDS = re.compile(r"^[a-z][a-z0-9]{0,20}(?:[_\-][a-z0-9]{1,20}){2,12}$|[\[\]]")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+(?:[A-Z][a-z]+)*")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+")
+
+
+def _camel_words(value: str) -> bool:
+    """True when ``value`` is 2 to 12 words of an optional capital and 1-20 lower-case
+    letters (``^(?:[A-Z]?[a-z]{1,20}){2,12}$``, decided in linear time: as a regex that
+    pattern backtracks exponentially on a long lower-case run that ends in a digit)."""
+    if not _CAMEL.fullmatch(value):
+        return False
+    # each capital starts a word; a run of n lower-case letters is 1 to 20 letters a word
+    runs = [len(part) - part[0].isupper() for part in _CAMEL_PART.findall(value)]
+    fewest = sum(-(-n // 20) for n in runs)
+    return fewest <= 12 and sum(runs) >= 2
+
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
@@ -144,7 +158,7 @@ def not_placeholder(secret: str) -> bool:
         return False
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
         return False
-    if _WORDS.search(value):
+    if _WORDS.search(value) or _camel_words(value):
         return False
     low = value.lower()
     if any(word in low for word in _PLACEHOLDER_WORDS):

@@ -44,13 +44,27 @@ class Introduction:
 class Attribution:
     introductions: dict[str, list[Introduction]] = field(default_factory=dict)  # by path
     commit_count: Counter[PathBlob] = field(default_factory=Counter)
-    refs: dict[PathBlob, list[str]] = field(default_factory=dict)
+    # Bit of each tracked (path, blob) pair, and the pairs each ref's history holds as a bit
+    # set: ``refs_of`` answers for the few pairs of the final findings. (Listing the refs of
+    # every tracked pair up front was refs x pairs work: 17.6 million entries, 18 s and
+    # 700 MB on getmoto/moto's 7,305 refs.)
+    bit_of: dict[PathBlob, int] = field(default_factory=dict)
+    tip_bits: dict[str, int] = field(default_factory=dict)
     # The default branch, newest first: (commit, path -> hit blob at that commit).
     head_chain: list[tuple[str, Mapping[str, str]]] = field(default_factory=list)
     head_known: bool = False
     submodules: bool = False
     commits: int = 0
     absent: dict[str, str] = field(default_factory=dict)  # blob -> a path: not in the database
+
+    def refs_of(self, pairs: Iterable[PathBlob]) -> list[str]:
+        """The refs whose history holds any of ``pairs``, sorted."""
+        mask = 0
+        for pair in pairs:
+            bit = self.bit_of.get(pair)
+            if bit is not None:
+                mask |= 1 << bit
+        return sorted(ref for ref, bits in self.tip_bits.items() if bits & mask)
 
 
 def attribute(
@@ -70,7 +84,7 @@ def attribute(
     at: dict[str, dict[str, str]] = {}
     parents_of: dict[str, str] = {}
     reach: dict[str, int] = {}
-    bit_of: dict[PathBlob, int] = {}
+    bit_of = result.bit_of
     order = 0
     for commit in commits:
         order += 1
@@ -113,11 +127,8 @@ def attribute(
 
     for ref, tip in tips.items():
         bits = reach.get(tip, 0)
-        if not bits:
-            continue
-        for key, bit in bit_of.items():
-            if bits >> bit & 1:
-                result.refs.setdefault(key, []).append(ref)
+        if bits:
+            result.tip_bits[ref] = bits
 
     if head is not None and head in at:
         result.head_known = True

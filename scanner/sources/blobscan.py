@@ -12,7 +12,7 @@ history is.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from scanner.parallel import map_in_workers
 from scanner.sources.catfile import BlobReader
 from scanner.sources.gitproc import Git
 
-UNKNOWN_PATH = ""  # the path a blob is first scanned under (paths come with attribution)
+UNKNOWN_PATH = ""  # a blob at no known path or several: every rule applies (see history.py)
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
 SHARES_PER_WORKER = 4  # listing shares per worker: balances the load, each share one git
 
@@ -66,6 +66,7 @@ def scan_feed(
     max_size: int | None,
     progress: Progress | None,
     workers: int = 1,
+    paths: Mapping[str, str] | None = None,
 ) -> BlobScan:
     """Read the blobs listed in ``feed`` (``<oid>\\n`` lines) and scan them.
 
@@ -76,7 +77,9 @@ def scan_feed(
     """
     if workers <= 1 or not feed:
         reader = BlobReader(git, feed)
-        result = scan_blobs(iter(reader), scanner, max_size=max_size, progress=progress)
+        result = scan_blobs(
+            iter(reader), scanner, max_size=max_size, progress=progress, paths=paths
+        )
         result.read_errors += reader.errors
         result.missing += reader.missing
         return result
@@ -88,7 +91,7 @@ def scan_feed(
 
     def scan_share(share: bytes) -> BlobScan:
         reader = BlobReader(git, share)
-        part = scan_blobs(iter(reader), scanner, max_size=max_size, progress=None)
+        part = scan_blobs(iter(reader), scanner, max_size=max_size, progress=None, paths=paths)
         part.read_errors += reader.errors
         part.missing += reader.missing
         return part
@@ -107,10 +110,12 @@ def scan_blobs(
     *,
     max_size: int | None,
     progress: Progress | None,
+    paths: Mapping[str, str] | None = None,
 ) -> BlobScan:
-    """Prefilter every blob, scan the candidates here, return the blobs with findings."""
+    """Prefilter every blob, scan the candidates here, return the blobs with findings. A
+    blob with a path in ``paths`` is scanned under it, others under ``UNKNOWN_PATH``."""
     result = BlobScan()
-    for fragment in _candidates(blobs, scanner, result, max_size, progress):
+    for fragment in _candidates(blobs, scanner, result, max_size, progress, paths or {}):
         found = scanner.scan(fragment)
         if found:
             assert fragment.blob_id is not None
@@ -124,6 +129,7 @@ def _candidates(
     result: BlobScan,
     max_size: int | None,
     progress: Progress | None,
+    paths: Mapping[str, str],
 ) -> Iterator[Fragment]:
     """The blobs that pass the prefilter, as fragments; counts every blob in ``result``."""
     wants = scanner.wants
@@ -135,8 +141,9 @@ def _candidates(
             continue
         result.blobs += 1
         result.nbytes += size
-        if wants(raw):
-            yield Fragment(raw, UNKNOWN_PATH, Source.HISTORY, oid)
+        path = paths.get(oid, UNKNOWN_PATH)
+        if wants(raw, path):
+            yield Fragment(raw, path, Source.HISTORY, oid)
         if progress is not None:
             pending_blobs += 1
             pending_bytes += size

@@ -71,6 +71,37 @@ def walk(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Com
     yield from _parse(tokens)
 
 
+def blob_paths(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> dict[str, str]:
+    """The path of every blob the commits of ``revisions`` put somewhere, ``""`` for a blob
+    found at several paths. One unordered ``git log --raw`` pass (a third of the ordered walk's
+    time; getmoto/moto: 169,000 changes in 2.5 s) before the blob scan, so that a blob seen at
+    one path is scanned once, under that path, exactly as the findings will be reported."""
+    args = [*_LOG_FLAGS, *_RAW_FLAGS, "--format="]
+    tokens = log_tokens(git, args, revisions, use_stdin=use_stdin, what="cannot read history")
+    paths: dict[str, str] = {}
+    interned: dict[bytes, str] = {}
+    try:
+        for token in tokens:
+            token = token.lstrip(b"\n")
+            if not token.startswith(b":"):
+                continue
+            fields = token.split(b" ")
+            raw_path = next(tokens)
+            if fields[1] == b"160000":  # a submodule's commit, not a blob
+                continue
+            blob = fields[3].decode("ascii")
+            path = interned.get(raw_path)
+            if path is None:
+                path = interned[raw_path] = raw_path.decode("utf-8", "surrogateescape")
+            seen = paths.setdefault(blob, path)
+            if seen and seen != path:
+                paths[blob] = ""
+    except (IndexError, StopIteration) as exc:
+        raise GitError(f"unexpected output from git log: {type(exc).__name__}") from None
+    paths.pop("0" * 40, None)  # deletions
+    return paths
+
+
 def log_tokens(
     git: Git, args: Sequence[str], revisions: Sequence[str], *, use_stdin: bool, what: str
 ) -> Iterator[bytes]:

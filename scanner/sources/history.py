@@ -1,15 +1,18 @@
 """``keysweep history``: every blob of a repository's history scanned once, then attributed.
 
 1. Enumerate blobs once from the object database (``catfile``): all of them, or with ``since``
-   only those that commits in the range introduced (``rev-list --objects A..B``).
-2. Scan: the cheap ``wants(raw)`` prefilter on every blob, ``scan`` only on candidates.
+   only those that commits in the range introduced (``rev-list --objects A..B``); and the path
+   of each blob (``commitlog.blob_paths``: one unordered ``git log --raw`` pass).
+2. Scan: the cheap ``wants(raw, path)`` prefilter on every blob, ``scan`` only on candidates.
 3. Only if something was found: one ``git log --raw`` pass (``commitlog``) tracking just those
    blobs (``attribution``), then one finding per (rule, secret, path) with the commit that first
    introduced it, how many commits and which refs hold it, whether HEAD still has it and, if not,
    which commit on the default branch removed it.
 
-A blob is scanned without its path first (paths are not known yet); the few blobs with findings
-are scanned again once per path they appear at, so path-dependent rules and allowlists apply.
+A blob that commits put at one path is scanned under that path, exactly as it is reported, so
+path-dependent rules (config-file rules, key files found by path) and allowlists apply at once.
+A blob at several paths, or at none (unreachable, or named only by a tag), is scanned with every
+rule first; the few of those with findings are scanned again once per path they appear at.
 Blobs that no ref reaches (left by force-pushes, dropped stashes) are scanned too but only
 reported with ``include_unreachable``.
 """
@@ -221,6 +224,7 @@ class HistoryScan:
                         f"(damaged object database: {listing.error or 'unknown error'})"
                     )
 
+            paths = self._blob_paths(git, facts, revisions)
             if progress is not None:
                 progress.start(count, total)
             try:
@@ -231,6 +235,7 @@ class HistoryScan:
                     max_size=self.max_size,
                     progress=progress,
                     workers=default_workers(total) if self.workers is None else self.workers,
+                    paths=paths,
                 )
             finally:
                 if progress is not None:
@@ -264,7 +269,7 @@ class HistoryScan:
             if blob_scan.hits:
                 try:
                     findings, attribution = self._attribute(
-                        git, facts, revisions, blob_scan, scanner, present, notes
+                        git, facts, revisions, blob_scan, scanner, present, notes, paths
                     )
                 except GitError as exc:
                     # Commits or trees cannot be read (damaged repository): still report what
@@ -298,6 +303,18 @@ class HistoryScan:
         return ScanResult(tuple(findings), summary)
 
     @staticmethod
+    def _blob_paths(git: Git, facts: RepoFacts, revisions: list[str] | None) -> dict[str, str]:
+        """Each blob's one path ("" for several); empty when history cannot be read (then the
+        attribution step reports why, and every blob is scanned under no path)."""
+        try:
+            if revisions is not None:
+                return commitlog.blob_paths(git, revisions, use_stdin=False)
+            starts = sorted(set(facts.tips.values()))
+            return commitlog.blob_paths(git, starts, use_stdin=True) if starts else {}
+        except GitError:
+            return {}
+
+    @staticmethod
     def _messages(
         git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: FragmentScanner
     ) -> list[Finding]:
@@ -323,6 +340,7 @@ class HistoryScan:
         scanner: FragmentScanner,
         present: frozenset[str] | None,
         notes: list[str],
+        paths: dict[str, str],
     ) -> tuple[list[Finding], Attribution]:
         hit_blobs = frozenset(blob_scan.hits)
         if revisions is None:
@@ -337,6 +355,9 @@ class HistoryScan:
             notes.append("submodules are not followed: scan their repositories separately")
 
         rescan = _PathScanner(git, scanner, blob_scan.hits, full=revisions is None)
+        for blob, found in blob_scan.hits.items():
+            if paths.get(blob):  # scanned under its one path: these are its findings there
+                rescan.cache[(blob, paths[blob])] = found
         located = build_findings(attribution, rescan)
         if not attribution.head_known and facts.head is not None and revisions is None:
             notes.append("HEAD was not reached by the history walk: in_head is unknown")
@@ -378,8 +399,9 @@ class _PathScanner:
         self.cache: dict[tuple[str, str], list[Finding]] = {}
         self.tagged: set[str] = set()  # blobs reported through a ref that names them or their tree
 
-    def prefetch(self, oids: set[str]) -> None:
-        wanted = {o for o in oids if not _NULL_OID.match(o)}
+    def prefetch(self, pairs: set[tuple[str, str]]) -> None:
+        """Read, in one pass, the blobs of the ``(blob, path)`` pairs not scanned yet."""
+        wanted = {b for b, path in pairs if (b, path) not in self.cache and not _NULL_OID.match(b)}
         if self.full:
             wanted &= self.hits.keys()
         if wanted:
@@ -422,11 +444,11 @@ class Located:
 
 def build_findings(attribution: Attribution, rescan: _PathScanner) -> list[Located]:
     """One finding per (rule, secret, path), with its first introduction and exposure."""
-    needed: set[str] = set()
-    for intros in attribution.introductions.values():
+    needed: set[tuple[str, str]] = set()
+    for path, intros in attribution.introductions.items():
         for intro in intros:
-            needed.add(intro.blob)
-            needed.add(intro.old)
+            needed.add((intro.blob, path))
+            needed.add((intro.old, path))
     rescan.prefetch(needed)
 
     chosen: dict[Key, tuple[Introduction, Finding]] = {}
@@ -453,7 +475,7 @@ def build_findings(attribution: Attribution, rescan: _PathScanner) -> list[Locat
             in_head, removed = _head_state(attribution, path, blobs_of[key])
         history = HistoryInfo(
             commit_count=sum(attribution.commit_count[pair] for pair in pairs),
-            refs=tuple(sorted({ref for pair in pairs for ref in attribution.refs.get(pair, ())})),
+            refs=tuple(attribution.refs_of(pairs)),
         )
         located = replace(
             finding, source=Source.HISTORY, blob_id=intro.blob, in_head=in_head, history=history
@@ -504,7 +526,7 @@ def tagged_findings(
     """Findings of blobs that a ref names directly (or through a tagged tree): reachable, with
     that ref in ``history.refs``. A blob named itself has no path: ``<blob OID>``."""
     wanted = {oid for oid in oids if oid in tagged}
-    rescan.prefetch(wanted)
+    rescan.prefetch({(oid, path) for oid in wanted for _, path in tagged[oid] if path})
     results: list[Finding] = []
     for oid in sorted(wanted):
         rescan.tagged.add(oid)

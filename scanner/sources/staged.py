@@ -223,7 +223,7 @@ def scan_staged(
             continue
         scanned += 1
         nbytes += len(raw)
-        if not scanner.wants(raw):
+        if not scanner.wants(raw, entry.path):
             continue
         found = scanner.scan(Fragment(raw, entry.path, Source.STAGED, entry.blob))
         if found:
