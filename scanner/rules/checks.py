@@ -139,7 +139,7 @@ def _camel_words(value: str) -> bool:
     if not _CAMEL.fullmatch(value):
         return False
     # each capital starts a word; a run of n lower-case letters is 1 to 20 letters a word
-    runs = [len(part) - part[0].isupper() for part in _CAMEL_PART.findall(value)]
+    runs: list[int] = [len(part) - part[0].isupper() for part in _CAMEL_PART.findall(value)]
     fewest = sum(-(-n // 20) for n in runs)
     return fewest <= 12 and sum(runs) >= 2
 
