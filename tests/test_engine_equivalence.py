@@ -19,7 +19,7 @@ from support.samples import nested_encodings
 
 from scanner.detect import Detector
 from scanner.detect import engine as engine_module
-from scanner.detect.corematch import CoreError, CoreMatcher, core_of
+from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
 from scanner.detect.decoding import (
     _B64_SPAN,
     SpanFinder,
@@ -90,7 +90,7 @@ def test_same_findings_when_inputs_are_glued_together(engines: tuple[Detector, D
     rng = random.Random(3)
     texts = [text for text, _ in INPUTS]
     rng.shuffle(texts)
-    for sep in ("\n", "", " x", "\r\n\n"):
+    for sep in ("\n", "", " x", "\r\n\n", "\n# café ☕ \u212aey\u00a0é\n", "ſ\u0660"):
         big = sep.join(texts)
         got = fast.scan(Fragment.from_text(big, "big.txt"))
         assert got == pure.scan(Fragment.from_text(big, "big.txt"))
@@ -143,6 +143,40 @@ PATTERNS = [
     r"(?i:AbC)(?P<secret>\d{2}|\w{3})",
     r"(?P<d>k\()?(?P<secret>[ab]{2,3})(?(d),|=)q",  # a conditional: its core takes both branches
 ]
+
+
+UNICODE_PATTERNS = [
+    *PATTERNS,
+    r"(?i)(?P<secret>k{2}s)",  # KELVIN SIGN and LONG S fold to k and s
+    r"(?P<secret>\w{2}\s\d)",  # \w, \s, \d admit non-ASCII letters, spaces, digits
+    r"(?<![^ab])(?P<secret>[^ab\n]{2})(?![^ab])",
+    r"(?P<secret>[a-zé]{3})",  # a class that names a non-ASCII character
+    r"(?P<secret>\S{2,3})(?!\W)",
+]
+
+
+@pytest.mark.parametrize("pattern", UNICODE_PATTERNS)
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(alphabet="abkskxyq2=/+ \n0éK\u212aſı\u0130\u00a0\u0660☕\u2028", max_size=120),
+    cut=st.tuples(st.integers(0, 130), st.integers(0, 130)),
+)
+def test_confirmation_is_finditer_on_non_ascii_text(
+    pattern: str, text: str, cut: tuple[int, int]
+) -> None:
+    # non-ASCII characters reach the databases as one marker byte each (as_core_bytes)
+    regex = re.compile(pattern)
+    matcher = CoreMatcher([regex], use_hyperscan=True)
+    data = as_core_bytes(text)
+    assert len(data) == len(text)
+    ends = matcher.ends(data)
+    assert ends is not None
+    pos, endpos = min(cut), max(cut)
+    assert [m.span() for m in matcher.finditer(0, text, ends.get(0, []))] == [
+        m.span() for m in regex.finditer(text)
+    ]
+    got = matcher.finditer(0, text, ends.get(0, []), pos, endpos)
+    assert [m.span() for m in got] == [m.span() for m in regex.finditer(text, pos, endpos)]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

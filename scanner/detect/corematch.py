@@ -14,17 +14,20 @@ deciding a match at ``a`` reads at most ``max_width + lookahead + 2`` characters
 (lookbehinds read text before the search start, which ``re`` allows). So ``re`` runs on the
 merged intervals ``[b - max_width, b]`` with a bounded margin after them, and nowhere else.
 
-Only ASCII fragments take this path (then byte offsets are character offsets and Unicode case
-folding cannot differ); others, and rules whose core cannot be built or compiled (back
-references, atomic groups, unbounded or empty-matching patterns, non-ASCII
-literals, a pattern too large for Hyperscan), use plain ``finditer``. A conditional
-``(?(g)yes|no)`` becomes ``(?:yes|no)`` (wider, so still a superset). ``fallback_reasons``
-says which rules and why (``keysweep rules check`` prints it). Without the ``hyperscan``
-package everything uses ``finditer``; both paths give the same matches (tests compare them).
+The databases scan ``as_core_bytes(text)``: one byte per character (so offsets are character
+offsets), every non-ASCII character written as one byte that each class admits when it may
+match some non-ASCII character (decided by Python's own matcher). Rules whose core cannot be
+built or compiled (back references, atomic groups, unbounded or empty-matching patterns,
+patterns with no ASCII character, a pattern too large for Hyperscan) use plain ``finditer``.
+A conditional ``(?(g)yes|no)`` becomes ``(?:yes|no)`` (wider, so still a superset).
+``fallback_reasons`` says which rules and why (``keysweep rules check`` prints it). Without
+the ``hyperscan`` package everything uses ``finditer``; both paths give the same matches
+(tests compare them).
 """
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import re
 from collections.abc import Collection, Iterator, Sequence
@@ -58,10 +61,47 @@ class Core:
     reach: int  # characters after a match start that deciding the match may read
 
 
-def _byte_class(chars: Sequence[int]) -> bytes:
+# Texts with non-ASCII characters are scanned as ASCII bytes of the same length, each such
+# character written as NON_ASCII (``as_core_bytes``): a class takes that byte when it may match
+# some non-ASCII character. Which ones may is decided exactly from Python's own matcher on
+# these probes: every non-ASCII character that matches an ASCII one case-insensitively (all
+# four of them), and one of each Unicode category a class escape (\\d \\s \\w and their
+# negations) or a negated class admits; classes that name non-ASCII characters take it too.
+NON_ASCII = 0x80
+_PROBES = "\u0130\u0131\u017f\u212a\u00e9\u00b2\u0660\u00a0\u0085\u2028\u3000\u4e00\U0001f600"
+
+
+def _non_ascii_named(item: tuple[Any, Any]) -> bool:
+    op, av = item
+    if op in (sre_c.LITERAL, sre_c.NOT_LITERAL):
+        return bool(av >= 128)
+    if op is sre_c.IN:
+        for kind, value in av:
+            if kind is sre_c.LITERAL and value >= 128:
+                return True
+            if kind is sre_c.RANGE and value[1] >= 128:
+                return True
+    return False
+
+
+def _byte_class(chars: Sequence[int], non_ascii: bool = True) -> bytes:
     if not chars:
         raise CoreError("a character class that matches no ASCII character")
-    return b"[" + b"".join(b"\\x%02x" % c for c in chars) + b"]"
+    codes = [*chars, NON_ASCII] if non_ascii else chars
+    return b"[" + b"".join(b"\\x%02x" % c for c in codes) + b"]"
+
+
+def _mark_non_ascii(error: UnicodeEncodeError) -> tuple[bytes, int]:
+    return bytes([NON_ASCII]) * (error.end - error.start), error.end
+
+
+codecs.register_error("keysweep-non-ascii", _mark_non_ascii)
+
+
+def as_core_bytes(text: str) -> bytes:
+    """``text`` as bytes for the core databases: one byte per character, every non-ASCII
+    character written as NON_ASCII, so offsets are character offsets."""
+    return text.encode("ascii", "keysweep-non-ascii")
 
 
 class _Builder:
@@ -69,18 +109,20 @@ class _Builder:
         self._state = parsed.state
         self.lookahead = 0
 
-    def _chars(self, item: tuple[Any, Any], flags: int) -> list[int]:
+    def _chars(self, item: tuple[Any, Any], flags: int) -> tuple[list[int], bool]:
         # Exact by construction: compile the single item with the flags in force there and
-        # ask Python which ASCII characters it matches.
+        # ask Python which ASCII characters it matches, and whether it may match non-ASCII.
         sub = sre_p.SubPattern(self._state, [item])
         probe = sre_compiler.compile(sub, flags)
-        return [c for c, ch in enumerate(_ASCII) if probe.fullmatch(ch)]
+        ascii_chars = [c for c, ch in enumerate(_ASCII) if probe.fullmatch(ch)]
+        non_ascii = _non_ascii_named(item) or any(probe.fullmatch(ch) for ch in _PROBES)
+        return ascii_chars, non_ascii
 
     def build(self, items: Any, flags: int) -> bytes:
         out: list[bytes] = []
         for op, av in items:
             if op in _SINGLE:
-                out.append(_byte_class(self._chars((op, av), flags)))
+                out.append(_byte_class(*self._chars((op, av), flags)))
             elif op in _ZERO_WIDTH:
                 if op in (sre_c.ASSERT, sre_c.ASSERT_NOT):
                     direction, sub = av
@@ -137,12 +179,13 @@ def _lookbehind(builder: _Builder, item: tuple[Any, Any], flags: int) -> bytes |
 
 
 def _not_class(builder: _Builder, sub: Any, flags: int, shape: bytes) -> bytes | None:
-    """``shape`` around the ASCII complement of a one-character lookaround body."""
+    """``shape`` around the complement of a one-character lookaround body: the ASCII
+    characters it does not match, and NON_ASCII (some non-ASCII character may not match)."""
     if len(sub.data) != 1 or sub.data[0][0] not in _SINGLE:
         return None
-    matched = set(builder._chars(sub.data[0], flags))
+    matched = set(builder._chars(sub.data[0], flags)[0])
     others = [c for c in range(128) if c not in matched]
-    return shape % _byte_class(others) if others else None
+    return shape % (_byte_class(others) if others else b"[\\x%02x]" % NON_ASCII)
 
 
 def _boundaries(builder: _Builder, items: list[Any], flags: int) -> tuple[bytes, list[Any], bytes]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
-from scanner.detect.corematch import CoreMatcher
+from scanner.detect.corematch import CoreMatcher, as_core_bytes
 from scanner.detect.decoding import SpanFinder, View, build_views
 from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
@@ -151,19 +151,21 @@ class Detector:
         self._cores.build()
         return {self.rules[i].id: why for i, why in sorted(self._cores.fallback_reasons.items())}
 
-    def _core_ends(self, fragment: Fragment, text: str) -> dict[int, list[int]] | None:
-        """Core match ends per rule index (None: use plain ``finditer`` for this text)."""
+    def _core_ends(
+        self, fragment: Fragment, text: str
+    ) -> tuple[dict[int, list[int]] | None, bytes]:
+        """Core match ends per rule index (None: use plain ``finditer`` for this text), and
+        the bytes the core databases scan (offsets are character offsets of ``text``)."""
         if not self._cores.available:
-            return None
+            return None, b""
         raw = fragment.raw
-        if len(raw) != len(text) or not raw.isascii():
-            return None
+        data = raw if len(raw) == len(text) and raw.isascii() else as_core_bytes(text)
         if not self._cores.built:
             # Compiling costs more than small inputs (a pre-commit hook) take to scan.
-            self._core_bytes += len(raw)
+            self._core_bytes += len(data)
             if self._core_bytes < CORE_DB_AFTER_BYTES:
-                return None
-        return self._cores.ends(raw)
+                return None, data
+        return self._cores.ends(data), data
 
     def _path_rules(self, path: str) -> list[int]:
         """The keyword-less rules that apply at ``path`` (all of them when it is unknown)."""
@@ -219,10 +221,10 @@ class Detector:
         # rare Unicode case changes shift offsets: then no keyword windows
         positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
         candidates: list[_Candidate] = []
-        ends = self._core_ends(fragment, text)
+        ends, data = self._core_ends(fragment, text)
         for index in active:
             windows = self._windows(text, positions, index)
-            self._collect(text, index, None, candidates, windows, ends, fragment.raw)
+            self._collect(text, index, None, candidates, windows, ends, data)
         gated_positions = positions.of(self._gated_keywords)
         spans = self._spans.find(
             text,
