@@ -91,7 +91,8 @@ def _byte_class(chars: Sequence[int], non_ascii: bool = True) -> bytes:
     return b"[" + b"".join(b"\\x%02x" % c for c in codes) + b"]"
 
 
-def _mark_non_ascii(error: UnicodeEncodeError) -> tuple[bytes, int]:
+def _mark_non_ascii(error: UnicodeError) -> tuple[str | bytes, int]:
+    assert isinstance(error, UnicodeEncodeError)
     return bytes([NON_ASCII]) * (error.end - error.start), error.end
 
 
