@@ -66,3 +66,19 @@ def make_unreadable(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path]
     yield make
     for path in locked:
         path.chmod(0o644)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hyperscan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled rule databases go to a cache of the session's own, never the user's."""
+    from scanner.detect import dbcache
+
+    directory = tmp_path_factory.mktemp("hyperscan-cache")
+    directory.chmod(0o700)
+    saved = os.environ.get(dbcache.ENV)
+    os.environ[dbcache.ENV] = str(directory)
+    yield directory
+    if saved is None:
+        os.environ.pop(dbcache.ENV, None)
+    else:
+        os.environ[dbcache.ENV] = saved

@@ -34,6 +34,8 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.detect import dbcache
+
 # Python's own regex parser and compiler (private modules without type stubs).
 sre_p: Any = importlib.import_module("re._parser")
 sre_c: Any = importlib.import_module("re._constants")
@@ -417,16 +419,18 @@ class CoreMatcher:
         """One database of ``expressions`` and its scratch; None if it does not compile."""
         hs = self._hs
         assert hs is not None
-        db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        try:
-            db.compile(
-                expressions=list(expressions),
-                ids=list(ids),
-                elements=len(ids),
-                flags=[0] * len(ids),
-            )
-        except hs.error:
-            return None
+        flags = [0] * len(ids)
+        name = dbcache.key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
+        db = dbcache.load(hs, name)
+        if db is None:
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            try:
+                db.compile(
+                    expressions=list(expressions), ids=list(ids), elements=len(ids), flags=flags
+                )
+            except hs.error:
+                return None
+            dbcache.store(hs, name, db)
         return db, hs.Scratch(db)
 
     def _keep(self, compiled: tuple[Any, Any] | None) -> bool:

@@ -1,0 +1,74 @@
+"""Compiled Hyperscan databases cached on disk: reused, and never trusted blindly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.detect import dbcache
+from scanner.detect.corematch import CoreMatcher
+
+hyperscan = pytest.importorskip("hyperscan")
+
+REGEX = re.compile(r"(?<![a-z])(?P<secret>acme_[a-z0-9]{12})(?![a-z0-9])")
+TEXT = b"key = acme_0123456789ab\n"
+
+
+def _ends(directory: Path | str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(dbcache.ENV, str(directory))
+    return CoreMatcher([REGEX], use_hyperscan=True).ends(TEXT)
+
+
+def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts compiles: every compiled database is offered to the cache (``store``)."""
+    calls: list[int] = []
+    original = dbcache.store
+
+    def counted(hs: Any, name: str, db: Any) -> None:
+        calls.append(1)
+        original(hs, name, db)
+
+    monkeypatch.setattr(dbcache, "store", counted)
+    return calls
+
+
+def test_a_database_is_compiled_once_then_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    calls = _compiles(monkeypatch)
+    first = _ends(cache, monkeypatch)
+    assert calls == [1]
+    files = list(cache.glob("*.hsdb"))
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
+    # the consumed boundary: after the "\n", or ``$`` just before a final newline
+    assert _ends(cache, monkeypatch) == first == {0: [23, 24]}
+    assert calls == [1]  # loaded, not compiled
+
+
+def test_a_corrupt_or_foreign_file_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    expected = _ends(cache, monkeypatch)
+    (entry,) = cache.glob("*.hsdb")
+    entry.write_bytes(b"not a database")
+    calls = _compiles(monkeypatch)
+    assert _ends(cache, monkeypatch) == expected
+    assert calls == [1]
+    cache.chmod(0o777)  # others may write here: nothing in it is loaded, nothing written
+    entry.unlink()
+    assert _ends(cache, monkeypatch) == expected
+    assert calls == [1, 1] and not list(cache.glob("*.hsdb"))
+
+
+def test_an_empty_setting_turns_the_cache_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _ends("", monkeypatch) == {0: [23, 24]}
+    assert dbcache.cache_dir() is None
+    assert not list(tmp_path.rglob("*.hsdb"))
