@@ -107,6 +107,9 @@ def as_core_bytes(text: str) -> bytes:
     return text.encode("ascii", "keysweep-non-ascii")
 
 
+_CHARS: dict[tuple[str, int], tuple[list[int], bool]] = {}
+
+
 class _Builder:
     def __init__(self, parsed: Any) -> None:
         self._state = parsed.state
@@ -115,11 +118,16 @@ class _Builder:
     def _chars(self, item: tuple[Any, Any], flags: int) -> tuple[list[int], bool]:
         # Exact by construction: compile the single item with the flags in force there and
         # ask Python which ASCII characters it matches, and whether it may match non-ASCII.
-        sub = sre_p.SubPattern(self._state, [item])
-        probe = sre_compiler.compile(sub, flags)
-        ascii_chars = [c for c, ch in enumerate(_ASCII) if probe.fullmatch(ch)]
-        non_ascii = _non_ascii_named(item) or any(probe.fullmatch(ch) for ch in _PROBES)
-        return ascii_chars, non_ascii
+        # The same items recur across rules ([A-Za-z0-9], \s...): each is decided once.
+        key = (repr(item), flags)
+        known = _CHARS.get(key)
+        if known is None:
+            sub = sre_p.SubPattern(self._state, [item])
+            probe = sre_compiler.compile(sub, flags)
+            ascii_chars = [c for c, ch in enumerate(_ASCII) if probe.fullmatch(ch)]
+            non_ascii = _non_ascii_named(item) or any(probe.fullmatch(ch) for ch in _PROBES)
+            known = _CHARS[key] = (ascii_chars, non_ascii)
+        return known
 
     def build(self, items: Any, flags: int) -> bytes:
         out: list[bytes] = []

@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.detect import dbcache
 from scanner.models import bom_of, decode_bytes
 
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
@@ -174,17 +175,19 @@ class Prefilter:
         if use_hyperscan and hs is None:
             raise ImportError("hyperscan is not installed (pip install 'keysweep[fast]')")
         if hs is not None and self._literals:
-            db = hs.Database(mode=hs.HS_MODE_BLOCK)
             single = hs.HS_FLAG_SINGLEMATCH
             caseless = hs.HS_FLAG_CASELESS
+            expressions = [_escape(lit.text) for lit in self._literals]
+            expressions += [_escape(text) for _, text, _ in SIGNALS]
             flags = [single | (0 if lit.encoded else caseless) for lit in self._literals]
-            db.compile(
-                expressions=[_escape(lit.text) for lit in self._literals]
-                + [_escape(text) for _, text, _ in SIGNALS],
-                ids=list(range(len(self._literals) + len(SIGNALS))),
-                elements=len(self._literals) + len(SIGNALS),
-                flags=flags + [single | (caseless if nocase else 0) for _, _, nocase in SIGNALS],
-            )
+            flags += [single | (caseless if nocase else 0) for _, _, nocase in SIGNALS]
+            ids = list(range(len(expressions)))
+            name = dbcache.key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
+            db = dbcache.load(hs, name)
+            if db is None:
+                db = hs.Database(mode=hs.HS_MODE_BLOCK)
+                db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+                dbcache.store(hs, name, db)
             self._hs, self._db = hs, db
         self.backend = "hyperscan" if self._db is not None else "python"
 
