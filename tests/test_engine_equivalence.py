@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.keys import secret_key
 from support.run import REPO_ROOT
@@ -28,6 +28,7 @@ from scanner.detect.decoding import (
     _runs_after_keywords,
     _runs_at,
 )
+from scanner.detect.prefilter import Prefilter
 from scanner.models import Fragment
 from scanner.rules import load_rules
 
@@ -263,3 +264,25 @@ def _starts(text: str) -> list[int]:
     ends = _STARTS.ends(text.encode("ascii"))
     assert ends is not None
     return sorted({e - 16 for found in ends.values() for e in found})
+
+
+PREFILTER_KEYWORDS = [["aws", "aws_secret"], ["secret", "secretaccess"], ["token", "ken"], ["cret"]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet="awsAWS_ecrtok n", max_size=200))
+@example(text="aws_secretaccess")  # a literal that starts inside a match and runs past it
+@example(text="aws_secret tokn")  # literals inside a longer match
+@example(text="AWS_SECRET")
+def test_the_pure_prefilter_sees_exactly_the_keywords_present(text: str) -> None:
+    # one trie-regex pass finds which literals occur, overlapping ones included
+    raw = text.encode("ascii")
+    pure = Prefilter(PREFILTER_KEYWORDS, use_hyperscan=False).hits(raw)
+    low = raw.lower()
+    expected = {
+        i for i, kws in enumerate(PREFILTER_KEYWORDS) if any(k.encode() in low for k in kws)
+    }
+    assert pure.rules == expected
+    assert pure.present == {k for kws in PREFILTER_KEYWORDS for k in kws if k.encode() in low}
+    fast = Prefilter(PREFILTER_KEYWORDS, use_hyperscan=True).hits(raw)
+    assert (fast.rules, fast.present) == (pure.rules, pure.present)

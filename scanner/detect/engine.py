@@ -223,16 +223,25 @@ class Detector:
         candidates: list[_Candidate] = []
         ends, data = self._core_ends(fragment, text)
         for index in active:
+            rule_ends = ends
+            if ends is not None and self._cores.on_demand(index):
+                # a context-gated rule's own core database first: where its core matches
+                # nowhere (most texts), no keyword windows are built and nothing is confirmed
+                own = self._cores.rule_ends(index, data)
+                if own is not None and not own:
+                    continue
+                rule_ends = None if own is None else {index: own}
             windows = self._windows(text, positions, index)
-            self._collect(text, index, None, candidates, windows, ends, data)
-        gated_positions = positions.of(self._gated_keywords)
+            self._collect(text, index, None, candidates, windows, rule_ends)
+        run_starts = self._run_starts(ends)
         spans = self._spans.find(
             text,
             encoded_keyword=hits.encoded,
-            keyword_positions=gated_positions,
+            # run starts from the vectorised pass already require a keyword before the run
+            keyword_positions=None if run_starts else positions.of(self._gated_keywords),
             lowered=lowered if len(lowered) == len(text) else None,
             present=hits.present,
-            run_starts=self._run_starts(ends),
+            run_starts=run_starts,
             signals=hits.signals,
         )
         if spans:
@@ -276,19 +285,12 @@ class Detector:
         index: int,
         windows: list[tuple[int, int]] | None = None,
         ends: dict[int, list[int]] | None = None,
-        raw: bytes | None = None,
     ) -> Iterator[re.Match[str]]:
         """Matches of rule ``index`` in ``text`` (or only inside ``windows``). With ``ends``
-        (core match ends from the Hyperscan rule database) ``re`` only runs around them; a rule
-        whose core is on demand runs ``re`` in its keyword windows when they are small, else
-        its own core database over ``raw``. A rule with unbounded or nested quantifiers runs
-        line by line, skipping very long lines."""
+        (core match ends from a Hyperscan rule database, holding this rule's) ``re`` only runs
+        around them. A rule with unbounded or nested quantifiers runs line by line, skipping
+        very long lines."""
         regex = self.rules[index].regex
-        if ends is not None and self._cores.on_demand(index):
-            # ``re`` reads windows at tens of MB/s, a core database texts at about 1 GB/s
-            small = windows is not None and sum(b - a for a, b in windows) * 32 < len(text)
-            found = None if small or not raw else self._cores.rule_ends(index, raw)
-            ends = None if found is None else {index: found}
         if ends is not None and index in self._cores.cores:
             rule_ends = ends.get(index, [])
             if windows is None:
@@ -320,11 +322,10 @@ class Detector:
         out: list[_Candidate],
         windows: list[tuple[int, int]] | None = None,
         ends: dict[int, list[int]] | None = None,
-        raw: bytes | None = None,
     ) -> None:
         rule = self.rules[index]
         checks = self._checks[index]
-        for m in self._matches(text, index, windows, ends, raw):
+        for m in self._matches(text, index, windows, ends):
             start, end = m.span("secret")
             if start < 0 or start == end:
                 continue

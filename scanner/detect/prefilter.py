@@ -167,6 +167,7 @@ class Prefilter:
         self._literals = self._plain + self._encoded
         self._always = frozenset(always)
         self._plain_re = _trie_regex(_minimal(lit.text for lit in self._plain))
+        self._plain_all_re = _trie_regex(lit.text for lit in self._plain)
         self._encoded_re = _trie_regex(_minimal(lit.text for lit in self._encoded))
         self._hs: Any | None = None
         self._db: Any | None = None
@@ -243,8 +244,11 @@ class Prefilter:
         else:
             literals = []
             low = raw.lower()
-            if self._plain_re is not None and self._plain_re.search(low):
-                literals += [lit for lit in self._plain if lit.text in low]
+            if self._plain_all_re is not None:
+                starts = _longest_at_each_start(self._plain_all_re, low)
+                literals += [
+                    lit for lit in self._plain if any(f.startswith(lit.text) for f in starts)
+                ]
             if self._encoded_re is not None and self._encoded_re.search(raw):
                 literals += [lit for lit in self._encoded if lit.text in raw]
             signals = frozenset(
@@ -257,6 +261,20 @@ class Prefilter:
             encoded = encoded or lit.encoded
         present = frozenset(lit.text.decode("ascii") for lit in literals if not lit.encoded)
         return KeywordHits(frozenset(rules), encoded, present, signals)
+
+
+def _longest_at_each_start(trie: re.Pattern[bytes], low: bytes) -> set[bytes]:
+    """The longest literal of ``trie`` (a trie regex of every literal: greedy, so longest at
+    a start) at every offset where one starts. A literal occurs in ``low`` exactly when one of
+    these starts with it. One regex pass instead of one ``in`` per literal: 400 literals made
+    that the pure-Python path's largest cost (moto: 24 s of 50 on a sample)."""
+    found: set[bytes] = set()
+    search = trie.search
+    m = search(low)
+    while m is not None:
+        found.add(m.group())
+        m = search(low, m.start() + 1)
+    return found
 
 
 def _stop_below(expr_id: int, _start: int, _end: int, _flags: int, limit: int) -> bool:
