@@ -127,8 +127,13 @@ class Detector:
             use_hyperscan=use_hyperscan,
             skip=self._unsafe,
             extra=run_start_patterns or (),
-            # context-gated rules are searched near their keywords (see _matches)
-            on_demand=[i for i, r in enumerate(self.rules) if r.context and r.keywords],
+            # context-gated rules (searched near their keywords) and rules found by path alone
+            # run their own core database, only on texts where they are active (see _scan)
+            on_demand=[
+                i
+                for i, r in enumerate(self.rules)
+                if (r.context and r.keywords) or i in self._path_gated
+            ],
         )
         self._run_starts_id = len(self.rules) if run_start_patterns else None
         self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
