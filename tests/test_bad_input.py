@@ -698,10 +698,9 @@ def test_unwritable_baseline_keeps_previous_baseline(
 # --- issue 9: standard streams, unreadable targets, encodings of the config ------------------
 
 
-def test_stdin_closed(tmp_path: Path) -> None:
-    script = "import os, runpy, sys; os.close(0); sys.argv = ['keysweep', 'scan', '-']; "
-    script += "runpy.run_module('scanner', run_name='__main__')"
-    proc = subprocess.run(
+def _python(tmp_path: Path, script: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -c SCRIPT`` in ``tmp_path`` with the CLI test environment."""
+    return subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
         env=cli_env(tmp_path / "home"),
@@ -709,6 +708,12 @@ def test_stdin_closed(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
+
+
+def test_stdin_closed(tmp_path: Path) -> None:
+    script = "import os, runpy, sys; os.close(0); sys.argv = ['keysweep', 'scan', '-']; "
+    script += "runpy.run_module('scanner', run_name='__main__')"
+    proc = _python(tmp_path, script)
     assert_clean_error(proc, "standard input")
 
 
@@ -769,14 +774,7 @@ def test_binary_under_a_huge_cap_is_not_read_whole(tmp_path: Path) -> None:
     script = limit + "import runpy, sys; "
     script += "sys.argv = ['keysweep', 'scan', 'tree', '--max-file-size', '3G', '-f', 'json']; "
     script += "runpy.run_module('scanner', run_name='__main__')"
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=cli_env(tmp_path / "home"),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    proc = _python(tmp_path, script)
     assert_no_traceback(proc)
     assert proc.returncode == EXIT_CLEAN, proc.stderr
     assert report(proc)["scan"]["skipped"].get("binary") == 1
