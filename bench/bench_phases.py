@@ -5,7 +5,7 @@ with timers wrapped around the stages of the pipeline, and prints per target:
 
 - bytes and blobs (files) scanned, and the fraction of bytes that pass the keyword prefilter;
 - seconds in each phase: ``read`` (git cat-file output or file reads), ``prefilter``
-  (``Detector.wants``), ``match`` (the Hyperscan rule database over candidate texts),
+  (``Detector.wants``), ``match`` (the Hyperscan rule databases over candidate texts),
   ``confirm`` (``re`` on the windows around core matches, or plain ``finditer`` without
   hyperscan, plus entropy/allowlist/context checks), ``decode`` (the encoded-span search of
   the decoding layer), ``attribute`` (history: which commits and paths hold the blobs with
@@ -80,8 +80,8 @@ class Timers:
     def count_candidates(self, owner: Any) -> None:
         original = owner.wants
 
-        def wants(detector: Any, raw: bytes) -> bool:
-            answer = bool(original(detector, raw))
+        def wants(detector: Any, raw: bytes, path: str | None = None) -> bool:
+            answer = bool(original(detector, raw, path))
             if answer:
                 self.candidate_bytes += len(raw)
             return answer
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     timers = Timers()
     timers.count_candidates(engine.Detector)
     timers.wrap(engine.Detector, "wants", "prefilter")
-    timers.wrap(engine.Detector, "_core_ends", "match")
+    for name in ("_core_ends", "_vector_pass", "_own_ends"):
+        timers.wrap(engine.Detector, name, "match")
     timers.wrap(engine.Detector, "_collect", "confirm")
     timers.wrap(decoding.SpanFinder, "find", "decode")
     timers.wrap(history.HistoryScan, "_attribute", "attribute")

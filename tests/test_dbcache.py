@@ -72,3 +72,28 @@ def test_an_empty_setting_turns_the_cache_off(
     assert _ends("", monkeypatch) == {0: [23, 24]}
     assert dbcache.cache_dir() is None
     assert not list(tmp_path.rglob("*.hsdb"))
+
+
+def test_a_cached_rule_set_is_used_from_the_first_small_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pre-commit hook scans a few small files: with the databases in the disk cache they
+    # are loaded at once (milliseconds); without, nothing is compiled for so little text.
+    from scanner.detect import Detector
+    from scanner.models import Fragment
+    from scanner.rules import load_rules
+
+    monkeypatch.setenv(dbcache.ENV, str(tmp_path / "cache"))
+    rules = load_rules()
+    cold = Detector(rules)  # (its keyword prefilter is compiled here, and cached)
+    calls = _compiles(monkeypatch)
+    assert not cold._cores.build_if_cached()
+    cold.scan(Fragment.from_text("aws_region = us-east-1\n", "settings.py"))
+    assert not cold._cores.built and calls == []
+    cold.regex_fallbacks()  # builds, and so fills the cache
+    assert cold._cores.built and calls
+    compiled = len(calls)
+    warm = Detector(rules)
+    warm.scan(Fragment.from_text("aws_region = us-east-1\n", "settings.py"))
+    assert warm._cores.built
+    assert len(calls) == compiled  # loaded, not compiled

@@ -444,3 +444,45 @@ def test_path_scoped_rules_see_each_blobs_real_paths(repo: Repo) -> None:
     by_path = {f["path"]: f for f in run.findings}
     assert by_path["deploy/.env"]["history"]["refs"] == ["refs/heads/main"]
     assert by_path["svc/.env"]["history"]["refs"] == ["refs/heads/copy", "refs/heads/main"]
+
+
+def test_the_ordered_walk_runs_once_and_is_replayed(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.detect import Detector
+    from scanner.rules import load_rules
+    from scanner.sources import commitlog
+    from scanner.sources.history import HistoryScan, repo_facts
+
+    repo.commit({"app.cfg": "mode=base\n", "a.env": env_text("kept-a")}, "base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit({"app.cfg": "mode=feature\n", "f.env": env_text("kept-f")}, "feature")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"a.env": "gone\n"}, "main change")
+    repo.tick += 1
+    repo.git("merge", "-q", "--no-edit", "feature")
+
+    git = gitproc.Git(str(repo.path))
+    starts = sorted(set(repo_facts(git).tips.values()))
+    with tempfile.TemporaryFile() as file:
+        kept = commitlog.Kept(file)
+        paths = commitlog.blob_paths(git, starts, use_stdin=True, keep=kept)
+        assert kept.complete
+        assert paths == commitlog.blob_paths(git, starts, use_stdin=True)  # unordered pass
+        assert list(kept.replay()) == list(commitlog.walk(git, starts, use_stdin=True))
+
+    walks: list[int] = []
+    walk = commitlog.walk
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        walks.append(1)
+        return walk(*args, **kwargs)
+
+    monkeypatch.setattr(commitlog, "walk", counted)
+    detector = Detector(load_rules())
+    replayed = HistoryScan(str(repo.path)).run(detector)
+    assert walks == [] and len(replayed.findings) == 4  # a key ID and a secret per file
+    monkeypatch.setattr(commitlog, "MAX_KEPT_BYTES", 100)  # too long to keep: walked again
+    walked = HistoryScan(str(repo.path)).run(detector)
+    assert walks == [1]
+    assert walked.findings == replayed.findings

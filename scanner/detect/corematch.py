@@ -287,6 +287,9 @@ def _collect(expr_id: int, _start: int, end: int, _flags: int, ctx: _Hits) -> bo
 # match would cost more than ``finditer`` (and a list of millions of tuples).
 MIN_HIT_LIMIT = 4096
 BYTES_PER_HIT = 64
+# Sets of on-demand cores given a database of their own (each compile costs milliseconds to a
+# tenth of a second; a repository shows a handful of sets, and beyond this each core scans alone).
+MAX_GROUPS = 32
 
 
 class CoreMatcher:
@@ -321,6 +324,8 @@ class CoreMatcher:
         self._db: Any | None = None
         self._scratch: Any | None = None
         self._rule_dbs: dict[int, tuple[Any, Any]] = {}  # on-demand index -> (db, scratch)
+        # sets of on-demand cores active together -> one database (None: did not compile)
+        self._group_dbs: dict[tuple[int, ...], tuple[Any, Any] | None] = {}
         self._built = False
         hs = _hyperscan() if use_hyperscan is not False else None
         self._hs = hs
@@ -349,6 +354,7 @@ class CoreMatcher:
             _scratch=None,
             _hs=None,
             _rule_dbs={},
+            _group_dbs={},
             _serialized=serialized,
             _serialized_rules=rules,
         )
@@ -423,13 +429,39 @@ class CoreMatcher:
                 del self.cores[index]
             self.extra_compiled = False
 
-    def _compile(self, expressions: Sequence[bytes], ids: Sequence[int]) -> tuple[Any, Any] | None:
-        """One database of ``expressions`` and its scratch; None if it does not compile."""
+    def build_if_cached(self) -> bool:
+        """Build now if the disk cache holds every database of a build (then it takes
+        milliseconds); True when built."""
+        if self._built:
+            return True
+        if self._hs is None:
+            return False
+        main = [i for i in sorted(self.cores) if i not in self._on_demand]
+        first = len(self._regexes)
+        on_demand = sorted(self._on_demand & self.cores.keys())
+        wanted = [([self.cores[i].pattern], [i]) for i in on_demand]
+        expressions = [self.cores[i].pattern for i in main] + list(self._extra)
+        if expressions:
+            wanted.append((expressions, main + list(range(first, first + len(self._extra)))))
+        hs = self._hs
+        for exprs, ids in wanted:
+            if not dbcache.holds(dbcache.key(hs, hs.HS_MODE_BLOCK, exprs, ids, [0] * len(ids))):
+                return False
+        self.build()
+        return True
+
+    def _compile(
+        self, expressions: Sequence[bytes], ids: Sequence[int], *, cached_only: bool = False
+    ) -> tuple[Any, Any] | None:
+        """One database of ``expressions`` and its scratch; None if it does not compile
+        (or, with ``cached_only``, is not in the disk cache)."""
         hs = self._hs
         assert hs is not None
         flags = [0] * len(ids)
         name = dbcache.key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
         db = dbcache.load(hs, name)
+        if db is None and cached_only:
+            return None
         if db is None:
             db = hs.Database(mode=hs.HS_MODE_BLOCK)
             try:
@@ -474,9 +506,43 @@ class CoreMatcher:
 
     def rule_ends(self, index: int, data: bytes) -> list[int] | None:
         """Sorted core match ends of one on-demand core (None: too dense, use ``finditer``)."""
+        self.build()
         db, scratch = self._rule_dbs[index]
         found = self._scan(db, scratch, data)
         return None if found is None else sorted(end for _, end in found)
+
+    def group_ends(
+        self, indices: Sequence[int], data: bytes, *, compile_new: bool = True
+    ) -> dict[int, list[int] | None]:
+        """``rule_ends`` of several on-demand cores, from one scan of a database holding
+        them all (built on first use for that set, at most MAX_GROUPS sets; with
+        ``compile_new=False`` only from the disk cache). Measured on moto: the two AWS
+        secret cores took 0.163 s per 60 MB in two scans, 0.089 s in one."""
+        self.build()
+        if len(indices) < 2:
+            return {index: self.rule_ends(index, data) for index in indices}
+        key = tuple(sorted(indices))
+        compiled = self._group_dbs.get(key)
+        if compiled is None and key not in self._group_dbs and len(self._group_dbs) < MAX_GROUPS:
+            compiled = self._compile(
+                [self.cores[i].pattern for i in key], key, cached_only=not compile_new
+            )
+            if compiled is not None or compile_new:
+                self._group_dbs[key] = compiled
+        if compiled is None:
+            return {index: self.rule_ends(index, data) for index in key}
+        found = self._scan(compiled[0], compiled[1], data)
+        if found is None:  # too dense together: each alone, so only the dense ones give up
+            return {index: self.rule_ends(index, data) for index in key}
+        out: dict[int, list[int] | None] = {index: [] for index in key}
+        for index, end in found:
+            ends = out[index]
+            assert ends is not None
+            ends.append(end)
+        for ends in out.values():
+            assert ends is not None
+            ends.sort()
+        return out
 
     def finditer(
         self, index: int, text: str, ends: Sequence[int], pos: int = 0, endpos: int | None = None

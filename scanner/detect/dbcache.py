@@ -60,13 +60,26 @@ def _trusted(path: Path) -> bool:
     return info.st_uid == uid and not writable_by_others
 
 
-def load(hs: Any, name: str) -> Any | None:
-    """The cached database ``name`` (from ``key``), or None."""
+def _usable(name: str) -> Path | None:
+    """The trusted cache file of ``name``, if there is one."""
     directory = cache_dir()
     if directory is None:
         return None
     path = directory / f"{name}.hsdb"
     if not (_trusted(directory) and _trusted(path) and stat.S_ISREG(os.lstat(path).st_mode)):
+        return None
+    return path
+
+
+def holds(name: str) -> bool:
+    """Whether the cache has a trusted file for ``name`` (``load`` may still find it corrupt)."""
+    return _usable(name) is not None
+
+
+def load(hs: Any, name: str) -> Any | None:
+    """The cached database ``name`` (from ``key``), or None."""
+    path = _usable(name)
+    if path is None:
         return None
     try:
         return hs.loadb(path.read_bytes(), hs.HS_MODE_BLOCK)

@@ -41,8 +41,8 @@ CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
 LINE_CAP = 4096  # chars either side of a finding looked at for line allowlists and markers
 MAX_PAIR_SIDE = 3  # paired candidates taken from each side of a key ID, per pair rule
 UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see lines up to this
-# Scanned bytes after which the Hyperscan rule database is compiled (tens of milliseconds):
-# a pre-commit hook over a few small files never pays for it.
+# Scanned bytes after which the Hyperscan rule databases are compiled when the disk cache
+# does not hold them (half a second): a pre-commit hook over a few small files never pays.
 CORE_DB_AFTER_BYTES = 1 << 20
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
@@ -59,6 +59,13 @@ class _Candidate:
     needs_near: bool
     line: int = 0
     line_start: int = 0
+
+
+def _reads_as_itself(raw: bytes) -> bool:
+    """``raw`` is ASCII and decodes to the same characters (no lone CR, which reads as LF)."""
+    if not raw.isascii():
+        return False
+    return b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n")
 
 
 def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -78,6 +85,11 @@ def _window(text: str, start: int, lines_before: int) -> str:
             return text[lo:start]
         pos = newline
     return text[pos + 1 : start]
+
+
+# Core match ends of the main database (None: too dense) and of the active on-demand rules.
+_Ends = tuple[dict[int, list[int]] | None, dict[int, list[int] | None]]
+_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (compared by identity)
 
 
 class Detector:
@@ -136,7 +148,8 @@ class Detector:
             ],
         )
         self._run_starts_id = len(self.rules) if run_start_patterns else None
-        self._core_bytes = 0  # bytes scanned before the rule database is worth compiling
+        self._core_bytes = 0  # bytes scanned (the rule databases are compiled after a few)
+        self._cache_tried = False  # whether the databases were looked for in the disk cache
         global_line = any(a.target == "line" for a in self.allowlist.regexes)
         self._needs_line = [
             global_line or any(a.target == "line" for a in rule.allowlist.regexes)
@@ -156,20 +169,34 @@ class Detector:
         self._cores.build()
         return {self.rules[i].id: why for i, why in sorted(self._cores.fallback_reasons.items())}
 
+    def _cores_ready(self, nbytes: int) -> bool:
+        """Whether the core databases scan a text of ``nbytes``: once built, which happens at
+        once when the disk cache holds them (milliseconds), or else after CORE_DB_AFTER_BYTES
+        have been scanned (compiling takes half a second, more than a pre-commit hook's few
+        small files take to scan with ``re``)."""
+        cores = self._cores
+        if not cores.available:
+            return False
+        self._core_bytes += nbytes
+        if cores.built:
+            return True
+        if not self._cache_tried:
+            self._cache_tried = True
+            if cores.build_if_cached():
+                return True
+        if self._core_bytes < CORE_DB_AFTER_BYTES:
+            return False
+        cores.build()
+        return True
+
     def _core_ends(
         self, fragment: Fragment, text: str
     ) -> tuple[dict[int, list[int]] | None, bytes]:
         """Core match ends per rule index (None: use plain ``finditer`` for this text), and
-        the bytes the core databases scan (offsets are character offsets of ``text``)."""
-        if not self._cores.available:
-            return None, b""
+        the bytes the core databases scan (offsets are character offsets of ``text``).
+        Call only when ``_cores_ready``."""
         raw = fragment.raw
-        data = raw if len(raw) == len(text) and raw.isascii() else as_core_bytes(text)
-        if not self._cores.built:
-            # Compiling costs more than small inputs (a pre-commit hook) take to scan.
-            self._core_bytes += len(data)
-            if self._core_bytes < CORE_DB_AFTER_BYTES:
-                return None, data
+        data = raw if _reads_as_itself(raw) else as_core_bytes(text)
         return self._cores.ends(data), data
 
     def _path_rules(self, path: str) -> list[int]:
@@ -221,21 +248,31 @@ class Detector:
         active = sorted(active + by_path)
         if not active:
             return []
+        ready = self._cores_ready(len(fragment.raw))
+        vector = self._vector_pass(fragment.raw, hits, active) if ready else None
+        if vector is _NOTHING:
+            return []
         text = fragment.text
         lowered = text.lower()
         # rare Unicode case changes shift offsets: then no keyword windows
         positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
         candidates: list[_Candidate] = []
-        ends, data = self._core_ends(fragment, text)
+        ends: dict[int, list[int]] | None = None
+        own: dict[int, list[int] | None] = {}
+        if vector is not None:
+            ends, own = vector
+        elif ready:
+            ends, data = self._core_ends(fragment, text)
+            own = self._own_ends(active, data) if ends is not None else {}
         for index in active:
             rule_ends = ends
             if ends is not None and self._cores.on_demand(index):
                 # a context-gated rule's own core database first: where its core matches
                 # nowhere (most texts), no keyword windows are built and nothing is confirmed
-                own = self._cores.rule_ends(index, data)
-                if own is not None and not own:
+                found = own[index]
+                if found is not None and not found:
                     continue
-                rule_ends = None if own is None else {index: own}
+                rule_ends = None if found is None else {index: found}
             windows = self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
         run_starts = self._run_starts(ends)
@@ -259,6 +296,41 @@ class Detector:
             return []
         markers = self.inline_allow and any(m in lowered for m in INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
+
+    def _own_ends(self, active: Sequence[int], data: bytes) -> dict[int, list[int] | None]:
+        """Core match ends of the active on-demand rules (one scan for all of them)."""
+        return self._cores.group_ends(
+            [i for i in active if self._cores.on_demand(i)],
+            data,
+            compile_new=self._core_bytes >= CORE_DB_AFTER_BYTES,
+        )
+
+    def _vector_pass(self, raw: bytes, hits: KeywordHits, active: Sequence[int]) -> _Ends | None:
+        """The core scans of ``raw`` before it is decoded, when its bytes are exactly what
+        the core databases would scan (``_reads_as_itself``). ``_NOTHING`` when
+        they say the text holds nothing: no active rule's core matched, no base64 run
+        follows a keyword, no encoded keyword or decoding trigger. Then the text is never
+        decoded, lowered or searched in Python (on moto's history, half of the bytes that
+        pass the keyword prefilter). None: not decided here."""
+        cores = self._cores
+        if not _reads_as_itself(raw):
+            return None
+        ends = cores.ends(raw)
+        if ends is None:
+            return None
+        own = self._own_ends(active, raw)
+        vector: _Ends = (ends, own)
+        if hits.encoded or hits.signals is None or hits.signals:
+            return vector
+        if self._gated_keywords and self._run_starts(ends) != []:
+            return vector
+        for index in active:
+            if index not in cores.cores:
+                return vector  # matched by ``re`` alone
+            found = own[index] if index in own else ends.get(index, [])
+            if found is None or found:
+                return vector
+        return _NOTHING
 
     def _run_starts(self, ends: dict[int, list[int]] | None) -> list[int] | None:
         """Candidate base64 run starts from the vectorised pass (None: not computed)."""

@@ -2,12 +2,13 @@
 
 1. Enumerate blobs once from the object database (``catfile``): all of them, or with ``since``
    only those that commits in the range introduced (``rev-list --objects A..B``); and the path
-   of each blob (``commitlog.blob_paths``: one unordered ``git log --raw`` pass).
+   of each blob (``commitlog.blob_paths``: one ordered ``git log --raw`` pass, its output kept
+   in a temporary file for step 3). The listing and the paths are read side by side.
 2. Scan: the cheap ``wants(raw, path)`` prefilter on every blob, ``scan`` only on candidates.
-3. Only if something was found: one ``git log --raw`` pass (``commitlog``) tracking just those
-   blobs (``attribution``), then one finding per (rule, secret, path) with the commit that first
-   introduced it, how many commits and which refs hold it, whether HEAD still has it and, if not,
-   which commit on the default branch removed it.
+3. Only if something was found: the kept ``git log --raw`` walk (``commitlog``) replayed,
+   tracking just those blobs (``attribution``), then one finding per (rule, secret, path) with
+   the commit that first introduced it, how many commits and which refs hold it, whether HEAD
+   still has it and, if not, which commit on the default branch removed it.
 
 A blob that commits put at one path is scanned under that path, exactly as it is reported, so
 path-dependent rules (config-file rules, key files found by path) and allowlists apply at once.
@@ -24,6 +25,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -196,7 +198,10 @@ class HistoryScan:
 
     def run(self, scanner: FragmentScanner, progress: Progress | None = None) -> ScanResult:
         started = time.monotonic()
-        with open_repository(self.target) as (git, label):
+        with (
+            open_repository(self.target) as (git, label),
+            tempfile.TemporaryFile(prefix="keysweep-walk-") as walk_file,
+        ):
             facts = repo_facts(git)
             notes: list[str] = []
             skipped: dict[str, int] = {}
@@ -205,17 +210,25 @@ class HistoryScan:
             errors: list[str] = []
             missing: frozenset[str] = frozenset()
             present: frozenset[str] | None = None
+            kept = commitlog.Kept(walk_file)
             if revisions is not None:
                 oids, missing = range_blobs(git, revisions)
                 feed, count, total, too_large = listing_of(oids), len(oids), 0, 0
+                paths = self._blob_paths(git, facts, revisions, kept)
             else:
-                # Every ref-reachable blob the object database lacks: a partial clone's
-                # promised blobs (a note), or damage (an error). 0.3 s for 138,000 objects.
+                # Three git passes side by side (threads wait on git processes; all have
+                # ended before the scan forks its workers): the ref-reachable blobs the
+                # object database lacks (a partial clone's promised blobs, or damage), the
+                # listing of every blob, and each blob's path (the ordered walk, kept).
+                with ThreadPoolExecutor(2) as side:
+                    missing_run = side.submit(missing_blobs, git, ["--all"])
+                    listing_run = side.submit(list_all_blobs, git, max_size=self.max_size)
+                    paths = self._blob_paths(git, facts, revisions, kept)
                 try:
-                    missing = missing_blobs(git, ["--all"])
+                    missing = missing_run.result()
                 except GitError as exc:  # commits or trees unreadable: damage, say so
                     errors.append(str(exc))
-                listing = list_all_blobs(git, max_size=self.max_size)
+                listing = listing_run.result()
                 feed, count, total = listing.feed, listing.count, listing.total_bytes
                 too_large, present = listing.too_large, listing.present
                 if listing.unreadable:
@@ -224,7 +237,6 @@ class HistoryScan:
                         f"(damaged object database: {listing.error or 'unknown error'})"
                     )
 
-            paths = self._blob_paths(git, facts, revisions)
             if progress is not None:
                 progress.start(count, total)
             try:
@@ -269,7 +281,7 @@ class HistoryScan:
             if blob_scan.hits:
                 try:
                     findings, attribution = self._attribute(
-                        git, facts, revisions, blob_scan, scanner, present, notes, paths
+                        git, facts, revisions, blob_scan, scanner, present, notes, paths, kept
                     )
                 except GitError as exc:
                     # Commits or trees cannot be read (damaged repository): still report what
@@ -303,16 +315,31 @@ class HistoryScan:
         return ScanResult(tuple(findings), summary)
 
     @staticmethod
-    def _blob_paths(git: Git, facts: RepoFacts, revisions: list[str] | None) -> dict[str, str]:
+    def _blob_paths(
+        git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
+    ) -> dict[str, str]:
         """Each blob's one path ("" for several); empty when history cannot be read (then the
-        attribution step reports why, and every blob is scanned under no path)."""
+        attribution step reports why, and every blob is scanned under no path). The walk is
+        kept for attribution (``_walk``)."""
         try:
             if revisions is not None:
-                return commitlog.blob_paths(git, revisions, use_stdin=False)
+                return commitlog.blob_paths(git, revisions, use_stdin=False, keep=kept)
             starts = sorted(set(facts.tips.values()))
-            return commitlog.blob_paths(git, starts, use_stdin=True) if starts else {}
+            return commitlog.blob_paths(git, starts, use_stdin=True, keep=kept) if starts else {}
         except GitError:
             return {}
+
+    @staticmethod
+    def _walk(
+        git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
+    ) -> Iterator[commitlog.Commit]:
+        """The ordered walk of history: replayed when ``_blob_paths`` kept it whole."""
+        if kept.complete:
+            return kept.replay()
+        if revisions is not None:
+            return commitlog.walk(git, revisions, use_stdin=False)
+        starts = sorted(set(facts.tips.values()))
+        return commitlog.walk(git, starts, use_stdin=True) if starts else iter(())
 
     @staticmethod
     def _messages(
@@ -341,13 +368,10 @@ class HistoryScan:
         present: frozenset[str] | None,
         notes: list[str],
         paths: dict[str, str],
+        kept: commitlog.Kept,
     ) -> tuple[list[Finding], Attribution]:
         hit_blobs = frozenset(blob_scan.hits)
-        if revisions is None:
-            starts = sorted(set(facts.tips.values()))
-            commits = commitlog.walk(git, starts, use_stdin=True) if starts else iter(())
-        else:
-            commits = commitlog.walk(git, revisions, use_stdin=False)
+        commits = self._walk(git, facts, revisions, kept)
         attribution = attribute(
             commits, hit_blobs, head=facts.head, tips=facts.tips, present=present
         )
