@@ -22,9 +22,13 @@ from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
 from scanner.detect.decoding import (
     _B64_SPAN,
+    _JSON_SPAN,
+    _PERCENT_SPAN,
     SpanFinder,
     _after,
+    _json_spans,
     _keyword_before,
+    _percent_spans,
     _runs_after_keywords,
     _runs_at,
 )
@@ -321,3 +325,48 @@ def test_a_dense_group_gives_up_only_for_its_dense_cores() -> None:
     assert found[0] is None  # too dense: finditer
     end = data.index(secret.encode()) + len(secret)
     assert found[1] and set(found[1]) <= {end, end + 1}
+
+
+_SPAN_PIECES = ["a", "Z", "9", "+", "/", "=", "%", "%2F", "%3d", "-", ".", "~", "_", " ", "\n"]
+_SPAN_PIECES += ["\\/", "\\u0041", "\\u00", "\\n", "\\", '"', "é"]
+
+
+def _spans_as_found(found: Iterator[re.Match[str] | None]) -> list[tuple[int, int] | None]:
+    return [None if m is None else m.span() for m in found]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(_SPAN_PIECES), max_size=80),
+    long_runs=st.lists(
+        st.tuples(
+            st.integers(0, 80),
+            st.one_of(
+                st.sampled_from([8191, 8192, 8193, 8207, 8208, 16399]), st.integers(8170, 16500)
+            ),
+        ),
+        max_size=2,
+    ),
+)
+@example(pieces=[" "], long_runs=[(0, 8207)])  # a last piece of 15: no span
+@example(pieces=[" "], long_runs=[(0, 8193)])  # one character too long for a percent span
+@example(pieces=["a"] * 40 + ["\\/"] + ["b"] * 20, long_runs=[(0, 8192 + 15)])
+@example(pieces=["%2F"] * 10, long_runs=[(3, 8200)])
+def test_percent_and_json_spans_are_finditer_over_runs(
+    pieces: list[str], long_runs: list[tuple[int, int]]
+) -> None:
+    # the layers search runs of their characters, not the whole text, and count the spans
+    # that cannot decode without searching them: the same spans, in the same order
+    for at, length in long_runs:
+        pieces = [*pieces[:at], "x" * length, *pieces[at:]]
+    text = "".join(pieces)
+    for found, span, marker in (
+        (_json_spans(text), _JSON_SPAN, "\\"),
+        (_percent_spans(text), _PERCENT_SPAN, "%"),
+    ):
+        got = _spans_as_found(found)
+        expected = list(span.finditer(text))
+        assert len(got) == len(expected)
+        for one, m in zip(got, expected, strict=True):
+            # None: a span skipped unsearched, which holds no marker (it could not decode)
+            assert one == m.span() if one is not None else marker not in m.group()
