@@ -486,3 +486,26 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
     walked = HistoryScan(str(repo.path)).run(detector)
     assert walks == [1]
     assert walked.findings == replayed.findings
+
+
+def test_blob_bytes_cross_a_wide_pipe(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    from scanner.sources import catfile
+
+    getsize = getattr(fcntl, "F_GETPIPE_SZ", None)
+    if getsize is None or int(Path("/proc/sys/fs/pipe-max-size").read_text()) < catfile.PIPE_BYTES:
+        pytest.skip("the kernel does not allow a 1 MiB pipe here")
+    sizes: list[int] = []
+    widen = catfile._widen_pipe
+
+    def seen(pipe: Any) -> None:
+        widen(pipe)
+        sizes.append(fcntl.fcntl(pipe.fileno(), getsize))
+
+    monkeypatch.setattr(catfile, "_widen_pipe", seen)
+    repo.commit({"a.txt": "hello\n"}, "one")
+    git = gitproc.Git(str(repo.path))
+    listing = catfile.list_all_blobs(git, max_size=None)
+    assert [data for _, data in catfile.BlobReader(git, listing.feed)] == [b"hello\n"]
+    assert sizes == [catfile.PIPE_BYTES]

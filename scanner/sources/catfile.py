@@ -15,9 +15,12 @@ instead of answering ``missing``; callers therefore only ever ask for objects kn
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from scanner.errors import GitError
 from scanner.sources.gitproc import Git, Stream, first_line
@@ -127,6 +130,7 @@ class BlobReader:
             answered = 0
             args = [*_BATCH_CONFIG, "cat-file", "--batch", *(["--buffer"] if buffered else [])]
             with self.git.stream(*args, feed=True) as stream:
+                _widen_pipe(stream.stdout)
                 writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)
                 writer.start()
                 readline = stream.stdout.readline
@@ -166,6 +170,20 @@ class BlobReader:
             bad = feed[done : done + line_len - 1].decode("ascii")
             self.errors.append(f"object {bad}: {message}" if bad else message)
             feed = feed[done + line_len :]
+
+
+# Blob bytes cross the pipe from git in 1 MiB steps instead of the kernel's 64 KiB (getmoto/
+# moto: 4.1 GiB read with 0.6 s less CPU between git and keysweep, bench/README.md).
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(pipe: IO[bytes]) -> None:
+    """Ask the kernel for a larger pipe buffer where it allows one (Linux); else leave it."""
+    setsize: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(pipe.fileno(), setsize, PIPE_BYTES)
 
 
 def _write_all(stream: Stream, data: bytes) -> None:
