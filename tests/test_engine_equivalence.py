@@ -237,6 +237,9 @@ B64ISH = "AbcdEfgh12345678/+=" * 2
         max_size=30,
     )
 )
+# a run starting 81 characters after "aws": one too far for the keyword to count
+@example(parts=["aws", " ", *[B64ISH[:15], " "] * 3, *[": "] * 5, B64ISH])
+@example(parts=["aws", *[B64ISH[:15], " "] * 3, *[": "] * 5, B64ISH])  # 80: it counts
 def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
     text = "".join(parts)
     expected = [
@@ -256,8 +259,12 @@ def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
     ]
     assert [m.span() for m in _runs_after_keywords(text, windows, KEYWORDS, low)] == in_windows
     if text.isascii():  # the vectorised pass: run starts from Hyperscan, checked exactly
-        assert [m.span() for m in _runs_at(text, whole, KEYWORDS, _starts(text))] == expected
-        assert [m.span() for m in _runs_at(text, windows, KEYWORDS, _starts(text))] == in_windows
+        starts = _starts(text)
+        for anchored in (False, True):  # anchored: the keyword test is the pattern's
+            found = _runs_at(text, whole, KEYWORDS, starts, anchored=anchored)
+            assert [m.span() for m in found] == expected
+            found = _runs_at(text, windows, KEYWORDS, starts, anchored=anchored)
+            assert [m.span() for m in found] == in_windows
 
 
 _FINDER = SpanFinder(KEYWORDS, lambda _: False)

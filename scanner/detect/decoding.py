@@ -295,7 +295,7 @@ class SpanFinder:
         runs: Iterable[re.Match[str]]
         if run_starts is not None:  # from the vectorised pass (run_start_patterns)
             whole = [(0, len(text))] if positions is None else _after(text, positions)
-            runs = _runs_at(text, whole, keywords, run_starts)
+            runs = _runs_at(text, whole, keywords, run_starts, anchored=True)
         elif positions is not None:
             runs = _runs_after_keywords(text, _after(text, positions), anchors, lowered)
         elif lowered is not None:
@@ -339,10 +339,18 @@ def _keyword_before(text: str, start: int, keywords: Sequence[str]) -> bool:
 
 
 def _runs_at(
-    text: str, windows: Sequence[tuple[int, int]], keywords: Sequence[str], starts: Sequence[int]
+    text: str,
+    windows: Sequence[tuple[int, int]],
+    keywords: Sequence[str],
+    starts: Sequence[int],
+    *,
+    anchored: bool = False,
 ) -> Iterator[re.Match[str]]:
     """Like ``_runs_after_keywords``, given sorted candidate run starts (a superset of the
-    qualifying ones): each is checked exactly as the run-by-run test does."""
+    qualifying ones): each is checked exactly as the run-by-run test does. ``anchored``:
+    the starts come from ``run_start_patterns``, whose every match puts an anchor keyword in
+    the KEYWORD_LOOKBACK characters before the start on its line, so ``_keyword_before``
+    holds already and only the run is checked (tests compare both)."""
     i, n = 0, len(starts)
     for win_start, win_end in windows:
         while i < n and starts[i] < win_start:
@@ -354,7 +362,7 @@ def _runs_at(
             if s < last:
                 continue
             m = _B64_SPAN.match(text, s, win_end)
-            if m is not None and _keyword_before(text, s, keywords):
+            if m is not None and (anchored or _keyword_before(text, s, keywords)):
                 yield m
                 last = m.end()
 

@@ -14,6 +14,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
@@ -253,9 +254,7 @@ class Detector:
         if vector is _NOTHING:
             return []
         text = fragment.text
-        lowered = text.lower()
-        # rare Unicode case changes shift offsets: then no keyword windows
-        positions = _Positions(lowered if len(lowered) == len(text) else None, hits.present)
+        positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
         ends: dict[int, list[int]] | None = None
         own: dict[int, list[int] | None] = {}
@@ -276,12 +275,13 @@ class Detector:
             windows = self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
         run_starts = self._run_starts(ends)
+        # run starts from the vectorised pass already require a keyword before the run
+        searched = run_starts is None
         spans = self._spans.find(
             text,
             encoded_keyword=hits.encoded,
-            # run starts from the vectorised pass already require a keyword before the run
-            keyword_positions=None if run_starts else positions.of(self._gated_keywords),
-            lowered=lowered if len(lowered) == len(text) else None,
+            keyword_positions=positions.of(self._gated_keywords) if searched else None,
+            lowered=positions.low if searched else None,
             present=hits.present,
             run_starts=run_starts,
             signals=hits.signals,
@@ -294,7 +294,7 @@ class Detector:
                         self._collect(view.text, index, view, candidates)
         if not candidates:
             return []
-        markers = self.inline_allow and any(m in lowered for m in INLINE_ALLOW_MARKERS)
+        markers = self.inline_allow and any(m in positions.lowered for m in INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
 
     def _own_ends(self, active: Sequence[int], data: bytes) -> dict[int, list[int] | None]:
@@ -631,12 +631,24 @@ class _Index:
 
 
 class _Positions:
-    """Keyword offsets in one text, computed once per keyword (see scanner.detect.regions)."""
+    """Keyword offsets in one text, computed once per keyword (see scanner.detect.regions),
+    and the text lower-cased, once and only when something asks for it."""
 
-    def __init__(self, low: str | None, present: frozenset[str] | None = None) -> None:
-        self._low = low
+    def __init__(self, text: str, present: frozenset[str] | None = None) -> None:
+        self._text = text
         self._present = present  # keywords the prefilter saw; others need no search
         self._cache: dict[str, list[int] | None] = {}
+
+    @cached_property
+    def lowered(self) -> str:
+        return self._text.lower()
+
+    @cached_property
+    def low(self) -> str | None:
+        """``lowered`` when its offsets are the text's (rare Unicode case changes shift them:
+        then no keyword windows)."""
+        lowered = self.lowered
+        return lowered if len(lowered) == len(self._text) else None
 
     def _absent(self, keyword: str) -> bool:
         # Only ASCII keywords: the prefilter drops non-ASCII characters from its literals.
@@ -644,13 +656,13 @@ class _Positions:
         return present is not None and keyword.isascii() and keyword.lower() not in present
 
     def of(self, keywords: Sequence[str]) -> list[int] | None:
-        if self._low is None:
+        if self.low is None:
             return None
         merged: list[int] = []
         for keyword in keywords:
             if keyword not in self._cache:
                 self._cache[keyword] = (
-                    [] if self._absent(keyword) else keyword_positions(self._low, (keyword,))
+                    [] if self._absent(keyword) else keyword_positions(self.low, (keyword,))
                 )
             found = self._cache[keyword]
             if found is None:
