@@ -5,8 +5,12 @@ the decoding layer yields exactly the runs the run-by-run test yields."""
 
 from __future__ import annotations
 
+import base64
+import codecs
+import itertools
 import random
 import re
+import string
 import sys
 from collections.abc import Iterator
 
@@ -21,6 +25,7 @@ from scanner.detect import Detector
 from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
 from scanner.detect.decoding import (
+    _B64_HEAD,
     _B64_SPAN,
     _JSON_SPAN,
     _PERCENT_SPAN,
@@ -377,3 +382,25 @@ def test_percent_and_json_spans_are_finditer_over_runs(
         for one, m in zip(got, expected, strict=True):
             # None: a span skipped unsearched, which holds no marker (it could not decode)
             assert one == m.span() if one is not None else marker not in m.group()
+
+
+def test_base64_runs_skipped_by_their_head_could_never_decode() -> None:
+    # every two-character head _B64_HEAD refuses starts bytes no UTF-8 text starts with,
+    # whatever follows (so decode_base64 would refuse the run); the rest are all kept
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    refused = 0
+    for first, second in itertools.product(alphabet, repeat=2):
+        prefix = base64.b64decode(first + second + "AA")[:2]
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            decoder.decode(prefix[:1], final=False)
+            decoder.decode(prefix[1:], final=False)
+            valid = True
+        except UnicodeDecodeError:
+            valid = False
+        kept = re.fullmatch(_B64_HEAD, first + second) is not None
+        if not kept:
+            refused += 1
+        # the second byte's low nibble and the next bytes are free: only its high half counts
+        assert kept or not valid, first + second
+    assert refused == 1664
