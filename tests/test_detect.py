@@ -93,6 +93,13 @@ def test_detector_pickles(detector: Detector) -> None:
     clone = pickle.loads(pickle.dumps(detector))
     text = f"aws_secret_access_key = {S}"
     assert [f.secret for f in clone.scan(Fragment.from_text(text))] == [S]
+    if detector._cores.available:  # built databases travel serialized, gates included
+        detector._cores.build()
+        built = pickle.loads(pickle.dumps(detector))
+        assert built._cores.built
+        assert built._cores._gate_dbs.keys() == detector._cores._gate_dbs.keys() != set()
+        assert built._cores._rule_dbs.keys() == detector._cores._rule_dbs.keys()
+        assert [f.secret for f in built.scan(Fragment.from_text(text))] == [S]
 
 
 # ----------------------------------------------------------------------- robustness

@@ -315,11 +315,20 @@ def test_on_demand_cores_scanned_together_report_what_each_reports_alone(
     assert len(on_demand) >= 3
     rng = random.Random(11)
     texts = [text for text, _ in INPUTS if text.isascii()]
-    for _ in range(6):
-        rng.shuffle(texts)
-        data = "\n".join(texts).encode("ascii")
+    gated = [i for i in on_demand if i in cores._gate_dbs]
+    assert {fast.rules[i].id for i in gated} >= {"aws-secret-access-key", "aws-session-token"}
+    closed = 0
+    for round_ in range(6 + len(texts)):
+        if round_ < 6:  # glued: every gate opens
+            rng.shuffle(texts)
+            data = "\n".join(texts).encode("ascii")
+        else:  # one input: most gates stay closed
+            data = texts[round_ - 6].encode("ascii")
         group = rng.sample(on_demand, rng.randint(2, len(on_demand)))
-        assert cores.group_ends(group, data) == {i: cores.rule_ends(i, data) for i in group}
+        # the gates and the shared database change nothing: each core alone, ungated
+        assert cores.group_ends(group, data) == {i: cores._alone(i, data) for i in group}
+        closed += sum(not cores._opens(i, data) for i in gated)
+    assert closed > len(texts)
 
 
 def test_a_dense_group_gives_up_only_for_its_dense_cores() -> None:
