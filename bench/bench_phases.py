@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     timers = Timers()
     timers.count_candidates(engine.Detector)
     timers.wrap(engine.Detector, "wants", "prefilter")
-    for name in ("_core_ends", "_vector_pass", "_own_ends"):
+    for name in ("_vector_pass", "_own_ends"):
         timers.wrap(engine.Detector, name, "match")
     timers.wrap(engine.Detector, "_collect", "confirm")
     timers.wrap(decoding.SpanFinder, "find", "decode")

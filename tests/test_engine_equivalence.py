@@ -413,3 +413,25 @@ def test_base64_runs_skipped_by_their_head_could_never_decode() -> None:
         # the second byte's low nibble and the next bytes are free: only its high half counts
         assert kept or not valid, first + second
     assert refused == 1664
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=60),
+        st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.lists(st.sampled_from(["a", "\r", "\n", "\r\n", "é", "\ufffd", "中"]), max_size=30).map(
+            lambda parts: "".join(parts).encode("utf-8")
+        ),
+    ),
+    bom=st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]),
+)
+@example(raw=b"a\rb\r\nc\r", bom=b"")
+@example(raw=b"caf\xe9 \xc3\xa9\r", bom=b"")  # invalid UTF-8 beside valid
+def test_the_bytes_the_cores_scan_are_one_per_character_of_the_text(raw: bytes, bom: bytes) -> None:
+    # however the raw bytes are spelt, the databases see one byte per character of the text
+    fragment = Fragment(bom + raw, "f.txt")
+    text = fragment.text
+    expected = bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
+    assert as_core_bytes(text) == expected
+    assert engine_module._core_data(Fragment(bom + raw, "f.txt")) == expected

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
-from scanner.detect.corematch import CoreMatcher, as_core_bytes
+from scanner.detect.corematch import CoreMatcher, as_core_bytes, utf8_core_bytes
 from scanner.detect.decoding import SpanFinder, View, build_views
 from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
@@ -31,6 +31,7 @@ from scanner.models import (
     Fragment,
     PairedSecret,
     Severity,
+    bom_of,
     confidence_at_least,
 )
 from scanner.rules import Rule, RuleSet
@@ -62,11 +63,24 @@ class _Candidate:
     line_start: int = 0
 
 
-def _reads_as_itself(raw: bytes) -> bool:
-    """``raw`` is ASCII and decodes to the same characters (no lone CR, which reads as LF)."""
-    if not raw.isascii():
-        return False
-    return b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n")
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _core_data(fragment: Fragment) -> bytes:
+    """What the core databases scan for ``fragment``: one byte per character of its text
+    (``as_core_bytes``), from the raw bytes wherever they give exactly that: ASCII, or valid
+    UTF-8 without a byte-order mark; a lone CR reads as LF, as in the text (decode_bytes).
+    ASCII is never decoded."""
+    raw = fragment.raw
+    if raw.isascii():
+        data = raw
+    elif bom_of(raw) is None and "\ufffd" not in fragment.text:
+        data = utf8_core_bytes(raw)  # decoding replaced nothing: the bytes were valid UTF-8
+    else:
+        return as_core_bytes(fragment.text)
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        data = _LONE_CR.sub(b"\n", data)
+    return data
 
 
 def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -90,7 +104,7 @@ def _window(text: str, start: int, lines_before: int) -> str:
 
 # Core match ends of the main database (None: too dense) and of the active on-demand rules.
 _Ends = tuple[dict[int, list[int]] | None, dict[int, list[int] | None]]
-_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (compared by identity)
+_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (its dict compared by identity)
 
 
 class Detector:
@@ -190,16 +204,6 @@ class Detector:
         cores.build()
         return True
 
-    def _core_ends(
-        self, fragment: Fragment, text: str
-    ) -> tuple[dict[int, list[int]] | None, bytes]:
-        """Core match ends per rule index (None: use plain ``finditer`` for this text), and
-        the bytes the core databases scan (offsets are character offsets of ``text``).
-        Call only when ``_cores_ready``."""
-        raw = fragment.raw
-        data = raw if _reads_as_itself(raw) else as_core_bytes(text)
-        return self._cores.ends(data), data
-
     def _path_rules(self, path: str) -> list[int]:
         """The keyword-less rules that apply at ``path`` (all of them when it is unknown)."""
         return [i for i in self._path_gated if self.rules[i].applies_to(path)]
@@ -250,19 +254,12 @@ class Detector:
         if not active:
             return []
         ready = self._cores_ready(len(fragment.raw))
-        vector = self._vector_pass(fragment.raw, hits, active) if ready else None
-        if vector is _NOTHING:
+        ends, own = self._vector_pass(fragment, hits, active) if ready else (None, {})
+        if ends is _NOTHING[0]:
             return []
         text = fragment.text
         positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
-        ends: dict[int, list[int]] | None = None
-        own: dict[int, list[int] | None] = {}
-        if vector is not None:
-            ends, own = vector
-        elif ready:
-            ends, data = self._core_ends(fragment, text)
-            own = self._own_ends(active, data) if ends is not None else {}
         for index in active:
             rule_ends = ends
             if ends is not None and self._cores.on_demand(index):
@@ -305,20 +302,19 @@ class Detector:
             compile_new=self._core_bytes >= CORE_DB_AFTER_BYTES,
         )
 
-    def _vector_pass(self, raw: bytes, hits: KeywordHits, active: Sequence[int]) -> _Ends | None:
-        """The core scans of ``raw`` before it is decoded, when its bytes are exactly what
-        the core databases would scan (``_reads_as_itself``). ``_NOTHING`` when
-        they say the text holds nothing: no active rule's core matched, no base64 run
-        follows a keyword, no encoded keyword or decoding trigger. Then the text is never
-        decoded, lowered or searched in Python (on moto's history, half of the bytes that
-        pass the keyword prefilter). None: not decided here."""
+    def _vector_pass(self, fragment: Fragment, hits: KeywordHits, active: Sequence[int]) -> _Ends:
+        """The core scans of a fragment (``_core_data``: an ASCII text is not decoded for
+        them). ``_NOTHING`` when they say the text holds nothing: no active rule's core
+        matched, no base64 run follows a keyword, no encoded keyword or decoding trigger;
+        then the text is never decoded, lowered or searched in Python (on moto's history,
+        half of the bytes that pass the keyword prefilter). Main ends None: matches too
+        dense, every rule uses ``finditer``."""
         cores = self._cores
-        if not _reads_as_itself(raw):
-            return None
-        ends = cores.ends(raw)
+        data = _core_data(fragment)
+        ends = cores.ends(data)
         if ends is None:
-            return None
-        own = self._own_ends(active, raw)
+            return None, {}
+        own = self._own_ends(active, data)
         vector: _Ends = (ends, own)
         if hits.encoded or hits.signals is None or hits.signals:
             return vector
