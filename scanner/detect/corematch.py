@@ -309,9 +309,11 @@ class CoreMatcher:
     ``ends(data)`` scans ASCII bytes once with the main database and returns, per regex
     index, the sorted end offsets of core matches; ``finditer`` then confirms them. The cores
     of ``on_demand`` regexes stay out of the main database, each in a database of its own
-    that ``rule_ends`` runs only when asked: a context-gated rule is searched near its
-    keywords, and most texts have none of them (a bare 30-character class core in the main
-    database cost every byte of every text its scan time). ``available`` is False without
+    that ``rule_ends``/``group_ends`` run only when asked: a context-gated rule is searched
+    near its keywords, and most texts have none of them (a bare 30-character class core in
+    the main database cost every byte of every text its scan time). Each such core with
+    consumed boundaries sits behind a gate (``_gate_of``), and the cores of one text whose
+    gates open scan together. ``available`` is False without
     Hyperscan (or when no core compiled). A built database pickles serialized (``hs.dumpb``).
     """
 

@@ -104,7 +104,8 @@ def _window(text: str, start: int, lines_before: int) -> str:
 
 # Core match ends of the main database (None: too dense) and of the active on-demand rules.
 _Ends = tuple[dict[int, list[int]] | None, dict[int, list[int] | None]]
-_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (its dict compared by identity)
+_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (compared by identity)
+_NO_CORES: _Ends = (None, {})  # no core databases (yet): every rule uses ``finditer``
 
 
 class Detector:
@@ -254,9 +255,10 @@ class Detector:
         if not active:
             return []
         ready = self._cores_ready(len(fragment.raw))
-        ends, own = self._vector_pass(fragment, hits, active) if ready else (None, {})
-        if ends is _NOTHING[0]:
+        vector = self._vector_pass(fragment, hits, active) if ready else _NO_CORES
+        if vector is _NOTHING:
             return []
+        ends, own = vector
         text = fragment.text
         positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
@@ -313,7 +315,7 @@ class Detector:
         data = _core_data(fragment)
         ends = cores.ends(data)
         if ends is None:
-            return None, {}
+            return _NO_CORES
         own = self._own_ends(active, data)
         vector: _Ends = (ends, own)
         if hits.encoded or hits.signals is None or hits.signals:
