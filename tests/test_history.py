@@ -468,7 +468,11 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
         kept = commitlog.Kept(file)
         paths = commitlog.blob_paths(git, starts, use_stdin=True, keep=kept)
         assert kept.complete
-        assert paths == commitlog.blob_paths(git, starts, use_stdin=True)  # unordered pass
+        assert paths == commitlog.blob_paths(git, starts, use_stdin=True)  # kept or not
+        assert {blob for blob, path in paths.items() if path == "a.env"} == {
+            repo.git("rev-parse", "HEAD~2:a.env").strip(),
+            repo.git("rev-parse", "HEAD~1:a.env").strip(),
+        }
         assert list(kept.replay()) == list(commitlog.walk(git, starts, use_stdin=True))
 
     walks: list[int] = []

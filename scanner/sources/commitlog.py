@@ -115,13 +115,11 @@ def blob_paths(
     git: Git, revisions: Sequence[str], *, use_stdin: bool, keep: Kept | None = None
 ) -> dict[str, str]:
     """The path of every blob the commits of ``revisions`` put somewhere, ``""`` for a blob
-    found at several paths, from one ``git log --raw`` pass before the blob scan, so that a
-    blob seen at one path is scanned once, under that path, exactly as the findings will be
-    reported. Unordered (git's fastest) by default; with ``keep``, the ordered walk of
-    ``walk``, kept for ``Kept.replay``."""
-    args = _WALK_ARGS if keep is not None else (*_LOG_FLAGS, *_RAW_FLAGS, "--format=")
+    found at several paths, from the ``walk`` pass before the blob scan, so that a blob seen
+    at one path is scanned once, under that path, exactly as the findings will be reported.
+    With ``keep``, the walk is kept for ``Kept.replay``."""
     what = "cannot read history"
-    tokens = log_tokens(git, args, revisions, use_stdin=use_stdin, what=what, keep=keep)
+    tokens = log_tokens(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what=what, keep=keep)
     paths: dict[str, str] = {}
     interned: dict[bytes, str] = {}
     try:
