@@ -303,6 +303,10 @@ BYTES_PER_HIT = 64
 MAX_GROUPS = 32
 
 
+# ``_compile`` arguments: expressions, ids, flags.
+_Spec = tuple[list[bytes], list[int], list[int]]
+
+
 class CoreMatcher:
     """Hyperscan databases for the cores of ``regexes`` (built on first use).
 
@@ -391,15 +395,15 @@ class CoreMatcher:
         if hs is None:
             self._built = False
             return
+
+        def loaded(blob: bytes) -> tuple[Any, Any]:
+            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+            return db, hs.Scratch(db)
+
         if serialized is not None:
-            self._db = hs.loadb(serialized, hs.HS_MODE_BLOCK)
-            self._scratch = hs.Scratch(self._db)
-        for index, blob in rules.items():
-            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
-            self._rule_dbs[index] = (db, hs.Scratch(db))
-        for index, blob in gates.items():
-            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
-            self._gate_dbs[index] = (db, hs.Scratch(db))
+            self._db, self._scratch = loaded(serialized)
+        self._rule_dbs = {index: loaded(blob) for index, blob in rules.items()}
+        self._gate_dbs = {index: loaded(blob) for index, blob in gates.items()}
 
     @property
     def available(self) -> bool:
@@ -421,7 +425,7 @@ class CoreMatcher:
             return
         self._built = True
         for index in sorted(self._on_demand & self.cores.keys()):
-            compiled = self._compile([self.cores[index].pattern], [index])
+            compiled = self._compile(*self._alone_spec(index))
             if compiled is None:
                 del self.cores[index]
                 self.fallback_reasons[index] = "Hyperscan cannot compile its core"
@@ -432,25 +436,24 @@ class CoreMatcher:
                 compiled = self._compile(*gate)
                 if compiled is not None:
                     self._gate_dbs[index] = compiled
-        main = {i: core for i, core in self.cores.items() if i not in self._rule_dbs}
-        ids = sorted(main)
-        first = len(self._regexes)
-        extra_ids = list(range(first, first + len(self._extra)))
-        expressions = [main[i].pattern for i in ids] + list(self._extra)
-        if expressions and self._keep(self._compile(expressions, ids + extra_ids)):
+        spec = self._main_spec()
+        if spec[0] and self._keep(self._compile(*spec)):
             self.extra_compiled = bool(self._extra)
             return
-        for index in ids:
-            if self._compile([main[index].pattern], [index]) is None:
+        main = {i: core for i, core in self.cores.items() if i not in self._rule_dbs}
+        for index in sorted(main):
+            if self._compile(*self._alone_spec(index)) is None:
                 del self.cores[index], main[index]
                 self.fallback_reasons[index] = "Hyperscan cannot compile its core"
         ids = sorted(main)
         expressions = [main[i].pattern for i in ids]
-        if self._extra and self._compile(list(self._extra), extra_ids) is not None:
+        first = len(self._regexes)
+        extra_ids = list(range(first, first + len(self._extra)))
+        if self._extra and self._compile(self._extra, extra_ids, [0] * len(extra_ids)):
             expressions += self._extra
             ids += extra_ids
             self.extra_compiled = True
-        if expressions and not self._keep(self._compile(expressions, ids)):
+        if expressions and not self._keep(self._compile(expressions, ids, [0] * len(ids))):
             # Each compiles alone but not together (a size limit): these rules use finditer.
             for index in main:
                 self.fallback_reasons[index] = "the Hyperscan rule database did not compile"
@@ -462,25 +465,34 @@ class CoreMatcher:
         milliseconds); True when built."""
         if self._built:
             return True
-        if self._hs is None:
-            return False
-        main = [i for i in sorted(self.cores) if i not in self._on_demand]
-        first = len(self._regexes)
-        on_demand = sorted(self._on_demand & self.cores.keys())
-        wanted = [([self.cores[i].pattern], [i], [0]) for i in on_demand]
-        wanted += [gate for gate in map(self._gate_of, on_demand) if gate is not None]
-        expressions = [self.cores[i].pattern for i in main] + list(self._extra)
-        if expressions:
-            ids = main + list(range(first, first + len(self._extra)))
-            wanted.append((expressions, ids, [0] * len(ids)))
         hs = self._hs
-        for exprs, ids, flags in wanted:
-            if not dbcache.holds(dbcache.key(hs, hs.HS_MODE_BLOCK, exprs, ids, flags)):
-                return False
+        if hs is None:
+            return False
+        on_demand = sorted(self._on_demand & self.cores.keys())
+        wanted = [self._alone_spec(i) for i in on_demand]
+        wanted += [gate for gate in map(self._gate_of, on_demand) if gate is not None]
+        main = self._main_spec()
+        if main[0]:
+            wanted.append(main)
+        if not all(dbcache.holds_compiled(hs, *spec) for spec in wanted):
+            return False
         self.build()
         return True
 
-    def _gate_of(self, index: int) -> tuple[list[bytes], list[int], list[int]] | None:
+    def _alone_spec(self, index: int) -> _Spec:
+        """``_compile`` arguments for the core of ``index`` alone."""
+        return [self.cores[index].pattern], [index], [0]
+
+    def _main_spec(self) -> _Spec:
+        """``_compile`` arguments for the main database: every core not on demand, then the
+        extra patterns."""
+        ids = [i for i in sorted(self.cores) if i not in self._on_demand]
+        first = len(self._regexes)
+        ids += range(first, first + len(self._extra))
+        expressions = [self.cores[i].pattern for i in ids if i < first] + list(self._extra)
+        return expressions, ids, [0] * len(ids)
+
+    def _gate_of(self, index: int) -> _Spec | None:
         """The gate of an on-demand core, as ``_compile`` arguments: only a core whose
         boundaries are consumed has one. Measured per file of moto's HEAD (105 MB): the AWS
         secret core scans in 0.149 s, its gate (a bare 40-character class) in 0.019 s, and it
@@ -504,31 +516,15 @@ class CoreMatcher:
         return False
 
     def _compile(
-        self,
-        expressions: Sequence[bytes],
-        ids: Sequence[int],
-        flags: Sequence[int] | None = None,
-        *,
-        cached_only: bool = False,
+        self, expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]
     ) -> tuple[Any, Any] | None:
-        """One database of ``expressions`` and its scratch; None if it does not compile
-        (or, with ``cached_only``, is not in the disk cache)."""
+        """One database (``dbcache.compiled``) and its scratch; None if it does not compile."""
         hs = self._hs
         assert hs is not None
-        flags = [0] * len(ids) if flags is None else list(flags)
-        name = dbcache.key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
-        db = dbcache.load(hs, name)
-        if db is None and cached_only:
+        try:
+            db = dbcache.compiled(hs, expressions, ids, flags)
+        except hs.error:
             return None
-        if db is None:
-            db = hs.Database(mode=hs.HS_MODE_BLOCK)
-            try:
-                db.compile(
-                    expressions=list(expressions), ids=list(ids), elements=len(ids), flags=flags
-                )
-            except hs.error:
-                return None
-            dbcache.store(hs, name, db)
         return db, hs.Scratch(db)
 
     def _keep(self, compiled: tuple[Any, Any] | None) -> bool:
@@ -576,8 +572,8 @@ class CoreMatcher:
     ) -> dict[int, list[int] | None]:
         """``rule_ends`` of several on-demand cores. Each gate first (``_gate_of``); the
         cores whose gate opened then scan together, in one database holding them all (built
-        on first use for that set, at most MAX_GROUPS sets; with ``compile_new=False`` only
-        from the disk cache). Measured on moto: the two AWS secret cores took 0.163 s per
+        on first use for that set, at most MAX_GROUPS sets; with ``compile_new=False`` each
+        scans alone until then). Measured on moto: the two AWS secret cores took 0.163 s per
         60 MB in two scans, 0.089 s in one."""
         self.build()
         out: dict[int, list[int] | None] = {i: [] for i in indices if not self._opens(i, data)}
@@ -586,11 +582,9 @@ class CoreMatcher:
         if len(key) > 1:
             compiled = self._group_dbs.get(key)
             known = key in self._group_dbs or len(self._group_dbs) >= MAX_GROUPS
-            if compiled is None and not known:
+            if compiled is None and not known and compile_new:
                 patterns = [self.cores[i].pattern for i in key]
-                compiled = self._compile(patterns, key, cached_only=not compile_new)
-                if compiled is not None or compile_new:
-                    self._group_dbs[key] = compiled
+                self._group_dbs[key] = compiled = self._compile(patterns, key, [0] * len(key))
         found = None if compiled is None else self._scan(compiled[0], compiled[1], data)
         if found is None:  # one core, no database, or too dense together: each alone
             out.update((index, self._alone(index, data)) for index in key)

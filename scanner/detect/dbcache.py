@@ -87,6 +87,29 @@ def load(hs: Any, name: str) -> Any | None:
         return None
 
 
+def compiled(
+    hs: Any, expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]
+) -> Any:
+    """The block-mode database of exactly these inputs: loaded from the cache, else compiled
+    (``hs.error`` propagates) and kept."""
+    name = key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
+    db = load(hs, name)
+    if db is None:
+        db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        db.compile(
+            expressions=list(expressions), ids=list(ids), elements=len(ids), flags=list(flags)
+        )
+        store(hs, name, db)
+    return db
+
+
+def holds_compiled(
+    hs: Any, expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]
+) -> bool:
+    """Whether ``compiled`` of these inputs would load from the cache (``holds``)."""
+    return holds(key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags))
+
+
 def store(hs: Any, name: str, db: Any) -> None:
     """Keep ``db`` as ``name``; never fails (a cache that cannot be written is no cache)."""
     directory = cache_dir()

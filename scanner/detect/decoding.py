@@ -56,8 +56,8 @@ _JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
 # UTF-8 text, so its first byte is ASCII (first character A-f) or a lead byte (w-z, 0-9), never
 # 0x80-0xBF or 0xF8-0xFF (g-v, +, /); after an ASCII byte, the second byte is ASCII or a lead
 # byte too, never a continuation byte (second character I-L, Y-b, o-r, 4-7). Runs that start
-# otherwise are never spans: in getmoto/moto's history, 70 % of the runs after keywords
-# ("com/cloudsearch/", "OptionGroupOptions"), all of which failed to decode.
+# otherwise are never spans: in getmoto/moto's history the first character alone ruled out a
+# third of the runs tried after keywords ("com/cloudsearch/"), and 48 of 61,772 decoded.
 _B64_HEAD = r"(?:[A-Za-f][A-HM-Xc-ns-z0-38-9+/]|[w-z0-9][A-Za-z0-9+/])"
 # (The run-start patterns for Hyperscan test the first character only: the alternation cost
 # its scan half as much again. ``_runs_at`` still matches each start with ``_B64_SPAN``.)

@@ -183,13 +183,7 @@ class Prefilter:
             flags = [single | (0 if lit.encoded else caseless) for lit in self._literals]
             flags += [single | (caseless if nocase else 0) for _, _, nocase in SIGNALS]
             ids = list(range(len(expressions)))
-            name = dbcache.key(hs, hs.HS_MODE_BLOCK, expressions, ids, flags)
-            db = dbcache.load(hs, name)
-            if db is None:
-                db = hs.Database(mode=hs.HS_MODE_BLOCK)
-                db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-                dbcache.store(hs, name, db)
-            self._hs, self._db = hs, db
+            self._hs, self._db = hs, dbcache.compiled(hs, expressions, ids, flags)
         self.backend = "hyperscan" if self._db is not None else "python"
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -315,41 +315,39 @@ class HistoryScan:
         return ScanResult(tuple(findings), summary)
 
     @staticmethod
+    def _read(facts: RepoFacts, revisions: list[str] | None) -> tuple[list[str], bool]:
+        """What the history passes read, and whether the whole history: every ref's tip (on
+        standard input, there may be thousands), or the ``--since`` range."""
+        if revisions is not None:
+            return revisions, False
+        return sorted(set(facts.tips.values())), True
+
     def _blob_paths(
-        git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
+        self, git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
     ) -> dict[str, str]:
         """Each blob's one path ("" for several); empty when history cannot be read (then the
         attribution step reports why, and every blob is scanned under no path). The walk is
         kept for attribution (``_walk``)."""
+        read, whole = self._read(facts, revisions)
         try:
-            if revisions is not None:
-                return commitlog.blob_paths(git, revisions, use_stdin=False, keep=kept)
-            starts = sorted(set(facts.tips.values()))
-            return commitlog.blob_paths(git, starts, use_stdin=True, keep=kept) if starts else {}
+            return commitlog.blob_paths(git, read, use_stdin=whole, keep=kept) if read else {}
         except GitError:
             return {}
 
-    @staticmethod
     def _walk(
-        git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
+        self, git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
     ) -> Iterator[commitlog.Commit]:
         """The ordered walk of history: replayed when ``_blob_paths`` kept it whole."""
         if kept.complete:
             return kept.replay()
-        if revisions is not None:
-            return commitlog.walk(git, revisions, use_stdin=False)
-        starts = sorted(set(facts.tips.values()))
-        return commitlog.walk(git, starts, use_stdin=True) if starts else iter(())
+        read, whole = self._read(facts, revisions)
+        return commitlog.walk(git, read, use_stdin=whole) if read else iter(())
 
-    @staticmethod
     def _messages(
-        git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: FragmentScanner
+        self, git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: FragmentScanner
     ) -> list[Finding]:
-        if revisions is None:
-            starts = sorted(set(facts.tips.values()))
-            found, _, _ = scan_messages(git, scanner, starts, use_stdin=True, tags=True)
-        else:
-            found, _, _ = scan_messages(git, scanner, revisions, use_stdin=False, tags=False)
+        read, whole = self._read(facts, revisions)
+        found, _, _ = scan_messages(git, scanner, read, use_stdin=whole, tags=whole)
         return found
 
     @staticmethod
