@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import functools
 import itertools
 import random
 import re
@@ -92,6 +93,27 @@ def test_corpus_and_examples_give_the_same_findings(engines: tuple[Detector, Det
         found += len(got)
     assert found > 60
     assert fast._cores.built  # the Hyperscan path really ran
+
+
+def test_a_few_run_ends_are_confirmed_without_keyword_windows(
+    engines: tuple[Detector, Detector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, pure = engines
+    near, far = secret_key("near"), secret_key("far")
+    filler = "".join(f"value_{i} = {i}\n" for i in range(200))
+    text = f"aws_secret_access_key = {near}\n{filler}unrelated = {far}\n"
+    index = next(i for i, r in enumerate(fast.rules) if r.id == "aws-secret-access-key")
+    assert fast._cores.is_run(index)
+    asked: list[int] = []
+    windows = fast._windows
+    monkeypatch.setattr(fast, "_windows", lambda t, p, i: asked.append(i) or windows(t, p, i))
+    got = fast.scan(Fragment.from_text(text, "settings.py"))
+    assert [f.secret for f in got if f.rule_id == "aws-secret-access-key"] == [near]
+    assert got == pure.scan(Fragment.from_text(text, "settings.py"))
+    assert index not in asked  # two run ends: no keyword search
+    # rules of named files scan their core only where they apply
+    pgpass = next(i for i, r in enumerate(fast.rules) if r.id == "pgpass-password")
+    assert fast._cores.on_demand(pgpass)
 
 
 def test_same_findings_when_inputs_are_glued_together(engines: tuple[Detector, Detector]) -> None:
@@ -306,7 +328,13 @@ def test_the_pure_prefilter_sees_exactly_the_keywords_present(text: str) -> None
     assert (fast.rules, fast.present) == (pure.rules, pure.present)
 
 
-def test_on_demand_cores_scanned_together_report_what_each_reports_alone(
+def _confirmed(cores: CoreMatcher, index: int, text: str, ends: list[int] | None) -> list:
+    regex = cores._regexes[index]
+    found = regex.finditer(text) if ends is None else cores.finditer(index, text, ends)
+    return [m.span() for m in found]
+
+
+def test_on_demand_cores_scanned_together_confirm_what_each_confirms_alone(
     engines: tuple[Detector, Detector],
 ) -> None:
     fast, _ = engines
@@ -316,19 +344,84 @@ def test_on_demand_cores_scanned_together_report_what_each_reports_alone(
     rng = random.Random(11)
     texts = [text for text, _ in INPUTS if text.isascii()]
     gated = [i for i in on_demand if i in cores._gate_dbs]
-    assert {fast.rules[i].id for i in gated} >= {"aws-secret-access-key", "aws-session-token"}
+    runs = [i for i in on_demand if i in cores._run_dbs]
+    assert {fast.rules[i].id for i in gated} >= {"aws-session-token"}
+    assert {fast.rules[i].id for i in runs} >= {"aws-secret-access-key", "cohere-api-key"}
     closed = 0
     for round_ in range(6 + len(texts)):
         if round_ < 6:  # glued: every gate opens
             rng.shuffle(texts)
-            data = "\n".join(texts).encode("ascii")
+            text = "\n".join(texts)
         else:  # one input: most gates stay closed
-            data = texts[round_ - 6].encode("ascii")
+            text = texts[round_ - 6]
+        data = text.encode("ascii")
         group = rng.sample(on_demand, rng.randint(2, len(on_demand)))
-        # the gates and the shared database change nothing: each core alone, ungated
-        assert cores.group_ends(group, data) == {i: cores._alone(i, data) for i in group}
+        # the gates, the run patterns and the shared database change nothing: each core
+        # alone and ungated finds the same places
+        together = cores.group_ends(group, data)
+        for i in group:
+            alone = _confirmed(cores, i, text, cores._alone(i, data))
+            assert _confirmed(cores, i, text, together[i]) == alone
+            if i not in runs:
+                assert together[i] == cores._alone(i, data)
         closed += sum(not cores._opens(i, data) for i in gated)
     assert closed > len(texts)
+
+
+@functools.cache
+def _run_matcher() -> tuple[CoreMatcher, list[re.Pattern[str]]]:
+    ids = ["aws-secret-access-key", "cohere-api-key", "alibaba-access-key-secret"]
+    ids.append("ibm-cloud-api-key")
+    regexes = [next(r for r in RULES if r.id == rule_id).regex for rule_id in ids]
+    matcher = CoreMatcher(regexes, use_hyperscan=True, on_demand=range(len(ids)))
+    matcher.build()
+    return matcher, regexes
+
+
+_RUN_PIECES = ["A", "b", "7", "+", "/", "=", "-", "_", " ", "\\", "n", "\\n", '"', "\n", "é"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.sampled_from(_RUN_PIECES), st.integers(1, 46)), min_size=1, max_size=12
+    )
+)
+@example(pieces=[("\\n", 1), ("A", 40)])  # an escape before the secret: a run of 41
+@example(pieces=[(" ", 1), ("A", 40), ("=", 1)])
+@example(pieces=[("A", 41)])  # one too long: no match
+@example(pieces=[("A", 30), ("-", 1), ("b", 14)])
+def test_run_ends_confirm_exactly_what_the_cores_confirm(pieces: list[tuple[str, int]]) -> None:
+    text = "".join(piece * count for piece, count in pieces)
+    matcher, regexes = _run_matcher()
+    data = as_core_bytes(text)
+    for index in range(len(regexes)):
+        assert matcher.cores[index].run is not None
+        ends = matcher._run_ends(index, data)
+        assert ends is not None
+        expected = [m.span() for m in regexes[index].finditer(text)]
+        assert _confirmed(matcher, index, text, ends) == expected
+        # a run end is only kept when a full match could end there
+        assert len(ends) <= len(data) // matcher.cores[index].run.shortest
+
+
+def test_run_shape_is_only_taken_where_the_run_ends_every_match() -> None:
+    shaped = {
+        r"(?<![a-z])[a-z]{8}(?![a-z])": (8, 8),
+        r"(?<![a-z0-9])[a-z]{8}(?![a-z])": (8, 8),
+        r"(?:(?<![a-z])|(?<=\\[nrt]))[a-z]{8}(?![a-z])": (8, 9),
+        r"[a-z]{8}(?:[a-z]{4})?(?![a-z0-9])": (8, 1 << 62),
+    }
+    for pattern, (shortest, longest) in shaped.items():
+        run = core_of(re.compile(pattern)).run
+        assert run is not None and (run.shortest, run.longest) == (shortest, longest), pattern
+    for pattern in (
+        r"(?<![a-z])[a-z]{8}(?![a-y])",  # the lookahead lets a run go on past the match
+        r"(?<![a-z])[a-z]{8}[0-9](?![a-z0-9])",  # two classes
+        r"(?<![a-z])[a-z]{8}",  # no lookahead
+        r"(?<![a-zé])[a-zé]{8}(?![a-zé])",  # non-ASCII characters all read as one byte
+    ):
+        assert core_of(re.compile(pattern)).run is None, pattern
 
 
 def test_a_dense_group_gives_up_only_for_its_dense_cores() -> None:
