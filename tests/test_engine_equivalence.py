@@ -480,8 +480,11 @@ def test_percent_and_json_spans_are_finditer_over_runs(
     ):
         got = _spans_as_found(found)
         expected = list(span.finditer(text))
-        assert len(got) == len(expected)
-        for one, m in zip(got, expected, strict=True):
+        # the spans after the last one with a marker may be left out: none of them decodes,
+        # and they come after every span that does (they only count towards the cap)
+        assert len(got) <= len(expected)
+        assert all(marker not in m.group() for m in expected[len(got) :])
+        for one, m in zip(got, expected[: len(got)], strict=True):
             # None: a span skipped unsearched, which holds no marker (it could not decode)
             assert one == m.span() if one is not None else marker not in m.group()
 

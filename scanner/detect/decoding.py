@@ -313,22 +313,34 @@ class SpanFinder:
 
 def _percent_spans(text: str) -> Iterator[re.Match[str] | None]:
     """``_PERCENT_SPAN.finditer(text)``, with None for the spans without "%" (``decode_percent``
-    refuses them). The span's lookarounds make it a whole run of at most _MAX_SPAN
-    characters."""
+    refuses them), up to the last span with one (the rest could only count towards
+    MAX_SPANS_PER_LAYER, after every span that decodes). The span's lookarounds make it a
+    whole run of at most _MAX_SPAN characters."""
+    marker = text.find("%")  # the first "%" at or after the current run's start
     for run in _PERCENT_RUN.finditer(text):
         start, end = run.span()
+        if marker < start:
+            marker = text.find("%", start)
+        if marker < 0:
+            return  # no "%" left: the spans to come would only count
         if end - start > _MAX_SPAN:
             continue
-        yield run if text.find("%", start, end) >= 0 else None
+        yield run if marker < end else None
 
 
 def _json_spans(text: str) -> Iterator[re.Match[str] | None]:
     """``_JSON_SPAN.finditer(text)``, with None for the spans without a backslash
-    (``decode_json_escapes`` refuses them): in a run without one, the spans are its
-    consecutive pieces of _MAX_SPAN characters, the last one if it has at least 16."""
+    (``decode_json_escapes`` refuses them), up to the last run with one: in a run without
+    one, the spans are its consecutive pieces of _MAX_SPAN characters, the last one if it has
+    at least 16."""
+    marker = text.find("\\")  # the first backslash at or after the current run's start
     for run in _JSON_RUN.finditer(text):
         start, end = run.span()
-        if text.find("\\", start, end) >= 0:
+        if marker < start:
+            marker = text.find("\\", start)
+        if marker < 0:
+            return  # no backslash left: the spans to come would only count
+        if marker < end:
             yield from _JSON_SPAN.finditer(text, start, end)
         else:
             length = end - start
