@@ -37,6 +37,8 @@ from scanner.detect.decoding import (
     _percent_spans,
     _runs_after_keywords,
     _runs_at,
+    any_run_decodes,
+    decode_base64,
 )
 from scanner.detect.prefilter import Prefilter
 from scanner.models import Fragment
@@ -487,6 +489,30 @@ def test_percent_and_json_spans_are_finditer_over_runs(
         for one, m in zip(got, expected[: len(got)], strict=True):
             # None: a span skipped unsearched, which holds no marker (it could not decode)
             assert one == m.span() if one is not None else marker not in m.group()
+
+
+_DECODABLE = base64.b64encode(b"aws_secret_access_key=not-a-real-one").decode()
+_RUN_TEXT_PIECES = [_DECODABLE, _DECODABLE[:20], "QUJDRA", "+/+/", "==", "=", " ", "é", "\n"]
+_RUN_TEXT_PIECES += ["Zm9vYmFyYmF6cXV4cXV1eA", "////////////////////", "aGVsbG8gd29ybGQgaGVsbG8"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_RUN_TEXT_PIECES), max_size=10), data=st.data())
+@example(pieces=["é", _DECODABLE], data=None)  # a non-ASCII character just before the run
+@example(pieces=[_DECODABLE, "é"], data=None)
+def test_runs_decode_on_the_core_bytes_as_in_the_text(
+    pieces: list[str], data: st.DataObject | None
+) -> None:
+    text = "".join(pieces)
+    if data is None:
+        starts = list(range(len(text)))
+    else:
+        starts = sorted(set(data.draw(st.lists(st.integers(0, max(0, len(text) - 1))))))
+    in_text = any(
+        decode_base64(m.group()) is not None
+        for m in _runs_at(text, [(0, len(text))], (), starts, anchored=True)
+    )
+    assert any_run_decodes(as_core_bytes(text), starts) == in_text
 
 
 def test_base64_runs_skipped_by_their_head_could_never_decode() -> None:

@@ -64,6 +64,7 @@ _B64_HEAD = r"(?:[A-Za-f][A-HM-Xc-ns-z0-38-9+/]|[w-z0-9][A-Za-z0-9+/])"
 _B64_SPAN = re.compile(
     rf"(?<![A-Za-z0-9+/]){_B64_HEAD}[A-Za-z0-9+/]{{14,8190}}={{0,2}}(?![A-Za-z0-9+/=])"
 )
+_B64_SPAN_BYTES = re.compile(_B64_SPAN.pattern.encode("ascii"))
 _NEVER = 1 << 62  # an offset past any text
 _B64_RUN = re.compile(rf"(?<![A-Za-z0-9+/]){_B64_HEAD}[A-Za-z0-9+/]{{14}}")  # a span's start
 # The header and payload of a JWT (header.payload.signature, base64url, both JSON objects so
@@ -381,6 +382,25 @@ def _runs_at(
             if m is not None and (anchored or _keyword_before(text, s, keywords)):
                 yield m
                 last = m.end()
+
+
+def any_run_decodes(data: bytes, starts: Sequence[int]) -> bool:
+    """Whether a base64 run the vectorised pass reported (``starts``, as for ``_runs_at``)
+    decodes (``decode_base64``). ``data`` holds one byte per character of the text, every
+    non-ASCII character a byte outside the base64 alphabet (the core databases' bytes), so a
+    run matches there exactly where it matches in the text. When none decodes, the
+    keyword-triggered base64 layer finds nothing: the text need not be decoded to know it."""
+    last = 0
+    for start in starts:
+        if start < last:
+            continue
+        m = _B64_SPAN_BYTES.match(data, start)
+        if m is None:
+            continue
+        last = m.end()
+        if decode_base64(m.group(0).decode("ascii")) is not None:
+            return True
+    return False
 
 
 def _runs_after_keywords(

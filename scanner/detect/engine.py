@@ -19,7 +19,7 @@ from functools import cached_property
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
 from scanner.detect.corematch import CoreMatcher, as_core_bytes, utf8_core_bytes
-from scanner.detect.decoding import SpanFinder, View, build_views
+from scanner.detect.decoding import SpanFinder, View, any_run_decodes, build_views
 from scanner.detect.prefilter import KeywordHits, Prefilter
 from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_windows
 from scanner.entropy import shannon_entropy
@@ -331,10 +331,12 @@ class Detector:
     def _vector_pass(self, fragment: Fragment, hits: KeywordHits, active: Sequence[int]) -> _Ends:
         """The core scans of a fragment (``_core_data``: an ASCII text is not decoded for
         them). ``_NOTHING`` when they say the text holds nothing: no active rule's core
-        matched, no base64 run follows a keyword, no encoded keyword or decoding trigger;
-        then the text is never decoded, lowered or searched in Python (on moto's history,
-        half of the bytes that pass the keyword prefilter). Main ends None: matches too
-        dense, every rule uses ``finditer``."""
+        matched, no base64 run after a keyword decodes (``any_run_decodes``, on the same
+        bytes), no encoded keyword or decoding trigger; then the text is never decoded,
+        lowered or searched in Python (on moto's history, half of the bytes that pass the
+        keyword prefilter; on localstack's, runs after keywords that do not decode sent 0.9 GB
+        down the whole path). Main ends None: matches too dense, every rule uses
+        ``finditer``."""
         cores = self._cores
         data = _core_data(fragment)
         ends = cores.ends(data)
@@ -344,14 +346,15 @@ class Detector:
         vector: _Ends = (ends, own)
         if hits.encoded or hits.signals is None or hits.signals:
             return vector
-        if self._gated_keywords and self._run_starts(ends) != []:
-            return vector
         for index in active:
             if index not in cores.cores:
                 return vector  # matched by ``re`` alone
             found = own[index] if index in own else ends.get(index, [])
             if found is None or found:
                 return vector
+        starts = self._run_starts(ends) if self._gated_keywords else []
+        if starts is None or any_run_decodes(data, starts):
+            return vector
         return _NOTHING
 
     def _run_starts(self, ends: dict[int, list[int]] | None) -> list[int] | None:
