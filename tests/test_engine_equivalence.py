@@ -118,6 +118,26 @@ def test_a_few_run_ends_are_confirmed_without_keyword_windows(
     assert fast._cores.on_demand(pgpass)
 
 
+def test_a_json_escaped_slash_signals_only_where_a_span_can_hold_it(
+    engines: tuple[Detector, Detector],
+) -> None:
+    fast, pure = engines
+    secret = secret_key("escaped")
+    secret = secret[:20] + "/" + secret[21:]
+    escaped = secret.replace("/", "\\/")
+    hs_hits = Prefilter([["aws"]], use_hyperscan=True).hits
+    for text, signalled in (
+        (f'{{"aws_secret_access_key": "{escaped}"}}', True),
+        ('{"path": "a \\/ b", "aws": 1}', False),  # no span can hold it: nothing to decode
+        ('{"url": "x\\/y"}', True),
+        ('{"url": "\\/\\/"}', True),
+    ):
+        assert ("json-escape" in (hs_hits(text.encode()).signals or ())) == signalled, text
+        got = fast.scan(Fragment.from_text(text, "settings.json"))
+        assert got == pure.scan(Fragment.from_text(text, "settings.json"))
+        assert [f.secret for f in got] == ([secret] if "aws_secret" in text else [])
+
+
 def test_same_findings_when_inputs_are_glued_together(engines: tuple[Detector, Detector]) -> None:
     # one large text: windows, merged intervals and keyword windows meet each other
     fast, pure = engines

@@ -72,6 +72,18 @@ SIGNALS: tuple[tuple[str, bytes, bool], ...] = (
     ("json-escape", b"\\/", False),
     ("json-escape", b"\\u00", False),
 )
+# What the Hyperscan database looks for instead of the two-character ``\/``: the same with a
+# neighbour a JSON-escape span allows (a span has at least 16 units, so each ``\/`` in one
+# has a unit before or after it). A ``\/`` without one is in no span, and a layer that finds
+# no span with its marker decodes nothing: the signal is only missing where it changes
+# nothing. One two-character literal slowed the keyword pass of every byte by a sixth (moto's
+# HEAD files: 0.043 s per 100 MB, 0.039 s with these 131 literals of three).
+_SPAN_UNIT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_HS_SIGNALS: tuple[tuple[str, bytes, bool], ...] = (
+    *(signal for signal in SIGNALS if signal[1] != b"\\/"),
+    *(("json-escape", bytes([c]) + b"\\/", False) for c in _SPAN_UNIT),
+    *(("json-escape", b"\\/" + bytes([c]), False) for c in _SPAN_UNIT + b"\\"),
+)
 
 
 @dataclass
@@ -179,9 +191,9 @@ class Prefilter:
             single = hs.HS_FLAG_SINGLEMATCH
             caseless = hs.HS_FLAG_CASELESS
             expressions = [_escape(lit.text) for lit in self._literals]
-            expressions += [_escape(text) for _, text, _ in SIGNALS]
+            expressions += [_escape(text) for _, text, _ in _HS_SIGNALS]
             flags = [single | (0 if lit.encoded else caseless) for lit in self._literals]
-            flags += [single | (caseless if nocase else 0) for _, _, nocase in SIGNALS]
+            flags += [single | (caseless if nocase else 0) for _, _, nocase in _HS_SIGNALS]
             ids = list(range(len(expressions)))
             self._hs, self._db = hs, dbcache.compiled(hs, expressions, ids, flags)
         self.backend = "hyperscan" if self._db is not None else "python"
@@ -234,7 +246,7 @@ class Prefilter:
             self._db.scan(raw, match_event_handler=_collect, context=found, scratch=self._scratch())
             n = len(self._literals)
             literals = [self._literals[i] for i in found if i < n]
-            signals = frozenset(SIGNALS[i - n][0] for i in found if i >= n)
+            signals = frozenset(_HS_SIGNALS[i - n][0] for i in found if i >= n)
         else:
             literals = []
             low = raw.lower()
