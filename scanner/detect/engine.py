@@ -49,7 +49,7 @@ CORE_DB_AFTER_BYTES = 1 << 20
 # Run ends of a context-gated rule confirmed without keyword windows: localstack's history spent
 # 2 s lower-casing and searching large JSON texts for the keywords around a handful of runs.
 FEW_RUN_ENDS = 64
-MAX_PATHS_KEPT = 1 << 14  # paths whose rule scope the detector remembers (_outside)
+MAX_PATHS_KEPT = 1 << 14  # paths whose rule scope the detector remembers (_scope)
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
 
@@ -141,7 +141,7 @@ class Detector:
         self._path_scoped = tuple(
             i for i, r in enumerate(self.rules) if r.paths or r.allowlist.paths
         )
-        self._outside_of: dict[str, frozenset[int]] = {}
+        self._scope_of: dict[str, tuple[frozenset[int], tuple[int, ...]]] = {}
         self._prefilter = Prefilter(
             [r.keywords for r in self.rules],
             [r.base64_keywords for r in self.rules],
@@ -212,21 +212,25 @@ class Detector:
         cores.build()
         return True
 
-    def _path_rules(self, path: str) -> list[int]:
+    def _path_rules(self, path: str) -> tuple[int, ...]:
         """The keyword-less rules that apply at ``path`` (all of them when it is unknown)."""
-        outside = self._outside(path)
-        return [i for i in self._path_gated if i not in outside]
+        return self._scope(path)[1]
 
     def _outside(self, path: str) -> frozenset[int]:
-        """The rules that do not apply at ``path`` (``Rule.applies_to``), decided once per
-        path: only rules with a path scope or path allowlist can say no (history asks again
-        for every version of a file: 0.9 s of localstack's 14 s)."""
-        found = self._outside_of.get(path)
+        """The rules that do not apply at ``path`` (``Rule.applies_to``)."""
+        return self._scope(path)[0]
+
+    def _scope(self, path: str) -> tuple[frozenset[int], tuple[int, ...]]:
+        """``_outside`` and ``_path_rules`` of ``path``, decided once per path: only rules
+        with a path scope or path allowlist can say no (history asks again for every version
+        of a file: 0.9 s of localstack's 14 s)."""
+        found = self._scope_of.get(path)
         if found is None:
-            if len(self._outside_of) >= MAX_PATHS_KEPT:
-                self._outside_of.clear()
-            found = frozenset(i for i in self._path_scoped if not self.rules[i].applies_to(path))
-            self._outside_of[path] = found
+            if len(self._scope_of) >= MAX_PATHS_KEPT:
+                self._scope_of.clear()
+            outside = frozenset(i for i in self._path_scoped if not self.rules[i].applies_to(path))
+            found = (outside, tuple(i for i in self._path_gated if i not in outside))
+            self._scope_of[path] = found
         return found
 
     def _encoded_keyword_in(self, text: str) -> bool:
@@ -267,7 +271,7 @@ class Detector:
         if not self.rules or self.allowlist.path_allowed(fragment.path):
             return []
         hits: KeywordHits = self._prefilter.hits(fragment.raw)
-        by_path = self._path_rules(fragment.path) if self._path_gated else []
+        by_path = self._path_rules(fragment.path) if self._path_gated else ()
         if not hits.rules and not by_path:
             return []
         outside = self._outside(fragment.path)
