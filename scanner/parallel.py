@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scanner.models import Finding, Fragment, FragmentScanner, Source
@@ -111,3 +112,25 @@ def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) 
     finally:
         pool.terminate()
         _worker_task = None
+
+
+@contextmanager
+def in_worker(task: Callable[[], _R]) -> Iterator[Callable[[], _R]]:
+    """Start ``task()`` in one forked process at once; the function yielded waits for its
+    result (raising what it raised). For work that overlaps the caller's own: history scans
+    the commit messages while the parent attributes findings, on a core that would idle."""
+    global _worker_task
+    _worker_task = _no_item(task)
+    pool = _fork_pool(1)
+    _worker_task = None  # the worker has its own copy
+    try:
+        pending = pool.apply_async(_run_task, (None,))
+        yield pending.get
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+
+
+def _no_item(task: Callable[[], _R]) -> Callable[[Any], _R]:
+    return lambda _item: task()

@@ -47,6 +47,18 @@ def test_key_in_a_commit_message(repo: Repo) -> None:
     assert found["paired"] and found["paired"][0]["secret"] == secret_key("commit-msg")
 
 
+def test_messages_scanned_in_a_worker_find_the_same(repo: Repo) -> None:
+    # with workers, a forked process scans the messages while the parent attributes the
+    # blob findings: the same findings, in the same order, as one process finds
+    repo.commit({"creds.env": f"AWS_SECRET_ACCESS_KEY={secret_key('blob')}\n"}, "env")
+    repo.commit({"app.py": "print(1)\n"}, _pasted("in-worker"))
+    alone = _history(repo, "--jobs", "1").findings
+    together = _history(repo, "--jobs", "2").findings
+    assert together == alone
+    paths = [f["path"] for f in together]
+    assert "creds.env" in paths and "<commit message>" in paths
+
+
 def test_key_in_an_annotated_tag_message(repo: Repo) -> None:
     repo.git("tag", "-a", "v1.0", "-m", _pasted("tag-msg"))
     tag_object = repo.git("rev-parse", "v1.0")
