@@ -513,3 +513,27 @@ def test_blob_bytes_cross_a_wide_pipe(repo: Repo, monkeypatch: pytest.MonkeyPatc
     listing = catfile.list_all_blobs(git, max_size=None)
     assert [data for _, data in catfile.BlobReader(git, listing.feed)] == [b"hello\n"]
     assert sizes == [catfile.PIPE_BYTES]
+
+
+def test_workers_share_the_listing_by_bytes(repo: Repo) -> None:
+    from scanner.sources import blobscan, catfile
+
+    rng = random.Random(4)
+    files = {f"f{i}.txt": "x" * rng.choice([10, 100, 5000, 40000]) + f"{i}\n" for i in range(60)}
+    repo.commit(files, "many sizes")
+    git = gitproc.Git(str(repo.path))
+    listing = catfile.list_all_blobs(git, max_size=None)
+    sizes = {oid: len(data) for oid, data in catfile.BlobReader(git, listing.feed)}
+    assert list(listing.sizes) == [sizes[line.decode()] for line in listing.feed.split()]
+    shares = blobscan._shares(listing.feed, 8, listing.sizes)
+    assert b"".join(shares) == listing.feed  # contiguous, each blob once, in order
+    assert len(shares) == 8
+    # the k-th share ends with the blob whose bytes take the total past k/8 of all of them
+    total, largest, filled = sum(listing.sizes), max(listing.sizes), 0
+    for k, share in enumerate(shares[:-1], start=1):
+        filled += sum(sizes[line.decode()] for line in share.split())
+        assert k * total / 8 <= filled < k * total / 8 + largest
+    # without sizes (a --since range): equal blob counts
+    counted = blobscan._shares(listing.feed, 8, ())
+    assert b"".join(counted) == listing.feed
+    assert len({len(share) for share in counted[:-1]}) == 1

@@ -12,7 +12,7 @@ history is.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,6 +67,7 @@ def scan_feed(
     progress: Progress | None,
     workers: int = 1,
     paths: Mapping[str, str] | None = None,
+    sizes: Sequence[int] = (),
 ) -> BlobScan:
     """Read the blobs listed in ``feed`` (``<oid>\\n`` lines) and scan them.
 
@@ -83,11 +84,7 @@ def scan_feed(
         result.read_errors += reader.errors
         result.missing += reader.missing
         return result
-    line_len = feed.index(b"\n") + 1
-    lines = len(feed) // line_len
-    per_share = max(1, -(-lines // (workers * SHARES_PER_WORKER)))
-    step = per_share * line_len
-    shares = [feed[i : i + step] for i in range(0, len(feed), step)]
+    shares = _shares(feed, workers * SHARES_PER_WORKER, sizes)
 
     def scan_share(share: bytes) -> BlobScan:
         reader = BlobReader(git, share)
@@ -102,6 +99,28 @@ def scan_feed(
         if progress is not None:
             progress.advance(part.blobs, part.nbytes)
     return result
+
+
+def _shares(feed: bytes, count: int, sizes: Sequence[int]) -> list[bytes]:
+    """``feed`` cut into about ``count`` contiguous shares: of equal bytes when ``sizes`` (of
+    each listed blob) are known, else of equal blob counts."""
+    line_len = feed.index(b"\n") + 1
+    lines = len(feed) // line_len
+    if len(sizes) != lines:
+        step = max(1, -(-lines // count)) * line_len
+        return [feed[i : i + step] for i in range(0, len(feed), step)]
+    total = sum(sizes)
+    shares: list[bytes] = []
+    start = filled = 0
+    for index, size in enumerate(sizes):
+        filled += size
+        # the k-th share ends once the bytes so far reach k/count of all of them
+        if len(shares) < count - 1 and filled * count >= (len(shares) + 1) * total:
+            shares.append(feed[start * line_len : (index + 1) * line_len])
+            start = index + 1
+    if start < lines:
+        shares.append(feed[start * line_len :])
+    return shares
 
 
 def scan_blobs(

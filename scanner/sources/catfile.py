@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import threading
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -42,6 +43,7 @@ class BlobListing:
     present: frozenset[str] = frozenset()
     unreadable: int = 0
     error: str = ""
+    sizes: Sequence[int] = ()  # of the blobs in ``feed``, in order (to share the bytes out)
 
 
 def list_all_blobs(git: Git, *, max_size: int | None) -> BlobListing:
@@ -58,6 +60,7 @@ def list_all_blobs(git: Git, *, max_size: int | None) -> BlobListing:
 
 def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobListing:
     lines: list[bytes] = []
+    sizes = array("Q")
     present: set[str] = set()
     total = too_large = unreadable = 0
     with git.stream(
@@ -78,11 +81,19 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
                 too_large += 1
                 continue
             lines.append(oid)  # keeps its "\n"
+            sizes.append(size)
             total += size
         stream.finish(f"{git.label}: cannot list objects")
         error = first_line(stream.stderr(), "") if unreadable else ""
     return BlobListing(
-        b"".join(lines), len(lines), total, too_large, frozenset(present), unreadable, error
+        b"".join(lines),
+        len(lines),
+        total,
+        too_large,
+        frozenset(present),
+        unreadable,
+        error,
+        sizes,
     )
 
 

@@ -218,6 +218,7 @@ class HistoryScan:
             if revisions is not None:
                 oids, missing = range_blobs(git, revisions)
                 feed, count, total, too_large = listing_of(oids), len(oids), 0, 0
+                sizes: Sequence[int] = ()
                 paths = self._blob_paths(git, facts, revisions, kept)
             else:
                 # Three git passes, two at a time (threads wait on git processes; all have
@@ -237,6 +238,7 @@ class HistoryScan:
                     errors.append(str(exc))
                 listing = listing_run.result()
                 feed, count, total = listing.feed, listing.count, listing.total_bytes
+                sizes = listing.sizes
                 too_large, present = listing.too_large, listing.present
                 if listing.unreadable:
                     errors.append(
@@ -256,6 +258,7 @@ class HistoryScan:
                     progress=progress,
                     workers=workers,
                     paths=paths,
+                    sizes=sizes,
                 )
             finally:
                 if progress is not None:
