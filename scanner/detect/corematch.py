@@ -193,8 +193,8 @@ def _lookbehind(builder: _Builder, item: tuple[Any, Any], flags: int) -> bytes |
     ``(?<=abc)`` -> ``abc``, a branch of those -> their alternation; None for anything else."""
     op, av = item
     if op is sre_c.BRANCH:
-        parts = [b[0] for b in av[1] if len(b.data) == 1]
-        if len(parts) != len(av[1]):
+        parts = _one_item_branches(av)
+        if parts is None:
             return None
         built = [_lookbehind(builder, part, flags) for part in parts]
         if any(b is None for b in built):
@@ -207,6 +207,13 @@ def _lookbehind(builder: _Builder, item: tuple[Any, Any], flags: int) -> bytes |
         lo, hi = sub.getwidth()
         return builder.build(sub.data, flags) if lo == hi and lo > 0 else None
     return _not_class(builder, sub, flags, b"(?:^|%s)")
+
+
+def _one_item_branches(av: Any) -> list[Any] | None:
+    """The items of an alternation whose every branch is one item (``(?<!x)|(?<=y)``), else
+    None."""
+    parts = [b[0] for b in av[1] if len(b.data) == 1]
+    return parts if len(parts) == len(av[1]) else None
 
 
 def _not_class(builder: _Builder, sub: Any, flags: int, shape: bytes) -> bytes | None:
@@ -293,8 +300,8 @@ def _run_slack(builder: _Builder, item: Any, flags: int, chars: set[int]) -> int
     lookbehind ``item`` (``_UNBOUNDED``: nothing stops the run before the match)."""
     op, av = item
     if op is sre_c.BRANCH:
-        parts = [b[0] for b in av[1] if len(b.data) == 1]
-        if len(parts) != len(av[1]):
+        parts = _one_item_branches(av)
+        if parts is None:
             return _UNBOUNDED
         return max(_run_slack(builder, part, flags, chars) for part in parts)
     if op not in (sre_c.ASSERT, sre_c.ASSERT_NOT) or av[0] != -1:
@@ -430,9 +437,10 @@ class CoreMatcher:
     of ``on_demand`` regexes stay out of the main database, each in a database of its own
     that ``rule_ends``/``group_ends`` run only when asked: a context-gated rule is searched
     near its keywords, and most texts have none of them (a bare 30-character class core in
-    the main database cost every byte of every text its scan time). Each such core with
-    consumed boundaries sits behind a gate (``_gate_of``), and the cores of one text whose
-    gates open scan together. ``available`` is False without
+    the main database cost every byte of every text its scan time). A core of ``Run`` shape
+    is answered by its bare run pattern (``_run_ends``); each other core with consumed
+    boundaries sits behind a gate (``_gate_of``), and the cores of one text whose gates open
+    scan together. ``available`` is False without
     Hyperscan (or when no core compiled). A built database pickles serialized (``hs.dumpb``).
     """
 

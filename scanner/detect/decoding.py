@@ -32,6 +32,7 @@ import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import AnyStr
 
 MAX_SPANS_PER_LAYER = 256
 MAX_DECODED_CHARS = 1 << 20
@@ -368,6 +369,29 @@ def _runs_at(
     the starts come from ``run_start_patterns``, whose every match puts an anchor keyword in
     the KEYWORD_LOOKBACK characters before the start on its line, so ``_keyword_before``
     holds already and only the run is checked (tests compare both)."""
+    keep = None if anchored else lambda start: _keyword_before(text, start, keywords)
+    return _spans_at(_B64_SPAN, text, windows, starts, keep)
+
+
+def any_run_decodes(data: bytes, starts: Sequence[int]) -> bool:
+    """Whether a base64 run the vectorised pass reported (``starts``, as for ``_runs_at``
+    anchored) decodes (``decode_base64``). ``data`` holds one byte per character of the text,
+    every non-ASCII character a byte outside the base64 alphabet (the core databases' bytes),
+    so a run matches there exactly where it matches in the text. When none decodes, the
+    keyword-triggered base64 layer finds nothing: the text need not be decoded to know it."""
+    runs = _spans_at(_B64_SPAN_BYTES, data, [(0, len(data))], starts, None)
+    return any(decode_base64(m.group(0).decode("ascii")) is not None for m in runs)
+
+
+def _spans_at(
+    span: re.Pattern[AnyStr],
+    text: AnyStr,
+    windows: Sequence[tuple[int, int]],
+    starts: Sequence[int],
+    keep: Callable[[int], bool] | None,
+) -> Iterator[re.Match[AnyStr]]:
+    """The matches of ``span`` at the sorted ``starts`` inside ``windows`` (and that ``keep``
+    accepts), none starting inside the previous one."""
     i, n = 0, len(starts)
     for win_start, win_end in windows:
         while i < n and starts[i] < win_start:
@@ -378,29 +402,10 @@ def _runs_at(
             i += 1
             if s < last:
                 continue
-            m = _B64_SPAN.match(text, s, win_end)
-            if m is not None and (anchored or _keyword_before(text, s, keywords)):
+            m = span.match(text, s, win_end)
+            if m is not None and (keep is None or keep(s)):
                 yield m
                 last = m.end()
-
-
-def any_run_decodes(data: bytes, starts: Sequence[int]) -> bool:
-    """Whether a base64 run the vectorised pass reported (``starts``, as for ``_runs_at``)
-    decodes (``decode_base64``). ``data`` holds one byte per character of the text, every
-    non-ASCII character a byte outside the base64 alphabet (the core databases' bytes), so a
-    run matches there exactly where it matches in the text. When none decodes, the
-    keyword-triggered base64 layer finds nothing: the text need not be decoded to know it."""
-    last = 0
-    for start in starts:
-        if start < last:
-            continue
-        m = _B64_SPAN_BYTES.match(data, start)
-        if m is None:
-            continue
-        last = m.end()
-        if decode_base64(m.group(0).decode("ascii")) is not None:
-            return True
-    return False
 
 
 def _runs_after_keywords(

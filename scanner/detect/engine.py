@@ -106,10 +106,11 @@ def _window(text: str, start: int, lines_before: int) -> str:
     return text[pos + 1 : start]
 
 
-# Core match ends of the main database (None: too dense) and of the active on-demand rules.
-_Ends = tuple[dict[int, list[int]] | None, dict[int, list[int] | None]]
-_NOTHING: _Ends = ({}, {})  # the vectorised pass found nothing (compared by identity)
-_NO_CORES: _Ends = (None, {})  # no core databases (yet): every rule uses ``finditer``
+# Core match ends of the main database (None: too dense), of the active on-demand rules, and
+# the base64 run starts after keywords (``Detector._run_starts``; None: not computed).
+_Ends = tuple[dict[int, list[int]] | None, dict[int, list[int] | None], list[int] | None]
+_NOTHING: _Ends = ({}, {}, [])  # the vectorised pass found nothing (compared by identity)
+_NO_CORES: _Ends = (None, {}, None)  # no core databases (yet): every rule uses ``finditer``
 
 
 class Detector:
@@ -212,18 +213,11 @@ class Detector:
         cores.build()
         return True
 
-    def _path_rules(self, path: str) -> tuple[int, ...]:
-        """The keyword-less rules that apply at ``path`` (all of them when it is unknown)."""
-        return self._scope(path)[1]
-
-    def _outside(self, path: str) -> frozenset[int]:
-        """The rules that do not apply at ``path`` (``Rule.applies_to``)."""
-        return self._scope(path)[0]
-
     def _scope(self, path: str) -> tuple[frozenset[int], tuple[int, ...]]:
-        """``_outside`` and ``_path_rules`` of ``path``, decided once per path: only rules
-        with a path scope or path allowlist can say no (history asks again for every version
-        of a file: 0.9 s of localstack's 14 s)."""
+        """The rules that do not apply at ``path`` (``Rule.applies_to``), and the keyword-less
+        rules that do (all of them when the path is unknown), decided once per path: only
+        rules with a path scope or path allowlist can say no (history asks again for every
+        version of a file: 0.9 s of localstack's 14 s)."""
         found = self._scope_of.get(path)
         if found is None:
             if len(self._scope_of) >= MAX_PATHS_KEPT:
@@ -241,7 +235,7 @@ class Detector:
     def wants(self, raw: bytes, path: str | None = None) -> bool:
         """Cheap keyword prefilter: False means ``scan`` would surely return nothing for
         ``raw`` at ``path`` (None: at a path no keyword-less rule names; "": not known)."""
-        if path is not None and self._path_rules(path):
+        if path is not None and self._scope(path)[1]:
             return True
         try:
             return self._prefilter.wants(raw)
@@ -271,10 +265,9 @@ class Detector:
         if not self.rules or self.allowlist.path_allowed(fragment.path):
             return []
         hits: KeywordHits = self._prefilter.hits(fragment.raw)
-        by_path = self._path_rules(fragment.path) if self._path_gated else ()
+        outside, by_path = self._scope(fragment.path)
         if not hits.rules and not by_path:
             return []
-        outside = self._outside(fragment.path)
         active = sorted((hits.rules - outside).union(by_path))
         if not active:
             return []
@@ -282,12 +275,13 @@ class Detector:
         vector = self._vector_pass(fragment, hits, active) if ready else _NO_CORES
         if vector is _NOTHING:
             return []
-        ends, own = vector
+        ends, own, run_starts = vector
         text = fragment.text
         positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
         for index in active:
             rule_ends = ends
+            few_runs = False
             if ends is not None and self._cores.on_demand(index):
                 # a context-gated rule's own core database first: where its core matches
                 # nowhere (most texts), no keyword windows are built and nothing is confirmed
@@ -295,14 +289,12 @@ class Detector:
                 if found is not None and not found:
                     continue
                 rule_ends = None if found is None else {index: found}
-                if found is not None and len(found) <= FEW_RUN_ENDS and self._cores.is_run(index):
-                    # confirming a few run ends costs less than finding the keywords (a run
-                    # never crosses a line, so the keyword windows could not change a match)
-                    self._collect(text, index, None, candidates, None, rule_ends)
-                    continue
-            windows = self._windows(text, positions, index)
+                # confirming a few run ends costs less than finding the keywords (a run never
+                # crosses a line, so the keyword windows could not change a match)
+                few_runs = found is not None and len(found) <= FEW_RUN_ENDS
+                few_runs = few_runs and self._cores.is_run(index)
+            windows = None if few_runs else self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
-        run_starts = self._run_starts(ends)
         # run starts from the vectorised pass already require a keyword before the run
         searched = run_starts is None
         spans = self._spans.find(
@@ -347,7 +339,8 @@ class Detector:
         if ends is None:
             return _NO_CORES
         own = self._own_ends(active, data)
-        vector: _Ends = (ends, own)
+        starts = self._run_starts(ends)
+        vector: _Ends = (ends, own, starts)
         if hits.encoded or hits.signals is None or hits.signals:
             return vector
         for index in active:
@@ -356,8 +349,7 @@ class Detector:
             found = own[index] if index in own else ends.get(index, [])
             if found is None or found:
                 return vector
-        starts = self._run_starts(ends) if self._gated_keywords else []
-        if starts is None or any_run_decodes(data, starts):
+        if self._gated_keywords and (starts is None or any_run_decodes(data, starts)):
             return vector
         return _NOTHING
 

@@ -121,25 +121,15 @@ def blob_paths(
     what = "cannot read history"
     tokens = log_tokens(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what=what, keep=keep)
     paths: dict[str, str] = {}
-    interned: dict[bytes, str] = {}
-    try:
-        for token in tokens:
-            token = token.lstrip(b"\n")
-            if not token.startswith(b":"):
+    interned: dict[str, str] = {}  # one string per path, however many blobs it held
+    for commit in _parse(tokens):
+        for change in commit.changes:
+            if change.new_mode == GITLINK_MODE:  # a submodule's commit, not a blob
                 continue
-            fields = token.split(b" ")
-            raw_path = next(tokens)
-            if fields[1] == b"160000":  # a submodule's commit, not a blob
-                continue
-            blob = fields[3].decode("ascii")
-            path = interned.get(raw_path)
-            if path is None:
-                path = interned[raw_path] = raw_path.decode("utf-8", "surrogateescape")
-            seen = paths.setdefault(blob, path)
+            path = interned.setdefault(change.path, change.path)
+            seen = paths.setdefault(change.new, path)
             if seen and seen != path:
-                paths[blob] = ""
-    except (IndexError, StopIteration) as exc:
-        raise GitError(f"unexpected output from git log: {type(exc).__name__}") from None
+                paths[change.new] = ""
     paths.pop("0" * 40, None)  # deletions
     if keep is not None:
         keep.done()
