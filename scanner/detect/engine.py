@@ -87,6 +87,9 @@ def _core_data(fragment: Fragment) -> bytes:
     return data
 
 
+LOWER_PIECE = 1 << 16  # characters lower-cased at a time (see _Positions.lowered)
+
+
 def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     lo = max(0, start - LINE_CAP)
     line_start = text.rfind("\n", lo, start) + 1 or lo
@@ -662,7 +665,14 @@ class _Positions:
 
     @cached_property
     def lowered(self) -> str:
-        return self._text.lower()
+        text = self._text
+        if text.isascii():
+            return text.lower()
+        # str.lower() of a non-ASCII text first fills a buffer of three UCS-4 characters per
+        # character (one may lower to three): 48 MB for a 4 MB changelog. In pieces, the same
+        # text (a final sigma right at a piece's end may read as a plain sigma).
+        step = LOWER_PIECE
+        return "".join(text[i : i + step].lower() for i in range(0, len(text), step))
 
     @cached_property
     def low(self) -> str | None:

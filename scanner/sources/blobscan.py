@@ -5,8 +5,8 @@ Small repositories (``workers`` <= 1, where starting processes costs more than i
 read and scanned in this process. Otherwise the listing is cut into contiguous shares and
 forked workers (one per core, through the one parallel runner, scanner/parallel.py) each read
 their shares with their own ``git cat-file --batch``, prefilter and scan them, and send back
-only the findings: memory stays bounded (one blob at a time per process) however large the
-history is.
+only the findings: memory stays bounded however large the history is (one blob at a time per
+process; past a bound, freed heap memory goes back to the OS: scanner/heap.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from scanner.heap import HeapBound
 from scanner.models import Finding, Fragment, FragmentScanner, Source
 from scanner.parallel import map_in_workers
 from scanner.sources.catfile import BlobReader
@@ -134,11 +135,13 @@ def scan_blobs(
     """Prefilter every blob, scan the candidates here, return the blobs with findings. A
     blob with a path in ``paths`` is scanned under it, others under ``UNKNOWN_PATH``."""
     result = BlobScan()
+    bound = HeapBound()
     for fragment in _candidates(blobs, scanner, result, max_size, progress, paths or {}):
         found = scanner.scan(fragment)
         if found:
             assert fragment.blob_id is not None
             result.hits[fragment.blob_id] = found
+        bound.check(len(fragment.raw))
     return result
 
 

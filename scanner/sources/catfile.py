@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from scanner.errors import GitError
-from scanner.sources.gitproc import Git, Stream, first_line
+from scanner.sources.gitproc import PACK_MEMORY_LIMITS, Git, Stream, first_line
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
     present: set[str] = set()
     total = too_large = unreadable = 0
     with git.stream(
+        *PACK_MEMORY_LIMITS,
         "cat-file",
         "--batch-all-objects",
         *order,
@@ -101,23 +102,6 @@ def listing_of(oids: Iterable[str]) -> bytes:
     return b"".join(f"{oid}\n".encode() for oid in oids)
 
 
-# git's cache of inflated delta bases defaults to 96 MiB per process. Blobs are read in pack
-# order, where a base comes just before its deltas, so a third of that costs no CPU time on the
-# bench/ repository (0.85 s either way) and keeps git's resident memory near 95 MB instead of
-# 180 MB. Pack files are mapped in windows of up to 8 GiB on 64-bit machines: 4 MiB windows,
-# 32 MiB mapped at most, read half of getmoto/moto's blobs in the same 2.85 s with 101 MB
-# resident instead of 141 MB. keysweep's whole process tree (two workers, each with its own
-# git) stays under the 300 MB budget (see bench/README.md).
-_BATCH_CONFIG = (
-    "-c",
-    "core.deltaBaseCacheLimit=32m",
-    "-c",
-    "core.packedGitLimit=32m",
-    "-c",
-    "core.packedGitWindowSize=4m",
-)
-
-
 class BlobReader:
     """Iterate ``(oid, content)`` for the blob ids in ``feed``; other object types are skipped.
 
@@ -139,7 +123,7 @@ class BlobReader:
         buffered = True
         while feed:
             answered = 0
-            args = [*_BATCH_CONFIG, "cat-file", "--batch", *(["--buffer"] if buffered else [])]
+            args = [*PACK_MEMORY_LIMITS, "cat-file", "--batch", *(["--buffer"] if buffered else [])]
             with self.git.stream(*args, feed=True) as stream:
                 _widen_pipe(stream.stdout)
                 writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)

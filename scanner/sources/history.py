@@ -48,7 +48,13 @@ from scanner.sources import commitlog
 from scanner.sources.attribution import Attribution, Introduction, attribute
 from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_feed
 from scanner.sources.catfile import list_all_blobs, listing_of, read_blobs
-from scanner.sources.gitproc import Git, clone_mirror, first_line, redact_url
+from scanner.sources.gitproc import (
+    PACK_MEMORY_LIMITS,
+    Git,
+    clone_mirror,
+    first_line,
+    redact_url,
+)
 from scanner.sources.messages import scan_messages
 from scanner.sources.tagged import tagged_blobs
 
@@ -141,6 +147,7 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
 # Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
 # lacks (``--missing=print`` never fetches it).
 _LIST_BLOBS = (
+    *PACK_MEMORY_LIMITS,
     "rev-list",
     "--objects",
     "--missing=print",
