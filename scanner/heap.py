@@ -44,6 +44,14 @@ def resident_bytes() -> int | None:
         return None
 
 
+def release() -> None:
+    """Give the heap's free pages back to the OS now (before a fork: the walk and the listing
+    leave freed memory behind in the parent, which every worker would also start with)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 class HeapBound:
     """``check(size)`` after a blob of ``size`` bytes is done with: past ``limit`` bytes
     resident, free heap pages go back to the OS."""

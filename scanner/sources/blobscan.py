@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.heap import HeapBound
+from scanner import heap
 from scanner.models import Finding, Fragment, FragmentScanner, Source
 from scanner.parallel import map_in_workers
 from scanner.sources.catfile import BlobReader
@@ -86,6 +86,7 @@ def scan_feed(
         result.missing += reader.missing
         return result
     shares = _shares(feed, workers * SHARES_PER_WORKER, sizes)
+    heap.release()
 
     def scan_share(share: bytes) -> BlobScan:
         reader = BlobReader(git, share)
@@ -135,7 +136,7 @@ def scan_blobs(
     """Prefilter every blob, scan the candidates here, return the blobs with findings. A
     blob with a path in ``paths`` is scanned under it, others under ``UNKNOWN_PATH``."""
     result = BlobScan()
-    bound = HeapBound()
+    bound = heap.HeapBound()
     for fragment in _candidates(blobs, scanner, result, max_size, progress, paths or {}):
         found = scanner.scan(fragment)
         if found:
