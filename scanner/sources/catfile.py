@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from typing import IO
 
 from scanner.errors import GitError
-from scanner.sources.gitproc import PACK_MEMORY_LIMITS, Git, Stream, first_line
+from scanner.sources.gitproc import (
+    READER_MEMORY_LIMITS,
+    WALK_MEMORY_LIMITS,
+    Git,
+    Stream,
+    first_line,
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
     present: set[str] = set()
     total = too_large = unreadable = 0
     with git.stream(
-        *PACK_MEMORY_LIMITS,
+        *WALK_MEMORY_LIMITS,
         "cat-file",
         "--batch-all-objects",
         *order,
@@ -123,7 +129,8 @@ class BlobReader:
         buffered = True
         while feed:
             answered = 0
-            args = [*PACK_MEMORY_LIMITS, "cat-file", "--batch", *(["--buffer"] if buffered else [])]
+            buffer = ["--buffer"] if buffered else []
+            args = [*READER_MEMORY_LIMITS, "cat-file", "--batch", *buffer]
             with self.git.stream(*args, feed=True) as stream:
                 _widen_pipe(stream.stdout)
                 writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)

@@ -18,7 +18,7 @@ from typing import IO, NamedTuple
 
 from scanner.errors import GitError
 from scanner.models import CommitInfo
-from scanner.sources.gitproc import PACK_MEMORY_LIMITS, Git
+from scanner.sources.gitproc import WALK_MEMORY_LIMITS, Git
 
 GITLINK_MODE = "160000"  # a submodule entry: a commit id, not a blob
 
@@ -150,7 +150,7 @@ def log_tokens(
     raises GitError ``<repository>: WHAT`` once the output is consumed. With ``keep``, the
     output is also written to its file."""
     tail = ["--stdin"] if use_stdin else [*revisions, "--"]
-    with git.stream(*PACK_MEMORY_LIMITS, "log", *args, *tail, feed=use_stdin) as stream:
+    with git.stream(*WALK_MEMORY_LIMITS, "log", *args, *tail, feed=use_stdin) as stream:
         if use_stdin:
             assert stream.stdin is not None
             stream.stdin.write("".join(f"{rev}\n" for rev in revisions).encode())

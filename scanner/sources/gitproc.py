@@ -65,23 +65,35 @@ REDIRECTING_ENV: tuple[str, ...] = (
 )
 
 
-# -c overrides for git commands that read much of the object database (the blob readers, the
-# history walk, the missing-blob pass, the blob listing). git's cache of inflated delta bases
-# defaults to 96 MiB per process; pack files are mapped in windows of up to 1 GiB, 8 GiB in all,
-# and every mapped page that is touched counts in the process's resident memory. On aws/aws-cli's
-# 482 MB pack, `rev-list --objects` peaked at 432 MB resident and `log --raw` at 446 MB; with
-# these limits, 78 MB and 90 MB, in the same time (±0.1 s). Blobs are read in pack order, where a
-# base comes just before its deltas, so a third of the delta cache costs no CPU time (0.85 s
-# either way on the bench/ repository); 16 MiB of mapped windows instead of 32 took a reader of
-# half of aws-cli's blobs from 97 MB to 84 MB in the same 8.3 s. keysweep's whole process tree
-# (two workers, each with its own git) stays under the 300 MB budget (see bench/README.md).
-PACK_MEMORY_LIMITS = (
+# -c overrides that bound the memory of git commands reading much of the object database.
+# git's cache of inflated delta bases defaults to 96 MiB per process; pack files are mapped in
+# windows of up to 1 GiB, 8 GiB in all, and every mapped page that is touched counts in the
+# process's resident memory: on aws/aws-cli's 476 MB pack, `rev-list --objects` reached 432 MB
+# and `log --raw` 446 MB, and the process tree 536 MB before the scan began.
+#
+# The blob readers (`cat-file --batch`, one per worker, while the scan runs): blobs are read in
+# pack order, where a base comes just before its deltas, so a third of the delta cache costs no
+# CPU time (0.85 s either way on the bench/ repository); 16 MiB of 4 MiB windows read half of
+# aws-cli's blobs in the same 8.3 s with 84 MB resident instead of 97 MB.
+READER_MEMORY_LIMITS = (
     "-c",
     "core.deltaBaseCacheLimit=32m",
     "-c",
     "core.packedGitLimit=16m",
     "-c",
     "core.packedGitWindowSize=4m",
+)
+# The passes before the scan (the walk, the missing-blob pass, the listing) jump about the
+# pack (trees, and the base of each delta for its type): 4 MiB windows made the listing three
+# times slower (moto: 0.25 s -> 0.8 s, all system time). 96 MiB of 32 MiB windows: the walk
+# 78-97 MB resident, the listing 76-110 MB, each in about its time without limits.
+WALK_MEMORY_LIMITS = (
+    "-c",
+    "core.deltaBaseCacheLimit=32m",
+    "-c",
+    "core.packedGitLimit=96m",
+    "-c",
+    "core.packedGitWindowSize=32m",
 )
 
 

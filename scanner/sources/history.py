@@ -49,7 +49,7 @@ from scanner.sources.attribution import Attribution, Introduction, attribute
 from scanner.sources.blobscan import BlobScan, Progress, default_workers, scan_feed
 from scanner.sources.catfile import list_all_blobs, listing_of, read_blobs
 from scanner.sources.gitproc import (
-    PACK_MEMORY_LIMITS,
+    WALK_MEMORY_LIMITS,
     Git,
     clone_mirror,
     first_line,
@@ -147,7 +147,7 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
 # Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
 # lacks (``--missing=print`` never fetches it).
 _LIST_BLOBS = (
-    *PACK_MEMORY_LIMITS,
+    *WALK_MEMORY_LIMITS,
     "rev-list",
     "--objects",
     "--missing=print",
@@ -232,7 +232,7 @@ class HistoryScan:
                 # ended before the scan forks its workers): each blob's path (the ordered
                 # walk, kept) here, and meanwhile in one side thread the ref-reachable blobs
                 # the object database lacks (a partial clone's promised blobs, or damage),
-                # then the listing of every blob. Without PACK_MEMORY_LIMITS the missing-blob
+                # then the listing of every blob. Without WALK_MEMORY_LIMITS the missing-blob
                 # pass held ~150 MB on getmoto/moto and the listing ~110 MB (side by side, the
                 # process tree reached 350 MB); with them, 78 MB and 49 MB. One after the
                 # other, they still end before the walk.
