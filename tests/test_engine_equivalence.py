@@ -40,7 +40,7 @@ from scanner.detect.decoding import (
     any_run_decodes,
     decode_base64,
 )
-from scanner.detect.prefilter import Prefilter
+from scanner.detect.prefilter import Prefilter, base64_forms
 from scanner.models import Fragment
 from scanner.rules import load_rules
 
@@ -348,6 +348,29 @@ def test_the_pure_prefilter_sees_exactly_the_keywords_present(text: str) -> None
     assert pure.present == {k for kws in PREFILTER_KEYWORDS for k in kws if k.encode() in low}
     fast = Prefilter(PREFILTER_KEYWORDS, use_hyperscan=True).hits(raw)
     assert (fast.rules, fast.present) == (pure.rules, pure.present)
+
+
+ENCODED_KEYWORDS = [["AKIA"], [], ["ghp_"]]  # forms QUtJQ FLSU BS0lB, Z2hwX docF naHBf
+ENCODED_PLAIN = [["qutj"], ["flsu", "docf"], ["xyzzy"]]  # two are lower-cased forms
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet="QUtJqutjFLSUflsudocFDOCfnaHBfZ2hwX ", max_size=120))
+@example(text="qutjq flsu DOCF")  # lower-cased forms only: keywords, no encoded form
+@example(text="QUtJQ docF")
+def test_the_pure_prefilter_sees_exactly_the_encoded_forms_present(text: str) -> None:
+    # base64 forms are searched lower-cased with the keywords, then confirmed case-exact
+    raw = text.encode("ascii")
+    pure = Prefilter(ENCODED_PLAIN, ENCODED_KEYWORDS, use_hyperscan=False).hits(raw)
+    forms = {i: base64_forms(k[0]) for i, k in enumerate(ENCODED_KEYWORDS) if k}
+    encoded = {i for i, fs in forms.items() if any(f.encode() in raw for f in fs)}
+    low = raw.lower()
+    plain = {i for i, kws in enumerate(ENCODED_PLAIN) if any(k.encode() in low for k in kws)}
+    assert pure.rules == encoded | plain
+    assert pure.encoded == bool(encoded)
+    assert pure.present == {k for kws in ENCODED_PLAIN for k in kws if k.encode() in low}
+    fast = Prefilter(ENCODED_PLAIN, ENCODED_KEYWORDS, use_hyperscan=True).hits(raw)
+    assert (fast.rules, fast.encoded, fast.present) == (pure.rules, pure.encoded, pure.present)
 
 
 def _confirmed(cores: CoreMatcher, index: int, text: str, ends: list[int] | None) -> list:
