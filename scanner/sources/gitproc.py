@@ -72,12 +72,13 @@ REDIRECTING_ENV: tuple[str, ...] = (
 # and `log --raw` 446 MB, and the process tree 536 MB before the scan began.
 #
 # The blob readers (`cat-file --batch`, one per worker, while the scan runs): blobs are read in
-# pack order, where a base comes just before its deltas, so a third of the delta cache costs no
-# CPU time (0.85 s either way on the bench/ repository); 16 MiB of 4 MiB windows read half of
-# aws-cli's blobs in the same 8.3 s with 84 MB resident instead of 97 MB.
+# pack order, where a base comes just before its deltas, so a quarter of the delta cache still
+# holds most bases; 16 MiB of 4 MiB windows read half of aws-cli's blobs in the same 8.3 s
+# with 84 MB resident instead of 97 MB. A 24 MiB cache instead of 32 took aws-cli's process
+# tree from 300-320 MB to under 300 MB for about 0.5 s more of git's CPU time on moto.
 READER_MEMORY_LIMITS = (
     "-c",
-    "core.deltaBaseCacheLimit=32m",
+    "core.deltaBaseCacheLimit=24m",
     "-c",
     "core.packedGitLimit=16m",
     "-c",
