@@ -184,9 +184,8 @@ class Prefilter:
         self._plain_re = _trie_regex(_minimal(lit.text for lit in self._plain))
         # every literal for ``hits``: keywords as they are, base64 forms lower-cased (a form in
         # the bytes is in their lower-cased copy, then confirmed case-exact): one pass, not two
-        self._all_re = _trie_regex(
-            [lit.text for lit in self._plain] + [lit.text.lower() for lit in self._encoded]
-        )
+        self._all_lowered = [(lit, lit.text.lower()) for lit in self._literals]
+        self._all_re = _trie_regex(low for _, low in self._all_lowered)
         self._encoded_re = _trie_regex(_minimal(lit.text for lit in self._encoded))
         self._hs: Any | None = None
         self._db: Any | None = None
@@ -261,8 +260,8 @@ class Prefilter:
             starts = _longest_at_each_start(self._all_re, low) if self._all_re else set()
             literals = [
                 lit
-                for lit in self._literals
-                if any(f.startswith(lit.text.lower()) for f in starts)
+                for lit, lowered in self._all_lowered
+                if any(f.startswith(lowered) for f in starts)
                 and (not lit.encoded or lit.text in raw)
             ]
             signals = frozenset(

@@ -232,10 +232,10 @@ class HistoryScan:
                 # ended before the scan forks its workers): each blob's path (the ordered
                 # walk, kept) here, and meanwhile in one side thread the ref-reachable blobs
                 # the object database lacks (a partial clone's promised blobs, or damage),
-                # then the listing of every blob. Without WALK_MEMORY_LIMITS the missing-blob
-                # pass held ~150 MB on getmoto/moto and the listing ~110 MB (side by side, the
-                # process tree reached 350 MB); with them, 78 MB and 49 MB. One after the
-                # other, they still end before the walk.
+                # then the listing of every blob. Side by side, the missing-blob pass and the
+                # listing took getmoto/moto's process tree to 350 MB (aws/aws-cli's: 536 MB,
+                # before WALK_MEMORY_LIMITS); one after the other, they still end before the
+                # walk.
                 with ThreadPoolExecutor(1) as side:
                     missing_run = side.submit(missing_blobs, git, ["--all"])
                     listing_run = side.submit(list_all_blobs, git, max_size=self.max_size)
