@@ -16,7 +16,7 @@ Prints, measured in the same run on the same repository:
   so that speed is never bought by missing secrets.
 
     python bench/make_history_repo.py               # once: builds bench/work/history-full.git
-    python bench/bench_history.py                   # keysweep (+ pure-Python path) and peers
+    python bench/bench_history.py                   # keysweep (also without hyperscan), peers
     python bench/bench_history.py --preset small --no-peers
 """
 
@@ -38,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 
-# Runs keysweep with the hyperscan import blocked, to measure the pure-Python path.
+# Runs keysweep with the hyperscan import blocked, to measure the path without it (RE2 + re).
 PURE_PYTHON = (
     "import sys; sys.modules['hyperscan'] = None; "
     "sys.argv[0] = 'keysweep'; from scanner.cli import entry; entry()"
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = [("keysweep history", [sys.executable, "-m", "scanner", *ks_args])]
     if not ns.no_pure:
         pure = [sys.executable, "-c", PURE_PYTHON, *ks_args]
-        variants.append(("keysweep history (pure re)", pure))
+        variants.append(("keysweep history (no hyperscan)", pure))
     for name, cmd in variants:
         out = WORK_DIR / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.json"
         near = measure(catfile)

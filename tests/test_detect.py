@@ -21,7 +21,7 @@ K = key_id("engine")
 S = secret_key("engine")
 
 
-@pytest.fixture(scope="module", params=["hyperscan", "python"])
+@pytest.fixture(scope="module", params=["hyperscan", "re2"])
 def detector(request: pytest.FixtureRequest) -> Detector:
     det = Detector(RULES, use_hyperscan=None if request.param == "hyperscan" else False)
     assert det.prefilter_backend == request.param
@@ -57,7 +57,7 @@ def test_wants_false_means_scan_finds_nothing(detector: Detector) -> None:
 def test_fallback_is_used_when_hyperscan_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prefilter_module, "_hyperscan", lambda: None)
     det = Detector(RULES)
-    assert det.prefilter_backend == "python"
+    assert det.prefilter_backend == "re2"
     text = f"AWS_ACCESS_KEY_ID={K}\nAWS_SECRET_ACCESS_KEY={S}\n"
     assert det.wants(text.encode())
     assert [f.rule_id for f in det.scan(Fragment.from_text(text))] == [

@@ -105,7 +105,9 @@ def test_a_few_run_ends_are_confirmed_without_keyword_windows(
     filler = "".join(f"value_{i} = {i}\n" for i in range(200))
     text = f"aws_secret_access_key = {near}\n{filler}unrelated = {far}\n"
     index = next(i for i, r in enumerate(fast.rules) if r.id == "aws-secret-access-key")
+    fast._cores.build()
     assert fast._cores.is_run(index)
+    assert pure._cores.finds_runs(index)  # without Hyperscan, RE2 finds its runs
     asked: list[int] = []
     windows = fast._windows
     monkeypatch.setattr(fast, "_windows", lambda t, p, i: asked.append(i) or windows(t, p, i))
@@ -336,8 +338,8 @@ PREFILTER_KEYWORDS = [["aws", "aws_secret"], ["secret", "secretaccess"], ["token
 @example(text="aws_secretaccess")  # a literal that starts inside a match and runs past it
 @example(text="aws_secret tokn")  # literals inside a longer match
 @example(text="AWS_SECRET")
-def test_the_pure_prefilter_sees_exactly_the_keywords_present(text: str) -> None:
-    # one trie-regex pass finds which literals occur, overlapping ones included
+def test_the_re2_prefilter_sees_exactly_the_keywords_present(text: str) -> None:
+    # one RE2 Set pass finds which literals occur, overlapping ones included
     raw = text.encode("ascii")
     pure = Prefilter(PREFILTER_KEYWORDS, use_hyperscan=False).hits(raw)
     low = raw.lower()
@@ -358,8 +360,8 @@ ENCODED_PLAIN = [["qutj"], ["flsu", "docf"], ["xyzzy"]]  # two are lower-cased f
 @given(text=st.text(alphabet="QUtJqutjFLSUflsudocFDOCfnaHBfZ2hwX ", max_size=120))
 @example(text="qutjq flsu DOCF")  # lower-cased forms only: keywords, no encoded form
 @example(text="QUtJQ docF")
-def test_the_pure_prefilter_sees_exactly_the_encoded_forms_present(text: str) -> None:
-    # base64 forms are searched lower-cased with the keywords, then confirmed case-exact
+def test_the_re2_prefilter_sees_exactly_the_encoded_forms_present(text: str) -> None:
+    # base64 forms are case-exact in the same Set as the caseless keywords
     raw = text.encode("ascii")
     pure = Prefilter(ENCODED_PLAIN, ENCODED_KEYWORDS, use_hyperscan=False).hits(raw)
     forms = {i: base64_forms(k[0]) for i, k in enumerate(ENCODED_KEYWORDS) if k}
@@ -423,6 +425,11 @@ def _run_matcher() -> tuple[CoreMatcher, list[re.Pattern[str]]]:
     return matcher, regexes
 
 
+@functools.cache
+def _re2_run_matcher() -> CoreMatcher:
+    return CoreMatcher(_run_matcher()[1], use_hyperscan=False, on_demand=range(4))
+
+
 _RUN_PIECES = ["A", "b", "7", "+", "/", "=", "-", "_", " ", "\\", "n", "\\n", '"', "\n", "é"]
 
 
@@ -444,6 +451,9 @@ def test_run_ends_confirm_exactly_what_the_cores_confirm(pieces: list[tuple[str,
         assert matcher.cores[index].run is not None
         ends = matcher._run_ends(index, data)
         assert ends is not None
+        # without Hyperscan, RE2 finds the same run ends
+        assert _re2_run_matcher().finds_runs(index)
+        assert _re2_run_matcher().re2_run_ends(index, data) == ends
         expected = [m.span() for m in regexes[index].finditer(text)]
         assert _confirmed(matcher, index, text, ends) == expected
         # a run end is only kept when a full match could end there
