@@ -107,7 +107,7 @@ def test_a_few_run_ends_are_confirmed_without_keyword_windows(
     index = next(i for i, r in enumerate(fast.rules) if r.id == "aws-secret-access-key")
     fast._cores.build()
     assert fast._cores.is_run(index)
-    assert pure._cores.finds_runs(index)  # without Hyperscan, RE2 finds its runs
+    assert pure._cores.re2_answers(index)  # without Hyperscan, RE2 finds its runs
     asked: list[int] = []
     windows = fast._windows
     monkeypatch.setattr(fast, "_windows", lambda t, p, i: asked.append(i) or windows(t, p, i))
@@ -277,6 +277,7 @@ def test_patterns_without_a_core_are_named(pattern: str, reason: str) -> None:
 
 KEYWORDS = ("aws", "secret", "token")
 B64ISH = "AbcdEfgh12345678/+=" * 2
+SPAN = base64.b64encode(b"run of sixteen plus bytes").decode()
 
 
 @settings(max_examples=300, deadline=None)
@@ -291,6 +292,7 @@ B64ISH = "AbcdEfgh12345678/+=" * 2
 # a run starting 81 characters after "aws": one too far for the keyword to count
 @example(parts=["aws", " ", *[B64ISH[:15], " "] * 3, *[": "] * 5, B64ISH])
 @example(parts=["aws", *[B64ISH[:15], " "] * 3, *[": "] * 5, B64ISH])  # 80: it counts
+@example(parts=["aws", " " * 76, SPAN])  # a span 79 after the shortest keyword: RE2's gate opens
 def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
     text = "".join(parts)
     expected = [
@@ -309,6 +311,8 @@ def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
         if _keyword_before(text, m.start(), KEYWORDS)
     ]
     assert [m.span() for m in _runs_after_keywords(text, windows, KEYWORDS, low)] == in_windows
+    # without Hyperscan, RE2's one pattern for every keyword opens wherever such a run is
+    assert _FINDER.may_have_runs_after_keywords(as_core_bytes(text)) or not expected
     if text.isascii():  # the vectorised pass: run starts from Hyperscan, checked exactly
         starts = _starts(text)
         for anchored in (False, True):  # anchored: the keyword test is the pattern's
@@ -452,8 +456,8 @@ def test_run_ends_confirm_exactly_what_the_cores_confirm(pieces: list[tuple[str,
         ends = matcher._run_ends(index, data)
         assert ends is not None
         # without Hyperscan, RE2 finds the same run ends
-        assert _re2_run_matcher().finds_runs(index)
-        assert _re2_run_matcher().re2_run_ends(index, data) == ends
+        assert _re2_run_matcher().re2_answers(index)
+        assert _re2_run_matcher().re2_ends(index, data) == ends
         expected = [m.span() for m in regexes[index].finditer(text)]
         assert _confirmed(matcher, index, text, ends) == expected
         # a run end is only kept when a full match could end there

@@ -30,7 +30,6 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -477,9 +476,9 @@ class CoreMatcher:
         # sets of on-demand cores active together -> one database (None: did not compile)
         self._group_dbs: dict[tuple[int, ...], tuple[Any, Any] | None] = {}
         self._built = False
-        # without Hyperscan: on-demand index -> the RE2 pattern of its run (None: its core is
-        # not of ``Run`` shape), made on first use (``finds_runs``)
-        self._re2_runs: dict[int, Any | None] = {}
+        # without Hyperscan: index -> the RE2 pattern answering for its core (None: none),
+        # made on first use (``re2_answers``)
+        self._re2: dict[int, Any | None] = {}
         self._skip = frozenset(skip)
         hs = _hyperscan() if use_hyperscan is not False else None
         self._hs = hs
@@ -513,7 +512,7 @@ class CoreMatcher:
             _gate_dbs={},
             _run_dbs={},
             _group_dbs={},
-            _re2_runs={},
+            _re2={},
             _serialized=serialized,
             _serialized_rules=rules,
             _serialized_gates=gates,
@@ -676,30 +675,42 @@ class CoreMatcher:
         found = self._scan(compiled[0], compiled[1], data, RUN_HIT_LIMITS)
         return None if found is None else run_ends(found, run)
 
-    def finds_runs(self, index: int) -> bool:
-        """Without Hyperscan, whether RE2 finds the runs of on-demand rule ``index``: its core
-        is of ``Run`` shape (decided on first use: ``keysweep staged`` never parses the rest)."""
-        if self._hs is not None or index not in self._on_demand or index in self._skip:
+    def re2_answers(self, index: int) -> bool:
+        """Without Hyperscan, whether RE2 answers for the core of rule ``index`` (``re2_ends``).
+        Decided on first use: ``keysweep staged`` parses only the cores of the rules it meets."""
+        if self._hs is not None or index in self._skip:
             return False
-        if index not in self._re2_runs:
-            pattern = None
-            with suppress(CoreError):
-                core = core_of(self._regexes[index])
-                run = core.run
-                if run is not None:
-                    self.cores[index] = core
-                    pattern = re2bytes.compile_bytes(run.char_class + b"{%d,}" % run.shortest)
-            self._re2_runs[index] = pattern
-        return self._re2_runs[index] is not None
+        if index not in self._re2:
+            self._re2[index] = self._re2_pattern(index)
+        return self._re2[index] is not None
 
-    def re2_run_ends(self, index: int, data: bytes) -> list[int]:
-        """The run ends of a core RE2 finds (``finds_runs``). RE2 reports each maximal run of
-        at least ``shortest`` characters once, in one linear pass; the ends of those no longer
-        than ``longest`` are kept, as ``run_ends`` keeps them. On a twentieth of moto's
-        history the AWS secret's regex took 12.7 s of 22 s, searched by ``re`` over whole
-        texts; 0.01 s this way."""
-        pattern, run = self._re2_runs[index], self.cores[index].run
-        assert pattern is not None and run is not None
+    def _re2_pattern(self, index: int) -> Any | None:
+        try:
+            core = core_of(self._regexes[index])
+            run = core.run
+            pattern = core.pattern if run is None else run.char_class + b"{%d,}" % run.shortest
+            compiled = re2bytes.compile_bytes(pattern)
+        except (CoreError, re2bytes.Error):
+            return None
+        self.cores[index] = core
+        return compiled
+
+    def re2_ends(self, index: int, data: bytes) -> list[int] | None:
+        """Where RE2 says rule ``index`` may match in ``data`` (``re2_answers``), one linear
+        pass either way:
+
+        - a core of ``Run`` shape: its run ends. RE2 reports each maximal run of at least
+          ``shortest`` characters once; the ends of those no longer than ``longest`` are kept,
+          as ``run_ends`` keeps them (on a twentieth of moto's history the AWS secret's regex
+          took 12.7 s of 22 s, searched by ``re`` over whole texts; 0.01 s this way);
+        - any other core: ``[]`` where it matches nowhere (then neither can the regex), else
+          None: the regex searches as it would without RE2 (a fifth of the scan time of
+          moto's and localstack's history, whose texts mostly hold a keyword but no match).
+        """
+        pattern, run = self._re2[index], self.cores[index].run
+        assert pattern is not None
+        if run is None:
+            return None if pattern.search(data) else []
         return [m.end() for m in pattern.finditer(data) if m.end() - m.start() <= run.longest]
 
     def _opens(self, index: int, data: bytes) -> bool:

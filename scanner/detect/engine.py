@@ -279,10 +279,16 @@ class Detector:
         if vector is _NOTHING:
             return []
         ends, own, run_starts = vector
+        data: bytes | None = None  # ``_core_data``, made when first needed
+        if ends is None and not self._cores.available and self._gated_keywords and not hits.encoded:
+            # no Hyperscan: where RE2 finds no run start after a keyword (the patterns of
+            # ``run_start_patterns``), the base64 layer has nothing to search
+            data = _core_data(fragment)
+            if not self._spans.may_have_runs_after_keywords(data):
+                run_starts = []
         text = fragment.text
         positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
-        data: bytes | None = None  # ``_core_data``, made when first needed
         for index in active:
             rule_ends = ends
             few_runs = False
@@ -297,14 +303,15 @@ class Detector:
                 # crosses a line, so the keyword windows could not change a match)
                 few_runs = found is not None and len(found) <= FEW_RUN_ENDS
                 few_runs = few_runs and self._cores.is_run(index)
-            elif ends is None and self._cores.finds_runs(index):
-                # no Hyperscan: RE2 finds the runs of a run-shaped core (``re2_run_ends``)
+            elif ends is None and self._cores.re2_answers(index):
+                # no Hyperscan: RE2 finds a run-shaped core's runs, or gates the regex
                 data = _core_data(fragment) if data is None else data
-                found = self._cores.re2_run_ends(index, data)
-                if not found:
-                    continue
-                rule_ends = {index: found}
-                few_runs = len(found) <= FEW_RUN_ENDS
+                found = self._cores.re2_ends(index, data)
+                if found is not None:
+                    if not found:
+                        continue
+                    rule_ends = {index: found}
+                    few_runs = len(found) <= FEW_RUN_ENDS
             windows = None if few_runs else self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
         # run starts from the vectorised pass already require a keyword before the run

@@ -14,26 +14,34 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
-# RE2's memory budget per compiled pattern or set. A literal set's automaton has at most one
-# state per literal prefix (a few thousand here), far below it, so RE2 never gives up on a text
-# (which the Python binding could not report: ``Set.Match`` would answer "none").
-MEMORY = 64 << 20
+Error = re2.error  # a pattern RE2 cannot compile (a repeat over 1,000, say)
 
-_OPTIONS = re2.Options()
-_OPTIONS.encoding = re2.Options.Encoding.LATIN1
-_OPTIONS.max_mem = MEMORY
-_OPTIONS.never_capture = True  # spans of whole matches only
+
+def _options(memory: int) -> Any:
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.max_mem = memory
+    options.never_capture = True  # spans of whole matches only
+    return options
+
+
+# A single pattern that outgrows its budget (8 MiB, RE2's default) finishes on RE2's slower
+# NFA: the answer is the same. A ``Set`` has no such fallback, and the Python binding cannot
+# report the failure (``Match`` would answer "none"): the keyword set gets 64 MiB, far above
+# what its automaton needs (at most one state per literal prefix, a few thousand here).
+_PATTERN = _options(8 << 20)
+_SET = _options(64 << 20)
 
 
 def compile_bytes(pattern: bytes) -> Any:
-    """One compiled pattern (``search``, ``finditer`` over bytes)."""
-    return re2.compile(pattern, _OPTIONS)
+    """One compiled pattern (``search``, ``finditer`` over bytes); raises ``Error``."""
+    return re2.compile(pattern, _PATTERN)
 
 
 def literal_set(patterns: Sequence[bytes]) -> Any:
     """One RE2 ``Set``: ``Match(data)`` gives the indexes of the patterns found anywhere in
     one DFA pass (None when none is)."""
-    found = re2.Set.SearchSet(_OPTIONS)
+    found = re2.Set.SearchSet(_SET)
     for pattern in patterns:
         found.Add(pattern)
     found.Compile()
