@@ -178,7 +178,7 @@ class SpanFinder:
             k for k in self._keywords if not any(o != k and o in k for o in self._keywords)
         )
         self._encoded_keyword_in = encoded_keyword_in
-        self._gate: list[Any] = []  # ``may_have_runs_after_keywords``'s RE2 pattern, once made
+        self._gate: list[Any] = []  # ``run_lines``' RE2 pattern, once made
 
     def run_start_patterns(self) -> list[bytes] | None:
         """Hyperscan patterns whose match ends, minus 16, include every start of a base64 run
@@ -188,18 +188,21 @@ class SpanFinder:
         patterns = [_run_start_pattern([anchor]) for anchor in self._anchors]
         return None if None in patterns else [p for p in patterns if p is not None]
 
-    def may_have_runs_after_keywords(self, data: bytes) -> bool:
-        """False when no match of ``run_start_patterns`` is in ``data`` (core bytes): one RE2
-        search of a pattern wider than all of them (the anchors in one alternation, with the
-        longest gap). Without Hyperscan it stands in for them: on moto's history the base64
-        layer's search after keywords went from half of the scan time to an eighth. Their
-        exact alternation cost RE2 nine times as much on localstack's history (gaps of
-        different lengths make a large automaton)."""
+    def run_lines(self, data: bytes) -> Iterator[tuple[int, int]] | None:
+        """The lines of ``data`` (core bytes) where one RE2 pattern wider than every pattern
+        of ``run_start_patterns`` matches (the anchors in one alternation, with the longest
+        gap): every base64 run the keyword trigger lets the layer try is on one of them.
+        (RE2 finds the leftmost match from each line end on; an anchor with such a run is a
+        match start, or lies inside a match, on its line.) None: no such pattern. Without
+        Hyperscan it stands in for those patterns: on moto's history the layer's search after
+        keywords went from half of the scan time to an eighth. Their exact alternation cost
+        RE2 nine times as much on localstack's history (gaps of different lengths make a
+        large automaton)."""
         if not self._gate:
             pattern = _run_start_pattern(self._anchors)
             self._gate.append(None if pattern is None else re2bytes.compile_bytes(pattern))
         gate = self._gate[0]
-        return gate is None or gate.search(data) is not None
+        return None if gate is None else _lines_matching(gate, data)
 
     def __getstate__(self) -> dict[str, object]:
         return dict(self.__dict__, _gate=[])  # compiled again where it is used
@@ -213,6 +216,7 @@ class SpanFinder:
         lowered: str | None = None,
         present: Collection[str] | None = None,
         run_starts: Sequence[int] | None = None,
+        run_lines: Iterable[tuple[int, int]] | None = None,
         budget: _Budget | None = None,
         depth: int = 1,
         inside_base64: bool = False,
@@ -222,7 +226,8 @@ class SpanFinder:
         known) limit the keyword-triggered base64 search to the text right after them.
         ``inside_base64``: ``text`` is decoded base64, so every base64 run and JWT payload in
         it is tried (the gate was passed one level up). ``signals``: which of the prefilter's
-        SIGNALS occur in ``text`` (None: look)."""
+        SIGNALS occur in ``text`` (None: look). ``run_starts`` (from Hyperscan) or
+        ``run_lines`` (from RE2, ``run_lines``) say where the keyword-triggered runs are."""
         budget = budget or _Budget()
         spans: list[DecodedSpan] = []
         if inside_base64 and "eyJ" in text:
@@ -243,6 +248,7 @@ class SpanFinder:
             lowered,
             anchors,
             run_starts,
+            run_lines,
             budget,
             depth,
         )
@@ -299,6 +305,7 @@ class SpanFinder:
         lowered: str | None,
         anchors: Sequence[str],
         run_starts: Sequence[int] | None,
+        run_lines: Iterable[tuple[int, int]] | None,
         budget: _Budget,
         depth: int,
     ) -> list[DecodedSpan]:
@@ -311,6 +318,8 @@ class SpanFinder:
         if run_starts is not None:  # from the vectorised pass (run_start_patterns)
             whole = [(0, len(text))] if positions is None else _after(text, positions)
             runs = _runs_at(text, whole, keywords, run_starts, anchored=True)
+        elif run_lines is not None:  # from RE2 (run_lines): whole lines, so exact
+            runs = _runs_after_keywords(text, run_lines, anchors, None)
         elif positions is not None:
             runs = _runs_after_keywords(text, _after(text, positions), anchors, lowered)
         elif lowered is not None:
@@ -320,6 +329,18 @@ class SpanFinder:
                 m for m in _B64_SPAN.finditer(text) if _keyword_before(text, m.start(), keywords)
             )
         return self._layer(runs, decode_base64, "base64", budget, depth)
+
+
+def _lines_matching(pattern: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """The lines of ``data`` where ``pattern`` (RE2) matches, in order, found as they are
+    asked for: the base64 layer stops after MAX_SPANS_PER_LAYER runs, and a large JSON text
+    has thousands of such lines."""
+    pos = 0
+    while (m := pattern.search(data, pos)) is not None:
+        end = data.find(b"\n", m.end())
+        end = len(data) if end < 0 else end
+        yield data.rfind(b"\n", 0, m.start()) + 1, end
+        pos = end + 1
 
 
 def _run_start_pattern(anchors: Sequence[str]) -> bytes | None:
@@ -433,7 +454,7 @@ def _spans_at(
 
 def _runs_after_keywords(
     text: str,
-    windows: Sequence[tuple[int, int]],
+    windows: Iterable[tuple[int, int]],
     keywords: Sequence[str],
     lowered: str | None,
 ) -> Iterator[re.Match[str]]:

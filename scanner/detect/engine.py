@@ -280,12 +280,11 @@ class Detector:
             return []
         ends, own, run_starts = vector
         data: bytes | None = None  # ``_core_data``, made when first needed
+        run_lines = None
         if ends is None and not self._cores.available and self._gated_keywords and not hits.encoded:
-            # no Hyperscan: where RE2 finds no run start after a keyword (the patterns of
-            # ``run_start_patterns``), the base64 layer has nothing to search
+            # no Hyperscan: RE2 says on which lines a base64 run may follow a keyword
             data = _core_data(fragment)
-            if not self._spans.may_have_runs_after_keywords(data):
-                run_starts = []
+            run_lines = self._spans.run_lines(data)
         text = fragment.text
         positions = _Positions(text, hits.present)
         candidates: list[_Candidate] = []
@@ -315,7 +314,7 @@ class Detector:
             windows = None if few_runs else self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
         # run starts from the vectorised pass already require a keyword before the run
-        searched = run_starts is None
+        searched = run_starts is None and run_lines is None
         spans = self._spans.find(
             text,
             encoded_keyword=hits.encoded,
@@ -323,6 +322,7 @@ class Detector:
             lowered=positions.low if searched else None,
             present=hits.present,
             run_starts=run_starts,
+            run_lines=run_lines,
             signals=hits.signals,
         )
         if spans:
