@@ -200,9 +200,7 @@ class SpanFinder:
         large automaton)."""
         if not self._gate:
             pattern = _run_start_pattern(self._anchors)
-            self._gate.append(
-                None if pattern is None else re2bytes.compile_bytes(pattern, re2bytes.LARGE_MEMORY)
-            )
+            self._gate.append(None if pattern is None else re2bytes.compile_bytes(pattern))
         gate = self._gate[0]
         return None if gate is None else _lines_matching(gate, data)
 

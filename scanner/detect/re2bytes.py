@@ -25,26 +25,23 @@ def _options(memory: int) -> Any:
     return options
 
 
-# A pattern that outgrows its memory budget finishes on RE2's slower NFA: the answer is the same.
-# A ``Set`` has no such fallback, and the Python binding cannot report the failure (``Match``
-# would answer "none"): the keyword set gets 64 MiB, far above what its automaton needs (at
-# most one state per literal prefix, a few thousand here). So does the base64 layer's line
-# pattern (``SpanFinder.run_lines``): with RE2's default 8 MiB its automaton was rebuilt again
-# and again, and finding the lines of localstack's history cost twice as much.
-DEFAULT_MEMORY = 8 << 20
-LARGE_MEMORY = 64 << 20
-_PATTERN = {memory: _options(memory) for memory in (DEFAULT_MEMORY, LARGE_MEMORY)}
+# A single pattern that outgrows its budget (8 MiB, RE2's default) finishes on RE2's slower
+# NFA: the answer is the same. A ``Set`` has no such fallback, and the Python binding cannot
+# report the failure (``Match`` would answer "none"): the keyword set gets 64 MiB, far above
+# what its automaton needs (at most one state per literal prefix, a few thousand here).
+_PATTERN = _options(8 << 20)
+_SET = _options(64 << 20)
 
 
-def compile_bytes(pattern: bytes, memory: int = DEFAULT_MEMORY) -> Any:
+def compile_bytes(pattern: bytes) -> Any:
     """One compiled pattern (``search``, ``finditer`` over bytes); raises ``Error``."""
-    return re2.compile(pattern, _PATTERN[memory])
+    return re2.compile(pattern, _PATTERN)
 
 
 def literal_set(patterns: Sequence[bytes]) -> Any:
     """One RE2 ``Set``: ``Match(data)`` gives the indexes of the patterns found anywhere in
     one DFA pass (None when none is)."""
-    found = re2.Set.SearchSet(_PATTERN[LARGE_MEMORY])
+    found = re2.Set.SearchSet(_SET)
     for pattern in patterns:
         found.Add(pattern)
     found.Compile()
