@@ -21,8 +21,9 @@ built or compiled (back references, atomic groups, unbounded or empty-matching p
 patterns with no ASCII character, a pattern too large for Hyperscan) use plain ``finditer``.
 A conditional ``(?(g)yes|no)`` becomes ``(?:yes|no)`` (wider, so still a superset).
 ``fallback_reasons`` says which rules and why (``keysweep rules check`` prints it). Without
-the ``hyperscan`` package everything uses ``finditer``; both paths give the same matches
-(tests compare them).
+the ``hyperscan`` package RE2 reads the same core bytes (``re2_ends``): it finds the runs of a
+run-shaped core, and says where any other core matches nowhere, so its regex need not run; both
+paths give the same matches (tests compare them).
 """
 
 from __future__ import annotations
