@@ -73,7 +73,7 @@ class Run:
     ``longest`` characters long. ``pattern`` (the class repeated ``shortest`` times) reports
     each run of at least that length at every offset past its first ``shortest`` characters;
     ``run_ends`` turns those reports into the run ends worth confirming. ``char_class`` is
-    the class alone (RE2 finds each maximal run of it once, ``CoreMatcher.re2_run_ends``)."""
+    the class alone (RE2 finds each maximal run of it once, ``CoreMatcher.re2_ends``)."""
 
     pattern: bytes
     shortest: int
