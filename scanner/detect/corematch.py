@@ -676,10 +676,16 @@ class CoreMatcher:
         found = self._scan(compiled[0], compiled[1], data, RUN_HIT_LIMITS)
         return None if found is None else run_ends(found, run)
 
+    @property
+    def uses_re2(self) -> bool:
+        """True without Hyperscan: RE2 answers for the cores (``re2_ends``) and the decoding
+        layer's run-start patterns (``SpanFinder.run_lines``)."""
+        return self._hs is None
+
     def re2_answers(self, index: int) -> bool:
         """Without Hyperscan, whether RE2 answers for the core of rule ``index`` (``re2_ends``).
         Decided on first use: ``keysweep staged`` parses only the cores of the rules it meets."""
-        if self._hs is not None or index in self._skip:
+        if not self.uses_re2 or index in self._skip:
             return False
         if index not in self._re2:
             self._re2[index] = self._re2_pattern(index)

@@ -178,7 +178,7 @@ class SpanFinder:
             k for k in self._keywords if not any(o != k and o in k for o in self._keywords)
         )
         self._encoded_keyword_in = encoded_keyword_in
-        self._gate: list[Any] = []  # ``run_lines``' RE2 pattern, once made
+        self._line_pattern: list[Any] = []  # ``run_lines``' RE2 pattern, once made
 
     def run_start_patterns(self) -> list[bytes] | None:
         """Hyperscan patterns whose match ends, minus 16, include every start of a base64 run
@@ -198,14 +198,14 @@ class SpanFinder:
         keywords went from half of the scan time to an eighth. Their exact alternation cost
         RE2 nine times as much on localstack's history (gaps of different lengths make a
         large automaton)."""
-        if not self._gate:
+        if not self._line_pattern:
             pattern = _run_start_pattern(self._anchors)
-            self._gate.append(None if pattern is None else re2bytes.compile_bytes(pattern))
-        gate = self._gate[0]
+            self._line_pattern.append(None if pattern is None else re2bytes.compile_bytes(pattern))
+        gate = self._line_pattern[0]
         return None if gate is None else _lines_matching(gate, data)
 
     def __getstate__(self) -> dict[str, object]:
-        return dict(self.__dict__, _gate=[])  # compiled again where it is used
+        return dict(self.__dict__, _line_pattern=[])  # compiled again where it is used
 
     def find(
         self,

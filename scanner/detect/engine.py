@@ -281,7 +281,7 @@ class Detector:
         ends, own, run_starts = vector
         data: bytes | None = None  # ``_core_data``, made when first needed
         run_lines = None
-        if ends is None and not self._cores.available and self._gated_keywords and not hits.encoded:
+        if self._cores.uses_re2 and self._gated_keywords and not hits.encoded:
             # no Hyperscan: RE2 says on which lines a base64 run may follow a keyword
             data = _core_data(fragment)
             run_lines = self._spans.run_lines(data)
