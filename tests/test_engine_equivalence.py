@@ -30,6 +30,7 @@ from scanner.detect.decoding import (
     _B64_SPAN,
     _JSON_SPAN,
     _PERCENT_SPAN,
+    LONG_LINE,
     SpanFinder,
     _after,
     _json_spans,
@@ -41,6 +42,7 @@ from scanner.detect.decoding import (
     decode_base64,
 )
 from scanner.detect.prefilter import Prefilter, base64_forms
+from scanner.detect.regions import keyword_positions
 from scanner.models import Fragment
 from scanner.rules import load_rules
 
@@ -224,17 +226,28 @@ def test_confirmation_is_finditer_on_non_ascii_text(
 ) -> None:
     # non-ASCII characters reach the databases as one marker byte each (as_core_bytes)
     regex = re.compile(pattern)
-    matcher = CoreMatcher([regex], use_hyperscan=True)
     data = as_core_bytes(text)
     assert len(data) == len(text)
-    ends = matcher.ends(data)
-    assert ends is not None
     pos, endpos = min(cut), max(cut)
-    assert [m.span() for m in matcher.finditer(0, text, ends.get(0, []))] == [
-        m.span() for m in regex.finditer(text)
-    ]
-    got = matcher.finditer(0, text, ends.get(0, []), pos, endpos)
-    assert [m.span() for m in got] == [m.span() for m in regex.finditer(text, pos, endpos)]
+    for matcher, found in _core_ends(regex, data):
+        assert [m.span() for m in matcher.finditer(0, text, found)] == [
+            m.span() for m in regex.finditer(text)
+        ]
+        got = matcher.finditer(0, text, found, pos, endpos)
+        assert [m.span() for m in got] == [m.span() for m in regex.finditer(text, pos, endpos)]
+
+
+def _core_ends(regex: re.Pattern[str], data: bytes) -> list[tuple[CoreMatcher, list[int]]]:
+    """The core match ends of ``regex`` in ``data`` from each engine: Hyperscan's database
+    (every end) and RE2 (offsets around the matches it reports, ``re2_ends``; RE2 reads a
+    boundary's ``$`` as the end of the text, as the lookahead it stands for does, where
+    Hyperscan also accepts a final newline)."""
+    fast = CoreMatcher([regex], use_hyperscan=True)
+    ends = fast.ends(data)
+    assert ends is not None
+    pure = CoreMatcher([regex], use_hyperscan=False)
+    assert pure.re2_answers(0)
+    return [(fast, ends.get(0, [])), (pure, pure.re2_ends(0, data))]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -245,15 +258,13 @@ def test_confirmation_is_finditer_on_non_ascii_text(
 )
 def test_confirmation_is_finditer(pattern: str, text: str, cut: tuple[int, int]) -> None:
     regex = re.compile(pattern)
-    matcher = CoreMatcher([regex], use_hyperscan=True)
-    ends = matcher.ends(text.encode("ascii"))
-    assert ends is not None
     pos, endpos = min(cut), max(cut)
     expected = [m.span() for m in regex.finditer(text)]
-    assert [m.span() for m in matcher.finditer(0, text, ends.get(0, []))] == expected
     windowed = [m.span() for m in regex.finditer(text, pos, endpos)]
-    got = matcher.finditer(0, text, ends.get(0, []), pos, endpos)
-    assert [m.span() for m in got] == windowed
+    for matcher, ends in _core_ends(regex, text.encode("ascii")):
+        assert [m.span() for m in matcher.finditer(0, text, ends)] == expected
+        got = matcher.finditer(0, text, ends, pos, endpos)
+        assert [m.span() for m in got] == windowed
 
 
 @pytest.mark.parametrize(
@@ -312,9 +323,11 @@ def test_keyword_anchored_runs_are_the_tested_runs(parts: list[str]) -> None:
     ]
     assert [m.span() for m in _runs_after_keywords(text, windows, KEYWORDS, low)] == in_windows
     # without Hyperscan, RE2's one pattern for every keyword finds the lines of those runs
-    lines = _FINDER.run_lines(as_core_bytes(text))
-    assert lines is not None
-    assert [m.span() for m in _runs_after_keywords(text, lines, KEYWORDS, None)] == expected
+    # (long_line 0: every line is also checked with the gap's bound)
+    for long_line in (LONG_LINE, 0):
+        lines = _FINDER.run_lines(as_core_bytes(text), long_line)
+        assert lines is not None
+        assert [m.span() for m in _runs_after_keywords(text, lines, KEYWORDS, None)] == expected
     if text.isascii():  # the vectorised pass: run starts from Hyperscan, checked exactly
         starts = _starts(text)
         for anchored in (False, True):  # anchored: the keyword test is the pattern's
@@ -455,11 +468,11 @@ def test_run_ends_confirm_exactly_what_the_cores_confirm(pieces: list[tuple[str,
     data = as_core_bytes(text)
     for index in range(len(regexes)):
         assert matcher.cores[index].run is not None
-        ends = matcher._run_ends(index, data)
-        assert ends is not None
-        # without Hyperscan, RE2 finds the same run ends
+        # without Hyperscan, RE2 finds the same run ends (Hyperscan's reports of a long run
+        # past 256 are too dense to use: None, and the core scans as any other)
         assert _re2_run_matcher().re2_answers(index)
-        assert _re2_run_matcher().re2_ends(index, data) == ends
+        ends = _re2_run_matcher().re2_ends(index, data)
+        assert matcher._run_ends(index, data) in (ends, None)
         expected = [m.span() for m in regexes[index].finditer(text)]
         assert _confirmed(matcher, index, text, ends) == expected
         # a run end is only kept when a full match could end there
@@ -616,3 +629,18 @@ def test_the_bytes_the_cores_scan_are_one_per_character_of_the_text(raw: bytes, 
     expected = bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
     assert as_core_bytes(text) == expected
     assert engine_module._core_data(Fragment(bom + raw, "f.txt")) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet="akeyKEYé\u212a\u0130😀\n =:", max_size=80))
+@example(text="\u212aey: é")  # KELVIN SIGN lowers to "k"
+@example(text="\u0130 key é")  # U+0130 lowers to two characters: no offsets
+def test_keyword_offsets_in_a_non_ascii_text_are_those_of_its_lower_case(text: str) -> None:
+    # a non-ASCII text is lower-cased from its core bytes (one byte a character) when every
+    # keyword is ASCII; the offsets and markers found must be those of ``text.lower()``
+    fragment = Fragment.from_text(text)
+    positions = engine_module._Positions(text, None, lambda: engine_module._core_data(fragment))
+    whole = text.lower()
+    expected = keyword_positions(whole, ("key",)) if len(whole) == len(text) else None
+    assert positions.of(("key",)) == expected
+    assert positions.holds_any(("key:",)) == ("key:" in whole)

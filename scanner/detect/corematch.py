@@ -22,8 +22,8 @@ patterns with no ASCII character, a pattern too large for Hyperscan) use plain `
 A conditional ``(?(g)yes|no)`` becomes ``(?:yes|no)`` (wider, so still a superset).
 ``fallback_reasons`` says which rules and why (``keysweep rules check`` prints it). Without
 the ``hyperscan`` package RE2 reads the same core bytes (``re2_ends``): it finds the runs of a
-run-shaped core, and says where any other core matches nowhere, so its regex need not run; both
-paths give the same matches (tests compare them).
+run-shaped core, and around the matches of any other core the offsets where its matches can
+end; both paths give the same matches (tests compare them).
 """
 
 from __future__ import annotations
@@ -365,6 +365,41 @@ def run_ends(found: Sequence[tuple[int, int]], run: Run) -> list[int]:
     return out
 
 
+_BOUNDED_REPEAT = re.compile(rb"\{(\d+),(\d+)\}")
+
+
+def _widened(pattern: bytes) -> bytes:
+    """``pattern`` (a core) for RE2, its repeats of up to 8 or more made unbounded. A bounded
+    repeat makes RE2's automaton count: the generic assignment rule's core (a name of up to
+    40 characters before its keyword) cost 2.1 s of a tenth of aws/aws-cli's history, and 6.1 s
+    with 2 MiB for its automaton instead of 8; widened, 1.2 s either way. Wider is safe where
+    only the start of each match counts (``_covering_ends`` bounds a match by the core's own
+    longest match)."""
+    return _BOUNDED_REPEAT.sub(lambda m: b"{%s,}" % m[1] if int(m[2]) >= 8 else m[0], pattern)
+
+
+def _covering_ends(matches: Iterator[Any], longest: int, step: int) -> list[int]:
+    """Sorted offsets that ``CoreMatcher.finditer`` merges into windows holding every end of
+    every core match, given the matches RE2 reports one after another (leftmost, not
+    overlapping). A core match starting at ``s`` starts inside a reported match (had ``s`` lain
+    between two of them, the search from the first one's end would have reported one starting
+    at ``s`` or before), so it ends between that match's start + 1 and its end - 1 +
+    ``longest``. Each such interval is given as offsets ``step`` (the core's ``max_width``)
+    apart, which ``finditer`` merges into one window."""
+    intervals: list[list[int]] = []
+    for m in matches:
+        lo, hi = m.start() + 1, m.end() - 1 + longest
+        if intervals and lo <= intervals[-1][1]:
+            intervals[-1][1] = max(intervals[-1][1], hi)
+        else:
+            intervals.append([lo, hi])
+    ends: list[int] = []
+    for lo, hi in intervals:
+        ends.extend(range(lo, hi, step))
+        ends.append(hi)
+    return ends
+
+
 def core_of(regex: re.Pattern[str]) -> Core:
     """The Hyperscan core of ``regex``; raises :class:`CoreError` when it has none."""
     try:
@@ -477,9 +512,9 @@ class CoreMatcher:
         # sets of on-demand cores active together -> one database (None: did not compile)
         self._group_dbs: dict[tuple[int, ...], tuple[Any, Any] | None] = {}
         self._built = False
-        # without Hyperscan: index -> the RE2 pattern answering for its core (None: none),
-        # made on first use (``re2_answers``)
-        self._re2: dict[int, Any | None] = {}
+        # without Hyperscan: index -> the RE2 pattern answering for its core and the longest
+        # match of that core (None: none), made on first use (``re2_answers``)
+        self._re2: dict[int, tuple[Any, int] | None] = {}
         self._skip = frozenset(skip)
         hs = _hyperscan() if use_hyperscan is not False else None
         self._hs = hs
@@ -691,33 +726,40 @@ class CoreMatcher:
             self._re2[index] = self._re2_pattern(index)
         return self._re2[index] is not None
 
-    def _re2_pattern(self, index: int) -> Any | None:
+    def _re2_pattern(self, index: int) -> tuple[Any, int] | None:
         try:
             core = core_of(self._regexes[index])
             run = core.run
-            pattern = core.pattern if run is None else run.char_class + b"{%d,}" % run.shortest
+            pattern = run.char_class + b"{%d,}" % run.shortest if run else _widened(core.pattern)
             compiled = re2bytes.compile_bytes(pattern)
-        except (CoreError, re2bytes.Error):
+            longest = sre_p.parse(core.pattern).getwidth()[1]
+        except (CoreError, re2bytes.Error, re.error):
+            return None
+        if longest >= _MAXREPEAT:  # a repeat past _HS_REPEAT_CAP: no bound on a match's end
             return None
         self.cores[index] = core
-        return compiled
+        return compiled, longest
 
-    def re2_ends(self, index: int, data: bytes) -> list[int] | None:
-        """Where RE2 says rule ``index`` may match in ``data`` (``re2_answers``), one linear
-        pass either way:
+    def re2_ends(self, index: int, data: bytes) -> list[int]:
+        """Where the matches of rule ``index``'s core may end in ``data`` (``re2_answers``), in
+        one linear RE2 pass (empty: the regex matches nowhere):
 
         - a core of ``Run`` shape: its run ends. RE2 reports each maximal run of at least
           ``shortest`` characters once; the ends of those no longer than ``longest`` are kept,
           as ``run_ends`` keeps them (on a twentieth of moto's history the AWS secret's regex
           took 12.7 s of 22 s, searched by ``re`` over whole texts; 0.01 s this way);
-        - any other core: ``[]`` where it matches nowhere (then neither can the regex), else
-          None: the regex searches as it would without RE2 (a fifth of the scan time of
-          moto's and localstack's history, whose texts mostly hold a keyword but no match).
+        - any other core: ends around each match RE2 reports (``_covering_ends``), a sorted
+          superset of the core's match ends, so ``finditer`` confirms exactly what it would
+          with Hyperscan's. The regex searched whole texts wherever the core matched once: on
+          aws/aws-cli's 20 largest models (79 MB) the generic assignment rule took 16 s; its
+          core matches there 54 times.
         """
-        pattern, run = self._re2[index], self.cores[index].run
-        assert pattern is not None
+        found = self._re2[index]
+        assert found is not None
+        pattern, longest = found
+        run = self.cores[index].run
         if run is None:
-            return None if pattern.search(data) else []
+            return _covering_ends(pattern.finditer(data), longest, self.cores[index].max_width)
         return [m.end() for m in pattern.finditer(data) if m.end() - m.start() <= run.longest]
 
     def _opens(self, index: int, data: bytes) -> bool:
@@ -833,7 +875,8 @@ class CoreMatcher:
     def finditer(
         self, index: int, text: str, ends: Sequence[int], pos: int = 0, endpos: int | None = None
     ) -> Iterator[re.Match[str]]:
-        """Exactly ``regexes[index].finditer(text, pos, endpos)`` given the core match ends."""
+        """Exactly ``regexes[index].finditer(text, pos, endpos)`` given the core match ends
+        (sorted; any sorted superset of them gives the same matches)."""
         regex = self._regexes[index]
         core = self.cores[index]
         limit = len(text) if endpos is None else min(endpos, len(text))

@@ -33,6 +33,7 @@ from scanner.models import (
     Severity,
     bom_of,
     confidence_at_least,
+    lone_crs_to_lf,
 )
 from scanner.rules import Rule, RuleSet
 from scanner.rules.checks import CHECKS, ENRICHMENTS
@@ -67,9 +68,6 @@ class _Candidate:
     line_start: int = 0
 
 
-_LONE_CR = re.compile(rb"\r(?!\n)")
-
-
 def _core_data(fragment: Fragment) -> bytes:
     """What the core databases scan for ``fragment``: one byte per character of its text
     (``as_core_bytes``), from the raw bytes wherever they give exactly that: ASCII, or valid
@@ -82,9 +80,7 @@ def _core_data(fragment: Fragment) -> bytes:
         data = utf8_core_bytes(raw)  # decoding replaced nothing: the bytes were valid UTF-8
     else:
         return as_core_bytes(fragment.text)
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        data = _LONE_CR.sub(b"\n", data)
-    return data
+    return lone_crs_to_lf(data)
 
 
 LOWER_PIECE = 1 << 16  # characters lower-cased at a time (see _Positions.lowered)
@@ -160,6 +156,8 @@ class Detector:
         )
         gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
         self._gated_keywords = tuple(gated)
+        # every keyword searched in a lower-cased text is ASCII (see _Positions.lowered)
+        self._ascii_keywords = all(k.isascii() for r in self.rules for k in r.keywords)
         self._spans = SpanFinder(gated, self._encoded_keyword_in)
         run_start_patterns = self._spans.run_start_patterns()
         self._cores = CoreMatcher(
@@ -286,7 +284,11 @@ class Detector:
             data = _core_data(fragment)
             run_lines = self._spans.run_lines(data)
         text = fragment.text
-        positions = _Positions(text, hits.present)
+
+        def core_data() -> bytes:  # ``data`` as it stands when first asked for
+            return _core_data(fragment) if data is None else data
+
+        positions = _Positions(text, hits.present, core_data if self._ascii_keywords else None)
         candidates: list[_Candidate] = []
         for index in active:
             rule_ends = ends
@@ -303,14 +305,13 @@ class Detector:
                 few_runs = found is not None and len(found) <= FEW_RUN_ENDS
                 few_runs = few_runs and self._cores.is_run(index)
             elif ends is None and self._cores.re2_answers(index):
-                # no Hyperscan: RE2 finds a run-shaped core's runs, or gates the regex
+                # no Hyperscan: RE2 says where the core's matches end (a run core's run ends)
                 data = _core_data(fragment) if data is None else data
                 found = self._cores.re2_ends(index, data)
-                if found is not None:
-                    if not found:
-                        continue
-                    rule_ends = {index: found}
-                    few_runs = len(found) <= FEW_RUN_ENDS
+                if not found:
+                    continue
+                rule_ends = {index: found}
+                few_runs = len(found) <= FEW_RUN_ENDS and self._cores.is_run(index)
             windows = None if few_runs else self._windows(text, positions, index)
             self._collect(text, index, None, candidates, windows, rule_ends)
         # run starts from the vectorised pass already require a keyword before the run
@@ -332,7 +333,7 @@ class Detector:
                     self._collect(view.text, index, view, candidates)
         if not candidates:
             return []
-        markers = self.inline_allow and any(m in positions.lowered for m in INLINE_ALLOW_MARKERS)
+        markers = self.inline_allow and positions.holds_any(INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
 
     def _own_ends(self, active: Sequence[int], data: bytes) -> dict[int, list[int] | None]:
@@ -674,9 +675,15 @@ class _Positions:
     """Keyword offsets in one text, computed once per keyword (see scanner.detect.regions),
     and the text lower-cased, once and only when something asks for it."""
 
-    def __init__(self, text: str, present: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        present: frozenset[str] | None = None,
+        core_data: Callable[[], bytes] | None = None,
+    ) -> None:
         self._text = text
         self._present = present  # keywords the prefilter saw; others need no search
+        self._core_data = core_data  # given when every keyword searched for is ASCII
         self._cache: dict[str, list[int] | None] = {}
 
     @cached_property
@@ -684,16 +691,40 @@ class _Positions:
         text = self._text
         if text.isascii():
             return text.lower()
+        if self._core_data is not None and "\u0130" not in text and "\u212a" not in text:
+            # Only ASCII is searched for, and only U+0130 and U+212A lower to ASCII (or to
+            # two characters): the text's core bytes lower-cased (every other character one
+            # marker byte), one byte a character where the text takes two or four (15 MB for
+            # a 4 MB file of aws/aws-cli: a history worker's peak).
+            return self._core_data().lower().decode("latin-1")
         # str.lower() of a non-ASCII text first fills a buffer of three UCS-4 characters per
         # character (one may lower to three): 48 MB for a 4 MB changelog. In pieces, the same
         # text (a final sigma right at a piece's end may read as a plain sigma).
         step = LOWER_PIECE
         return "".join(text[i : i + step].lower() for i in range(0, len(text), step))
 
+    def holds_any(self, needles: Sequence[str]) -> bool:
+        """Whether one of ``needles`` (lower-case ASCII) is in ``lowered``, found without
+        making ``lowered`` when nothing else has (a full copy of the text: a worker's peak on
+        aws/aws-cli's largest files). Pieces overlap by a needle's length, enough for any
+        occurrence: a character never lowers to nothing."""
+        if "lowered" in self.__dict__:
+            return any(needle in self.lowered for needle in needles)
+        text, step = self._text, LOWER_PIECE
+        overlap = max(map(len, needles), default=1) - 1
+        for i in range(0, len(text), step):
+            piece = text[i : i + step + overlap].lower()
+            if any(needle in piece for needle in needles):
+                return True
+        return False
+
     @cached_property
     def low(self) -> str | None:
-        """``lowered`` when its offsets are the text's (rare Unicode case changes shift them:
-        then no keyword windows)."""
+        """``lowered`` when its offsets are the text's, else None (then no keyword windows).
+        Only U+0130 lowers to two characters: a text holding it is not lower-cased for
+        nothing (one of aws/aws-cli's 4 MB files, 15 MB as text)."""
+        if "\u0130" in self._text:
+            return None
         lowered = self.lowered
         return lowered if len(lowered) == len(self._text) else None
 
