@@ -229,6 +229,10 @@ def test_ctrl_c_exits_130_and_cleans_up(
         def scan(self, fragment: Any) -> Any:
             return self.inner.scan(fragment)
 
+        @property
+        def prefilter_backend(self) -> str:
+            return str(self.inner.prefilter_backend)
+
     monkeypatch.setattr(
         "scanner.cli.history.build_detector",
         lambda *a, **k: InterruptedDetector(real_build(*a, **k)),
@@ -403,6 +407,36 @@ def test_parallel_workers_find_the_same(repo: Repo) -> None:
     for field in ("files_scanned", "bytes_scanned", "errors"):
         assert parallel.report["scan"][field] == serial.report["scan"][field]
     assert len(parallel.findings_for(key_id("worker-5"))) == 1
+
+
+def test_without_hyperscan_workers_read_lean_and_find_the_same(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without Hyperscan the workers trade git's speed for memory (a smaller delta cache,
+    large blocks mapped on their own): the findings are those of the Hyperscan run."""
+    from scanner.sources import catfile
+
+    for i in range(8):
+        repo.commit({f"svc{i}/.env": env_text(f"lean-{i}"), "filler.txt": "x\n" * i}, f"c{i}")
+    fast = history(repo.path, "--jobs", "2")
+    seen = tmp_path / "limits"  # the readers are made in the forked workers
+    reader_init = catfile.BlobReader.__init__
+
+    def spy(self: Any, git: Any, feed: bytes, *, lean: bool = False) -> None:
+        reader_init(self, git, feed, lean=lean)
+        with seen.open("a") as out:
+            out.write(" ".join(self._limits) + "\n")
+
+    real_build = common.build_detector
+    monkeypatch.setattr(catfile.BlobReader, "__init__", spy)
+    monkeypatch.setattr(
+        "scanner.cli.history.build_detector",
+        lambda *a, **k: real_build(*a, **{**k, "use_hyperscan": False}),
+    )
+    lean = history(repo.path, "--jobs", "2")
+    assert fast.code == lean.code == 1
+    assert sorted(map(str, lean.report["findings"])) == sorted(map(str, fast.report["findings"]))
+    assert set(seen.read_text().splitlines()) == {" ".join(gitproc.LEAN_READER_MEMORY_LIMITS)}
 
 
 def test_a_corrupt_blob_is_reported_and_the_rest_still_scanned(repo: Repo) -> None:

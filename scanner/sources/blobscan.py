@@ -77,8 +77,10 @@ def scan_feed(
     and scans them itself: only findings travel between processes, never blob bytes (which
     cost the parent ~2 s of pickling per GiB of candidates and made it the bottleneck).
     """
+    # without Hyperscan, memory over git's speed (gitproc.LEAN_READER_MEMORY_LIMITS)
+    lean = scanner.prefilter_backend != "hyperscan"
     if workers <= 1 or not feed:
-        reader = BlobReader(git, feed)
+        reader = BlobReader(git, feed, lean=lean)
         result = scan_blobs(
             iter(reader), scanner, max_size=max_size, progress=progress, paths=paths
         )
@@ -89,7 +91,9 @@ def scan_feed(
     heap.release()
 
     def scan_share(share: bytes) -> BlobScan:
-        reader = BlobReader(git, share)
+        if lean:
+            heap.map_large_blocks()
+        reader = BlobReader(git, share, lean=lean)
         part = scan_blobs(iter(reader), scanner, max_size=max_size, progress=None, paths=paths)
         part.read_errors += reader.errors
         part.missing += reader.missing

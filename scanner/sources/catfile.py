@@ -25,6 +25,7 @@ from typing import IO
 
 from scanner.errors import GitError
 from scanner.sources.gitproc import (
+    LEAN_READER_MEMORY_LIMITS,
     READER_MEMORY_LIMITS,
     WALK_MEMORY_LIMITS,
     Git,
@@ -117,9 +118,10 @@ class BlobReader:
     ``missing`` for.
     """
 
-    def __init__(self, git: Git, feed: bytes) -> None:
+    def __init__(self, git: Git, feed: bytes, *, lean: bool = False) -> None:
         self.git = git
         self.feed = feed
+        self._limits = LEAN_READER_MEMORY_LIMITS if lean else READER_MEMORY_LIMITS
         self.missing = 0
         self.errors: list[str] = []
 
@@ -130,7 +132,7 @@ class BlobReader:
         while feed:
             answered = 0
             buffer = ["--buffer"] if buffered else []
-            args = [*READER_MEMORY_LIMITS, "cat-file", "--batch", *buffer]
+            args = [*self._limits, "cat-file", "--batch", *buffer]
             with self.git.stream(*args, feed=True) as stream:
                 _widen_pipe(stream.stdout)
                 writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)
