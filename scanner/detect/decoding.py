@@ -488,15 +488,17 @@ def _runs_after_keywords(
     (Profiled on a real AWS-heavy tree, testing every run was ~40 % of the scan.)
     ``lowered`` is ``text.lower()`` when that keeps every offset (else None)."""
     for win_start, win_end in windows:
+        here = keywords
         if lowered is None:
             low, base, lo, hi = text[win_start:win_end].lower(), win_start, 0, win_end - win_start
+            here = [keyword for keyword in keywords if keyword in low]  # a window: a line, say
         else:
             low, base, lo, hi = lowered, 0, win_start, win_end
         # Where a qualifying run may start: after a keyword occurrence, up to KEYWORD_LOOKBACK
         # characters from its start, and not past the end of its line. Merged lazily in text
         # order: the layer stops after MAX_SPANS_PER_LAYER runs, so a text with thousands of
         # keyword occurrences (multi-megabyte JSON) is not walked to its end.
-        regions = heapq.merge(*(_regions(text, low, keyword, base, lo, hi) for keyword in keywords))
+        regions = heapq.merge(*(_regions(text, low, keyword, base, lo, hi) for keyword in here))
         last = win_start  # end of the last run yielded
         first, final = -1, -2
         for region in chain(regions, [(_NEVER, _NEVER)]):
