@@ -28,13 +28,14 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, looked up once among the symbols already loaded."""
+def _glibc(name: str) -> Callable[..., int] | None:
+    """glibc's function ``name`` (``malloc_trim``, ``mallopt``), looked up once among the
+    symbols already loaded; None elsewhere."""
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        function: Callable[..., int] = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
-    return trim
+    return function
 
 
 def resident_bytes() -> int | None:
@@ -52,17 +53,15 @@ def map_large_blocks() -> None:
     freed). Each large blob's pages then fault in anew (a fifth more time with Hyperscan), but
     nothing of it stays resident: without Hyperscan, where a blob takes twice as long and two
     workers' peaks overlap more, aws/aws-cli's process tree went from 358-388 MB to 323 MB."""
-    try:
-        mallopt: Callable[[int, int], int] = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, LARGE)
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, LARGE)
 
 
 def release() -> None:
     """Give the heap's free pages back to the OS now (before a fork: the walk and the listing
     leave freed memory behind in the parent, which every worker would also start with)."""
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -74,7 +73,7 @@ class HeapBound:
     def __init__(self, limit: int = WORKER_BOUND) -> None:
         self.limit = limit
         self.trims = 0
-        self._trim = _malloc_trim()
+        self._trim = _glibc("malloc_trim")
 
     def check(self, size: int) -> None:
         if self._trim is None or size < LARGE:

@@ -272,22 +272,25 @@ class Detector:
         active = sorted((hits.rules - outside).union(by_path))
         if not active:
             return []
+        data: bytes | None = None
+
+        def core_data() -> bytes:
+            """``_core_data(fragment)``, made once, when first needed."""
+            nonlocal data
+            if data is None:
+                data = _core_data(fragment)
+            return data
+
         ready = self._cores_ready(len(fragment.raw))
-        vector = self._vector_pass(fragment, hits, active) if ready else _NO_CORES
+        vector = self._vector_pass(core_data(), hits, active) if ready else _NO_CORES
         if vector is _NOTHING:
             return []
         ends, own, run_starts = vector
-        data: bytes | None = None  # ``_core_data``, made when first needed
         run_lines = None
         if self._cores.uses_re2 and self._gated_keywords and not hits.encoded:
             # no Hyperscan: RE2 says on which lines a base64 run may follow a keyword
-            data = _core_data(fragment)
-            run_lines = self._spans.run_lines(data)
+            run_lines = self._spans.run_lines(core_data())
         text = fragment.text
-
-        def core_data() -> bytes:  # ``data`` as it stands when first asked for
-            return _core_data(fragment) if data is None else data
-
         positions = _Positions(text, hits.present, core_data if self._ascii_keywords else None)
         candidates: list[_Candidate] = []
         for index in active:
@@ -306,8 +309,7 @@ class Detector:
                 few_runs = few_runs and self._cores.is_run(index)
             elif ends is None and self._cores.re2_answers(index):
                 # no Hyperscan: RE2 says where the core's matches end (a run core's run ends)
-                data = _core_data(fragment) if data is None else data
-                found = self._cores.re2_ends(index, data)
+                found = self._cores.re2_ends(index, core_data())
                 if not found:
                     continue
                 rule_ends = {index: found}
@@ -344,8 +346,8 @@ class Detector:
             compile_new=self._core_bytes >= CORE_DB_AFTER_BYTES,
         )
 
-    def _vector_pass(self, fragment: Fragment, hits: KeywordHits, active: Sequence[int]) -> _Ends:
-        """The core scans of a fragment (``_core_data``: an ASCII text is not decoded for
+    def _vector_pass(self, data: bytes, hits: KeywordHits, active: Sequence[int]) -> _Ends:
+        """The core scans of a fragment's ``_core_data`` (an ASCII text is not decoded for
         them). ``_NOTHING`` when they say the text holds nothing: no active rule's core
         matched, no base64 run after a keyword decodes (``any_run_decodes``, on the same
         bytes), no encoded keyword or decoding trigger; then the text is never decoded,
@@ -354,7 +356,6 @@ class Detector:
         down the whole path). Main ends None: matches too dense, every rule uses
         ``finditer``."""
         cores = self._cores
-        data = _core_data(fragment)
         ends = cores.ends(data)
         if ends is None:
             return _NO_CORES
