@@ -4,12 +4,13 @@ Runs the real command in this process, one process (no workers, so every phase i
 with timers wrapped around the stages of the pipeline, and prints per target:
 
 - bytes and blobs (files) scanned, and the fraction of bytes that pass the keyword prefilter;
-- seconds in each phase: ``read`` (git cat-file output or file reads), ``prefilter``
-  (``Detector.wants``), ``match`` (the Hyperscan rule databases over candidate texts),
-  ``confirm`` (``re`` on the windows around core matches, or plain ``finditer`` without
-  hyperscan, plus entropy/allowlist/context checks), ``decode`` (the encoded-span search of
-  the decoding layer), ``attribute`` (history: which commits and paths hold the blobs with
-  findings) and ``other`` (the rest: decoding text, keyword windows, reporting...).
+- seconds in each phase: ``read`` (git cat-file output or file reads), ``prefilter`` (the
+  keyword pass: ``Detector.wants``, and the first step of every ``scan``), ``match`` (the
+  Hyperscan rule databases over candidate texts), ``confirm`` (``re`` on the windows around
+  core matches, or plain ``finditer`` without hyperscan, plus entropy/allowlist/context
+  checks), ``decode`` (the encoded-span search of the decoding layer), ``attribute``
+  (history: which commits and paths hold the blobs with findings) and ``other`` (the rest:
+  decoding text, keyword windows, reporting...).
 
 Timers add a little overhead; use bench_history.py / bench_scan.py for wall-clock figures.
 
@@ -77,16 +78,26 @@ class Timers:
 
         setattr(owner, name, timed)
 
-    def count_candidates(self, owner: Any) -> None:
-        original = owner.wants
+    def count_candidates(self, detector: Any, prefilter: Any) -> None:
+        """Bytes of the fragments whose keyword pass (the first ``hits`` of a ``scan``; later
+        ones are for decoded spans) names a rule."""
+        scan, hits = detector._scan, prefilter.hits
+        first = [False]
 
-        def wants(detector: Any, raw: bytes, path: str | None = None) -> bool:
-            answer = bool(original(detector, raw, path))
-            if answer:
-                self.candidate_bytes += len(raw)
+        def scanning(owner: Any, fragment: Any) -> Any:
+            first[0] = True
+            return scan(owner, fragment)
+
+        def counted(owner: Any, raw: bytes) -> Any:
+            answer = hits(owner, raw)
+            if first[0]:
+                first[0] = False
+                if answer.rules:
+                    self.candidate_bytes += len(raw)
             return answer
 
-        owner.wants = wants
+        detector._scan = scanning
+        prefilter.hits = counted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.modules["hyperscan"] = None  # type: ignore[assignment]
 
     from scanner.cli import main as keysweep
-    from scanner.detect import decoding, engine
+    from scanner.detect import decoding, engine, prefilter
     from scanner.sources import catfile, files, history
 
     timers = Timers()
-    timers.count_candidates(engine.Detector)
+    timers.count_candidates(engine.Detector, prefilter.Prefilter)
     timers.wrap(engine.Detector, "wants", "prefilter")
+    timers.wrap(prefilter.Prefilter, "hits", "prefilter")
     for name in ("_vector_pass", "_own_ends"):
         timers.wrap(engine.Detector, name, "match")
     timers.wrap(engine.Detector, "_collect", "confirm")

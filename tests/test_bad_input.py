@@ -177,6 +177,40 @@ def test_missing_loose_blob_without_findings(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_ERROR, proc.stderr
 
 
+def test_missing_blob_under_a_tagged_tree(tmp_path: Path) -> None:
+    """A blob only a tagged tree holds is reachable too: its absence is named."""
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"README": "start\n"}, "start")
+    (repo / "kept.txt").write_text("kept in a tagged tree only\n")
+    git(repo, "add", "kept.txt")
+    tree = git(repo, "write-tree")
+    git(repo, "tag", "snapshot", tree)
+    lost = git(repo, "rev-parse", ":kept.txt")
+    blob_path(repo, lost).unlink()
+
+    proc = ks(tmp_path, "history", str(repo), "--format", "json")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    assert lost in " ".join(report(proc)["scan"]["errors"])
+
+
+def test_unreadable_tree_is_one_error_and_findings_stay(tmp_path: Path) -> None:
+    """History cannot be walked (a tree is gone): the blobs are still scanned, their findings
+    reported unattributed, and the damage named once."""
+    cred = make_credential("lost-tree")
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"a.env": cred.env_text(), "sub/b.txt": "text\n"}, "add files")
+    blob_path(repo, git(repo, "rev-parse", "HEAD:sub")).unlink()
+
+    proc = ks(tmp_path, "history", str(repo), "--format", "json", "--show-secrets")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred), "readable blobs must still be scanned"
+    walk_errors = [e for e in data["scan"]["errors"] if "cannot read history" in e]
+    assert len(walk_errors) == 1, data["scan"]["errors"]
+
+
 def test_missing_staged_blob(tmp_path: Path) -> None:
     """Staged: never report "clean" when what is staged could not be read."""
     cred = make_credential("staged-blob")

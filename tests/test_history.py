@@ -220,13 +220,13 @@ def test_ctrl_c_exits_130_and_cleans_up(
             self.inner = inner
 
         def wants(self, raw: bytes, path: str | None = None) -> bool:
-            seen.append(len(raw))
+            return bool(self.inner.wants(raw, path))
+
+        def scan(self, fragment: Any) -> Any:
+            seen.append(len(fragment.raw))
             if len(seen) == 3:
                 assert git_children(), "git must still be streaming blobs here"
                 raise KeyboardInterrupt
-            return bool(self.inner.wants(raw))
-
-        def scan(self, fragment: Any) -> Any:
             return self.inner.scan(fragment)
 
         @property
@@ -508,6 +508,11 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
             repo.git("rev-parse", "HEAD~1:a.env").strip(),
         }
         assert list(kept.replay()) == list(commitlog.walk(git, starts, use_stdin=True))
+        # tracking a.env's first blob: its change, the later change at its path, nothing else
+        first = repo.git("rev-parse", "HEAD~2:a.env").strip()
+        tracked = [(c.path, c.new) for commit in kept.replay([first]) for c in commit.changes]
+        assert tracked == [("a.env", first), ("a.env", repo.git("rev-parse", "HEAD~1:a.env"))]
+        assert len(list(kept.replay([first]))) == len(list(kept.replay()))  # every commit
 
     walks: list[int] = []
     walk = commitlog.walk
@@ -526,27 +531,29 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
     assert walked.findings == replayed.findings
 
 
-def test_blob_bytes_cross_a_wide_pipe(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_output_crosses_a_wide_pipe(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     import fcntl
 
-    from scanner.sources import catfile
+    from scanner.sources import catfile, commitlog
 
     getsize = getattr(fcntl, "F_GETPIPE_SZ", None)
-    if getsize is None or int(Path("/proc/sys/fs/pipe-max-size").read_text()) < catfile.PIPE_BYTES:
+    if getsize is None or int(Path("/proc/sys/fs/pipe-max-size").read_text()) < gitproc.PIPE_BYTES:
         pytest.skip("the kernel does not allow a 1 MiB pipe here")
     sizes: list[int] = []
-    widen = catfile._widen_pipe
+    widen = gitproc.widen_pipe
 
     def seen(pipe: Any) -> None:
         widen(pipe)
         sizes.append(fcntl.fcntl(pipe.fileno(), getsize))
 
-    monkeypatch.setattr(catfile, "_widen_pipe", seen)
+    monkeypatch.setattr(gitproc, "widen_pipe", seen)
     repo.commit({"a.txt": "hello\n"}, "one")
     git = gitproc.Git(str(repo.path))
     listing = catfile.list_all_blobs(git, max_size=None)
     assert [data for _, data in catfile.BlobReader(git, listing.feed)] == [b"hello\n"]
-    assert sizes == [catfile.PIPE_BYTES]
+    paths = commitlog.blob_paths(git, ["HEAD"], use_stdin=False)
+    assert list(paths.values()) == ["a.txt"]
+    assert sizes == [gitproc.PIPE_BYTES] * 3  # the listing, the reader, the walk
 
 
 def test_workers_share_the_listing_by_bytes(repo: Repo) -> None:

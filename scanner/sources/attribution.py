@@ -21,7 +21,7 @@ From it:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from scanner.sources.commitlog import GITLINK_MODE, Commit
@@ -55,7 +55,6 @@ class Attribution:
     head_known: bool = False
     submodules: bool = False
     commits: int = 0
-    absent: dict[str, str] = field(default_factory=dict)  # blob -> a path: not in the database
 
     def refs_of(self, pairs: Iterable[PathBlob]) -> list[str]:
         """The refs whose history holds any of ``pairs``, sorted."""
@@ -73,13 +72,8 @@ def attribute(
     *,
     head: str | None,
     tips: Mapping[str, str],
-    present: Container[str] | None = None,
 ) -> Attribution:
-    """Walk ``commits`` (parents first) tracking only ``hit_blobs``; ``tips`` is ref -> commit.
-
-    With ``present`` (every blob id the object database holds), blobs the history refers to
-    but the database lacks are collected in ``absent``.
-    """
+    """Walk ``commits`` (parents first) tracking only ``hit_blobs``; ``tips`` is ref -> commit."""
     result = Attribution()
     at: dict[str, dict[str, str]] = {}
     parents_of: dict[str, str] = {}
@@ -95,8 +89,6 @@ def attribute(
         for change in commit.changes:
             if change.new_mode == GITLINK_MODE:
                 result.submodules = True
-            elif present is not None and change.new not in present and change.new.strip("0"):
-                result.absent.setdefault(change.new, change.path)
             if change.new in hit_blobs and change.new_mode != GITLINK_MODE:
                 if shared:
                     mapping, shared = dict(mapping), False

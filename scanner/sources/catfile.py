@@ -15,13 +15,10 @@ instead of answering ``missing``; callers therefore only ever ask for objects kn
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
 
 from scanner.errors import GitError
 from scanner.sources.gitproc import (
@@ -134,7 +131,6 @@ class BlobReader:
             buffer = ["--buffer"] if buffered else []
             args = [*self._limits, "cat-file", "--batch", *buffer]
             with self.git.stream(*args, feed=True) as stream:
-                _widen_pipe(stream.stdout)
                 writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)
                 writer.start()
                 readline = stream.stdout.readline
@@ -174,21 +170,6 @@ class BlobReader:
             bad = feed[done : done + line_len - 1].decode("ascii")
             self.errors.append(f"object {bad}: {message}" if bad else message)
             feed = feed[done + line_len :]
-
-
-# Blob bytes cross the pipe from git in 1 MiB steps instead of the kernel's 64 KiB (getmoto/
-# moto: 4.1 GiB read with 0.6 s less CPU between git and keysweep, bench/README.md).
-PIPE_BYTES = 1 << 20
-
-
-def _widen_pipe(pipe: IO[bytes]) -> None:
-    """Ask the kernel for a larger pipe buffer where it allows one (Linux); else leave it."""
-    setsize: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
-    fileno = getattr(pipe, "fileno", None)  # (a test's stand-in for git may have none)
-    if setsize is None or fileno is None:
-        return
-    with contextlib.suppress(OSError, ValueError):
-        fcntl.fcntl(fileno(), setsize, PIPE_BYTES)
 
 
 def _write_all(stream: Stream, data: bytes) -> None:

@@ -12,7 +12,7 @@ configuration (renames, relative paths, abbreviations, decorations, notes) canno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, NamedTuple
 
@@ -98,17 +98,25 @@ class Kept:
     def done(self) -> None:
         self.complete = self._room >= 0
 
-    def replay(self) -> Iterator[Commit]:
-        """The commits of the kept walk, as ``walk`` gave them."""
+    def replay(self, tracked: Collection[str] | None = None) -> Iterator[Commit]:
+        """The commits of the kept walk, as ``walk`` gave them; with ``tracked`` (blob ids),
+        each commit keeps only ``tracked_changes``."""
         assert self.complete
         self.file.seek(0)
-        yield from _parse(_tokens(self.file.read))
+        yield from _parse(_tokens(self.file.read), tracked)
 
 
-def walk(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Commit]:
-    """Commits reachable from ``revisions`` (or ranges), parents before children."""
+def walk(
+    git: Git,
+    revisions: Sequence[str],
+    *,
+    use_stdin: bool,
+    tracked: Collection[str] | None = None,
+) -> Iterator[Commit]:
+    """Commits reachable from ``revisions`` (or ranges), parents before children; with
+    ``tracked`` (blob ids), each commit keeps only ``tracked_changes``."""
     tokens = log_tokens(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what="cannot read history")
-    yield from _parse(tokens)
+    yield from _parse(tokens, tracked)
 
 
 def blob_paths(
@@ -171,8 +179,16 @@ def _tokens(read: Callable[[int], bytes]) -> Iterator[bytes]:
         yield tail
 
 
-def _parse(tokens: Iterator[bytes]) -> Iterator[Commit]:
-    """Commits from the token stream; output git would never write raises GitError."""
+def _parse(tokens: Iterator[bytes], tracked: Collection[str] | None = None) -> Iterator[Commit]:
+    """Commits from the token stream; output git would never write raises GitError. With
+    ``tracked`` (blob ids), only the tracked changes: a change that puts a tracked blob at a
+    path, any later change at such a path (parents come first, so every path a commit's tree
+    holds a tracked blob at is among them), and submodule entries. Attribution uses no other
+    (getmoto/moto's 12 blobs with findings among 287,000 changes: attribution took 0.40 s
+    over every change, 0.23 s over these)."""
+    wanted = None if tracked is None else {oid.encode("ascii") for oid in tracked}
+    paths: set[bytes] = set()  # where a tracked blob was put so far
+    gitlink = GITLINK_MODE.encode("ascii")
     current: Commit | None = None
     changes: list[Change] = []  # the current commit's (none before the first commit)
     try:
@@ -183,16 +199,22 @@ def _parse(tokens: Iterator[bytes]) -> Iterator[Commit]:
                     continue  # "C" after newlines is no commit header (git writes none)
             if token[:1] == b":":
                 # ":old_mode new_mode old_oid new_oid status" then the path token
+                path = next(tokens)
+                if wanted is not None:
+                    fields = token.split(b" ")
+                    if fields[3] in wanted:
+                        paths.add(path)
+                    elif path not in paths and fields[1] != gitlink:
+                        continue
                 _, new_mode, old, new, _status = token[1:].decode("ascii").split(" ")
-                path = next(tokens).decode("utf-8", "surrogateescape")
-                changes.append(Change(path, old, new, new_mode))
+                changes.append(Change(path.decode("utf-8", "surrogateescape"), old, new, new_mode))
             elif token[:1] == b"C" and len(token) > 40 and token[1:41].isalnum():
                 if current is not None:
                     yield current
                 sha, *parents = token[1:].decode("ascii").split()
                 current = Commit(sha, tuple(parents), int(next(tokens).strip() or b"0"))
                 changes = current.changes
-    except (ValueError, StopIteration) as exc:  # UnicodeDecodeError is a ValueError
+    except (ValueError, StopIteration, IndexError) as exc:  # UnicodeDecodeError: a ValueError
         raise GitError(f"unexpected output from git log: {type(exc).__name__}") from None
     if current is not None:
         yield current

@@ -4,7 +4,7 @@
    only those that commits in the range introduced (``rev-list --objects A..B``); and the path
    of each blob (``commitlog.blob_paths``: one ordered ``git log --raw`` pass, its output kept
    in a temporary file for step 3). The listing and the paths are read side by side.
-2. Scan: the cheap ``wants(raw, path)`` prefilter on every blob, ``scan`` only on candidates.
+2. Scan every blob (``blobscan``: the detector's keyword pass first).
 3. Only if something was found: the kept ``git log --raw`` walk (``commitlog``) replayed,
    tracking just those blobs (``attribution``), then one finding per (rule, secret, path) with
    the commit that first introduced it, how many commits and which refs hold it, whether HEAD
@@ -26,10 +26,11 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from scanner.errors import GitError, UsageError
 from scanner.models import (
@@ -69,6 +70,7 @@ class RepoFacts:
     partial: bool
     head: str | None  # the default branch's commit (HEAD), None when unborn/empty
     tips: dict[str, str]  # ref name -> commit
+    other_refs: bool = False  # a ref leads to a blob or a tree (``git tag NAME <tree>``)
 
 
 def is_remote(target: str) -> bool:
@@ -111,29 +113,39 @@ def repo_facts(git: Git) -> RepoFacts:
     promisor = git.run(
         "config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$", check=False
     ).stdout.strip()
+    tips, other_refs = _refs(git, head if detached else None)
     return RepoFacts(
         bare=bare == "true",
         shallow=shallow == "true",
         partial=bool(promisor),
         head=head,
-        tips=ref_tips(git, head if detached else None),
+        tips=tips,
+        other_refs=other_refs,
     )
 
 
 def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
     """Every ref that leads to a commit (tags peeled), plus stash reflog entries."""
+    return _refs(git, detached_head)[0]
+
+
+def _refs(git: Git, detached_head: str | None) -> tuple[dict[str, str], bool]:
+    """``ref_tips``, and whether any ref leads to something else (a blob or a tree)."""
     out = git.out(
         "for-each-ref",
         "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
         what=f"{git.label}: cannot list refs",
     ).decode("utf-8", "surrogateescape")
     tips: dict[str, str] = {}
+    other = False
     for line in out.splitlines():
         kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
         if kind == "commit":
             tips[ref] = oid
         elif peeled_kind == "commit":
             tips[ref] = peeled
+        else:
+            other = True
     if "refs/stash" in tips:
         stashes = git.run("log", "-g", "--format=%H", "refs/stash", "--", check=False)
         for i, sha in enumerate(stashes.stdout.decode().split()):
@@ -141,11 +153,11 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
                 tips[f"refs/stash@{{{i}}}"] = sha
     if detached_head is not None:
         tips["HEAD"] = detached_head
-    return tips
+    return tips, other
 
 
-# Blob (and commit) ids reachable from revisions, one a line; "?<id>" for one a partial clone
-# lacks (``--missing=print`` never fetches it).
+# Blob (and commit) ids the commits of a range introduced, one a line; "?<id>" for one a partial
+# clone lacks (``--missing=print`` never fetches it).
 _LIST_BLOBS = (
     *WALK_MEMORY_LIMITS,
     "rev-list",
@@ -156,14 +168,14 @@ _LIST_BLOBS = (
 )
 
 
-def missing_blobs(git: Git, revisions: Sequence[str]) -> frozenset[str]:
-    """Blobs a partial clone does not have (``--missing=print`` never fetches them)."""
-    with git.stream(*_LIST_BLOBS, *revisions, "--") as stream:
-        missing = frozenset(
-            line[1:].strip().decode("ascii") for line in stream.stdout if line.startswith(b"?")
-        )
-        stream.finish(f"{git.label}: cannot list objects")
-    return missing
+def absent_blobs(
+    git: Git, facts: RepoFacts, walked: Iterable[str], present: Container[str]
+) -> frozenset[str]:
+    """The blobs history holds that the object database lacks: those in ``walked`` (every
+    blob the walk saw in a commit's tree) or under a ref that names a blob or a tree, and not
+    ``present`` (every blob the database lists)."""
+    tagged = tagged_blobs(git) if facts.other_refs else {}
+    return frozenset(oid for oid in chain(walked, tagged) if oid not in present)
 
 
 def range_blobs(git: Git, revisions: Sequence[str]) -> tuple[list[str], frozenset[str]]:
@@ -220,39 +232,36 @@ class HistoryScan:
 
             errors: list[str] = []
             missing: frozenset[str] = frozenset()
-            present: frozenset[str] | None = None
             kept = commitlog.Kept(walk_file)
             if revisions is not None:
                 oids, missing = range_blobs(git, revisions)
                 feed, count, total, too_large = listing_of(oids), len(oids), 0, 0
                 sizes: Sequence[int] = ()
-                paths = self._blob_paths(git, facts, revisions, kept)
+                paths, walk_error = self._blob_paths(git, facts, revisions, kept)
             else:
-                # Three git passes, two at a time (threads wait on git processes; all have
-                # ended before the scan forks its workers): each blob's path (the ordered
-                # walk, kept) here, and meanwhile in one side thread the ref-reachable blobs
-                # the object database lacks (a partial clone's promised blobs, or damage),
-                # then the listing of every blob. Side by side, the missing-blob pass and the
-                # listing took getmoto/moto's process tree to 350 MB (aws/aws-cli's: 536 MB,
-                # before WALK_MEMORY_LIMITS); one after the other, they still end before the
-                # walk.
+                # Two git passes side by side (threads wait on git processes; both have ended
+                # before the scan forks its workers): each blob's path (the ordered walk,
+                # kept) here, and the listing of every blob in a side thread. The walk names
+                # every blob any commit's tree holds, so the blobs the object database lacks
+                # (a partial clone's promised blobs, or damage) are those the listing does not
+                # have: no third pass (``rev-list --objects --all``, 0.7 s of getmoto/moto's
+                # CPU before the scan could start).
                 with ThreadPoolExecutor(1) as side:
-                    missing_run = side.submit(missing_blobs, git, ["--all"])
                     listing_run = side.submit(list_all_blobs, git, max_size=self.max_size)
-                    paths = self._blob_paths(git, facts, revisions, kept)
-                try:
-                    missing = missing_run.result()
-                except GitError as exc:  # commits or trees unreadable: damage, say so
-                    errors.append(str(exc))
+                    paths, walk_error = self._blob_paths(git, facts, revisions, kept)
                 listing = listing_run.result()
                 feed, count, total = listing.feed, listing.count, listing.total_bytes
                 sizes = listing.sizes
-                too_large, present = listing.too_large, listing.present
+                too_large = listing.too_large
+                if walk_error is None:
+                    missing = absent_blobs(git, facts, paths, listing.present)
                 if listing.unreadable:
                     errors.append(
                         f"{label}: {listing.unreadable} object(s) could not be read "
                         f"(damaged object database: {listing.error or 'unknown error'})"
                     )
+            if walk_error is not None:  # commits or trees unreadable: damage, say so
+                errors.append(str(walk_error))
 
             workers = default_workers(total) if self.workers is None else self.workers
             if progress is not None:
@@ -298,22 +307,19 @@ class HistoryScan:
 
             messages = self._messages_later(stack, git, facts, revisions, scanner, workers)
             findings: list[Finding] = []
-            if blob_scan.hits:
+            if blob_scan.hits and walk_error is not None:
+                # History could not be read: report what the blobs hold, unattributed
+                findings = blob_findings(list(blob_scan.hits), blob_scan.hits, reachable=None)
+            elif blob_scan.hits:
                 try:
-                    findings, attribution = self._attribute(
-                        git, facts, revisions, blob_scan, scanner, present, notes, paths, kept
+                    findings = self._attribute(
+                        git, facts, revisions, blob_scan, scanner, notes, paths, kept
                     )
                 except GitError as exc:
                     # Commits or trees cannot be read (damaged repository): still report what
                     # the blobs hold, unattributed, and fail the run (exit 2).
                     errors.append(str(exc))
                     findings = blob_findings(list(blob_scan.hits), blob_scan.hits, reachable=None)
-                else:
-                    absent = {b: p for b, p in attribution.absent.items() if b not in missing}
-                    for blob, path in sorted(absent.items(), key=lambda item: item[1])[:20]:
-                        errors.append(f"{path}: blob {blob} is missing from the object database")
-                    if len(absent) > 20:
-                        errors.append(f"{label}: {len(absent) - 20} more blob(s) are missing")
             elif self._has_submodules(git, facts):
                 notes.append("submodules are not followed: scan their repositories separately")
             if messages is not None:
@@ -344,24 +350,30 @@ class HistoryScan:
 
     def _blob_paths(
         self, git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
-    ) -> dict[str, str]:
-        """Each blob's one path ("" for several); empty when history cannot be read (then the
-        attribution step reports why, and every blob is scanned under no path). The walk is
-        kept for attribution (``_walk``)."""
+    ) -> tuple[dict[str, str], GitError | None]:
+        """Each blob's one path ("" for several), and the walk's failure when history cannot
+        be read (then every blob is scanned under no path and reported unattributed). The walk
+        is kept for attribution (``_walk``)."""
         read, whole = self._read(facts, revisions)
         try:
-            return commitlog.blob_paths(git, read, use_stdin=whole, keep=kept) if read else {}
-        except GitError:
-            return {}
+            return commitlog.blob_paths(git, read, use_stdin=whole, keep=kept) if read else {}, None
+        except GitError as exc:
+            return {}, exc
 
     def _walk(
-        self, git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
+        self,
+        git: Git,
+        facts: RepoFacts,
+        revisions: list[str] | None,
+        kept: commitlog.Kept,
+        tracked: frozenset[str],
     ) -> Iterator[commitlog.Commit]:
-        """The ordered walk of history: replayed when ``_blob_paths`` kept it whole."""
+        """The ordered walk of history, with the changes that can matter to the ``tracked``
+        blobs: replayed when ``_blob_paths`` kept it whole."""
         if kept.complete:
-            return kept.replay()
+            return kept.replay(tracked)
         read, whole = self._read(facts, revisions)
-        return commitlog.walk(git, read, use_stdin=whole) if read else iter(())
+        return commitlog.walk(git, read, use_stdin=whole, tracked=tracked) if read else iter(())
 
     def _messages(
         self, git: Git, facts: RepoFacts, revisions: list[str] | None, scanner: FragmentScanner
@@ -400,16 +412,13 @@ class HistoryScan:
         revisions: list[str] | None,
         blob_scan: BlobScan,
         scanner: FragmentScanner,
-        present: frozenset[str] | None,
         notes: list[str],
         paths: dict[str, str],
         kept: commitlog.Kept,
-    ) -> tuple[list[Finding], Attribution]:
+    ) -> list[Finding]:
         hit_blobs = frozenset(blob_scan.hits)
-        commits = self._walk(git, facts, revisions, kept)
-        attribution = attribute(
-            commits, hit_blobs, head=facts.head, tips=facts.tips, present=present
-        )
+        commits = self._walk(git, facts, revisions, kept, hit_blobs)
+        attribution = attribute(commits, hit_blobs, head=facts.head, tips=facts.tips)
         if attribution.submodules or self._has_submodules(git, facts):
             notes.append("submodules are not followed: scan their repositories separately")
 
@@ -437,7 +446,7 @@ class HistoryScan:
                     f"{len(unreachable)} blob(s) with findings are reachable from no ref and were "
                     "not reported (use --include-unreachable)"
                 )
-        return findings, attribution
+        return findings
 
 
 class _PathScanner:
