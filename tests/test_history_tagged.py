@@ -90,3 +90,21 @@ def test_truly_unreachable_blob_is_still_held_back(tmp_path: Path) -> None:
     run = keysweep("history", str(repo.path), *JSON)
     assert run.findings_for(key_id("loose")) == []
     assert any("reachable from no ref" in n for n in run.report["scan"]["notes"])
+
+
+def test_commit_named_only_by_a_tag_of_a_tag_is_reachable(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.git("checkout", "-q", "-b", "release")
+    repo.commit({"deploy.env": env_text("tag-of-tag-commit")}, "release")
+    repo.git("tag", "-a", "-m", "inner", "inner")
+    repo.git("tag", "-a", "-m", "outer", "outer", "inner")
+    repo.git("tag", "-d", "inner")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "release")
+
+    run = keysweep("history", str(repo.path), *JSON)
+    assert run.code == 1, run.stderr
+    found = _one(run, key_id("tag-of-tag-commit"))
+    assert found["path"] == "deploy.env"
+    assert found["history"]["refs"] == ["refs/tags/outer"]

@@ -57,7 +57,7 @@ from scanner.sources.gitproc import (
     redact_url,
 )
 from scanner.sources.messages import scan_messages
-from scanner.sources.tagged import tagged_blobs
+from scanner.sources.tagged import peel_refs, tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")
 _SCP_URL = re.compile(r"^[\w.+-]+@[\w.-]+:")
@@ -131,19 +131,27 @@ def ref_tips(git: Git, detached_head: str | None) -> dict[str, str]:
 
 def _refs(git: Git, detached_head: str | None) -> tuple[dict[str, str], bool]:
     """``ref_tips``, and whether any ref leads to something else (a blob or a tree)."""
+    # Only tags are peeled, in one more process: ``%(*objectname)`` peeled every ref in
+    # for-each-ref itself (getmoto/moto's 7,305 refs, 2 of them tags: 0.07 s -> 0.01 s).
     out = git.out(
         "for-each-ref",
-        "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)",
+        "--format=%(objecttype) %(objectname) %(refname)",
         what=f"{git.label}: cannot list refs",
     ).decode("utf-8", "surrogateescape")
     tips: dict[str, str] = {}
+    tags: list[str] = []
     other = False
     for line in out.splitlines():
-        kind, oid, peeled_kind, peeled, ref = line.split(" ", 4)
+        kind, oid, ref = line.split(" ", 2)
         if kind == "commit":
             tips[ref] = oid
-        elif peeled_kind == "commit":
-            tips[ref] = peeled
+        elif kind == "tag":
+            tags.append(ref)
+        else:
+            other = True
+    for kind, oid, ref in peel_refs(git, tags):
+        if kind == "commit":
+            tips[ref] = oid
         else:
             other = True
     if "refs/stash" in tips:

@@ -19,16 +19,8 @@ def tagged_blobs(git: Git) -> dict[str, list[tuple[str, str]]]:
     wanted = [line.split(" ", 1)[1] for line in refs.splitlines() if not line.startswith("commit ")]
     if not wanted:
         return {}
-    # Peel annotated tags (and tags of tags) down to the object they finally name.
-    peeled = git.run(
-        "cat-file",
-        "--batch-check=%(objecttype) %(objectname) %(rest)",
-        input="".join(f"{ref}^{{}} {ref}\n" for ref in wanted).encode("utf-8", "surrogateescape"),
-        what=f"{git.label}: cannot read tags",
-    ).stdout.decode("utf-8", "surrogateescape")
     found: dict[str, list[tuple[str, str]]] = {}
-    for line in peeled.splitlines():
-        kind, oid, ref = [*line.split(" ", 2), "", ""][:3]
+    for kind, oid, ref in peel_refs(git, wanted):
         if kind == "blob":
             found.setdefault(oid, []).append((ref, ""))
         elif kind == "tree":
@@ -42,3 +34,22 @@ def tagged_blobs(git: Git) -> dict[str, list[tuple[str, str]]]:
                         (ref, path.decode("utf-8", "surrogateescape"))
                     )
     return found
+
+
+def peel_refs(git: Git, refs: list[str]) -> list[tuple[str, str, str]]:
+    """``(type, object id, ref)`` of what each ref finally names: annotated tags (and tags of
+    tags) peeled down to the object they name, in one ``cat-file`` process. A ref git
+    cannot peel comes back with an empty type."""
+    if not refs:
+        return []
+    peeled = git.run(
+        "cat-file",
+        "--batch-check=%(objecttype) %(objectname) %(rest)",
+        input="".join(f"{ref}^{{}} {ref}\n" for ref in refs).encode("utf-8", "surrogateescape"),
+        what=f"{git.label}: cannot read tags",
+    ).stdout.decode("utf-8", "surrogateescape")
+    out: list[tuple[str, str, str]] = []
+    for line in peeled.splitlines():
+        kind, oid, ref = [*line.split(" ", 2), "", ""][:3]
+        out.append((kind, oid, ref) if ref else ("", "", kind.removesuffix("^{}")))
+    return out
