@@ -9,7 +9,7 @@ parts contribute nothing, so the sets are necessary conditions, never more.
 
 ``context_keywords`` turns them into the prefilter's keywords: a rule whose context regexes all
 need a keyword the keyword pass did not see cannot pass its context gate anywhere in the text
-(see ``Detector._silent``).
+(see ``Detector._audible``).
 """
 
 from __future__ import annotations
