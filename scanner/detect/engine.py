@@ -69,13 +69,13 @@ class _Candidate:
     line_start: int = 0
 
 
-def _core_data(fragment: Fragment) -> bytes:
+def _core_data(fragment: Fragment, ascii: bool | None = None) -> bytes:
     """What the core databases scan for ``fragment``: one byte per character of its text
     (``as_core_bytes``), from the raw bytes wherever they give exactly that: ASCII, or valid
     UTF-8 without a byte-order mark; a lone CR reads as LF, as in the text (decode_bytes).
-    ASCII is never decoded."""
+    ASCII is never decoded. ``ascii``: ``fragment.raw.isascii()`` when already known."""
     raw = fragment.raw
-    if raw.isascii():
+    if raw.isascii() if ascii is None else ascii:
         data = raw
     elif bom_of(raw) is None and "\ufffd" not in fragment.text:
         data = utf8_core_bytes(raw)  # decoding replaced nothing: the bytes were valid UTF-8
@@ -284,16 +284,17 @@ class Detector:
         active = sorted((hits.rules - outside).union(by_path))
         if not active:
             return []
-        if self._context_gates and hits.present is not None:
+        ascii = fragment.raw.isascii()  # asked once: the gates and the core bytes need it
+        if self._context_gates and hits.present is not None and ascii:
             # (the decoding layer below still runs: a decoded span has its own keywords)
-            active = self._audible(active, hits.present, fragment.raw)
+            active = self._audible(active, hits.present)
         data: bytes | None = None
 
         def core_data() -> bytes:
             """``_core_data(fragment)``, made once, when first needed."""
             nonlocal data
             if data is None:
-                data = _core_data(fragment)
+                data = _core_data(fragment, ascii)
             return data
 
         ready = self._cores_ready(len(fragment.raw))
@@ -353,17 +354,17 @@ class Detector:
         markers = self.inline_allow and positions.holds_any(INLINE_ALLOW_MARKERS)
         return self._finish(text, fragment, candidates, markers)
 
-    def _audible(self, active: list[int], present: frozenset[str], raw: bytes) -> list[int]:
+    def _audible(self, active: list[int], present: frozenset[str]) -> list[int]:
         """``active`` without the context-gated rules that cannot pass their gate anywhere in
-        ``raw``: every match of their context regexes holds one of some keywords
+        an ASCII text: every match of their context regexes holds one of some keywords
         (``factors.context_keywords``), the keyword pass saw none of them, and none of their
         near rules is active. A candidate of such a rule is dropped in ``_collect`` whatever
         it is, so its core is not even scanned for (getmoto/moto's history: the AWS secret's
         rule is active in 276 MB of a tenth, and 110 MB of it say neither "secret" nor a key
-        ID's prefix). Only for ASCII bytes: there the keyword pass and ``re``'s caseless
+        ID's prefix). Only for ASCII text: there the keyword pass and ``re``'s caseless
         matching agree on every letter."""
         gates = self._context_gates
-        if not any(i in gates for i in active) or not raw.isascii():
+        if not any(i in gates for i in active):
             return active
         on = set(active)
         return [

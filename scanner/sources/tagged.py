@@ -2,25 +2,26 @@
 or a tree, as ``git tag key-backup <blob>`` or ``git tag snapshot <tree>`` make.
 
 The commit walk never sees them, yet any clone fetches them with the tags: they are reachable,
-not "reachable from no ref". Read only when blobs with findings were left unattributed.
+not "reachable from no ref". Read for the check of missing blobs and when blobs with
+findings were left unattributed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from scanner.sources.gitproc import Git
 
 
-def tagged_blobs(git: Git) -> dict[str, list[tuple[str, str]]]:
+def tagged_blobs(
+    git: Git, named: Iterable[tuple[str, str, str]]
+) -> dict[str, list[tuple[str, str]]]:
     """Blob id -> ``(ref, path)`` for every blob a ref leads to without a commit; ``path`` is
-    the blob's path inside a tagged tree, or ``""`` for a ref that names the blob itself."""
-    refs = git.out(
-        "for-each-ref", "--format=%(objecttype) %(refname)", what=f"{git.label}: cannot list refs"
-    ).decode("utf-8", "surrogateescape")
-    wanted = [line.split(" ", 1)[1] for line in refs.splitlines() if not line.startswith("commit ")]
-    if not wanted:
-        return {}
+    the blob's path inside a tagged tree, or ``""`` for a ref that names the blob itself.
+    ``named`` holds ``(type, object id, ref)`` of what each such ref finally names (the refs
+    are listed, and tags peeled, once: ``history.repo_facts``)."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for kind, oid, ref in peel_refs(git, wanted):
+    for kind, oid, ref in named:
         if kind == "blob":
             found.setdefault(oid, []).append((ref, ""))
         elif kind == "tree":
