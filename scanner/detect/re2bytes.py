@@ -6,8 +6,9 @@ is one character, no input is rejected as invalid UTF-8, offsets are byte offset
 caseless ASCII literal folds ASCII letters only, as Hyperscan's does. Patterns are bytes with
 non-alphanumeric characters written ``\\xNN``.
 
-Matches are leftmost-longest. Every use here reads only where a match starts, whether one
-exists, or a maximal run of one class, all of which leftmost-first would give the same; and the
+Matches are leftmost-longest. Every use here reads where a match starts, whether one exists,
+or a maximal run of one class, all of which leftmost-first would give the same (a longer match
+only widens the intervals ``corematch._covering_ends`` derives from them); and the
 automaton of an alternation of hundreds of caseless literals stays small (leftmost-first orders
 its threads: ``wants``'s alternation outgrew its 8 MiB on aws/aws-cli's 4 MB models and finished
 on RE2's slow NFA). RE2 does not log: a search that outgrows its memory still answers right.
