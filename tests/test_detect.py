@@ -79,6 +79,29 @@ def test_prefilter_backends_agree() -> None:
         assert fast.hits(raw) == slow.hits(raw), raw
 
 
+def test_prefilter_remembers_keyword_sets_without_changing_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ``hits`` keeps one KeywordHits per set of ids found; with room for three sets it
+    # forgets and remakes them, and every answer stays the one read off the keywords.
+    monkeypatch.setattr(prefilter_module, "KNOWN_HITS", 3)
+    keywords = [r.keywords for r in RULES]
+    always = {i for i, rule_keywords in enumerate(keywords) if not rule_keywords}
+    words = [*sorted({k for rule_keywords in keywords for k in rule_keywords}), "%2f", "x"]
+    rng = random.Random(5)
+    samples = [" ".join(rng.sample(words, rng.randint(0, 4))) for _ in range(60)]
+    for use_hyperscan in (None, False):
+        kept = Prefilter(keywords, use_hyperscan=use_hyperscan)
+        for text in samples + samples[::-1]:
+            low = text.lower()
+            got = kept.hits(text.encode())
+            named = {i for i, words_of in enumerate(keywords) if any(k in low for k in words_of)}
+            assert got.rules == always | named, text
+            assert got.present == {k for k in words[:-2] if k in low}, text
+            assert ("percent" in (got.signals or ())) == ("%2f" in low), text
+        assert 0 < len(kept._known) <= 3
+
+
 def test_base64_forms_cover_every_alignment() -> None:
     import base64
 

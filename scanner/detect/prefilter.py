@@ -30,6 +30,7 @@ from scanner.detect import dbcache, re2bytes
 from scanner.models import bom_of, decode_bytes
 
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
+KNOWN_HITS = 4096  # distinct keyword sets remembered (``Prefilter.hits``)
 
 
 def base64_forms(keyword: str) -> list[str]:
@@ -157,6 +158,9 @@ class Prefilter:
         self._hs: Any | None = None
         self._db: Any | None = None
         self._local = threading.local()
+        # KeywordHits per sorted tuple of the ids a pass found: the versions of one file
+        # in a history mostly hold the same keywords
+        self._known: dict[tuple[int, ...], KeywordHits] = {}
         hs = _hyperscan() if use_hyperscan is not False else None
         if use_hyperscan and hs is None:
             raise ImportError("hyperscan is not installed (pip install 'keysweep[fast]')")
@@ -220,14 +224,24 @@ class Prefilter:
         if self._db is not None:
             found: list[int] = []
             self._db.scan(raw, match_event_handler=_collect, context=found, scratch=self._scratch())
-            n = len(self._literals)
-            literals = [self._literals[i] for i in found if i < n]
-            signals = frozenset(_HS_SIGNALS[i - n][0] for i in found if i >= n)
+        elif self._re2_set is not None:
+            found = self._re2_set.Match(raw) or []
         else:
-            found = self._re2_set.Match(raw) or [] if self._re2_set is not None else []
-            n = len(self._literals)
-            literals = [self._literals[i] for i in found if i < n]
-            signals = frozenset(SIGNALS[i - n][0] for i in found if i >= n)
+            found = []
+        key = tuple(sorted(found))
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= KNOWN_HITS:
+                self._known.clear()
+            known = self._known[key] = self._hits_of(key)
+        return known
+
+    def _hits_of(self, found: Sequence[int]) -> KeywordHits:
+        """``KeywordHits`` of the literal and signal ids a pass found."""
+        n = len(self._literals)
+        literals = [self._literals[i] for i in found if i < n]
+        table = _HS_SIGNALS if self._db is not None else SIGNALS
+        signals = frozenset(table[i - n][0] for i in found if i >= n)
         rules = set(self._always)
         encoded = False
         for lit in literals:
