@@ -14,6 +14,7 @@ import re
 import string
 import sys
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from hypothesis import example, given, settings
@@ -23,6 +24,7 @@ from support.run import REPO_ROOT
 from support.samples import nested_encodings
 
 from scanner.detect import Detector
+from scanner.detect import corematch as corematch_module
 from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
 from scanner.detect.decoding import (
@@ -629,6 +631,29 @@ def test_the_bytes_the_cores_scan_are_one_per_character_of_the_text(raw: bytes, 
     expected = bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
     assert as_core_bytes(text) == expected
     assert engine_module._core_data(Fragment(bom + raw, "f.txt")) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["ab", "\n", "é", "—", "中", "😀"]), max_size=40).map("".join),
+    piece=st.integers(min_value=1, max_value=9),
+)
+def test_core_bytes_made_piece_by_piece_are_those_of_the_whole(text: str, piece: int) -> None:
+    # a text longer than a piece is translated piece by piece, ASCII pieces kept as they
+    # are; a character split between two pieces still becomes one marker byte
+    raw = text.encode("utf-8")
+    expected = bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
+    with mock.patch.object(corematch_module, "_PIECE", piece):
+        assert corematch_module.utf8_core_bytes(raw) == expected
+
+
+def test_core_bytes_of_a_long_text_with_characters_across_piece_ends() -> None:
+    piece = corematch_module._PIECE
+    text = "".join(
+        "x" * (piece - offset) + "—" + "y" * (3 * piece) + "中😀" for offset in range(1, 5)
+    )
+    expected = bytes(ord(c) if ord(c) < 128 else 0x80 for c in text)
+    assert corematch_module.utf8_core_bytes(text.encode("utf-8")) == expected
 
 
 @settings(max_examples=400, deadline=None)

@@ -118,9 +118,26 @@ _UTF8_LEADS = bytes(range(128)) + bytes([NON_ASCII]) * 128
 _UTF8_CONTINUATIONS = bytes(range(0x80, 0xC0))
 
 
+# Bytes translated at a time. The translation works byte by byte, so pieces join exactly, and
+# an ASCII piece is kept as it is: a text with a few non-ASCII characters is mostly ASCII
+# pieces (aws/aws-cli's models: 7 % of their 16 KiB pieces hold one; per twentieth of its
+# history, 0.21 s to translate whole, 0.07 s piece by piece; localstack's 0.36 s, 0.19 s).
+_PIECE = 1 << 14
+
+
 def utf8_core_bytes(raw: bytes) -> bytes:
     """``as_core_bytes(raw.decode("utf-8"))`` for ``raw`` that is valid UTF-8."""
-    return raw.translate(_UTF8_LEADS, _UTF8_CONTINUATIONS)
+    if len(raw) <= _PIECE:
+        return raw.translate(_UTF8_LEADS, _UTF8_CONTINUATIONS)
+    view = memoryview(raw)
+    parts: list[bytes | memoryview] = []
+    for start in range(0, len(raw), _PIECE):
+        piece = raw[start : start + _PIECE]
+        if piece.isascii():
+            parts.append(view[start : start + _PIECE])  # no second copy of the piece
+        else:
+            parts.append(piece.translate(_UTF8_LEADS, _UTF8_CONTINUATIONS))
+    return b"".join(parts)
 
 
 def as_core_bytes(text: str) -> bytes:
