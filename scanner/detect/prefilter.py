@@ -30,7 +30,9 @@ from scanner.detect import dbcache, re2bytes
 from scanner.models import bom_of, decode_bytes
 
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
-KNOWN_HITS = 4096  # distinct keyword sets remembered (``Prefilter.hits``)
+# Distinct keyword sets remembered (``Prefilter.hits``): localstack's history shows 1,553 in
+# 64,037 blobs, 1.6 KB each
+KNOWN_HITS = 2048
 
 
 def base64_forms(keyword: str) -> list[str]:
