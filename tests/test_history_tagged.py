@@ -108,3 +108,28 @@ def test_commit_named_only_by_a_tag_of_a_tag_is_reachable(tmp_path: Path) -> Non
     found = _one(run, key_id("tag-of-tag-commit"))
     assert found["path"] == "deploy.env"
     assert found["history"]["refs"] == ["refs/tags/outer"]
+
+
+def test_tagged_refs_are_read_once_per_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the missing-blob check and the placing of blobs no commit holds share one reading
+    from scanner.detect import Detector
+    from scanner.rules import load_rules
+    from scanner.sources import history
+
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.git("tag", "snapshot", _tree(repo, "deploy/prod.env", env_text("tagged-once")))
+    reads: list[int] = []
+    read = history.tagged_blobs
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(history, "tagged_blobs", counted)
+    result = history.HistoryScan(str(repo.path), messages=False).run(Detector(load_rules()))
+    assert reads == [1]
+    placed = [f for f in result.findings if f.path == "deploy/prod.env"]
+    assert placed and all(f.history is not None for f in placed)

@@ -181,12 +181,11 @@ _LIST_BLOBS = (
 
 
 def absent_blobs(
-    git: Git, facts: RepoFacts, walked: Iterable[str], present: Container[str]
+    walked: Iterable[str], tagged: Iterable[str], present: Container[str]
 ) -> frozenset[str]:
     """The blobs history holds that the object database lacks: those in ``walked`` (every
-    blob the walk saw in a commit's tree) or under a ref that names a blob or a tree, and not
-    ``present`` (every blob the database lists)."""
-    tagged = tagged_blobs(git, facts.named)
+    blob the walk saw in a commit's tree) or ``tagged`` (under a ref that names a blob or a
+    tree), and not ``present`` (every blob the database lists)."""
     return frozenset(oid for oid in chain(walked, tagged) if oid not in present)
 
 
@@ -244,6 +243,7 @@ class HistoryScan:
 
             errors: list[str] = []
             missing: frozenset[str] = frozenset()
+            tagged: dict[str, list[tuple[str, str]]] = {}  # read once, in a full scan
             kept = commitlog.Kept(walk_file)
             if revisions is not None:
                 oids, missing = range_blobs(git, revisions)
@@ -266,7 +266,8 @@ class HistoryScan:
                 sizes = listing.sizes
                 too_large = listing.too_large
                 if walk_error is None:
-                    missing = absent_blobs(git, facts, paths, listing.present)
+                    tagged = tagged_blobs(git, facts.named)
+                    missing = absent_blobs(paths, tagged, listing.present)
                 if listing.unreadable:
                     errors.append(
                         f"{label}: {listing.unreadable} object(s) could not be read "
@@ -325,7 +326,7 @@ class HistoryScan:
             elif blob_scan.hits:
                 try:
                     findings = self._attribute(
-                        git, facts, revisions, blob_scan, scanner, notes, paths, kept
+                        git, facts, revisions, blob_scan, scanner, notes, paths, kept, tagged
                     )
                 except GitError as exc:
                     # Commits or trees cannot be read (damaged repository): still report what
@@ -427,7 +428,10 @@ class HistoryScan:
         notes: list[str],
         paths: dict[str, str],
         kept: commitlog.Kept,
+        tagged: dict[str, list[tuple[str, str]]],
     ) -> list[Finding]:
+        """Findings of the blobs with hits, attributed to commits; ``tagged`` (``tagged_blobs``,
+        read for the missing-blob check of a full scan) places those no commit holds."""
         hit_blobs = frozenset(blob_scan.hits)
         commits = self._walk(git, facts, revisions, kept, hit_blobs)
         attribution = attribute(commits, hit_blobs, head=facts.head, tips=facts.tips)
@@ -448,7 +452,7 @@ class HistoryScan:
         seen = {i.blob for intros in attribution.introductions.values() for i in intros}
         unreachable = [oid for oid in blob_scan.hits if oid not in seen]
         if unreachable and revisions is None:
-            findings += tagged_findings(tagged_blobs(git, facts.named), unreachable, rescan)
+            findings += tagged_findings(tagged, unreachable, rescan)
             unreachable = [oid for oid in unreachable if oid not in rescan.tagged]
         if unreachable and revisions is None:
             if self.include_unreachable:

@@ -2,8 +2,8 @@
 or a tree, as ``git tag key-backup <blob>`` or ``git tag snapshot <tree>`` make.
 
 The commit walk never sees them, yet any clone fetches them with the tags: they are reachable,
-not "reachable from no ref". Read for the check of missing blobs and when blobs with
-findings were left unattributed.
+not "reachable from no ref". Read once in a full history scan: for the check of missing
+blobs, and to place the blobs with findings that no commit holds.
 """
 
 from __future__ import annotations
