@@ -13,6 +13,7 @@ import pytest
 from support.keys import env_text, key_id
 from support.repo import Repo
 from support.run import keysweep
+from support.spy import count_calls
 
 from scanner.cli import common
 from scanner.sources import gitproc
@@ -514,14 +515,7 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
         assert tracked == [("a.env", first), ("a.env", repo.git("rev-parse", "HEAD~1:a.env"))]
         assert len(list(kept.replay([first]))) == len(list(kept.replay()))  # every commit
 
-    walks: list[int] = []
-    walk = commitlog.walk
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        walks.append(1)
-        return walk(*args, **kwargs)
-
-    monkeypatch.setattr(commitlog, "walk", counted)
+    walks = count_calls(monkeypatch, commitlog, "walk")
     detector = Detector(load_rules())
     replayed = HistoryScan(str(repo.path)).run(detector)
     assert walks == [] and len(replayed.findings) == 4  # a key ID and a secret per file

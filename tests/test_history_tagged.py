@@ -11,6 +11,7 @@ import pytest
 from support.keys import env_text, key_id
 from support.repo import Repo
 from support.run import keysweep
+from support.spy import count_calls
 
 JSON = ("--format", "json", "--show-secrets")
 
@@ -121,14 +122,7 @@ def test_tagged_refs_are_read_once_per_scan(
     repo = Repo(tmp_path / "repo")
     repo.commit({"README.md": "hi\n"}, "start")
     repo.git("tag", "snapshot", _tree(repo, "deploy/prod.env", env_text("tagged-once")))
-    reads: list[int] = []
-    read = history.tagged_blobs
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        reads.append(1)
-        return read(*args, **kwargs)
-
-    monkeypatch.setattr(history, "tagged_blobs", counted)
+    reads = count_calls(monkeypatch, history, "tagged_blobs")
     result = history.HistoryScan(str(repo.path), messages=False).run(Detector(load_rules()))
     assert reads == [1]
     placed = [f for f in result.findings if f.path == "deploy/prod.env"]
