@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.detect import dbcache, re2bytes
+from scanner.detect.searchmemo import SearchMemo
 
 # Python's own regex parser and compiler (private modules without type stubs).
 sre_p: Any = importlib.import_module("re._parser")
@@ -510,6 +511,7 @@ class CoreMatcher:
         on_demand: Collection[int] = (),
     ) -> None:
         self._regexes = tuple(regexes)
+        self._searches = SearchMemo(self._regexes)  # confirmation searches, remembered
         # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
         self._extra = tuple(extra)
         self.extra_compiled = False
@@ -894,7 +896,7 @@ class CoreMatcher:
     ) -> Iterator[re.Match[str]]:
         """Exactly ``regexes[index].finditer(text, pos, endpos)`` given the core match ends
         (sorted; any sorted superset of them gives the same matches)."""
-        regex = self._regexes[index]
+        search = self._searches.search
         core = self.cores[index]
         limit = len(text) if endpos is None else min(endpos, len(text))
         last = pos
@@ -913,7 +915,7 @@ class CoreMatcher:
                 break
             stop = min(limit, hi + core.reach)
             while start <= hi:
-                m = regex.search(text, start, stop)
+                m = search(index, text, start, stop)
                 if m is None or m.start() > hi:
                     break
                 yield m
