@@ -30,14 +30,19 @@ from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core
 from scanner.detect.decoding import (
     _B64_HEAD,
     _B64_SPAN,
+    _JSON_CHARS,
     _JSON_SPAN,
+    _JSON_TABLE,
+    _PERCENT_CHARS,
     _PERCENT_SPAN,
+    _PERCENT_TABLE,
     LONG_LINE,
     SpanFinder,
     _after,
     _json_spans,
     _keyword_before,
     _percent_spans,
+    _runs,
     _runs_after_keywords,
     _runs_at,
     any_run_decodes,
@@ -563,6 +568,28 @@ def test_percent_and_json_spans_are_finditer_over_runs(
         for one, m in zip(got, expected[: len(got)], strict=True):
             # None: a span skipped unsearched, which holds no marker (it could not decode)
             assert one == m.span() if one is not None else marker not in m.group()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(
+            ["a", "Z9", "%2F", "\\/", "-.~_", "+=", " ", "\n", "é", "ÿ", "☕", "\udcff"]
+        ),
+        max_size=60,
+    ),
+    run=st.integers(0, 40),
+    piece=st.integers(1, 40),
+)
+def test_runs_are_those_re_finds(pieces: list[str], run: int, piece: int) -> None:
+    # mapped piece by piece (pieces of 1..40 characters, doubling): runs across piece ends;
+    # a character past Latin-1 or a lone surrogate (surrogateescape) is mapped to one "?"
+    text = "".join(pieces[:3]) + "x" * run + "".join(pieces[3:])
+    for chars, table in ((_PERCENT_CHARS, _PERCENT_TABLE), (_JSON_CHARS, _JSON_TABLE)):
+        regex = re.compile(f"[{re.escape(chars)}]{{16,}}")
+        expected = [m.span() for m in regex.finditer(text)]
+        assert list(_runs(text, table, piece)) == expected
+        assert list(_runs(text, table)) == expected
 
 
 _DECODABLE = base64.b64encode(b"aws_secret_access_key=not-a-real-one").decode()
