@@ -13,6 +13,7 @@ import random
 import re
 import string
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from unittest import mock
 
@@ -580,16 +581,32 @@ def test_percent_and_json_spans_are_finditer_over_runs(
     ),
     run=st.integers(0, 40),
     piece=st.integers(1, 40),
+    largest=st.integers(1, 40),
 )
-def test_runs_are_those_re_finds(pieces: list[str], run: int, piece: int) -> None:
-    # mapped piece by piece (pieces of 1..40 characters, doubling): runs across piece ends;
-    # a character past Latin-1 or a lone surrogate (surrogateescape) is mapped to one "?"
+def test_runs_are_those_re_finds(pieces: list[str], run: int, piece: int, largest: int) -> None:
+    # mapped piece by piece (pieces of 1..40 characters, doubling up to ``largest``): runs
+    # across piece ends; a character past Latin-1 or a lone surrogate (surrogateescape) is
+    # mapped to one "?"
     text = "".join(pieces[:3]) + "x" * run + "".join(pieces[3:])
+    largest = max(piece, largest)
     for chars, table in ((_PERCENT_CHARS, _PERCENT_TABLE), (_JSON_CHARS, _JSON_TABLE)):
         regex = re.compile(f"[{re.escape(chars)}]{{16,}}")
         expected = [m.span() for m in regex.finditer(text)]
-        assert list(_runs(text, table, piece)) == expected
+        assert list(_runs(text, table, piece, largest)) == expected
         assert list(_runs(text, table)) == expected
+
+
+def test_runs_of_a_large_text_keep_no_copy_of_it() -> None:
+    # 16 MiB of short words with a run every 64 KiB: the marks are dropped as the runs pass
+    text = ("word " * 13107 + "Zm9vYmFyYmF6cXV4cXV1eA ") * 256
+    tracemalloc.start()
+    try:
+        found = list(_runs(text, _JSON_TABLE))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(found) == 256
+    assert peak < 4 << 20
 
 
 _DECODABLE = base64.b64encode(b"aws_secret_access_key=not-a-real-one").decode()
