@@ -124,3 +124,16 @@ def test_long_windows_are_searched_and_not_remembered() -> None:
         assert memo.search(0, text, 0, len(text)) is not None
     assert regex.searched == [0, 0]
     assert memo.__getstate__()["_known"] == {}
+
+
+def test_the_memo_starts_afresh_past_its_character_budget() -> None:
+    regex = _Counting(r"key=(?P<secret>\d{4})")
+    memo = SearchMemo((regex,))  # type: ignore[arg-type]
+    memo.limit = 100
+    first, second = "a" * 60, "b" * 60  # 60 characters each: two do not fit in 100
+    for text in (first, first, second, second, first):
+        assert memo.search(0, text, 0, len(text)) is None
+    # first searched, then known; second searched (the budget overflows: only it is kept),
+    # then known; first searched again
+    assert len(regex.searched) == 3
+    assert memo._chars == 60

@@ -13,7 +13,8 @@ that it found none. What a search from ``start`` to ``stop`` finds depends on th
 those. A window it knows either has no match (no search at all) or has its match at a known
 offset, where a search from that offset tries one position and finds the same match, groups
 and all. Only windows up to ``MAX_WINDOW`` characters are remembered (a dense stretch of
-matches is one long window, searched again from each match's end).
+matches is one long window, searched again from each match's end), and the memo is bounded
+by the characters it holds (``MAX_KNOWN_CHARS``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ sre_p: Any = importlib.import_module("re._parser")
 sre_c: Any = importlib.import_module("re._constants")
 
 MAX_WINDOW = 2048  # characters searched, plus the look-back, for a window to be remembered
-MAX_KNOWN = 4096  # windows remembered (the memo starts afresh when full)
+# The memo starts afresh when its windows hold this many characters (at most 4 bytes each:
+# 16 MiB; localstack's windows average about 600 characters, so some 7,000 of them)
+MAX_KNOWN_CHARS = 1 << 22
 _NONE = -1  # the window has no match
 
 
@@ -65,9 +68,11 @@ class SearchMemo:
         self._regexes = regexes
         self._back: dict[int, int] = {}  # index -> look_back, found on first use
         self._known: dict[tuple[int, int, str], int] = {}
+        self._chars = 0  # characters of the remembered windows
+        self.limit = MAX_KNOWN_CHARS
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__, _known={})  # a worker starts with an empty memo
+        return dict(self.__dict__, _known={}, _chars=0)  # a worker starts with an empty memo
 
     def search(self, index: int, text: str, start: int, stop: int) -> re.Match[str] | None:
         regex = self._regexes[index]
@@ -82,10 +87,11 @@ class SearchMemo:
         at = self._known.get(key)
         if at is None:
             found = regex.search(text, start, stop)
-            known = self._known
-            if len(known) >= MAX_KNOWN:
-                known.clear()
-            known[key] = _NONE if found is None else found.start() - start
+            self._chars += stop - lead
+            if self._chars > self.limit:
+                self._known.clear()
+                self._chars = stop - lead
+            self._known[key] = _NONE if found is None else found.start() - start
             return found
         if at == _NONE:
             return None
