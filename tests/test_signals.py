@@ -29,6 +29,15 @@ SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 PATIENCE = 60.0  # seconds to wait for a state before giving up (never asserted on)
 
 
+def _default_stop_signals() -> None:
+    """In the child before exec: the stop signals at their default disposition, as a terminal
+    or a CI runner gives them. A test run under ``nohup`` (SIGHUP ignored) or as a background
+    job (SIGINT ignored) would otherwise pass its ignored signals on, and keysweep rightly
+    leaves an ignored signal ignored."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def wait_for(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + PATIENCE
     while not condition():
@@ -99,6 +108,7 @@ def test_stop_during_clone_removes_mirror_and_ends_git(
         env=cli_env(tmp_path / "home", {"TMPDIR": str(tmp)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_stop_signals,
     )
     try:
         gits: set[int] = set()
@@ -159,6 +169,7 @@ def test_sigterm_during_parallel_history_ends_workers_quietly(tmp_path: Path) ->
         env=cli_env(tmp_path / "home"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_stop_signals,
     )
     gate: int | None = None
     try:
