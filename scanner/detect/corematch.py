@@ -13,6 +13,8 @@ around those ends: a full match ending at ``b`` starts at or after ``b - max_wid
 deciding a match at ``a`` reads at most ``max_width + lookahead + 2`` characters from ``a``
 (lookbehinds read text before the search start, which ``re`` allows). So ``re`` runs on the
 merged intervals ``[b - max_width, b]`` with a bounded margin after them, and nowhere else.
+Those searches are remembered from one text to the next (``searchmemo``): a history's versions
+of a file bring the same windows back.
 
 The databases scan ``as_core_bytes(text)``: one byte per character (so offsets are character
 offsets), every non-ASCII character written as one byte that each class admits when it may
