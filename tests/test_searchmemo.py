@@ -114,6 +114,7 @@ def test_a_known_window_is_not_searched_again() -> None:
     assert match is not None and match.span("secret") == (14, 24)
     # the second search started where the first found its match: one position tried
     assert regex.searched[-1] == 3
+    assert memo._known and memo.__getstate__()["_known"] == {}  # a pickled copy starts empty
 
 
 def test_long_windows_are_searched_and_not_remembered() -> None:
@@ -123,7 +124,7 @@ def test_long_windows_are_searched_and_not_remembered() -> None:
     for _ in range(2):
         assert memo.search(0, text, 0, len(text)) is not None
     assert regex.searched == [0, 0]
-    assert memo.__getstate__()["_known"] == {}
+    assert memo._known == {}
 
 
 def test_the_memo_starts_afresh_past_its_character_budget() -> None:

@@ -72,7 +72,7 @@ class SearchMemo:
         self.limit = MAX_KNOWN_CHARS
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__, _known={}, _chars=0)  # a worker starts with an empty memo
+        return dict(self.__dict__, _known={}, _chars=0)  # a pickled copy starts empty
 
     def search(self, index: int, text: str, start: int, stop: int) -> re.Match[str] | None:
         regex = self._regexes[index]
