@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.spy import count_calls
 
 from scanner.detect import dbcache
 from scanner.detect.corematch import CoreMatcher
@@ -24,15 +25,7 @@ def _ends(directory: Path | str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts compiles: every compiled database is offered to the cache (``store``)."""
-    calls: list[int] = []
-    original = dbcache.store
-
-    def counted(hs: Any, name: str, db: Any) -> None:
-        calls.append(1)
-        original(hs, name, db)
-
-    monkeypatch.setattr(dbcache, "store", counted)
-    return calls
+    return count_calls(monkeypatch, dbcache, "store")
 
 
 def test_a_database_is_compiled_once_then_loaded(
