@@ -15,8 +15,8 @@ and what it costs to find the inserted bytes in Python:
 
     python bench/bench_delta_share.py /path/to/repo.git [--context 320]
 
-Only offset deltas are followed (what ``git repack`` and ``git gc`` write); a reference delta or
-a blob outside the packs is counted whole.
+Only offset deltas are followed (what ``git repack`` and ``git gc`` write): reference deltas
+are counted and left out, and loose objects are not read.
 """
 
 from __future__ import annotations
