@@ -4,16 +4,24 @@ git stores most versions of a file as a delta against another blob: instructions
 ranges of the base and insert new bytes. A scanner that carried the base's findings over and
 looked only near the inserted bytes would read far fewer bytes than one that scans every blob
 whole, as keysweep and its peers do. This script measures that lever on any repository's packs,
-and what it costs to find the inserted bytes in Python:
+and what it costs to find the inserted bytes:
 
 - blob bytes (every blob whole), the bytes stored whole, the delta streams and the bytes they
   insert;
 - the bytes within ``--context`` characters of an insertion, or of a seam where two copied
   ranges that are not neighbours in the base meet (what such a scan would still read);
 - the delta instructions, and the CPU seconds this script takes to read and walk them (the
-  packs' indexes, each delta inflated with zlib, every instruction decoded).
+  packs' indexes, each delta inflated with zlib, every instruction decoded, in Python unless
+  ``--jit``).
 
-    python bench/bench_delta_share.py /path/to/repo.git [--context 320]
+    python bench/bench_delta_share.py /path/to/repo.git [--context 320] [--jit] [--rebuild MIB]
+
+``--jit`` decodes the instructions with functions compiled by numba (``pip install numba``; not a
+dependency of keysweep) instead of Python, to measure what finding the inserted bytes costs in
+compiled code. ``--rebuild MIB`` (implies ``--jit``) also builds every blob in this process, in
+pack order, from the inflated objects and deltas, keeping up to MIB MiB of rebuilt bases, and
+times git doing the same work for comparison: ``git cat-file --batch`` over the same blobs in
+pack order, through a pipe into this process.
 
 Only offset deltas are followed (what ``git repack`` and ``git gc`` write): reference deltas
 are counted and left out, and loose objects are not read.
@@ -23,12 +31,18 @@ from __future__ import annotations
 
 import argparse
 import mmap
+import resource
 import struct
+import subprocess
 import sys
+import threading
 import time
 import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OFS_DELTA, REF_DELTA, BLOB = 6, 7, 3
 
@@ -120,34 +134,38 @@ def walk_delta(delta: bytes, share: Share, context: int) -> None:
         raise SystemExit(f"a delta builds {position} bytes where it names {target_size}")
 
 
-def measure_pack(pack_path: Path, share: Share, context: int) -> None:
-    offsets = pack_offsets(pack_path.with_suffix(".idx").read_bytes())
-    with (
-        pack_path.open("rb") as handle,
-        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as pack,
-    ):
-        pack_end = len(pack) - 20
-        kind_at: dict[int, int] = {}  # offset -> object type (a delta's is its base's)
-        for i, offset in enumerate(offsets):
-            following = offsets[i + 1] if i + 1 < len(offsets) else pack_end
-            byte = pack[offset]
-            at = offset + 1
-            kind, size, shift = byte >> 4 & 7, byte & 15, 4
-            while byte & 0x80:
-                byte = pack[at]
-                at += 1
-                size |= (byte & 0x7F) << shift
-                shift += 7
-            if kind == REF_DELTA:
-                share.ref_deltas += 1
-                continue
-            if kind != OFS_DELTA:
-                kind_at[offset] = kind
-                if kind == BLOB:
-                    share.blobs += 1
-                    share.blob_bytes += size
-                    share.whole_bytes += size
-                continue
+@dataclass(frozen=True)
+class Entry:
+    """One object of a pack: its type (a delta's is its base's), its size as its header names
+    it (a delta's: its delta stream's), where its zlib stream starts and ends, and its base's
+    offset (-1: stored whole)."""
+
+    kind: int
+    size: int
+    data_at: int
+    following: int
+    base: int
+
+
+def pack_entries(pack: mmap.mmap, offsets: list[int], share: Share) -> Iterator[tuple[int, Entry]]:
+    """The objects of a pack in pack order (``share`` counts the reference deltas left out)."""
+    pack_end = len(pack) - 20
+    kind_at: dict[int, int] = {}  # offset -> object type (a delta's is its base's)
+    for i, offset in enumerate(offsets):
+        following = offsets[i + 1] if i + 1 < len(offsets) else pack_end
+        byte = pack[offset]
+        at = offset + 1
+        kind, size, shift = byte >> 4 & 7, byte & 15, 4
+        while byte & 0x80:
+            byte = pack[at]
+            at += 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+        if kind == REF_DELTA:
+            share.ref_deltas += 1
+            continue
+        base = -1
+        if kind == OFS_DELTA:
             byte = pack[at]
             at += 1
             back = byte & 0x7F
@@ -155,30 +173,255 @@ def measure_pack(pack_path: Path, share: Share, context: int) -> None:
                 byte = pack[at]
                 at += 1
                 back = ((back + 1) << 7) | (byte & 0x7F)
-            base_kind = kind_at.get(offset - back, 0)
-            kind_at[offset] = base_kind
-            if base_kind != BLOB:
+            base = offset - back
+            kind = kind_at.get(base, 0)
+        kind_at[offset] = kind
+        yield offset, Entry(kind, size, at, following, base)
+
+
+WalkDelta = Callable[[bytes, Share, int], None]
+
+
+def measure_pack(pack_path: Path, share: Share, context: int, walk: WalkDelta) -> None:
+    offsets = pack_offsets(pack_path.with_suffix(".idx").read_bytes())
+    with (
+        pack_path.open("rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as pack,
+    ):
+        for _, entry in pack_entries(pack, offsets, share):
+            if entry.kind != BLOB:
                 continue
-            delta = zlib.decompress(pack[at:following])
             share.blobs += 1
+            if entry.base < 0:
+                share.blob_bytes += entry.size
+                share.whole_bytes += entry.size
+                continue
+            data = zlib.decompress(pack[entry.data_at : entry.following])
             share.deltas += 1
-            share.delta_bytes += len(delta)
-            walk_delta(delta, share, context)
+            share.delta_bytes += len(data)
+            walk(data, share, context)
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """What numba compiles: ``walk_delta``; ``apply(base, delta)``, the delta's target from its
+    base; ``whole(data)``, an object stored whole in the form ``apply`` takes as a base."""
+
+    walk: WalkDelta
+    apply: Callable[[Any, bytes], Any]
+    whole: Callable[[bytes], Any]
+
+
+def jit_kernels() -> Kernels:
+    """The kernels, compiled once here, so that the timings leave the compilation out."""
+    try:
+        import numba  # type: ignore[import-not-found]
+        import numpy as np
+    except ImportError:
+        raise SystemExit("--jit and --rebuild need numba: pip install numba") from None
+
+    @numba.njit(nogil=True)  # type: ignore[misc]
+    def header(d: Any) -> tuple[int, int]:
+        """The target size and where the instructions start."""
+        at = 0
+        while d[at] & 0x80:  # the base's size
+            at += 1
+        at += 1
+        size = shift = 0
+        while True:
+            byte = d[at]
+            at += 1
+            size |= np.int64(byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return size, at
+
+    @numba.njit(nogil=True)  # type: ignore[misc]
+    def copy_args(d: Any, at: int, op: int) -> tuple[int, int, int]:
+        offset = size = 0
+        for bit in range(4):
+            if op & (1 << bit):
+                offset |= np.int64(d[at]) << (8 * bit)
+                at += 1
+        for bit in range(3):
+            if op & (16 << bit):
+                size |= np.int64(d[at]) << (8 * bit)
+                at += 1
+        return offset, size or 0x10000, at
+
+    @numba.njit(nogil=True)  # type: ignore[misc]
+    def walk_counts(d: Any, context: int) -> tuple[int, int, int, int, int]:
+        target, at = header(d)
+        position = near_end = near = inserted = instructions = 0
+        copied_to = -1
+        while at < d.shape[0]:
+            op = d[at]
+            at += 1
+            instructions += 1
+            if op & 0x80:
+                offset, size, at = copy_args(d, at, op)
+                lo, hi = position, position  # a seam, if two base ranges meet here
+                seam = 0 <= copied_to != offset
+                copied_to = offset + size
+                position += size
+                if not seam:
+                    continue
+            else:
+                lo, hi = position, position + op
+                inserted += op
+                copied_to = -1
+                at += op
+                position += op
+            lo, hi = max(lo - context, near_end), min(hi + context, target)
+            if hi > lo:
+                near += hi - lo
+                near_end = hi
+        return target, position, near, inserted, instructions
+
+    @numba.njit(nogil=True)  # type: ignore[misc]
+    def apply(base: Any, d: Any) -> Any:
+        target, at = header(d)
+        out = np.empty(target, np.uint8)
+        position = 0
+        while at < d.shape[0]:
+            op = d[at]
+            at += 1
+            if op & 0x80:
+                offset, size, at = copy_args(d, at, op)
+                out[position : position + size] = base[offset : offset + size]
+            else:
+                size = op
+                out[position : position + size] = d[at : at + size]
+                at += size
+            position += size
+        if position != target:
+            raise ValueError("a delta builds another size than it names")
+        return out
+
+    def walk(delta: bytes, share: Share, context: int) -> None:
+        counts = walk_counts(np.frombuffer(delta, np.uint8), context)
+        target, position, near, inserted, instructions = counts
+        if position != target:
+            raise SystemExit(f"a delta builds {position} bytes where it names {target}")
+        share.blob_bytes += target
+        share.near_inserts += near
+        share.inserted += inserted
+        share.instructions += instructions
+
+    def apply_bytes(base: Any, delta: bytes) -> Any:
+        return apply(base, np.frombuffer(delta, np.uint8))
+
+    def whole(data: bytes) -> Any:
+        return np.frombuffer(data, np.uint8)
+
+    sample = b"\x04\x06\x91\x00\x04\x02ab"  # copy 4 bytes from 0, insert "ab"
+    walk(sample, Share(), 1)
+    if bytes(apply_bytes(whole(b"wxyz"), sample)) != b"wxyzab":
+        raise SystemExit("the compiled delta applier is wrong")
+    return Kernels(walk, apply_bytes, whole)
+
+
+def rebuild_pack(pack_path: Path, cache_bytes: int, kernels: Kernels) -> int:
+    """Builds every blob of a pack in pack order, with an LRU cache of rebuilt objects; the
+    blob bytes built."""
+    offsets = pack_offsets(pack_path.with_suffix(".idx").read_bytes())
+    built = 0
+    with (
+        pack_path.open("rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as pack,
+    ):
+        entries = dict(pack_entries(pack, offsets, Share()))
+        cache: OrderedDict[int, Any] = OrderedDict()
+        cached = 0
+
+        def content(offset: int) -> Any:
+            nonlocal cached
+            hit = cache.get(offset)
+            if hit is not None:
+                cache.move_to_end(offset)
+                return hit
+            entry = entries[offset]
+            raw = zlib.decompress(pack[entry.data_at : entry.following])
+            base = None if entry.base < 0 else content(entry.base)
+            data = kernels.whole(raw) if base is None else kernels.apply(base, raw)
+            cache[offset] = data
+            cached += len(data)
+            while cached > cache_bytes and len(cache) > 1:
+                cached -= len(cache.popitem(last=False)[1])
+            return data
+
+        for offset, entry in entries.items():
+            if entry.kind == BLOB:
+                built += len(content(offset))
+    return built
+
+
+def git_reads(repo: Path, cache_mib: int) -> tuple[int, float]:
+    """The bytes ``git cat-file --batch`` writes for every blob in pack order (with a delta
+    base cache of ``cache_mib``), read through a pipe into this process, and the CPU seconds
+    that takes (git and this process)."""
+    listing = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "cat-file",
+            "--batch-all-objects",
+            "--unordered",
+            "--batch-check=%(objectname) %(objecttype)",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    feed = b"".join(line[:40] + b"\n" for line in listing.splitlines() if line.endswith(b" blob"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.process_time()
+    read = 0
+    with subprocess.Popen(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            f"core.deltaBaseCacheLimit={cache_mib}m",
+            "cat-file",
+            "--batch",
+            "--buffer",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as git:
+        assert git.stdin is not None and git.stdout is not None
+        stdin = git.stdin
+        writer = threading.Thread(target=lambda: (stdin.write(feed), stdin.close()), daemon=True)
+        writer.start()
+        while chunk := git.stdout.read1(1 << 20):
+            read += len(chunk)
+        writer.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return read, time.process_time() - start + children
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repo", type=Path, help="a bare repository or a .git directory")
     parser.add_argument("--context", type=int, default=320, help="characters around an insertion")
+    parser.add_argument("--jit", action="store_true", help="decode with numba-compiled code")
+    parser.add_argument(
+        "--rebuild", type=int, metavar="MIB", help="also build every blob here (and in git)"
+    )
     args = parser.parse_args(argv)
     packs = sorted((args.repo / "objects" / "pack").glob("*.pack"))
     if not packs:
         print(f"{args.repo}: no packs", file=sys.stderr)
         return 2
+    kernels = jit_kernels() if args.jit or args.rebuild else None
+    walk = walk_delta if kernels is None else kernels.walk
     share = Share()
     start = time.process_time()
     for pack in packs:
-        measure_pack(pack, share, args.context)
+        measure_pack(pack, share, args.context, walk)
     seconds = time.process_time() - start
     mb = 1e6
     print(f"{args.repo}: {share.blobs:,} packed blobs, {share.blob_bytes / mb:,.0f} MB whole")
@@ -192,7 +435,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     skipped = f"{share.ref_deltas:,} reference deltas skipped"
     print(f"  instructions    {share.instructions:10,} ({skipped})")
-    print(f"  CPU seconds to find them in Python: {seconds:.2f}")
+    how = "Python" if kernels is None else "numba-compiled code"
+    print(f"  CPU seconds to find them in {how}: {seconds:.2f}")
+    if args.rebuild and kernels is not None:
+        start = time.process_time()
+        built = sum(rebuild_pack(pack, args.rebuild << 20, kernels) for pack in packs)
+        seconds = time.process_time() - start
+        print(
+            f"  every blob built here ({args.rebuild} MiB of bases kept): "
+            f"{built / mb:,.0f} MB, {seconds:.2f} CPU seconds"
+        )
+        read, seconds = git_reads(args.repo, args.rebuild)
+        print(f"  the same by git cat-file, through a pipe: {read / mb:,.0f} MB, {seconds:.2f}")
     return 0
 
 
