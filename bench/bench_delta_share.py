@@ -20,8 +20,8 @@ and what it costs to find the inserted bytes:
 dependency of keysweep) instead of Python, to measure what finding the inserted bytes costs in
 compiled code. ``--rebuild MIB`` (implies ``--jit``) also builds every blob in this process, in
 pack order, from the inflated objects and deltas, keeping up to MIB MiB of rebuilt bases, and
-times git doing the same work for comparison: ``git cat-file --batch`` over the same blobs in
-pack order, through a pipe into this process.
+times keysweep's own reader doing the same work for comparison (``BlobReader``: ``git cat-file
+--batch`` over the same blobs in pack order, with 20 MiB of delta bases, through a pipe).
 
 Only offset deltas are followed (what ``git repack`` and ``git gc`` write): reference deltas
 are counted and left out, and loose objects are not read.
@@ -33,9 +33,7 @@ import argparse
 import mmap
 import resource
 import struct
-import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -43,6 +41,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from scanner.sources.catfile import BlobReader, list_all_blobs
+from scanner.sources.gitproc import Git
 
 OFS_DELTA, REF_DELTA, BLOB = 6, 7, 3
 
@@ -87,28 +88,31 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
             return value, at
 
 
-def walk_delta(delta: bytes, share: Share, context: int) -> None:
-    """Counts one blob delta: its target size, inserted bytes, instructions, and the bytes of the
-    target within ``context`` of an insertion or a seam (intervals merged in target order)."""
+Counts = tuple[int, int, int, int, int]  # target size, bytes built, near, inserted, instructions
+
+
+def delta_counts(delta: bytes, context: int) -> Counts:
+    """One blob delta's target size, the bytes its instructions build (the same when it is
+    sound), the bytes of the target within ``context`` of an insertion or a seam (intervals
+    merged in target order), the bytes it inserts and its instructions."""
     _, at = _varint(delta, 0)
     target_size, at = _varint(delta, at)
-    share.blob_bytes += target_size
     position = 0  # in the target
-    near_end = 0  # end of the last counted interval
+    near_end = near_bytes = inserted = instructions = 0  # near_end: the last interval's end
     copied_to = -1  # where in the base the last copy ended (-1: an insertion came last)
     end = len(delta)
 
     def near(lo: int, hi: int) -> None:
-        nonlocal near_end
+        nonlocal near_end, near_bytes
         lo, hi = max(lo - context, near_end), min(hi + context, target_size)
         if hi > lo:
-            share.near_inserts += hi - lo
+            near_bytes += hi - lo
             near_end = hi
 
     while at < end:
         op = delta[at]
         at += 1
-        share.instructions += 1
+        instructions += 1
         if op & 0x80:  # copy: offset bytes (bits 0-3), then size bytes (bits 4-6)
             offset = size = 0
             for bit, shift in ((1, 0), (2, 8), (4, 16), (8, 24)):
@@ -126,12 +130,23 @@ def walk_delta(delta: bytes, share: Share, context: int) -> None:
             position += size
         else:  # insert ``op`` bytes
             near(position, position + op)
-            share.inserted += op
+            inserted += op
             copied_to = -1
             at += op
             position += op
-    if position != target_size:
-        raise SystemExit(f"a delta builds {position} bytes where it names {target_size}")
+    return target_size, position, near_bytes, inserted, instructions
+
+
+def count_delta(counts: Counts, share: Share) -> None:
+    """Adds one delta's ``delta_counts`` to ``share``; stops on a delta that builds another size
+    than it names."""
+    target, built, near, inserted, instructions = counts
+    if built != target:
+        raise SystemExit(f"a delta builds {built} bytes where it names {target}")
+    share.blob_bytes += target
+    share.near_inserts += near
+    share.inserted += inserted
+    share.instructions += instructions
 
 
 @dataclass(frozen=True)
@@ -179,10 +194,10 @@ def pack_entries(pack: mmap.mmap, offsets: list[int], share: Share) -> Iterator[
         yield offset, Entry(kind, size, at, following, base)
 
 
-WalkDelta = Callable[[bytes, Share, int], None]
+DeltaCounts = Callable[[bytes, int], Counts]
 
 
-def measure_pack(pack_path: Path, share: Share, context: int, walk: WalkDelta) -> None:
+def measure_pack(pack_path: Path, share: Share, context: int, counts: DeltaCounts) -> None:
     offsets = pack_offsets(pack_path.with_suffix(".idx").read_bytes())
     with (
         pack_path.open("rb") as handle,
@@ -199,15 +214,15 @@ def measure_pack(pack_path: Path, share: Share, context: int, walk: WalkDelta) -
             data = zlib.decompress(pack[entry.data_at : entry.following])
             share.deltas += 1
             share.delta_bytes += len(data)
-            walk(data, share, context)
+            count_delta(counts(data, context), share)
 
 
 @dataclass(frozen=True)
 class Kernels:
-    """What numba compiles: ``walk_delta``; ``apply(base, delta)``, the delta's target from its
-    base; ``whole(data)``, an object stored whole in the form ``apply`` takes as a base."""
+    """What numba compiles: ``delta_counts``; ``apply(base, delta)``, the delta's target from
+    its base; ``whole(data)``, an object stored whole in the form ``apply`` takes as a base."""
 
-    walk: WalkDelta
+    counts: DeltaCounts
     apply: Callable[[Any, bytes], Any]
     whole: Callable[[bytes], Any]
 
@@ -298,15 +313,8 @@ def jit_kernels() -> Kernels:
             raise ValueError("a delta builds another size than it names")
         return out
 
-    def walk(delta: bytes, share: Share, context: int) -> None:
-        counts = walk_counts(np.frombuffer(delta, np.uint8), context)
-        target, position, near, inserted, instructions = counts
-        if position != target:
-            raise SystemExit(f"a delta builds {position} bytes where it names {target}")
-        share.blob_bytes += target
-        share.near_inserts += near
-        share.inserted += inserted
-        share.instructions += instructions
+    def counts(delta: bytes, context: int) -> Counts:
+        return walk_counts(np.frombuffer(delta, np.uint8), context)  # type: ignore[no-any-return]
 
     def apply_bytes(base: Any, delta: bytes) -> Any:
         return apply(base, np.frombuffer(delta, np.uint8))
@@ -315,10 +323,11 @@ def jit_kernels() -> Kernels:
         return np.frombuffer(data, np.uint8)
 
     sample = b"\x04\x06\x91\x00\x04\x02ab"  # copy 4 bytes from 0, insert "ab"
-    walk(sample, Share(), 1)
-    if bytes(apply_bytes(whole(b"wxyz"), sample)) != b"wxyzab":
-        raise SystemExit("the compiled delta applier is wrong")
-    return Kernels(walk, apply_bytes, whole)
+    if counts(sample, 1) != delta_counts(sample, 1) or (
+        bytes(apply_bytes(whole(b"wxyz"), sample)) != b"wxyzab"
+    ):
+        raise SystemExit("the compiled delta code is wrong")
+    return Kernels(counts, apply_bytes, whole)
 
 
 def rebuild_pack(pack_path: Path, cache_bytes: int, kernels: Kernels) -> int:
@@ -356,48 +365,15 @@ def rebuild_pack(pack_path: Path, cache_bytes: int, kernels: Kernels) -> int:
     return built
 
 
-def git_reads(repo: Path, cache_mib: int) -> tuple[int, float]:
-    """The bytes ``git cat-file --batch`` writes for every blob in pack order (with a delta
-    base cache of ``cache_mib``), read through a pipe into this process, and the CPU seconds
-    that takes (git and this process)."""
-    listing = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "cat-file",
-            "--batch-all-objects",
-            "--unordered",
-            "--batch-check=%(objectname) %(objecttype)",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    feed = b"".join(line[:40] + b"\n" for line in listing.splitlines() if line.endswith(b" blob"))
+def git_reads(repo: Path) -> tuple[int, float]:
+    """The blob bytes keysweep's reader gives for every blob in pack order (``list_all_blobs``,
+    ``BlobReader``: ``git cat-file --batch`` through a pipe), and the CPU seconds that takes
+    (git and this process)."""
+    git = Git(str(repo))
+    feed = list_all_blobs(git, max_size=None).feed
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.process_time()
-    read = 0
-    with subprocess.Popen(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "-c",
-            f"core.deltaBaseCacheLimit={cache_mib}m",
-            "cat-file",
-            "--batch",
-            "--buffer",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as git:
-        assert git.stdin is not None and git.stdout is not None
-        stdin = git.stdin
-        writer = threading.Thread(target=lambda: (stdin.write(feed), stdin.close()), daemon=True)
-        writer.start()
-        while chunk := git.stdout.read1(1 << 20):
-            read += len(chunk)
-        writer.join()
+    read = sum(len(data) for _, data in BlobReader(git, feed))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     children = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return read, time.process_time() - start + children
@@ -417,11 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.repo}: no packs", file=sys.stderr)
         return 2
     kernels = jit_kernels() if args.jit or args.rebuild else None
-    walk = walk_delta if kernels is None else kernels.walk
+    counts = delta_counts if kernels is None else kernels.counts
     share = Share()
     start = time.process_time()
     for pack in packs:
-        measure_pack(pack, share, args.context, walk)
+        measure_pack(pack, share, args.context, counts)
     seconds = time.process_time() - start
     mb = 1e6
     print(f"{args.repo}: {share.blobs:,} packed blobs, {share.blob_bytes / mb:,.0f} MB whole")
@@ -445,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  every blob built here ({args.rebuild} MiB of bases kept): "
             f"{built / mb:,.0f} MB, {seconds:.2f} CPU seconds"
         )
-        read, seconds = git_reads(args.repo, args.rebuild)
-        print(f"  the same by git cat-file, through a pipe: {read / mb:,.0f} MB, {seconds:.2f}")
+        read, seconds = git_reads(args.repo)
+        print(f"  the same by keysweep's reader (git): {read / mb:,.0f} MB, {seconds:.2f}")
     return 0
 
 
