@@ -58,6 +58,21 @@ def test_a_corrupt_or_foreign_file_is_compiled_again(
     assert calls == [1, 1] and not list(cache.glob("*.hsdb"))
 
 
+def test_a_database_of_another_hyperscan_build_is_never_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One binding release may wrap another library (a source build against the system's),
+    # and a fat-runtime library compiles for the CPU it runs on: the key names the build.
+    cache = tmp_path / "cache"
+    expected = _ends(cache, monkeypatch)
+    assert dbcache.library(hyperscan).startswith("Version: ")
+    calls = _compiles(monkeypatch)
+    other = "Version: 5.4.0 Features: AVX2 Mode: BLOCK"
+    monkeypatch.setattr(dbcache, "library", lambda hs: other)
+    assert _ends(cache, monkeypatch) == expected
+    assert calls == [1] and len(list(cache.glob("*.hsdb"))) == 2
+
+
 def test_an_empty_setting_turns_the_cache_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

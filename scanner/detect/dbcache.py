@@ -2,8 +2,10 @@
 
 Compiling the rule databases costs about half a second, more than `keysweep scan` takes to
 read a 100 MB working tree; a serialized database loads in a millisecond. The key is the
-SHA-256 of the Hyperscan version, the mode and every expression, id and flag, so a changed rule
-pack (or a new keysweep) simply misses the cache.
+SHA-256 of the Hyperscan build (the binding's version, and the library's version and the CPU
+features it compiles for, ``library``), the mode and every expression, id and flag, so a changed
+rule pack, a new keysweep or a cache shared by another build or another kind of CPU simply
+misses the cache.
 
 The directory is ``$KEYSWEEP_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/keysweep``,
 else ``~/.cache/keysweep``. A database is code-like data, so a file is only loaded from a
@@ -16,6 +18,7 @@ saves time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import stat
@@ -38,12 +41,26 @@ def cache_dir() -> Path | None:
     return Path(base) / "keysweep"
 
 
+@functools.cache
+def library(hs: Any) -> str:
+    """The Hyperscan library behind the binding ``hs``, as a database it compiles describes
+    itself: ``Version: 5.4.12 Features: AVX2 Mode: BLOCK``. One binding release may wrap other
+    builds (a source build against the system's library), and a build with a fat runtime
+    compiles for the CPU it runs on; a database of one build or CPU must never be loaded by
+    another. (One literal compiles in well under a millisecond, once per process.)"""
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    db.compile(expressions=[b"keysweep"], ids=[0], elements=1, flags=[0])
+    info: bytes = db.info()
+    return info.decode("ascii", "replace")
+
+
 def key(
     hs: Any, mode: int, expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]
 ) -> str:
-    """The cache name of a database compiled from exactly these inputs."""
+    """The cache name of a database compiled from exactly these inputs, by this build."""
     digest = hashlib.sha256()
-    digest.update(repr((getattr(hs, "__version__", ""), mode, list(ids), list(flags))).encode())
+    build = (getattr(hs, "__version__", ""), library(hs))
+    digest.update(repr((build, mode, list(ids), list(flags))).encode())
     for expression in expressions:
         digest.update(len(expression).to_bytes(8, "little"))
         digest.update(expression)
