@@ -15,6 +15,7 @@ This module sits at the bottom, beside ``scanner.errors``; it imports nothing of
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import sys
@@ -309,12 +310,19 @@ _SPACE = _SPACE | frozenset((8232, 8233, 8239, 8287, 12288))
 def regex_problems(pattern: str) -> list[str]:
     """Unbounded (``*``, ``+``, ``{n,}``) and nested quantifiers, and alternations inside a
     repeat whose branches can start alike: backtracking risks."""
+    return list(_regex_problems(pattern))
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex_problems(pattern: str) -> tuple[str, ...]:
+    """``regex_problems``, worked out once per pattern: loading a pack asks for each regex's
+    hazards, and the detector again for each rule's (20 ms of a pre-commit hook's start)."""
     parser: Any = importlib.import_module("re._parser")
     constants: Any = importlib.import_module("re._constants")
     try:
         parsed = parser.parse(pattern)
     except re.error as exc:
-        return [f"does not compile: {exc}"]
+        return (f"does not compile: {exc}",)
     repeat_ops = {constants.MAX_REPEAT, constants.MIN_REPEAT}
     possessive = getattr(constants, "POSSESSIVE_REPEAT", None)
     if possessive is not None:
@@ -383,7 +391,7 @@ def regex_problems(pattern: str) -> list[str]:
                     walk(av[2], inside_repeat)
 
     walk(parsed, False)
-    return sorted(set(problems))
+    return tuple(sorted(set(problems)))
 
 
 def regex_hazards(pattern: str) -> list[str]:

@@ -82,26 +82,38 @@ def test_an_empty_setting_turns_the_cache_off(
     assert not list(tmp_path.rglob("*.hsdb"))
 
 
-def test_a_cached_rule_set_is_used_from_the_first_small_text(
+def test_a_cached_rule_set_is_loaded_once_the_text_pays_for_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A pre-commit hook scans a few small files: with the databases in the disk cache they
-    # are loaded at once (milliseconds); without, nothing is compiled for so little text.
-    from scanner.detect import Detector
+    # A pre-commit hook scans a few small files: they are scanned with ``re``, and the rules'
+    # cores are never derived (75 ms for the built-in rules). Past CORE_CACHE_AFTER_BYTES the
+    # databases are loaded from the disk cache (milliseconds); compiled only past
+    # CORE_DB_AFTER_BYTES when the cache does not hold them.
+    from scanner.detect import Detector, engine
     from scanner.models import Fragment
     from scanner.rules import load_rules
 
     monkeypatch.setenv(dbcache.ENV, str(tmp_path / "cache"))
     rules = load_rules()
+    small = "aws_region = us-east-1\n"
     cold = Detector(rules)  # (its keyword prefilter is compiled here, and cached)
     calls = _compiles(monkeypatch)
+    cold.scan(Fragment.from_text(small, "settings.py"))
+    assert not cold._cores.built and cold._cores._core_map is None and calls == []
     assert not cold._cores.build_if_cached()
-    cold.scan(Fragment.from_text("aws_region = us-east-1\n", "settings.py"))
-    assert not cold._cores.built and calls == []
     cold.regex_fallbacks()  # builds, and so fills the cache
     assert cold._cores.built and calls
     compiled = len(calls)
+
     warm = Detector(rules)
-    warm.scan(Fragment.from_text("aws_region = us-east-1\n", "settings.py"))
-    assert warm._cores.built
+    warm.scan(Fragment.from_text(small, "settings.py"))
+    assert not warm._cores.built and warm._cores._core_map is None
+    found = warm.scan(Fragment.from_text(small * (engine.CORE_CACHE_AFTER_BYTES // len(small))))
+    assert warm._cores.built and not found
     assert len(calls) == compiled  # loaded, not compiled
+
+    fresh_cache = Detector(rules)
+    monkeypatch.setenv(dbcache.ENV, str(tmp_path / "empty"))
+    fresh_cache.scan(Fragment.from_text(small * (engine.CORE_CACHE_AFTER_BYTES // len(small))))
+    assert not fresh_cache._cores.built  # not in the cache: not compiled for so little text
+    assert len(calls) == compiled

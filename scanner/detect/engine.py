@@ -48,6 +48,12 @@ UNSAFE_LINE_CAP = 16384  # rules with unbounded/nested quantifiers only see line
 # Scanned bytes after which the Hyperscan rule databases are compiled when the disk cache
 # does not hold them (half a second): a pre-commit hook over a few small files never pays.
 CORE_DB_AFTER_BYTES = 1 << 20
+# Scanned bytes after which they are loaded from the disk cache. Loading is quick, but each
+# rule's core must be derived from its regex first (75 ms for 93 rules, more than half of what
+# a hook over a few small files took in all); ``re`` takes 0.05-0.2 ms per KiB of AWS-heavy text
+# where the cores take a tenth of that (localstack files of 9-560 KB), so loading pays past
+# some 500 KiB.
+CORE_CACHE_AFTER_BYTES = 256 << 10
 # Run ends of a context-gated rule confirmed without keyword windows: localstack's history spent
 # 2 s lower-casing and searching large JSON texts for the keywords around a handful of runs.
 FEW_RUN_ENDS = 64
@@ -207,24 +213,25 @@ class Detector:
         return {self.rules[i].id: why for i, why in sorted(self._cores.fallback_reasons.items())}
 
     def _cores_ready(self, nbytes: int) -> bool:
-        """Whether the core databases scan a text of ``nbytes``: once built, which happens at
-        once when the disk cache holds them (milliseconds), or else after CORE_DB_AFTER_BYTES
-        have been scanned (compiling takes half a second, more than a pre-commit hook's few
-        small files take to scan with ``re``)."""
+        """Whether the core databases scan a text of ``nbytes``: once built, which happens
+        after CORE_CACHE_AFTER_BYTES have been scanned when the disk cache holds them, or else
+        after CORE_DB_AFTER_BYTES (compiling takes half a second, more than a pre-commit hook's
+        few small files take to scan with ``re``)."""
         cores = self._cores
-        if not cores.available:
+        if cores.uses_re2:  # no Hyperscan
             return False
         self._core_bytes += nbytes
-        if cores.built:
-            return True
-        if not self._cache_tried:
-            self._cache_tried = True
-            if cores.build_if_cached():
-                return True
-        if self._core_bytes < CORE_DB_AFTER_BYTES:
-            return False
-        cores.build()
-        return True
+        if not cores.built:
+            if self._core_bytes < CORE_CACHE_AFTER_BYTES:
+                return False
+            if not self._cache_tried:
+                self._cache_tried = True
+                cores.build_if_cached()
+            if not cores.built:
+                if self._core_bytes < CORE_DB_AFTER_BYTES:
+                    return False
+                cores.build()
+        return cores.available
 
     def _scope(self, path: str) -> tuple[frozenset[int], tuple[int, ...]]:
         """The rules that do not apply at ``path`` (``Rule.applies_to``), and the keyword-less
