@@ -222,7 +222,8 @@ class Detector:
             return False
         self._core_bytes += nbytes
         if not cores.built:
-            if self._core_bytes < CORE_CACHE_AFTER_BYTES:
+            # (never later than they would be compiled)
+            if self._core_bytes < min(CORE_CACHE_AFTER_BYTES, CORE_DB_AFTER_BYTES):
                 return False
             if not self._cache_tried:
                 self._cache_tried = True
