@@ -549,27 +549,30 @@ class CoreMatcher:
 
     @property
     def cores(self) -> dict[int, Core]:
-        """The core of each regex index that has one (with Hyperscan: derived now if not yet)."""
-        return self._derived()
+        """The core of each regex index that has one (with Hyperscan: derived now if not yet;
+        asked per rule per text in a history, so the derived map is returned at once)."""
+        derived = self._core_map
+        return derived if derived is not None else self._derive()
 
     @property
     def fallback_reasons(self) -> dict[int, str]:
         """Why each regex index without a core has none."""
-        self._derived()
+        if self._core_map is None:
+            self._derive()
         return self._fallback
 
-    def _derived(self) -> dict[int, Core]:
-        if self._core_map is None:
-            self._core_map = {}
-            for index, regex in enumerate(self._regexes):
-                if index in self._skip:
-                    self._fallback[index] = "unbounded or nested quantifiers (line by line)"
-                    continue
-                try:
-                    self._core_map[index] = core_of(regex)
-                except CoreError as exc:
-                    self._fallback[index] = str(exc)
-        return self._core_map
+    def _derive(self) -> dict[int, Core]:
+        derived: dict[int, Core] = {}
+        for index, regex in enumerate(self._regexes):
+            if index in self._skip:
+                self._fallback[index] = "unbounded or nested quantifiers (line by line)"
+                continue
+            try:
+                derived[index] = core_of(regex)
+            except CoreError as exc:
+                self._fallback[index] = str(exc)
+        self._core_map = derived
+        return derived
 
     def __getstate__(self) -> dict[str, Any]:
         # A built database travels serialized (a worker process loads it in microseconds

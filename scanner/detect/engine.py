@@ -221,18 +221,14 @@ class Detector:
         if cores.uses_re2:  # no Hyperscan
             return False
         self._core_bytes += nbytes
-        if not cores.built:
-            # (never later than they would be compiled)
-            if self._core_bytes < min(CORE_CACHE_AFTER_BYTES, CORE_DB_AFTER_BYTES):
-                return False
+        # loaded from the cache no later than they would be compiled
+        if not cores.built and self._core_bytes >= min(CORE_CACHE_AFTER_BYTES, CORE_DB_AFTER_BYTES):
             if not self._cache_tried:
                 self._cache_tried = True
                 cores.build_if_cached()
-            if not cores.built:
-                if self._core_bytes < CORE_DB_AFTER_BYTES:
-                    return False
+            if not cores.built and self._core_bytes >= CORE_DB_AFTER_BYTES:
                 cores.build()
-        return cores.available
+        return cores.built and cores.available
 
     def _scope(self, path: str) -> tuple[frozenset[int], tuple[int, ...]]:
         """The rules that do not apply at ``path`` (``Rule.applies_to``), and the keyword-less
