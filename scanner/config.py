@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +145,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"config file {path}: not UTF-8 ({_encoding_hint(raw)}invalid byte at offset "
             f"{exc.start}); save it as UTF-8"
         ) from None
+    import tomllib  # only with a config file: a pre-commit hook in a project without one skips it
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -69,16 +69,17 @@ def make_unreadable(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def hyperscan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Compiled rule databases go to a cache of the session's own, never the user's."""
-    from scanner.detect import dbcache
+def keysweep_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled rule databases and loaded rule packs go to a cache of the session's own,
+    never the user's."""
+    from scanner import cache
 
-    directory = tmp_path_factory.mktemp("hyperscan-cache")
+    directory = tmp_path_factory.mktemp("keysweep-cache")
     directory.chmod(0o700)
-    saved = os.environ.get(dbcache.ENV)
-    os.environ[dbcache.ENV] = str(directory)
+    saved = os.environ.get(cache.ENV)
+    os.environ[cache.ENV] = str(directory)
     yield directory
     if saved is None:
-        os.environ.pop(dbcache.ENV, None)
+        os.environ.pop(cache.ENV, None)
     else:
-        os.environ[dbcache.ENV] = saved
+        os.environ[cache.ENV] = saved

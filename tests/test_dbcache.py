@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from support.spy import count_calls
 
+from scanner import cache
 from scanner.detect import dbcache
 from scanner.detect.corematch import CoreMatcher
 
@@ -19,7 +20,7 @@ TEXT = b"key = acme_0123456789ab\n"
 
 
 def _ends(directory: Path | str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(dbcache.ENV, str(directory))
+    monkeypatch.setenv(cache.ENV, str(directory))
     return CoreMatcher([REGEX], use_hyperscan=True).ends(TEXT)
 
 
@@ -78,7 +79,7 @@ def test_an_empty_setting_turns_the_cache_off(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert _ends("", monkeypatch) == {0: [23, 24]}
-    assert dbcache.cache_dir() is None
+    assert cache.cache_dir() is None
     assert not list(tmp_path.rglob("*.hsdb"))
 
 
@@ -93,7 +94,7 @@ def test_a_cached_rule_set_is_loaded_once_the_text_pays_for_it(
     from scanner.models import Fragment
     from scanner.rules import load_rules
 
-    monkeypatch.setenv(dbcache.ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
     rules = load_rules()
     small = "aws_region = us-east-1\n"
     cold = Detector(rules)  # (its keyword prefilter is compiled here, and cached)
@@ -113,7 +114,7 @@ def test_a_cached_rule_set_is_loaded_once_the_text_pays_for_it(
     assert len(calls) == compiled  # loaded, not compiled
 
     fresh_cache = Detector(rules)
-    monkeypatch.setenv(dbcache.ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "empty"))
     fresh_cache.scan(Fragment.from_text(small * (engine.CORE_CACHE_AFTER_BYTES // len(small))))
     assert not fresh_cache._cores.built  # not in the cache: not compiled for so little text
     assert len(calls) == compiled

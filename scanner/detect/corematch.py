@@ -38,6 +38,7 @@ from typing import Any
 
 from scanner.detect import dbcache, re2bytes
 from scanner.detect.searchmemo import SearchMemo
+from scanner.schema import regex_problems
 
 # Python's own regex parser and compiler (private modules without type stubs).
 sre_p: Any = importlib.import_module("re._parser")
@@ -508,12 +509,12 @@ class CoreMatcher:
         regexes: Sequence[re.Pattern[str]],
         *,
         use_hyperscan: bool | None,
-        skip: Collection[int] = (),
         extra: Sequence[bytes] = (),
         on_demand: Collection[int] = (),
     ) -> None:
-        self._regexes = tuple(regexes)
+        self._regexes = regexes  # compiled on first use when lazy (``rules.Regexes``)
         self._searches = SearchMemo(self._regexes)  # confirmation searches, remembered
+        self._line_by_line: dict[int, bool] = {}
         # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
         self._extra = tuple(extra)
         self.extra_compiled = False
@@ -539,7 +540,6 @@ class CoreMatcher:
         # without Hyperscan: index -> the RE2 pattern answering for its core and the longest
         # match of that core (None: none), made on first use (``re2_answers``)
         self._re2: dict[int, tuple[Any, int] | None] = {}
-        self._skip = frozenset(skip)
         hs = _hyperscan() if use_hyperscan is not False else None
         self._hs = hs
         if hs is None:
@@ -561,10 +561,18 @@ class CoreMatcher:
             self._derive()
         return self._fallback
 
+    def line_by_line(self, index: int) -> bool:
+        """Whether regex ``index`` has unbounded or nested quantifiers (``regex_problems``):
+        ``re`` runs it line by line, and no core answers for it. Worked out on first use."""
+        known = self._line_by_line.get(index)
+        if known is None:
+            known = self._line_by_line[index] = bool(regex_problems(self._regexes[index].pattern))
+        return known
+
     def _derive(self) -> dict[int, Core]:
         derived: dict[int, Core] = {}
         for index, regex in enumerate(self._regexes):
-            if index in self._skip:
+            if self.line_by_line(index):
                 self._fallback[index] = "unbounded or nested quantifiers (line by line)"
                 continue
             try:
@@ -763,7 +771,7 @@ class CoreMatcher:
     def re2_answers(self, index: int) -> bool:
         """Without Hyperscan, whether RE2 answers for the core of rule ``index`` (``re2_ends``).
         Decided on first use: ``keysweep staged`` parses only the cores of the rules it meets."""
-        if not self.uses_re2 or index in self._skip:
+        if not self.uses_re2 or self.line_by_line(index):
             return False
         if index not in self._re2:
             self._re2[index] = self._re2_pattern(index)

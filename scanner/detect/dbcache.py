@@ -7,12 +7,9 @@ features it compiles for, ``library``), the mode and every expression, id and fl
 rule pack, a new keysweep or a cache shared by another build or another kind of CPU simply
 misses the cache.
 
-The directory is ``$KEYSWEEP_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/keysweep``,
-else ``~/.cache/keysweep``. A database is code-like data, so a file is only loaded from a
-directory and file owned by this user that nobody else may write; anything odd (unreadable,
-corrupt, a load error) is treated as a miss and the database is compiled. Writes are atomic
-(a temporary file renamed into place) and failures to write are ignored: the cache only ever
-saves time.
+The files live in keysweep's cache directory (:mod:`scanner.cache`: trusted only when owned by
+this user and writable by nobody else); anything odd (unreadable, corrupt, a load error) is
+treated as a miss and the database is compiled.
 """
 
 from __future__ import annotations
@@ -20,25 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
-import stat
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from scanner.atomic import write_atomic
-from scanner.errors import OutputError
+from scanner import cache
 
-ENV = "KEYSWEEP_CACHE_DIR"
-
-
-def cache_dir() -> Path | None:
-    """Where compiled databases are kept (None: no cache)."""
-    configured = os.environ.get(ENV)
-    if configured is not None:
-        return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep"
+SUFFIX = ".hsdb"
 
 
 @functools.cache
@@ -67,40 +51,19 @@ def key(
     return digest.hexdigest()
 
 
-def _trusted(path: Path) -> bool:
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    uid = os.getuid() if hasattr(os, "getuid") else info.st_uid
-    writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return info.st_uid == uid and not writable_by_others
-
-
-def _usable(name: str) -> Path | None:
-    """The trusted cache file of ``name``, if there is one."""
-    directory = cache_dir()
-    if directory is None:
-        return None
-    path = directory / f"{name}.hsdb"
-    if not (_trusted(directory) and _trusted(path) and stat.S_ISREG(os.lstat(path).st_mode)):
-        return None
-    return path
-
-
 def holds(name: str) -> bool:
     """Whether the cache has a trusted file for ``name`` (``load`` may still find it corrupt)."""
-    return _usable(name) is not None
+    return cache.holds(name + SUFFIX)
 
 
 def load(hs: Any, name: str) -> Any | None:
     """The cached database ``name`` (from ``key``), or None."""
-    path = _usable(name)
-    if path is None:
+    data = cache.read(name + SUFFIX)
+    if data is None:
         return None
     try:
-        return hs.loadb(path.read_bytes(), hs.HS_MODE_BLOCK)
-    except (OSError, hs.error, ValueError, TypeError):
+        return hs.loadb(data, hs.HS_MODE_BLOCK)
+    except (hs.error, ValueError, TypeError):
         return None
 
 
@@ -129,10 +92,5 @@ def holds_compiled(
 
 def store(hs: Any, name: str, db: Any) -> None:
     """Keep ``db`` as ``name``; never fails (a cache that cannot be written is no cache)."""
-    directory = cache_dir()
-    if directory is None:
-        return
-    with contextlib.suppress(OSError, OutputError, hs.error):
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if _trusted(directory):
-            write_atomic(directory / f"{name}.hsdb", hs.dumpb(db), mode=0o600)
+    with contextlib.suppress(hs.error):
+        cache.write(name + SUFFIX, hs.dumpb(db))

@@ -38,7 +38,7 @@ from scanner.models import (
 )
 from scanner.rules import Rule, RuleSet
 from scanner.rules.checks import CHECKS, ENRICHMENTS
-from scanner.schema import regex_problems
+from scanner.rules.model import Regexes
 
 INLINE_ALLOW_MARKERS = ("keysweep:allow", "gitleaks:allow", "pragma: allowlist secret")
 CONTEXT_WINDOW = 320  # chars before a candidate searched by context regexes
@@ -158,9 +158,6 @@ class Detector:
         self._checks: list[tuple[Callable[[str], bool], ...]] = [
             tuple(CHECKS[name] for name in rule.checks) for rule in self.rules
         ]
-        self._unsafe = frozenset(
-            i for i, r in enumerate(self.rules) if regex_problems(r.regex.pattern)
-        )
         gated = sorted({k for r in self.rules if r.context is not None for k in r.keywords})
         self._gated_keywords = tuple(gated)
         # every keyword searched in a lower-cased text is ASCII (see _Positions.lowered)
@@ -168,9 +165,8 @@ class Detector:
         self._spans = SpanFinder(gated, self._encoded_keyword_in)
         run_start_patterns = self._spans.run_start_patterns()
         self._cores = CoreMatcher(
-            [r.regex for r in self.rules],
+            Regexes(self.rules),  # each compiled when first used
             use_hyperscan=use_hyperscan,
-            skip=self._unsafe,
             extra=run_start_patterns or (),
             # context-gated rules (searched near their keywords) and rules of named files run
             # their own core database, only on texts where they are active (see _scan): the
@@ -459,7 +455,7 @@ class Detector:
                 for start, end in windows:
                     yield from self._cores.finditer(index, text, rule_ends, start, end)
             return
-        if index not in self._unsafe:
+        if not self._cores.line_by_line(index):
             if windows is None:
                 yield from regex.finditer(text)
             else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 sre_p: Any = importlib.import_module("re._parser")
@@ -64,7 +65,7 @@ def _behind(parsed: Any) -> int:
 class SearchMemo:
     """``regexes[index].search(text, start, stop)``, remembered by the window's text."""
 
-    def __init__(self, regexes: tuple[re.Pattern[str], ...]) -> None:
+    def __init__(self, regexes: Sequence[re.Pattern[str]]) -> None:
         self._regexes = regexes
         self._back: dict[int, int] = {}  # index -> look_back, found on first use
         self._known: dict[tuple[int, int, str], int] = {}

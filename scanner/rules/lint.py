@@ -16,7 +16,7 @@ from scanner.schema import regex_problems as regex_problems
 def lint_rule(rule: Rule) -> list[str]:
     """Warnings for a rule's regexes (unbounded or nested quantifiers)."""
     out: list[str] = []
-    patterns = [("regex", rule.regex.pattern)]
+    patterns = [("regex", rule.pattern)]
     if rule.context is not None:
         patterns += [
             (f"context.regexes[{i}]", p.pattern) for i, p in enumerate(rule.context.regexes)

@@ -17,18 +17,18 @@ imports nothing higher.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 import scanner
 from scanner.allowlist import Allowlist, path_globs
 from scanner.allowlist import parse_allowlist as read_allowlist
 from scanner.errors import RuleError
 from scanner.models import Confidence, PairKind, Severity
+from scanner.rules import packcache
 from scanner.rules.checks import CHECKS, ENRICHMENTS
 from scanner.rules.model import DEFAULT_CONFIDENCE, Context, Example, PairSpec, Rule, RuleSet
 from scanner.rules.templates import expand_template
@@ -185,7 +185,7 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         description=r.at("description").string().strip(),
         severity=r.at("severity").choice(Severity),
         keywords=tuple(dict.fromkeys(kw.lower() for kw in keywords)),
-        regex=regex,
+        pattern=regex.pattern,
         base64_keywords=tuple(dict.fromkeys(_keywords(r.at("base64_keywords"), min_length=3))),
         min_entropy=r.at("min_entropy").number(
             lo=0, hi=8, default=0.0, expected="a number from 0 to 8 (bits per character)"
@@ -208,31 +208,48 @@ _PACK_CACHE: dict[tuple[str, int, int], list[Rule]] = {}
 
 
 def load_pack(path: Path) -> list[Rule]:
-    """Load and validate one pack file; raises RuleError naming file, rule id and key."""
+    """Load and validate one pack file; raises RuleError naming file, rule id and key.
+
+    A pack loaded before (by this process, or by any keysweep of this source with the disk
+    cache, :mod:`scanner.rules.packcache`) is not parsed again."""
     path = Path(path)
     where = _Where(path)
     try:
         stat = path.stat()
         cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        cached = _PACK_CACHE.get(cache_key)
+        if cached is not None:
+            return list(cached)
+        data = path.read_bytes()
     except OSError as exc:
         raise where.err(None, None, f"cannot read rule pack: {exc.strerror or exc}") from None
-    cached = _PACK_CACHE.get(cache_key)
-    if cached is not None:
-        return list(cached)
+    name = packcache.key(path, data)
+    rules = packcache.load(name)
+    if rules is None:
+        rules = _parse_pack(where, data)
+        packcache.store(name, rules)
+    _PACK_CACHE[cache_key] = list(rules)
+    return rules
+
+
+def _parse_pack(where: _Where, data: bytes) -> list[Rule]:
+    import yaml  # only when the pack is not in the cache: a pre-commit hook skips its import
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # as ``Path.read_text`` reads it: UTF-8, universal newlines
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+    except UnicodeDecodeError as exc:
         raise where.err(None, None, f"cannot read rule pack: {exc}") from None
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=loader)
+        parsed = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise where.err(None, None, f"not valid YAML{at}") from None
-    if not isinstance(data, Mapping):
+    if not isinstance(parsed, Mapping):
         raise where.err(None, None, "a rule pack must be a mapping with a 'rules' list")
-    pack = where.node(data).table(_PACK_KEYS)
+    pack = where.node(parsed).table(_PACK_KEYS)
     if "version" in pack and pack.at("version").value != PACK_VERSION:
         raise pack.at("version").fail(
             f"unsupported pack version (this keysweep reads {PACK_VERSION})"
@@ -247,7 +264,6 @@ def load_pack(path: Path) -> list[Rule]:
             raise where.err(rule.id, "id", "duplicate rule id")
         seen.add(rule.id)
         rules.append(rule)
-    _PACK_CACHE[cache_key] = list(rules)
     return rules
 
 

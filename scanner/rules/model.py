@@ -7,10 +7,12 @@ project configuration uses too.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 
 from scanner.allowlist import Allowlist, compile_globs, globs_match
 from scanner.models import Confidence, PairKind, Severity, confidence_at_least
@@ -56,7 +58,7 @@ class Rule:
     description: str
     severity: Severity
     keywords: tuple[str, ...]  # lower case, ASCII
-    regex: re.Pattern[str]
+    pattern: str  # the regex as written (validated by the loader); compiled by ``regex``
     base64_keywords: tuple[str, ...] = ()  # case-exact; their base64 forms join the prefilter
     min_entropy: float = 0.0
     allowlist: Allowlist = field(default_factory=Allowlist)
@@ -75,6 +77,17 @@ class Rule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_path_re", compile_globs(self.paths))
 
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        """``pattern`` compiled, on first use: a pre-commit hook meets few of the rules, and
+        compiling them all took longer than its scan."""
+        return re.compile(self.pattern)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("regex", None)  # compiled again where it is used
+        return state
+
     def applies_to(self, path: str) -> bool:
         """True when the rule's path scope (if any) includes ``path`` and it is not allowlisted.
 
@@ -86,6 +99,27 @@ class Rule:
         if self._path_re is not None and not globs_match(self._path_re, path):
             return False
         return not self.allowlist.path_allowed(path)
+
+
+class Regexes(Sequence[re.Pattern[str]]):
+    """The regexes of ``rules``, each compiled when first asked for (``Rule.regex``)."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = rules
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    @overload
+    def __getitem__(self, index: int) -> re.Pattern[str]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[re.Pattern[str]]: ...
+
+    def __getitem__(self, index: int | slice) -> re.Pattern[str] | Sequence[re.Pattern[str]]:
+        if isinstance(index, slice):
+            return [rule.regex for rule in self._rules[index]]
+        return self._rules[index].regex
 
 
 @dataclass(frozen=True)
