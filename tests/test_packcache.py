@@ -7,16 +7,14 @@ met). These tests hold the cache to giving exactly what parsing gives.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support.keys import env_text
 from support.repo import Repo
+from support.run import probe
 from support.spy import count_calls
 
 from scanner import cache
@@ -175,18 +173,8 @@ def test_a_pre_commit_hook_parses_no_yaml_once_the_packs_are_cached(tmp_path: Pa
     }
 
     def run() -> dict[str, object]:
-        proc = subprocess.run(
-            [sys.executable, "-c", PROBE, "staged"],
-            cwd=repo.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.stdout.strip(), proc.stderr
-        assert "aws-access-key-id" in proc.stdout
-        result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+        result, stdout = probe(PROBE, ["staged"], cwd=repo.path, env=env)
+        assert "aws-access-key-id" in stdout
         return result
 
     assert run() == {"code": 1, "yaml": True}  # the packs are parsed, and kept

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.run import probe
 
 PROBE = """
 import json, sys
@@ -20,18 +20,7 @@ print(json.dumps({"code": code, "heavy": heavy}))
 
 def _run(args: list[str], cwd: Path) -> dict[str, object]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "AWS_EC2_METADATA_DISABLED": "true"}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.stdout.strip(), proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return probe(PROBE, args, cwd=cwd, env=env)[0]
 
 
 def test_scan_without_verify_does_not_import_boto3(tmp_path: Path) -> None:

@@ -122,6 +122,25 @@ def run_keysweep(
     )
 
 
+def probe(
+    code: str, args: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> tuple[dict[str, Any], str]:
+    """Run ``code`` (which ends by printing one JSON line) in a new interpreter with ``args``
+    as its arguments and exactly ``env``: that line, and the whole of stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.strip(), proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result, proc.stdout
+
+
 def keysweep_process(cwd: Path, *args: str, home: Path | None = None) -> Run:
     """``python -m scanner ARGS`` in ``cwd``, as CI runs it, output decoded into a :class:`Run`."""
     proc = run_keysweep(args, cwd=cwd, home=home or cwd.parent / "home", timeout=300)
