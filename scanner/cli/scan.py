@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="detection processes for large scans (default: 1, or $KEYSWEEP_JOBS); "
-        "pays off only with expensive custom rule packs",
+        help="processes that read and scan the files of a large scan (default: one per core, "
+        "at most 8, or $KEYSWEEP_JOBS); past 4 MiB of files the rest goes to them",
     )
     add_common_options(parser)
 

@@ -16,6 +16,10 @@ count of everything it passes over, so nothing is skipped silently:
 - files that cannot be read are counted as ``unreadable`` and reported as errors (the CLI then
   exits 2 after reporting what it found).
 
+Listing and reading are two steps: :meth:`FileSource.entries` walks the paths (counting what
+it passes over by its metadata alone) and :meth:`FileSource.read` reads one entry, so that
+worker processes can each read their own share of a large tree (scanner/cli/workers.py).
+
 The source knows nothing about rules; it only reads bytes.
 """
 
@@ -48,6 +52,25 @@ class SourceStats:
     skipped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: SourceStats) -> None:
+        """Count ``other`` in too (what a worker process read of the same source)."""
+        self.files_scanned += other.files_scanned
+        self.bytes_scanned += other.bytes_scanned
+        self.skipped.update(other.skipped)
+        self.notes += other.notes
+        self.errors += other.errors
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file to read: the path shown in reports, the path to open, its size when listed
+    (0: not known yet), and whether the user named it (checked again when it is read)."""
+
+    shown: str
+    full: str
+    size: int = 0
+    explicit: bool = False
 
 
 def is_binary(head: bytes) -> bool:
@@ -96,6 +119,13 @@ class FileSource:
                 raise UsageError(f"{path}: no such file or directory")
 
     def __iter__(self) -> Iterator[Fragment]:
+        for entry in self.entries():
+            fragment = entry if isinstance(entry, Fragment) else self.read(entry)
+            if fragment is not None:
+                yield fragment
+
+    def entries(self) -> Iterator[FileEntry | Fragment]:
+        """Every file to read, in order (standard input comes read: a Fragment)."""
         self.check_paths()
         for path in self.paths:
             if path == "-":
@@ -104,7 +134,30 @@ class FileSource:
                 # A directory named on the command line, or a link to one: the user's choice.
                 yield from self._directory(path)
             else:
-                yield from self._file(display_path(path, ""), path, explicit=True)
+                yield FileEntry(display_path(path, ""), path, explicit=True)
+
+    def read(self, entry: FileEntry) -> Fragment | None:
+        """The fragment of one listed file, or None when it is skipped (counted in ``stats``)."""
+        if entry.explicit:
+            try:
+                st = os.stat(entry.full)
+            except OSError as exc:
+                self._unreadable(entry.shown, exc)
+                return None
+            if not self._fits(st):
+                return None
+            size_hint = st.st_size
+        else:
+            size_hint = entry.size
+        try:
+            raw = _read(entry.full, self.max_file_size, size_hint)
+        except OSError as exc:
+            self._unreadable(entry.shown, exc)
+            return None
+        if raw is None:  # grew past the limit since it was listed
+            self.stats.skipped["too_large"] += 1
+            return None
+        return self._admit(raw, entry.shown, Source.FILE)
 
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
@@ -116,10 +169,12 @@ class FileSource:
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
-        yield from self._admit(raw, STDIN_PATH, Source.STDIN)
+        fragment = self._admit(raw, STDIN_PATH, Source.STDIN)
+        if fragment is not None:
+            yield fragment
 
     # -- directories ------------------------------------------------------------------------
-    def _directory(self, root: str) -> Iterator[Fragment]:
+    def _directory(self, root: str) -> Iterator[FileEntry]:
         real_root = os.path.realpath(root)
         if not self.all_files:
             listing = list_git_files(root)
@@ -132,7 +187,7 @@ class FileSource:
                 return
         yield from self._walk(root, real_root, "")
 
-    def _listed(self, root: str, real_root: str, listing: GitListing) -> Iterator[Fragment]:
+    def _listed(self, root: str, real_root: str, listing: GitListing) -> Iterator[FileEntry]:
         if listing.ignored:
             self.stats.skipped["gitignored"] += listing.ignored
         for rel in listing.files:
@@ -152,7 +207,7 @@ class FileSource:
             else:
                 yield from self._entry(root, real_root, rel, st)
 
-    def _walk(self, root: str, real_root: str, start: str) -> Iterator[Fragment]:
+    def _walk(self, root: str, real_root: str, start: str) -> Iterator[FileEntry]:
         stack = [start]
         while stack:
             rel_dir = stack.pop()
@@ -180,7 +235,9 @@ class FileSource:
                     yield from self._entry(root, real_root, rel, st)
             stack.extend(reversed(subdirs))
 
-    def _entry(self, root: str, real_root: str, rel: str, st: os.stat_result) -> Iterator[Fragment]:
+    def _entry(
+        self, root: str, real_root: str, rel: str, st: os.stat_result
+    ) -> Iterator[FileEntry]:
         shown = display_path(root, rel)
         if self._skipped(shown):
             return
@@ -191,31 +248,9 @@ class FileSource:
             return
         if not self._fits(st):
             return
-        yield from self._file(shown, os.path.join(root, rel), explicit=False, size_hint=st.st_size)
+        yield FileEntry(shown, os.path.join(root, rel), st.st_size)
 
     # -- one file ---------------------------------------------------------------------------
-    def _file(
-        self, shown: str, full: str, *, explicit: bool, size_hint: int = 0
-    ) -> Iterator[Fragment]:
-        if explicit:
-            try:
-                st = os.stat(full)
-            except OSError as exc:
-                self._unreadable(shown, exc)
-                return
-            if not self._fits(st):
-                return
-            size_hint = st.st_size
-        try:
-            raw = _read(full, self.max_file_size, size_hint)
-        except OSError as exc:
-            self._unreadable(shown, exc)
-            return
-        if raw is None:  # grew past the limit since it was listed
-            self.stats.skipped["too_large"] += 1
-            return
-        yield from self._admit(raw, shown, Source.FILE)
-
     def _fits(self, st: os.stat_result) -> bool:
         """A regular file within the size cap; anything else is counted as skipped."""
         if not stat.S_ISREG(st.st_mode):
@@ -226,14 +261,14 @@ class FileSource:
             return False
         return True
 
-    def _admit(self, raw: bytes, shown: str, source: Source) -> Iterator[Fragment]:
-        """``raw`` as a counted fragment, or counted as skipped when it is binary."""
+    def _admit(self, raw: bytes, shown: str, source: Source) -> Fragment | None:
+        """``raw`` as a counted fragment, or None (counted as skipped) when it is binary."""
         if is_binary(raw[:BINARY_SNIFF_BYTES]):
             self.stats.skipped["binary"] += 1
-            return
+            return None
         self.stats.files_scanned += 1
         self.stats.bytes_scanned += len(raw)
-        yield Fragment(raw=raw, path=shown, source=source)
+        return Fragment(raw=raw, path=shown, source=source)
 
     def _skipped(self, shown: str) -> bool:
         if self.skip is not None and self.skip(shown):
