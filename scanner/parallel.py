@@ -10,6 +10,7 @@ and ``keysweep history`` (scanner/sources/blobscan.py); ``in_worker`` runs one s
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,15 @@ _R = TypeVar("_R")
 
 # Set in the parent just before the pool forks; each worker inherits it.
 _worker_task: Callable[[Any], Any] | None = None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which container CPU sets narrow),
+    else every core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _init_worker() -> None:

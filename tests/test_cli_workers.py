@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,7 +84,7 @@ def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEYSWEEP_JOBS", "3")
     assert workers.default_jobs() == 3
     monkeypatch.delenv("KEYSWEEP_JOBS")
-    assert workers.default_jobs() == max(1, min(os.cpu_count() or 1, workers.MAX_JOBS))
+    assert workers.default_jobs() == min(len(os.sched_getaffinity(0)), workers.MAX_JOBS)
 
 
 def test_scan_with_workers_reports_the_same(
@@ -108,3 +110,18 @@ def test_scan_with_workers_reports_the_same(
     assert pooled["findings"] == alone["findings"]
     for key in ("files_scanned", "bytes_scanned", "skipped", "errors"):
         assert pooled["scan"][key] == alone["scan"][key]
+
+
+def test_default_workers_follow_the_cores_this_process_may_use() -> None:
+    # A container's CPU set narrows the affinity, not os.cpu_count(): one core, one process.
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from scanner.cli.workers import default_jobs\n"
+        "from scanner.sources.blobscan import default_workers\n"
+        "print(default_jobs(), default_workers(1 << 40))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KEYSWEEP_JOBS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "1"]

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from scanner.audit.task import RepoOutcome, RepoSpec, failed, run_isolated, stop_running
 from scanner.errors import UsageError
+from scanner.parallel import usable_cores
 
 OnDone = Callable[[RepoOutcome], None]
 
@@ -30,10 +31,7 @@ class Engine(Protocol):
 
 def default_jobs() -> int:
     """One task per usable core (each task is one scanning process plus its git children)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from scanner.models import Finding, Fragment
-from scanner.parallel import map_in_workers
+from scanner.parallel import map_in_workers, usable_cores
 from scanner.sources.files import FileEntry, FileSource, SourceStats
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def default_jobs() -> int:
     override = os.environ.get("KEYSWEEP_JOBS", "").strip()
     if override.isdigit() and int(override) > 0:
         return int(override)
-    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+    return min(usable_cores(), MAX_JOBS)
 
 
 def scan_source(

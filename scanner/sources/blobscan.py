@@ -13,14 +13,13 @@ process; past a bound, freed heap memory goes back to the OS: scanner/heap.py).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from scanner import heap
 from scanner.models import Finding, Fragment, FragmentScanner, Source
-from scanner.parallel import map_in_workers
+from scanner.parallel import map_in_workers, usable_cores
 from scanner.sources.catfile import BlobReader
 from scanner.sources.gitproc import Git
 
@@ -58,7 +57,7 @@ class BlobScan:
 def default_workers(total_bytes: int) -> int:
     if total_bytes < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return min(usable_cores(), 8)
 
 
 def scan_feed(
