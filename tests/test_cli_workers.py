@@ -70,6 +70,29 @@ def test_workers_find_and_count_what_one_process_does(
     assert len(alone_stats.errors) == 1 and "file03.env: cannot read" in alone_stats.errors[0]
 
 
+def test_files_named_one_by_one_go_to_the_workers_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``keysweep scan $(git ls-files)``: each named file counts towards the threshold
+    root = _tree(tmp_path / "tree")
+    named = sorted(str(p) for p in root.rglob("*.env"))
+    pools: list[int] = []
+    real_in_pool = workers._in_pool
+
+    def spy(detector: object, source: object, rest: object, jobs: int) -> object:
+        pools.append(jobs)
+        return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "_in_pool", spy)
+    found = []
+    for jobs in (1, 2):
+        source = FileSource(named, max_file_size=4096)
+        detector = Detector(load_rules())
+        found.append(list(workers.scan_source(detector, source, jobs=jobs, threshold=100)))
+    assert pools == [2]
+    assert found[0] == found[1] and len(found[0]) == 2 * 14
+
+
 def test_a_small_scan_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path / "tree")
     pools: list[int] = []

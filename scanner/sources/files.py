@@ -134,7 +134,7 @@ class FileSource:
                 # A directory named on the command line, or a link to one: the user's choice.
                 yield from self._directory(path)
             else:
-                yield FileEntry(display_path(path, ""), path, explicit=True)
+                yield FileEntry(display_path(path, ""), path, _size_of(path), explicit=True)
 
     def read(self, entry: FileEntry) -> Fragment | None:
         """The fragment of one listed file, or None when it is skipped (counted in ``stats``)."""
@@ -280,6 +280,14 @@ class FileSource:
         self.stats.skipped["unreadable"] += 1
         reason = exc.strerror or type(exc).__name__
         self.stats.errors.append(f"{shown}: cannot read: {reason.lower()}")
+
+
+def _size_of(path: str) -> int:
+    """A named file's size for the listing (0 when it cannot be known: ``read`` will say)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _read(path: str, limit: int, size_hint: int) -> bytes | None:
