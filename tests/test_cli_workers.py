@@ -40,6 +40,19 @@ def _scan(root: Path, jobs: int, threshold: int | None = None) -> tuple[list[obj
     return found, source.stats
 
 
+def _pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``jobs`` of every pool the scans start from now on (each still runs)."""
+    pools: list[int] = []
+    real_in_pool = workers._in_pool
+
+    def spy(detector: object, source: object, rest: object, jobs: int) -> object:
+        pools.append(jobs)
+        return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "_in_pool", spy)
+    return pools
+
+
 def test_workers_find_and_count_what_one_process_does(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -76,14 +89,7 @@ def test_files_named_one_by_one_go_to_the_workers_too(
     # ``keysweep scan $(git ls-files)``: each named file counts towards the threshold
     root = _tree(tmp_path / "tree")
     named = sorted(str(p) for p in root.rglob("*.env"))
-    pools: list[int] = []
-    real_in_pool = workers._in_pool
-
-    def spy(detector: object, source: object, rest: object, jobs: int) -> object:
-        pools.append(jobs)
-        return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(workers, "_in_pool", spy)
+    pools = _pools_started(monkeypatch)
     found = []
     for jobs in (1, 2):
         source = FileSource(named, max_file_size=4096)
@@ -118,14 +124,7 @@ def test_scan_with_workers_reports_the_same(
     assert main(["scan", str(tmp_path), "--jobs", "1", "-f", "json"]) == 1
     alone = json.loads(capsys.readouterr().out)
     monkeypatch.setattr(workers, "POOL_THRESHOLD", 1)  # hand over after the first file
-    pools: list[int] = []
-    real_in_pool = workers._in_pool
-
-    def spy(detector: object, source: object, rest: object, jobs: int) -> object:
-        pools.append(jobs)
-        return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(workers, "_in_pool", spy)
+    pools = _pools_started(monkeypatch)
     assert main(["scan", str(tmp_path), "--jobs", "2", "-f", "json"]) == 1
     pooled = json.loads(capsys.readouterr().out)
     assert pools == [2]
