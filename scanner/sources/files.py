@@ -64,13 +64,12 @@ class SourceStats:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A file to read: the path shown in reports, the path to open, its size when listed
-    (0: not known yet), and whether the user named it (checked again when it is read)."""
+    """A regular file within the size cap when listed: the path shown in reports, the path
+    to open, and its size then."""
 
     shown: str
     full: str
-    size: int = 0
-    explicit: bool = False
+    size: int
 
 
 def is_binary(head: bytes) -> bool:
@@ -134,23 +133,12 @@ class FileSource:
                 # A directory named on the command line, or a link to one: the user's choice.
                 yield from self._directory(path)
             else:
-                yield FileEntry(display_path(path, ""), path, _size_of(path), explicit=True)
+                yield from self._named(path)
 
     def read(self, entry: FileEntry) -> Fragment | None:
         """The fragment of one listed file, or None when it is skipped (counted in ``stats``)."""
-        if entry.explicit:
-            try:
-                st = os.stat(entry.full)
-            except OSError as exc:
-                self._unreadable(entry.shown, exc)
-                return None
-            if not self._fits(st):
-                return None
-            size_hint = st.st_size
-        else:
-            size_hint = entry.size
         try:
-            raw = _read(entry.full, self.max_file_size, size_hint)
+            raw = _read(entry.full, self.max_file_size, entry.size)
         except OSError as exc:
             self._unreadable(entry.shown, exc)
             return None
@@ -158,6 +146,17 @@ class FileSource:
             self.stats.skipped["too_large"] += 1
             return None
         return self._admit(raw, entry.shown, Source.FILE)
+
+    def _named(self, path: str) -> Iterator[FileEntry]:
+        """A file named on the command line (a link to one is followed: the user's choice)."""
+        shown = display_path(path, "")
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            self._unreadable(shown, exc)
+            return
+        if self._fits(st):
+            yield FileEntry(shown, path, st.st_size)
 
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
@@ -280,14 +279,6 @@ class FileSource:
         self.stats.skipped["unreadable"] += 1
         reason = exc.strerror or type(exc).__name__
         self.stats.errors.append(f"{shown}: cannot read: {reason.lower()}")
-
-
-def _size_of(path: str) -> int:
-    """A named file's size for the listing (0 when it cannot be known: ``read`` will say)."""
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def _read(path: str, limit: int, size_hint: int) -> bytes | None:
