@@ -8,19 +8,34 @@ else ``~/.cache/keysweep``. What is cached is code-like data, so a file is only 
 directory and file owned by this user that nobody else may write (``read`` returns None
 otherwise, and the caller rebuilds). Writes are atomic (a temporary file renamed into place)
 and never fail: a cache that cannot be written is no cache.
+
+The cache keeps itself small. A read marks its file as used (its modification time, at most
+once a day), and each write removes the entries not used for ``MAX_AGE`` seconds (an older
+keysweep's, an edited pack's), then the least recently used ones while the entries hold more
+than ``MAX_BYTES``. Only files named as entries are touched (``ENTRY``: a SHA-256 and a
+suffix, or a temporary file of an unfinished write, a day old), never anything else a user
+keeps there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
+import time
 from pathlib import Path
 
 from scanner.atomic import write_atomic
 from scanner.errors import OutputError
 
 ENV = "KEYSWEEP_CACHE_DIR"
+
+DAY = 24 * 3600
+MAX_AGE = 30 * DAY
+MAX_BYTES = 256 * 1024 * 1024
+ENTRY = re.compile(r"[0-9a-f]{64}\.[a-z]+")
+UNFINISHED = re.compile(r"\.[0-9a-f]{64}\.[a-z]+\..*\.tmp")
 
 
 def cache_dir() -> Path | None:
@@ -32,25 +47,25 @@ def cache_dir() -> Path | None:
     return Path(base) / "keysweep"
 
 
-def _trusted(path: Path) -> bool:
+def _trusted(path: Path) -> os.stat_result | None:
+    """``path``'s status if this user owns it and nobody else may write it, else None."""
     try:
         info = os.lstat(path)
     except OSError:
-        return False
+        return None
     uid = os.getuid() if hasattr(os, "getuid") else info.st_uid
     writable_by_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return info.st_uid == uid and not writable_by_others
+    return info if info.st_uid == uid and not writable_by_others else None
 
 
-def _usable(name: str) -> Path | None:
-    """The trusted regular file ``name`` in the cache, if there is one."""
+def _usable(name: str) -> tuple[Path, os.stat_result] | None:
+    """The trusted regular file ``name`` in the cache and its status, if there is one."""
     directory = cache_dir()
     if directory is None:
         return None
     path = directory / name
-    if not (_trusted(directory) and _trusted(path) and stat.S_ISREG(os.lstat(path).st_mode)):
-        return None
-    return path
+    info = _trusted(path) if _trusted(directory) else None
+    return (path, info) if info is not None and stat.S_ISREG(info.st_mode) else None
 
 
 def holds(name: str) -> bool:
@@ -60,13 +75,18 @@ def holds(name: str) -> bool:
 
 def read(name: str) -> bytes | None:
     """The content of the trusted cache file ``name``, or None."""
-    path = _usable(name)
-    if path is None:
+    usable = _usable(name)
+    if usable is None:
         return None
+    path, info = usable
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
+    if time.time() - info.st_mtime > DAY:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used: kept from pruning for MAX_AGE more
+    return data
 
 
 def write(name: str, data: bytes) -> None:
@@ -78,3 +98,40 @@ def write(name: str, data: bytes) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if _trusted(directory):
             write_atomic(directory / name, data, mode=0o600)
+            prune(directory, keep=name)
+
+
+def prune(directory: Path, *, keep: str = "") -> None:
+    """Remove the entries of ``directory`` unused for ``MAX_AGE``, then the least recently used
+    while the rest hold more than ``MAX_BYTES`` (never ``keep``, just written). Files not
+    named as entries are left alone; a file another process removes first is skipped."""
+    now = time.time()
+    entries: list[tuple[float, int, Path]] = []
+    with os.scandir(directory) as listing:
+        for item in listing:
+            try:
+                info = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            age = now - info.st_mtime
+            if UNFINISHED.fullmatch(item.name):
+                if age > DAY:
+                    _remove(Path(item.path))
+            elif ENTRY.fullmatch(item.name) and item.name != keep:
+                if age > MAX_AGE:
+                    _remove(Path(item.path))
+                else:
+                    entries.append((info.st_mtime, info.st_size, Path(item.path)))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= MAX_BYTES:
+            break
+        _remove(path)
+        total -= size
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
