@@ -91,8 +91,8 @@ def test_wheel_installs_and_scans_with_packaged_rules(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("keysweep ")
 
 
-# What the tests read besides tests/ itself (tests/support/ holds every shared helper; no
-# test imports from bench/).
+# What the tests read besides tests/ itself (tests/support/ holds every shared helper; the
+# engine equivalence test runs the AWS detection benchmark's corpus from bench/).
 SDIST_NEEDS = (
     "examples",
     ".ci/run",
@@ -106,6 +106,7 @@ SDIST_NEEDS = (
     "CONTRIBUTING.md",
     "docs",
     "bench/README.md",
+    "bench/bench_detection.py",
     "rules",
 )
 
