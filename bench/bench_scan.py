@@ -240,12 +240,16 @@ def main() -> int:
         help="scan this existing directory (e.g. a HEAD worktree of a real repository made "
         "with git archive, outside the project) instead of building the synthetic tree",
     )
+    parser.add_argument(
+        "--work", type=Path, default=WORK, help="where reports go (default bench/work)"
+    )
     args = parser.parse_args()
+    work: Path = args.work
+    work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     if args.tree is not None:
         tree, planted = args.tree.resolve(), 0
-        WORK.mkdir(exist_ok=True)
     else:
         tree = WORK / "scan_tree"
         planted = build_tree(
@@ -264,8 +268,8 @@ def main() -> int:
     )
 
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    ks_report = WORK / "keysweep-report.json"
-    gl_report = WORK / "gitleaks-report.json"
+    ks_report = work / "keysweep-report.json"
+    gl_report = work / "gitleaks-report.json"
     keysweep = [
         sys.executable,
         "-m",
@@ -298,7 +302,7 @@ def main() -> int:
     kf_binary = shutil.which("kingfisher")
     kingfisher = None
     if kf_binary:
-        kf_out = WORK / "kingfisher-scan.json"
+        kf_out = work / "kingfisher-scan.json"
         kingfisher = [kf_binary, "scan", str(tree), "--no-validate", "--no-update-check"]
         kingfisher += ["-f", "json", "-o", str(kf_out)]
 

@@ -1,0 +1,75 @@
+"""The benchmark commands the README and bench/README.md give still run, on a small repository.
+
+They are how every speed figure is produced; none of them is timed here. Each runs as
+documented, in a new interpreter, with its reports in the test's own directory (``--work``),
+never in the checkout.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.keys import env_text
+from support.repo import Repo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def _bench(script: str, *args: str | Path, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> Repo:
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"app.py": "print('hello')\n"}, "start")
+    repo.commit({".env": env_text("bench-scripts")}, "configure")
+    return repo
+
+
+def _line(out: str, start: str) -> str:
+    (line,) = [line for line in out.splitlines() if line.startswith(start)]
+    return line
+
+
+def test_bench_history_measures_keysweep_against_cat_file(leaky: Repo, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    out = _bench(
+        "bench_history.py", "--repo", leaky.path, "--runs", "1", "--no-peers", "--no-pure",
+        "--work", work, cwd=tmp_path,
+    )  # fmt: skip
+    assert "ratio  1.00" in _line(out, "git cat-file (baseline)")
+    assert "exit 1" in _line(out, "keysweep history")  # found the key: exit 1, not 2
+    assert _line(out, "issue 10 targets:")
+    assert (work / "bench_history-repo.json").is_file()
+
+
+def test_bench_scan_measures_a_tree(leaky: Repo, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    out = _bench(
+        "bench_scan.py", "--tree", leaky.path, "--repeat", "1", "--work", work, cwd=tmp_path
+    )
+    assert "2 findings" in _line(out, "keysweep scan:")
+    assert (work / "keysweep-report.json").is_file()
+
+
+def test_bench_phases_splits_a_history_run(leaky: Repo, tmp_path: Path) -> None:
+    out = _bench("bench_phases.py", leaky.path, cwd=tmp_path)
+    summary = _line(out, "repo: keysweep history")
+    assert "2 findings" in summary and "exit 1" in summary
+    phases = out.splitlines()[-1].split()
+    assert phases[0::2] == ["read", "prefilter", "match", "confirm", "decode", "attribute", "other"]
