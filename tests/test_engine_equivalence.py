@@ -15,6 +15,8 @@ import string
 import sys
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -24,7 +26,7 @@ from support.keys import secret_key
 from support.run import REPO_ROOT
 from support.samples import nested_encodings
 
-from scanner.detect import Detector
+from scanner.detect import Detector, dbcache
 from scanner.detect import corematch as corematch_module
 from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
@@ -52,7 +54,7 @@ from scanner.detect.decoding import (
 from scanner.detect.prefilter import Prefilter, base64_forms
 from scanner.detect.regions import keyword_positions
 from scanner.models import Fragment
-from scanner.rules import load_rules
+from scanner.rules import load_pack, load_rules
 
 pytest.importorskip("hyperscan")
 
@@ -290,6 +292,43 @@ def test_patterns_without_a_core_are_named(pattern: str, reason: str) -> None:
         core_of(re.compile(pattern))
     matcher = CoreMatcher([re.compile(pattern)], use_hyperscan=True)
     assert reason in matcher.fallback_reasons[0]
+
+
+def test_an_on_demand_core_hyperscan_refuses_falls_back_to_its_regex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rule of named files runs its own core database; when Hyperscan cannot compile that
+    # core, the rule searches with its regex (no run pattern, no gate: it has no core left).
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: acme-token\n"
+        "    name: ACME token\n"
+        "    description: An ACME API token in a config file.\n"
+        "    severity: high\n"
+        "    keywords: [acme_]\n"
+        "    paths: ['*.cfg']\n"
+        "    regex: '(?<![a-z0-9])(?P<secret>acme_[a-z0-9]{20})(?![a-z0-9])'\n"
+        "    examples: ['token = acme_0123456789abcdefghij']\n"
+    )
+    (rule,) = load_pack(pack)
+    refused = core_of(rule.regex).pattern
+    compiled = dbcache.compiled
+
+    def refuse(hs: Any, expressions: Any, ids: Any, flags: Any) -> Any:
+        if refused in expressions:
+            raise hs.error("Pattern is too large.")
+        return compiled(hs, expressions, ids, flags)
+
+    monkeypatch.setattr(dbcache, "compiled", refuse)
+    monkeypatch.setattr(engine_module, "CORE_DB_AFTER_BYTES", 0)
+    detector = Detector([rule], use_hyperscan=True)
+    secret = "acme_" + "k3y0" * 5
+    text = "# settings\n" + "x = 1\n" * 100 + f"token = {secret}\n"
+    found = detector.scan(Fragment.from_text(text, path="app.cfg"))
+    assert [f.secret for f in found] == [secret]
+    assert "cannot compile its core" in detector._cores.fallback_reasons[0]
 
 
 # ------------------------------------------------- keyword-anchored base64 runs

@@ -656,11 +656,11 @@ class CoreMatcher:
         self._built = True
         for index in sorted(self._on_demand & self.cores.keys()):
             compiled = self._compile(*self._alone_spec(index))
-            if compiled is None:
+            if compiled is None:  # the rule uses finditer; no run pattern, no gate
                 del self.cores[index]
                 self.fallback_reasons[index] = "Hyperscan cannot compile its core"
-            else:
-                self._rule_dbs[index] = compiled
+                continue
+            self._rule_dbs[index] = compiled
             run = self._run_spec(index)
             if run is not None:
                 compiled = self._compile(*run)
