@@ -331,6 +331,28 @@ def test_an_on_demand_core_hyperscan_refuses_falls_back_to_its_regex(
     assert "cannot compile its core" in detector.regex_fallbacks()["acme-token"]  # rules check
 
 
+def test_a_keyword_database_hyperscan_refuses_leaves_the_pass_to_re2(
+    engines: tuple[Detector, Detector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every database falls back when Hyperscan refuses it; the keyword pass's goes to RE2.
+    fast, _ = engines
+    compiled = dbcache.compiled
+
+    def refuse_literals(hs: Any, expressions: Any, ids: Any, flags: Any) -> Any:
+        if len(ids) > 100 and all(flag & hs.HS_FLAG_SINGLEMATCH for flag in flags):
+            raise hs.error("Out of memory.")
+        return compiled(hs, expressions, ids, flags)
+
+    monkeypatch.setattr(dbcache, "compiled", refuse_literals)
+    monkeypatch.setattr(engine_module, "CORE_DB_AFTER_BYTES", 0)
+    refused = Detector(RULES, use_hyperscan=True)
+    assert refused.prefilter_backend == "re2" and fast.prefilter_backend == "hyperscan"
+    for text, path in INPUTS:
+        got = refused.scan(Fragment.from_text(text, path))
+        assert got == fast.scan(Fragment.from_text(text, path)), (path, text[:60])
+    assert refused._cores.built  # the rule databases still ran
+
+
 # ------------------------------------------------- keyword-anchored base64 runs
 
 KEYWORDS = ("aws", "secret", "token")

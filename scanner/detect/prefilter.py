@@ -174,8 +174,12 @@ class Prefilter:
             flags = [single | (0 if lit.encoded else caseless) for lit in self._literals]
             flags += [single | (caseless if nocase else 0) for _, _, nocase in _HS_SIGNALS]
             ids = list(range(len(expressions)))
-            self._hs, self._db = hs, dbcache.compiled(hs, expressions, ids, flags)
-        elif self._literals:
+            try:
+                self._db = dbcache.compiled(hs, expressions, ids, flags)
+                self._hs = hs
+            except hs.error:  # a limit of Hyperscan's that a custom pack hits: RE2 does the pass
+                self._db = None
+        if self._db is None and self._literals:
             literals = [_pattern(lit.text, not lit.encoded) for lit in self._literals]
             self._re2_any = re2bytes.compile_bytes(b"|".join(literals))  # `wants`: the first
             signals = [_pattern(text, nocase) for _, text, nocase in SIGNALS]
