@@ -46,3 +46,8 @@ class OutputError(ScannerError):
 class DetectionError(ScannerError):
     """The detector itself failed on an input: a bug in keysweep, never swallowed silently
     (a silent failure would be a silent false negative)."""
+
+
+class WorkerError(ScannerError):
+    """A worker process died before it answered (the out-of-memory killer, say): what it was
+    scanning is unknown, so the run fails rather than report it clean."""

@@ -10,14 +10,14 @@ and ``keysweep history`` (scanner/sources/blobscan.py); ``in_worker`` runs one s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
+from scanner.errors import WorkerError
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -44,11 +44,74 @@ def _init_worker() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-def _fork_pool(workers: int) -> Pool:
-    """The one fork pool: each worker inherits the caller's state and runs ``_init_worker``."""
-    import multiprocessing  # lazily: the pre-commit path never starts a pool
+class _Worker:
+    """One forked process with a pipe of its own: it takes ``(index, item)``, answers
+    ``(index, ok, result or exception)``, and ends on None. No lock or queue is shared, so a
+    worker that dies (the out-of-memory killer's SIGKILL) wedges nothing, and its process
+    sentinel says so. ``multiprocessing.Pool`` waited forever for the lost task there, and
+    then hung in ``terminate`` on the queue lock the dead worker held (SIGTERM could not end
+    keysweep; only SIGKILL could)."""
 
-    return multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker)
+    def __init__(self, context: Any, others: list[_Worker]) -> None:
+        self.conn, theirs = context.Pipe()
+        inherited = [other.conn for other in others]  # the child closes its copies
+        self.process = context.Process(target=_serve, args=(theirs, inherited), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.index: int | None = None  # the item it is working on
+
+    def give(self, index: int, item: Any) -> None:
+        self.index = index
+        try:
+            self.conn.send((index, item))
+        except OSError:  # it died while idle
+            raise self.died() from None
+
+    def died(self) -> WorkerError:
+        self.process.join()
+        code = self.process.exitcode
+        how = (
+            f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        )
+        return WorkerError(f"a worker process died before it finished its share ({how})")
+
+    def finish(self) -> None:
+        """Ask an idle worker to end."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+
+    def stop(self, grace: float) -> None:
+        """End the worker: at once (``grace`` 0), or once it has ended by itself."""
+        self.process.join(grace)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+def _serve(conn: Any, inherited: list[Any]) -> None:
+    _init_worker()
+    for other in inherited:
+        other.close()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message is None:
+            return
+        index, item = message
+        try:
+            answer = (index, True, _run_task(item))
+        except BaseException as exc:  # handed to the parent, which raises it
+            answer = (index, False, exc)
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone
+            return
+        except Exception as exc:  # an answer that does not pickle
+            conn.send((index, False, TypeError(f"a worker's answer cannot be sent: {exc}")))
 
 
 def _run_task(item: Any) -> Any:
@@ -56,20 +119,94 @@ def _run_task(item: Any) -> Any:
     return _worker_task(item)
 
 
+class _Run:
+    """The items of one ``map_in_workers``, handed to forked workers one at a time, the
+    results gathered in input order."""
+
+    def __init__(self, task: Callable[[Any], Any], items: Iterable[Any], workers: int) -> None:
+        import multiprocessing  # lazily: the pre-commit path never starts a pool
+
+        global _worker_task
+        context = multiprocessing.get_context("fork")
+        self.pool: list[_Worker] = []
+        _worker_task = task
+        try:
+            for _ in range(workers):
+                self.pool.append(_Worker(context, self.pool))
+        except OSError as exc:  # no more processes or memory
+            self.stop(grace=0)
+            raise WorkerError(f"cannot start a worker process: {exc.strerror or exc}") from None
+        except BaseException:
+            self.stop(grace=0)
+            raise
+        finally:
+            _worker_task = None  # each worker has its own copy
+        self._items = iter(items)
+        self._taken = 0
+        self._idle = list(reversed(self.pool))
+
+    def dispatch(self) -> None:
+        """Hand the next items to the idle workers."""
+        while self._idle and (item := next(self._items, _END)) is not _END:
+            self._idle.pop().give(self._taken, item)
+            self._taken += 1
+
+    def results(self) -> Generator[Any, None, None]:
+        from multiprocessing.connection import wait
+
+        done: dict[int, tuple[bool, Any]] = {}
+        turn = 0
+        while True:
+            self.dispatch()
+            busy = {w.conn: w for w in self.pool if w.index is not None}
+            if not busy:
+                return
+            sentinels = {w.process.sentinel: w for w in busy.values()}
+            for ready in wait([*busy, *sentinels]):
+                worker = busy.get(ready) or sentinels[ready]
+                if worker.index is None:  # its answer was read already in this round
+                    continue
+                try:
+                    if not worker.conn.poll():
+                        raise worker.died()
+                    index, ok, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    raise worker.died() from None
+                done[index] = (ok, value)
+                worker.index = None
+                self._idle.append(worker)
+            while turn in done:
+                ok, value = done.pop(turn)
+                turn += 1
+                if not ok:
+                    raise value
+                yield value
+
+    def stop(self, grace: float) -> None:
+        if grace:
+            for worker in self.pool:
+                worker.finish()
+        for worker in self.pool:
+            worker.stop(grace)
+
+
+_END: Any = object()
+
+
 def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
     """``task(item)`` for every item, run by ``workers`` forked processes, results in input
     order. ``task`` (a closure is fine: it is inherited through fork, never pickled) should
-    do a large share of work each: items and results are pickled."""
-    global _worker_task
-    _worker_task = task
-    pool = _fork_pool(workers)
+    do a large share of work each: items and results are pickled. Items are taken from
+    ``items`` in this process, one whenever a worker is free. A task's exception is raised
+    here when its turn comes; a worker that dies raises :class:`WorkerError`. Every worker
+    has ended when this returns or raises (at once on an error or an interruption)."""
+    run = _Run(task, items, workers)
+    grace = 0.0
     try:
-        yield from pool.imap(_run_task, items)
-        pool.close()
-        pool.join()
+        yield from run.results()
+        grace = 5.0  # finished: each worker ends by itself
     finally:
-        pool.terminate()
-        _worker_task = None
+        run.stop(grace)
 
 
 @contextmanager
@@ -77,17 +214,16 @@ def in_worker(task: Callable[[], _R]) -> Iterator[Callable[[], _R]]:
     """Start ``task()`` in one forked process at once; the function yielded waits for its
     result (raising what it raised). For work that overlaps the caller's own: history scans
     the commit messages while the parent attributes findings, on a core that would idle."""
-    global _worker_task
-    _worker_task = _no_item(task)
-    pool = _fork_pool(1)
-    _worker_task = None  # the worker has its own copy
+    run = _Run(_no_item(task), [None], 1)
+    run.dispatch()  # it starts now
+    results = run.results()
+    grace = 0.0
     try:
-        pending = pool.apply_async(_run_task, (None,))
-        yield pending.get
-        pool.close()
-        pool.join()
+        yield lambda: next(results)
+        grace = 5.0
     finally:
-        pool.terminate()
+        results.close()
+        run.stop(grace)
 
 
 def _no_item(task: Callable[[], _R]) -> Callable[[Any], _R]:

@@ -1,0 +1,186 @@
+"""The one parallel runner (scanner/parallel.py): results in order, errors where they belong,
+and a worker that dies fails the run at once instead of hanging it.
+
+A worker killed by the out-of-memory killer used to hang ``keysweep history`` for good:
+``multiprocessing.Pool`` waited for the lost task, and its ``terminate`` then waited on the
+queue lock the dead worker held, so even SIGTERM could not end it. The tests that kill a
+worker run in a subprocess with a timeout, so that such a hang fails them instead of CI.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.keys import env_text
+from support.repo import Repo
+from support.run import cli_env
+
+from scanner.parallel import in_worker, map_in_workers
+
+
+def _slow_square(item: int) -> int:
+    time.sleep(0.05 * (5 - item % 5))  # later items finish first
+    return item * item
+
+
+def test_results_come_in_input_order_whatever_finishes_first() -> None:
+    assert list(map_in_workers(_slow_square, range(10), 3)) == [i * i for i in range(10)]
+
+
+def test_a_task_error_is_raised_in_its_turn() -> None:
+    def task(item: int) -> int:
+        if item == 3:
+            raise ValueError("item 3 is bad")
+        return item
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        for result in map_in_workers(task, range(8), 2):
+            got.append(result)
+    assert got == [0, 1, 2]
+
+
+def test_items_are_taken_as_workers_free_up(tmp_path: Path) -> None:
+    taken: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(6):
+            taken.append(i)
+            yield i
+
+    results = map_in_workers(lambda item: item, items(), 2)
+    assert next(results) == 0
+    assert len(taken) <= 3  # two handed out, at most one more once the first came back
+    assert [0, *results] == list(range(6))
+
+
+def test_in_worker_starts_its_task_at_once(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+
+    def task() -> str:
+        marker.write_text("yes")
+        return "done"
+
+    with in_worker(task) as result:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists()  # running before anyone asked for its result
+        assert result() == "done"
+
+
+def _run(code: str, tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new interpreter and session; on a hang, the whole session is killed
+    (workers included) and the test fails."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "home"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:  # the hang this file guards against
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"hung for {timeout} s")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_a_worker_that_dies_fails_the_run_and_ends_every_worker(tmp_path: Path) -> None:
+    proc = _run(
+        """
+        import multiprocessing, os, signal, time
+        from scanner.errors import WorkerError
+        from scanner.parallel import map_in_workers
+
+        def task(item):
+            if item == 2:
+                os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+            time.sleep(0.2)
+            return item
+
+        try:
+            list(map_in_workers(task, range(6), 2))
+        except WorkerError as exc:
+            print("error:", exc)
+        print("children:", len(multiprocessing.active_children()))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "error: a worker process died before it finished its share (killed by signal 9)" in (
+        proc.stdout
+    )
+    assert "children: 0" in proc.stdout
+
+
+def test_history_with_a_worker_killed_exits_2_with_one_line(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    for n in range(6):
+        repo.commit({f"app{n}.py": f"print({n})\n" * 50}, f"commit {n}")
+    repo.commit({".env": env_text("killed-worker")}, "leak")
+    proc = _run(
+        f"""
+        import os, signal, sys
+        from scanner.sources import blobscan
+
+        parent = os.getpid()
+        real = blobscan.scan_blobs
+
+        def dies_in_a_worker(*args, **kwargs):
+            if os.getpid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        blobscan.scan_blobs = dies_in_a_worker
+        sys.argv = ["keysweep", "history", {str(repo.path)!r}, "--jobs", "2"]
+        from scanner.cli import main
+        sys.exit(main(sys.argv[1:]))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        "keysweep: error: a worker process died before it finished its share (killed by signal 9)"
+    ]
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_dead_worker_ends_the_run_without_waiting_for_a_busy_one(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = _run(
+        """
+        import os, signal, time
+        from scanner.errors import WorkerError
+        from scanner.parallel import map_in_workers
+
+        def task(item):
+            if item == 1:
+                time.sleep(0.5)
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(60)  # the other worker is busy for a long time
+            return item
+
+        try:
+            list(map_in_workers(task, range(4), 2))
+        except WorkerError as exc:
+            print("error:", exc)
+        """,
+        tmp_path,
+        timeout=50,
+    )
+    assert "error: a worker process died" in proc.stdout, proc.stderr
+    assert time.monotonic() - started < 30  # the busy worker was ended, not waited for
