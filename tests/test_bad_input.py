@@ -211,6 +211,32 @@ def test_unreadable_tree_is_one_error_and_findings_stay(tmp_path: Path) -> None:
     assert len(walk_errors) == 1, data["scan"]["errors"]
 
 
+def test_a_git_killed_mid_walk_is_named_so(tmp_path: Path) -> None:
+    """git killed from outside (the out-of-memory killer) says nothing on stderr: the error
+    names how it ended, not just "git failed"."""
+    cred = make_credential("killed-walk")
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"a.env": cred.env_text()}, "add a file")
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    real_git = shutil.which("git")
+    assert real_git is not None
+    wrapper.write_text(
+        f'#!/bin/sh\ncase " $* " in *" log "*) kill -9 $$ ;; esac\nexec {real_git} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    path = f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"
+    proc = run_keysweep(
+        ["history", str(repo), "--format", "json"],
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        env={"PATH": path},
+    )
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    assert "cannot read history: git was killed by signal 9" in proc.stderr.decode()
+
+
 def test_missing_staged_blob(tmp_path: Path) -> None:
     """Staged: never report "clean" when what is staged could not be read."""
     cred = make_credential("staged-blob")

@@ -150,6 +150,14 @@ def git_argv(repo: str | None, args: Sequence[str], *, clone: bool = False) -> l
     return argv
 
 
+def how_git_ended(returncode: int) -> str:
+    """What to say of a git that failed without a word: killed (by the out-of-memory killer,
+    say) or an exit status."""
+    if returncode < 0:
+        return f"git was killed by signal {-returncode}"
+    return f"git exited with status {returncode}"
+
+
 def first_line(stderr: bytes, default: str = "git failed") -> str:
     """git's last message line, without the ``fatal:``/``error:`` prefix."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -188,7 +196,8 @@ class Git:
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
         if check and proc.returncode != 0:
-            raise GitError(f"{what or self.label}: {first_line(proc.stderr)}")
+            reason = first_line(proc.stderr, how_git_ended(proc.returncode))
+            raise GitError(f"{what or self.label}: {reason}")
         return proc
 
     def out(self, *args: str, what: str | None = None) -> bytes:
@@ -252,8 +261,8 @@ class Stream:
 
     def finish(self, what: str) -> None:
         """After reading stdout to its end: raise GitError (``WHAT: message``) if git failed."""
-        if self.proc.wait() != 0:
-            raise GitError(f"{what}: {first_line(self.stderr())}")
+        if (code := self.proc.wait()) != 0:
+            raise GitError(f"{what}: {first_line(self.stderr(), how_git_ended(code))}")
 
     def stderr(self) -> bytes:
         self._errors.seek(0)
