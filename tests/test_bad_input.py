@@ -211,18 +211,34 @@ def test_unreadable_tree_is_one_error_and_findings_stay(tmp_path: Path) -> None:
     assert len(walk_errors) == 1, data["scan"]["errors"]
 
 
+@pytest.mark.slow
 def test_a_git_killed_mid_walk_is_named_so(tmp_path: Path) -> None:
     """git killed from outside (the out-of-memory killer) says nothing on stderr: the error
-    names how it ended, not just "git failed"."""
+    names how it ended, not just "git failed". The walk reads its 3,000 tips on stdin, more
+    than a pipe holds, and this git closes its stdin unread: keysweep's write breaks for sure
+    (that BrokenPipeError once reached the command line, which exited 2 without a word)."""
     cred = make_credential("killed-walk")
     repo = init_repo(tmp_path / "repo")
     commit_files(repo, {"a.env": cred.env_text()}, "add a file")
+    stream = ["reset refs/heads/b0", "from HEAD", ""]
+    for n in range(1, 3000):  # a chain of commits, a branch at each: 3,000 distinct tips
+        message = f"c{n}".encode()
+        stream += [f"commit refs/heads/b{n}", "committer A <a@example.com> 0 +0000"]
+        stream += [f"data {len(message)}", message.decode(), f"from refs/heads/b{n - 1}", ""]
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo,
+        input="\n".join(stream).encode(),
+        check=True,
+        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"},
+    )
     wrapper = tmp_path / "bin" / "git"
     wrapper.parent.mkdir()
     real_git = shutil.which("git")
     assert real_git is not None
+    kill = "exec 0<&-; sleep 0.2; kill -9 $$"
     wrapper.write_text(
-        f'#!/bin/sh\ncase " $* " in *" log "*) kill -9 $$ ;; esac\nexec {real_git} "$@"\n'
+        f'#!/bin/sh\ncase " $* " in *" log "*) {kill} ;; esac\nexec {real_git} "$@"\n'
     )
     wrapper.chmod(0o755)
     path = f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"

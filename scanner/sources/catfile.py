@@ -26,7 +26,6 @@ from scanner.sources.gitproc import (
     READER_MEMORY_LIMITS,
     WALK_MEMORY_LIMITS,
     Git,
-    Stream,
     first_line,
 )
 
@@ -131,7 +130,7 @@ class BlobReader:
             buffer = ["--buffer"] if buffered else []
             args = [*self._limits, "cat-file", "--batch", *buffer]
             with self.git.stream(*args, feed=True) as stream:
-                writer = threading.Thread(target=_write_all, args=(stream, feed), daemon=True)
+                writer = threading.Thread(target=stream.feed, args=(feed,), daemon=True)
                 writer.start()
                 readline = stream.stdout.readline
                 read = stream.stdout.read
@@ -170,17 +169,6 @@ class BlobReader:
             bad = feed[done : done + line_len - 1].decode("ascii")
             self.errors.append(f"object {bad}: {message}" if bad else message)
             feed = feed[done + line_len :]
-
-
-def _write_all(stream: Stream, data: bytes) -> None:
-    stdin = stream.stdin
-    if stdin is None:
-        return
-    try:
-        stdin.write(data)
-        stdin.close()
-    except (BrokenPipeError, ValueError, OSError):
-        pass  # the reader stopped early (Ctrl-C, error): it ends git itself
 
 
 def read_blobs(git: Git, oids: Iterable[str]) -> dict[str, bytes]:

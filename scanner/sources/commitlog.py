@@ -160,9 +160,7 @@ def log_tokens(
     tail = ["--stdin"] if use_stdin else [*revisions, "--"]
     with git.stream(*WALK_MEMORY_LIMITS, "log", *args, *tail, feed=use_stdin) as stream:
         if use_stdin:
-            assert stream.stdin is not None
-            stream.stdin.write("".join(f"{rev}\n" for rev in revisions).encode())
-            stream.stdin.close()
+            stream.feed("".join(f"{rev}\n" for rev in revisions).encode())
         read = stream.stdout.read if keep is None else keep.reader(stream.stdout.read)
         yield from _tokens(read)
         stream.finish(f"{git.label}: {what}")

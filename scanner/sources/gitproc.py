@@ -259,6 +259,18 @@ class Stream:
         self.stdout: IO[bytes] = proc.stdout
         self.stdin: IO[bytes] | None = proc.stdin
 
+    def feed(self, data: bytes) -> None:
+        """Write ``data`` to git's stdin and close it. A git that ended early (killed, or an
+        error) takes nothing more: ``finish`` says why. (Its BrokenPipeError reached the
+        command line, which took it for a closed stdout and exited 2 without a word.)"""
+        if self.stdin is None:
+            return
+        try:
+            self.stdin.write(data)
+            self.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
     def finish(self, what: str) -> None:
         """After reading stdout to its end: raise GitError (``WHAT: message``) if git failed."""
         if (code := self.proc.wait()) != 0:
