@@ -189,6 +189,11 @@ class _FakeCatFile:
         self.failed = False
 
     # stdin side
+    def feed(self, data: bytes) -> None:
+        """``Stream.feed``: the whole feed, then end of input."""
+        self.write(data)
+        self.close()
+
     def write(self, data: bytes) -> int:
         self._fed += data
         return len(data)
