@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import stat
 import sys
 import tempfile
@@ -112,6 +113,18 @@ def flush_stdout() -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
         silence_stdout()
         raise OutputError(f"cannot write standard output: {reason}") from None
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has closed it: ``| head -1``. Where
+    that cannot be told (no file descriptor, no ``poll``), True, the quiet ending."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (AttributeError, OSError, ValueError):
+        return True
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
 def silence_stdout() -> None:

@@ -243,6 +243,32 @@ def test_stdout_closed_is_one_line(tmp_path: Path, leaky: Path) -> None:
     assert_clean_error(captured(closed), "standard output")
 
 
+def test_a_broken_pipe_that_is_not_stdout_is_never_silent(tmp_path: Path, leaky: Path) -> None:
+    """A BrokenPipeError from a pipe of keysweep's own (to git, say) while stdout is fine is
+    a failure to report, never the quiet ending of ``| head -1``: a silent exit 2 looked like
+    a scan that said nothing."""
+    code = (
+        "import sys\n"
+        "from scanner.sources import files\n"
+        "def broken(self):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "files.FileSource.entries = broken\n"
+        "from scanner.cli import main\n"
+        "sys.exit(main(['scan', 'src', '-f', 'json']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "home"),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert_no_traceback(captured(proc))
+    assert proc.returncode == EXIT_ERROR
+    assert b"internal error (BrokenPipeError)" in proc.stderr, proc.stderr
+
+
 def test_reader_gone_ends_quietly(tmp_path: Path, leaky: Path) -> None:
     """``keysweep scan . | head -1``: the reader closed the pipe; no traceback, no message."""
     read_end, write_end = os.pipe()

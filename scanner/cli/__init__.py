@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from scanner import __version__
-from scanner.atomic import flush_stdout, silence_stdout
+from scanner.atomic import flush_stdout, silence_stdout, stdout_reader_gone
 from scanner.cli.errorline import error_line, unexpected
 from scanner.cli.errorline import scrub as scrub
 from scanner.cli.stop import Stopped, signals_stop_cleanly
@@ -133,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             error_line("keysweep: interrupted", args)
             return EXIT_INTERRUPTED
-        except BrokenPipeError:
+        except BrokenPipeError as exc:
+            if not stdout_reader_gone():  # a pipe of keysweep's own: a bug, never silence
+                unexpected(exc, args)
+                return EXIT_ERROR
             # The reader of stdout went away (`keysweep scan . | head -1`): nothing left to
             # say and no one to say it to. Exit 2 (the report was not delivered whole), quietly.
             silence_stdout()
