@@ -134,12 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             error_line("keysweep: interrupted", args)
             return EXIT_INTERRUPTED
         except BrokenPipeError as exc:
-            if not stdout_reader_gone():  # a pipe of keysweep's own: a bug, never silence
+            # `| head -1` closed stdout: exit 2 quietly. Any other pipe: a bug, never silence.
+            if stdout_reader_gone():
+                silence_stdout()
+            else:
                 unexpected(exc, args)
-                return EXIT_ERROR
-            # The reader of stdout went away (`keysweep scan . | head -1`): nothing left to
-            # say and no one to say it to. Exit 2 (the report was not delivered whole), quietly.
-            silence_stdout()
             return EXIT_ERROR
         except Exception as exc:  # the last resort: a bug, never "findings"
             unexpected(exc, args)
