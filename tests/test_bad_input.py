@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,12 @@ import pytest
 from support.fs import tree_snapshot
 from support.keys import Credential, make_credential
 from support.repo import blob_path, commit_files, git, init_repo
-from support.run import assert_clean_error, assert_no_traceback, cli_env, run_keysweep
+from support.run import (
+    assert_clean_error,
+    assert_no_traceback,
+    run_keysweep,
+    run_python,
+)
 from support.samples import validate_sarif
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -774,22 +778,10 @@ def test_unwritable_baseline_keeps_previous_baseline(
 # --- issue 9: standard streams, unreadable targets, encodings of the config ------------------
 
 
-def _python(tmp_path: Path, script: str) -> subprocess.CompletedProcess[bytes]:
-    """``python -c SCRIPT`` in ``tmp_path`` with the CLI test environment."""
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=cli_env(tmp_path / "home"),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_stdin_closed(tmp_path: Path) -> None:
     script = "import os, runpy, sys; os.close(0); sys.argv = ['keysweep', 'scan', '-']; "
     script += "runpy.run_module('scanner', run_name='__main__')"
-    proc = _python(tmp_path, script)
+    proc = run_python(tmp_path, script)
     assert_clean_error(proc, "standard input")
 
 
@@ -850,7 +842,7 @@ def test_binary_under_a_huge_cap_is_not_read_whole(tmp_path: Path) -> None:
     script = limit + "import runpy, sys; "
     script += "sys.argv = ['keysweep', 'scan', 'tree', '--max-file-size', '3G', '-f', 'json']; "
     script += "runpy.run_module('scanner', run_name='__main__')"
-    proc = _python(tmp_path, script)
+    proc = run_python(tmp_path, script)
     assert_no_traceback(proc)
     assert proc.returncode == EXIT_CLEAN, proc.stderr
     assert report(proc)["scan"]["skipped"].get("binary") == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.keys import make_credential
-from support.run import assert_clean_error, assert_no_traceback, cli_env
+from support.run import assert_clean_error, assert_no_traceback, cli_env, run_python
 
 EXIT_FINDINGS, EXIT_ERROR = 1, 2
 
@@ -256,14 +256,7 @@ def test_a_broken_pipe_that_is_not_stdout_is_never_silent(tmp_path: Path, leaky:
         "from scanner.cli import main\n"
         "sys.exit(main(['scan', 'src', '-f', 'json']))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=cli_env(tmp_path / "home"),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_python(tmp_path, code)
     assert_no_traceback(captured(proc))
     assert proc.returncode == EXIT_ERROR
     assert b"internal error (BrokenPipeError)" in proc.stderr, proc.stderr

@@ -122,6 +122,18 @@ def run_keysweep(
     )
 
 
+def run_python(cwd: Path, script: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -c SCRIPT`` in ``cwd`` with the CLI test environment (home beside it)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        env=cli_env(cwd / "home"),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def probe(
     code: str, args: Sequence[str], *, cwd: Path, env: Mapping[str, str]
 ) -> tuple[dict[str, Any], str]:
