@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def how_ended(returncode: int | None) -> str:
+    """How a child process that failed ended, for an error line: ``killed by signal 9`` (the
+    out-of-memory killer's, say) or ``exit status 1``."""
+    if returncode is not None and returncode < 0:
+        return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
 class ScannerError(Exception):
     """Root of every error keysweep raises on purpose.
 

@@ -17,13 +17,16 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from scanner.errors import WorkerError
+from scanner.errors import WorkerError, how_ended
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 # Set in the parent just before the pool forks; each worker inherits it.
 _worker_task: Callable[[Any], Any] | None = None
+
+
+MAX_WORKERS = 8  # worker processes, however many cores
 
 
 def usable_cores() -> int:
@@ -69,10 +72,7 @@ class _Worker:
 
     def died(self) -> WorkerError:
         self.process.join()
-        code = self.process.exitcode
-        how = (
-            f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        )
+        how = how_ended(self.process.exitcode)
         return WorkerError(f"a worker process died before it finished its share ({how})")
 
     def finish(self) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scanner.audit.inputs import RepoInput
-from scanner.errors import ScannerError
+from scanner.errors import ScannerError, how_ended
 from scanner.models import ScanMode, ScanResult, ScanSummary
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
@@ -189,8 +189,7 @@ def run_isolated(spec: RepoSpec) -> RepoOutcome:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
     if proc.returncode != 0 or not out:
-        code = proc.returncode
-        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        how = how_ended(proc.returncode)
         return failed(spec.repo, f"scan process died ({how})", time.monotonic() - started)
     outcome = pickle.loads(out)
     if not isinstance(outcome, RepoOutcome):

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from scanner.models import Finding, Fragment
-from scanner.parallel import map_in_workers, usable_cores
+from scanner.parallel import MAX_WORKERS, map_in_workers, usable_cores
 from scanner.sources.files import FileEntry, FileSource, SourceStats
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 POOL_THRESHOLD = 4 << 20  # listed bytes scanned here before worker processes take the rest
 BATCH_BYTES = 2 << 20  # a worker's batch: this many listed bytes, or
 BATCH_FILES = 256  # this many files, whichever comes first
-MAX_JOBS = 8
+MAX_JOBS = MAX_WORKERS
 
 
 def default_jobs() -> int:

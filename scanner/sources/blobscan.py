@@ -19,7 +19,7 @@ from typing import Protocol
 
 from scanner import heap
 from scanner.models import Finding, Fragment, FragmentScanner, Source
-from scanner.parallel import map_in_workers, usable_cores
+from scanner.parallel import MAX_WORKERS, map_in_workers, usable_cores
 from scanner.sources.catfile import BlobReader
 from scanner.sources.gitproc import Git
 
@@ -57,7 +57,7 @@ class BlobScan:
 def default_workers(total_bytes: int) -> int:
     if total_bytes < PARALLEL_MIN_BYTES:
         return 1
-    return min(usable_cores(), 8)
+    return min(usable_cores(), MAX_WORKERS)
 
 
 def scan_feed(

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import IO
 
-from scanner.errors import GitError
+from scanner.errors import GitError, how_ended
 
 # -c overrides applied to every git command (they also reach git's own child processes through
 # GIT_CONFIG_PARAMETERS, e.g. the fetch a partial clone would start).
@@ -151,11 +151,9 @@ def git_argv(repo: str | None, args: Sequence[str], *, clone: bool = False) -> l
 
 
 def how_git_ended(returncode: int) -> str:
-    """What to say of a git that failed without a word: killed (by the out-of-memory killer,
-    say) or an exit status."""
-    if returncode < 0:
-        return f"git was killed by signal {-returncode}"
-    return f"git exited with status {returncode}"
+    """What to say of a git that failed without a word (``how_ended``)."""
+    how = how_ended(returncode)
+    return f"git was {how}" if returncode < 0 else f"git failed ({how})"
 
 
 def first_line(stderr: bytes, default: str = "git failed") -> str:
