@@ -103,10 +103,12 @@ def write(name: str, data: bytes) -> None:
 
 def prune(directory: Path, *, keep: str = "") -> None:
     """Remove the entries of ``directory`` unused for ``MAX_AGE``, then the least recently used
-    while the rest hold more than ``MAX_BYTES`` (never ``keep``, just written). Files not
-    named as entries are left alone; a file another process removes first is skipped."""
+    while the entries hold more than ``MAX_BYTES`` (``keep``, just written, counts but stays).
+    Files not named as entries are left alone; a file another process removes first is
+    skipped."""
     now = time.time()
     entries: list[tuple[float, int, Path]] = []
+    kept = 0  # ``keep``'s size: it counts towards MAX_BYTES, but is never removed
     with os.scandir(directory) as listing:
         for item in listing:
             try:
@@ -119,12 +121,14 @@ def prune(directory: Path, *, keep: str = "") -> None:
             if UNFINISHED.fullmatch(item.name):
                 if age > DAY:
                     _remove(Path(item.path))
-            elif ENTRY.fullmatch(item.name) and item.name != keep:
+            elif item.name == keep:
+                kept = info.st_size
+            elif ENTRY.fullmatch(item.name):
                 if age > MAX_AGE:
                     _remove(Path(item.path))
                 else:
                     entries.append((info.st_mtime, info.st_size, Path(item.path)))
-    total = sum(size for _, size, _ in entries)
+    total = kept + sum(size for _, size, _ in entries)
     for _, size, path in sorted(entries):
         if total <= MAX_BYTES:
             break

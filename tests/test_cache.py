@@ -78,9 +78,12 @@ def test_over_the_size_cap_the_least_recently_used_go_first(
     entries = [_entry(directory, n, size=100) for n in range(4)]
     for n, path in enumerate(entries):
         _age(path, now - 3600 * (10 - n))  # entry 0 used longest ago
-    cache.write(f"{9:064x}.hsdb", b"z" * 100)  # the new entry is kept, whatever its size
+    # the new entry counts towards the cap (500 bytes in all), and is kept whatever its size
+    cache.write(f"{9:064x}.hsdb", b"z" * 100)
     left = sorted(path.name for path in directory.iterdir())
-    assert left == sorted([entries[2].name, entries[3].name, f"{9:064x}.hsdb"])
+    assert left == sorted([entries[3].name, f"{9:064x}.hsdb"])
+    cache.write(f"{8:064x}.hsdb", b"w" * 300)  # larger than the cap alone: the rest go
+    assert [path.name for path in directory.iterdir()] == [f"{8:064x}.hsdb"]
 
 
 def test_a_cache_nobody_may_trust_is_neither_written_nor_pruned(directory: Path) -> None:

@@ -184,3 +184,35 @@ def test_a_dead_worker_ends_the_run_without_waiting_for_a_busy_one(tmp_path: Pat
     )
     assert "error: a worker process died" in proc.stdout, proc.stderr
     assert time.monotonic() - started < 30  # the busy worker was ended, not waited for
+
+
+def test_a_worker_that_dies_while_idle_fails_the_run_when_it_is_given_work(
+    tmp_path: Path,
+) -> None:
+    proc = _run(
+        """
+        import multiprocessing
+        from scanner.errors import WorkerError
+        from scanner.parallel import map_in_workers
+
+        def items():
+            yield 0
+            # asked for the next item while a worker waits for it: every worker dies first
+            for child in multiprocessing.active_children():
+                child.kill()
+                child.join()
+            yield 1
+
+        try:
+            list(map_in_workers(lambda item: item, items(), 2))
+        except WorkerError as exc:
+            print("error:", exc)
+        print("children:", len(multiprocessing.active_children()))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "error: a worker process died before it finished its share (killed by signal 9)" in (
+        proc.stdout
+    )
+    assert "children: 0" in proc.stdout
