@@ -165,10 +165,16 @@ class Project:
         return bool(self.config.skip_paths) and self.config.skips(self.relative(path))
 
     def file_source(
-        self, paths: Sequence[str], *, all_files: bool = False, stdin: BinaryIO | None = None
+        self,
+        paths: Sequence[str],
+        *,
+        all_files: bool = False,
+        stdin: BinaryIO | None = None,
+        output: str | None = None,
     ) -> FileSource:
         """The files under ``paths`` as this project scans them: its size cap, and nothing
-        under ``scan.skip_paths`` is read (such paths are counted as skipped)."""
+        under ``scan.skip_paths`` is read (such paths are counted as skipped). ``output``:
+        the report's path, never one of the files read (``FileSource``)."""
         from scanner.sources.files import FileSource  # not on the staged path
 
         return FileSource(
@@ -177,6 +183,7 @@ class Project:
             max_file_size=self.max_file_size,
             stdin=stdin,
             skip=self.skips_path,
+            output=output,
         )
 
     def allowlist(self) -> Allowlist | None:

@@ -197,18 +197,43 @@ def test_baseline_honours_umask(tmp_path: Path, leaky: Path) -> None:
 
 
 @pytest.mark.parametrize("output", ["src/.env", "./src/../src/.env", "alias"])
-def test_output_naming_an_input_is_refused(tmp_path: Path, leaky: Path, output: str) -> None:
+@pytest.mark.parametrize("scanned", ["src/.env", "src", "."])
+def test_output_naming_a_scanned_file_is_refused(
+    tmp_path: Path, leaky: Path, output: str, scanned: str
+) -> None:
+    """Named on the command line or met inside a scanned directory (``scan . -o .env``
+    replaced the .env with the report), the file is left as it was."""
     (tmp_path / "alias").symlink_to(leaky / ".env")
     before = (leaky / ".env").read_bytes()
-    proc = ks(tmp_path, "scan", "src/.env", "-f", "json", "-o", output)
-    assert_clean_error(proc, output, "input")
+    proc = ks(tmp_path, "scan", scanned, "-f", "json", "-o", output)
+    assert_clean_error(proc, output, "one of the files this scan reads")
     assert len(proc.stderr.decode().strip().splitlines()) == 1
     assert (leaky / ".env").read_bytes() == before
 
 
-def test_output_inside_a_scanned_directory_is_allowed(tmp_path: Path, leaky: Path) -> None:
+def test_a_new_report_inside_a_scanned_directory_is_written_once(
+    tmp_path: Path, leaky: Path
+) -> None:
     proc = ks(tmp_path, "scan", "src", "-f", "json", "-o", "src/report.json")
     assert proc.returncode == EXIT_FINDINGS, proc.stderr
+    written = (leaky / "report.json").read_bytes()
+    # a second run would scan the first report (its key IDs are shown in full) and replace it
+    proc = ks(tmp_path, "scan", "src", "-f", "json", "-o", "src/report.json")
+    assert_clean_error(proc, "src/report.json", "skip it")
+    assert (leaky / "report.json").read_bytes() == written
+
+
+def test_a_report_the_scan_skips_may_be_replaced(tmp_path: Path, leaky: Path) -> None:
+    """A file git ignores, or one under scan.skip_paths, is no scanned file."""
+    git = ["git", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", str(leaky)], check=True)
+    (leaky / ".gitignore").write_text("ignored.json\n")
+    (leaky / ".keysweep.toml").write_text('[scan]\nskip_paths = ["skipped.json"]\n')
+    for name in ("ignored.json", "skipped.json"):
+        (leaky / name).write_text("an earlier report\n")
+        proc = ks(tmp_path, "scan", "src", "-f", "json", "-o", f"src/{name}")
+        assert proc.returncode == EXIT_FINDINGS, proc.stderr
+        assert json.loads((leaky / name).read_text())["findings"]
 
 
 # --- item 18: stdout that cannot be written --------------------------------------------------

@@ -21,7 +21,6 @@ from scanner.cli.options import CommonOptions as CommonOptions
 from scanner.cli.options import add_report_options as add_report_options
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_source
-from scanner.errors import UsageError
 from scanner.models import Finding, ScanMode, ScanResult, ScanSummary
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import FileSource, SourceStats
@@ -73,26 +72,6 @@ def finish(result: ScanResult, options: CommonOptions, project: Project | None =
     result = apply_aws_stage(result, options.aws, project.config.verify if project else None)
     write_report(result, options)
     return exit_code(result)
-
-
-def refuse_output_over_input(output: str | None, inputs: Sequence[str]) -> None:
-    """``--output`` naming one of the files a command reads (``scan a.env -o a.env``) would
-    replace that input with the report: a usage error, before any work is done."""
-    if output is None or output == STDOUT:
-        return
-    import os
-
-    for name in inputs:
-        if name == STDOUT:
-            continue
-        try:
-            same = os.path.samefile(output, name)
-        except OSError:  # either does not exist (yet): not the same file
-            continue
-        if same:
-            raise UsageError(
-                f"--output {output} is one of the inputs ({name}); write the report somewhere else"
-            )
 
 
 def write_report(result: ScanResult, options: CommonOptions) -> None:

@@ -11,7 +11,6 @@ from scanner.cli.common import (
     build_detector,
     detect_all,
     finish,
-    refuse_output_over_input,
     summarize,
 )
 from scanner.cli.options import CommonOptions, add_common_options, common_options
@@ -74,10 +73,17 @@ def scan_command(
     stdin: BinaryIO | None = None,
 ) -> int:
     targets = list(paths) or ["."]
-    refuse_output_over_input(options.output, targets)
     # options come back resolved: the config's scan.max_file_size unless given on the command line
     project, options = load_project(options, project_root(targets[0]))
-    result = scan_files(targets, options, project, all_files=all_files, jobs=jobs, stdin=stdin)
+    result = scan_files(
+        targets,
+        options,
+        project,
+        all_files=all_files,
+        jobs=jobs,
+        stdin=stdin,
+        output=options.output,
+    )
     return finish(result, options, project)
 
 
@@ -89,10 +95,12 @@ def scan_files(
     all_files: bool = False,
     jobs: int | None = None,
     stdin: BinaryIO | None = None,
+    output: str | None = None,
 ) -> ScanResult:
-    """Files, directories or standard input (``-``) as the project reads them, detected."""
+    """Files, directories or standard input (``-``) as the project reads them, detected.
+    ``output``, the report's file, must not be one of them (a usage error)."""
     started = time.monotonic()
-    source = project.file_source(targets, all_files=all_files, stdin=stdin)
+    source = project.file_source(targets, all_files=all_files, stdin=stdin, output=output)
     source.check_paths()  # a missing PATH is a usage error before any work is done
     findings = detect_all(build_detector(options, project), source, jobs=jobs)
     mode = ScanMode.STDIN if list(targets) == ["-"] else ScanMode.SCAN

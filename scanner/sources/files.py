@@ -14,7 +14,11 @@ count of everything it passes over, so nothing is skipped silently:
   counted as ``symlink_outside``; a link named on the command line is the user's choice and
   is read;
 - files that cannot be read are counted as ``unreadable`` and reported as errors (the CLI then
-  exits 2 after reporting what it found).
+  exits 2 after reporting what it found);
+- the report's own file (``output``), met among the files to read, is a usage error: writing
+  the report would replace a scanned file (``scan . -o .env``), and a report left in the tree
+  by an earlier run would be scanned as a source. A file the listing passes over (ignored by
+  git, or under ``scan.skip_paths``) is no scanned file.
 
 Listing and reading are two steps: :meth:`FileSource.entries` walks the paths (counting what
 it passes over by its metadata alone) and :meth:`FileSource.read` reads one entry, so that
@@ -101,8 +105,10 @@ class FileSource:
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         stdin: BinaryIO | None = None,
         skip: Callable[[str], bool] | None = None,
+        output: str | None = None,
     ) -> None:
         self.paths = list(paths) or ["."]
+        self._output = _identity(output)
         # Paths the project config says to skip (``scan.skip_paths``): never read, counted.
         self.skip = skip
         self.all_files = all_files
@@ -155,6 +161,7 @@ class FileSource:
         except OSError as exc:
             self._unreadable(shown, exc)
             return
+        self._refuse_output(st, shown)
         if self._fits(st):
             yield FileEntry(shown, path, st.st_size)
 
@@ -245,6 +252,7 @@ class FileSource:
             inside = target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
             self.stats.skipped["symlink" if inside else "symlink_outside"] += 1
             return
+        self._refuse_output(st, shown)
         if not self._fits(st):
             return
         yield FileEntry(shown, os.path.join(root, rel), st.st_size)
@@ -269,6 +277,14 @@ class FileSource:
         self.stats.bytes_scanned += len(raw)
         return Fragment(raw=raw, path=shown, source=source)
 
+    def _refuse_output(self, st: os.stat_result, shown: str) -> None:
+        if self._output is not None and (st.st_dev, st.st_ino) == self._output[1:]:
+            raise UsageError(
+                f"--output {self._output[0]} is one of the files this scan reads ({shown}); "
+                "write the report outside the scanned paths, or skip it "
+                "(.gitignore, scan.skip_paths)"
+            )
+
     def _skipped(self, shown: str) -> bool:
         if self.skip is not None and self.skip(shown):
             self.stats.skipped[SKIP_PATHS_REASON] += 1
@@ -279,6 +295,18 @@ class FileSource:
         self.stats.skipped["unreadable"] += 1
         reason = exc.strerror or type(exc).__name__
         self.stats.errors.append(f"{shown}: cannot read: {reason.lower()}")
+
+
+def _identity(output: str | None) -> tuple[str, int, int] | None:
+    """``output`` with the device and inode of the existing file it names (a link is
+    followed: the report is written to its target), or None: stdout, or no such file yet."""
+    if output is None or output == "-":
+        return None
+    try:
+        st = os.stat(output)
+    except (OSError, ValueError):
+        return None
+    return (output, st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _read(path: str, limit: int, size_hint: int) -> bytes | None:
