@@ -91,7 +91,12 @@ def write_stdout(payload: bytes) -> None:
             stream.flush()
         else:
             stream.flush()
-            binary.write(payload)
+            # A buffered write that the reader cuts short returns the bytes it wrote and
+            # raises nothing (``| head -1`` after 64 KiB of a large report): only the next
+            # write says the pipe is broken.
+            view = memoryview(payload)
+            while view:
+                view = view[binary.write(view) or 0 :]
             binary.flush()
     except BrokenPipeError:
         raise

@@ -305,3 +305,26 @@ def test_reader_gone_ends_quietly(tmp_path: Path, leaky: Path) -> None:
     assert proc.returncode == EXIT_ERROR
     assert b"Exception ignored" not in proc.stderr
     assert proc.stderr == b"", proc.stderr
+
+
+def test_reader_gone_mid_report_ends_quietly_with_exit_2(tmp_path: Path) -> None:
+    """``keysweep scan . -f json | head -c 100`` on a report larger than the pipe: the reader
+    takes a little and goes. Python's buffered write returned the 64 KiB it wrote without a
+    word, so the rest was lost while keysweep exited 1 as if the report was delivered."""
+    tree = tmp_path / "many"
+    tree.mkdir()
+    for n in range(400):
+        (tree / f"app{n}.env").write_text(make_credential(f"mid-report-{n}").env_text())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner", "scan", "many", "-f", "json"],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "home"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"{")
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == EXIT_ERROR, stderr
+    assert stderr == b"", stderr
