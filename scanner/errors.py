@@ -47,6 +47,10 @@ class VerifyError(ScannerError):
     """Verification or deactivation could not run (never for a key that is merely invalid)."""
 
 
+class NoOperatorCredentials(VerifyError):
+    """No AWS credentials of the operator's own (each command says what else it can use)."""
+
+
 class OutputError(ScannerError):
     """A report, baseline or audit log could not be written."""
 

@@ -257,7 +257,12 @@ def test_no_operator_credentials_is_one_clear_error(
     assert run(moto, "deactivate", report(tmp_path, key_finding(key, secret))) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "no operator AWS credentials" in err
+    assert "--use-leaked-key" in err  # deactivate's other way
     assert "Traceback" not in err and secret not in err
+    # reactivate has no such option, so its error does not offer it
+    assert run(moto, "reactivate", key, "--yes") == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "no operator AWS credentials" in err and "--use-leaked-key" not in err
 
 
 def test_config_deny_list_is_respected(

@@ -195,6 +195,23 @@ def test_bad_input_is_one_line(
     assert "Traceback" not in run.stderr
 
 
+def test_a_relative_report_target_read_elsewhere_asks_for_repo(
+    leaky: Repo, tmp_path: Path
+) -> None:
+    """``history .`` records the target as typed; read from another directory, that "." is not
+    the repository, and the error says how to name it."""
+    report = tmp_path / "relative.json"
+    run = keysweep("history", ".", "-f", "json", "-o", str(report), cwd=leaky.path)
+    assert run.code == 1, run.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = keysweep("remediate", str(report), cwd=elsewhere)
+    assert run.code == 2
+    assert "not a git repository" in run.stderr and "--repo" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.keysweep-expressions.txt"))
+
+
 def test_missing_filter_repo_is_one_line(leaky: Repo, tmp_path: Path) -> None:
     report = history_report(leaky, tmp_path)
     bin_dir = tmp_path / "bin"

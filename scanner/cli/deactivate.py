@@ -12,7 +12,7 @@ from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings, stderr
 from scanner.cli.options import add_config_option
 from scanner.cli.project import project_root
-from scanner.errors import UsageError
+from scanner.errors import NoOperatorCredentials, UsageError
 from scanner.models import Finding
 from scanner.verify.pipeline import AwsSettings
 
@@ -118,9 +118,12 @@ def deactivate_command(
     from scanner.verify.deactivate import apply_plan, plan_deactivation, plan_lines
 
     audit = AuditLog(audit_log)
-    deactivator, plan = plan_deactivation(
-        findings, settings, audit, use_leaked_key=use_leaked_key, log=stderr
-    )
+    try:
+        deactivator, plan = plan_deactivation(
+            findings, settings, audit, use_leaked_key=use_leaked_key, log=stderr
+        )
+    except NoOperatorCredentials as exc:  # deactivate alone can sign with the leaked key
+        raise NoOperatorCredentials(f"{exc} (or --use-leaked-key, see --help)") from None
     print("\n".join(plan_lines(plan, apply=apply, mode=deactivator.mode)))
     if not plan.items:
         return EXIT_CLEAN

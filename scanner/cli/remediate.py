@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.options import add_config_option
-from scanner.errors import UsageError
+from scanner.errors import GitError, UsageError
 
 HELP = "plan (or apply, on a mirror clone) the removal of a report's secrets from git history"
 DESCRIPTION = """\
@@ -104,6 +104,7 @@ def remediate_command(
     if apply and not into:
         raise UsageError("--apply needs --into DIR (the new mirror clone to rewrite)")
     result = load_report(report)
+    given_repo = repo
     repo = repo or _default_repo(result.summary.target)
     root = project_root(repo)
     options = CommonOptions(rule_packs=rule_packs, config_file=config_file)
@@ -112,7 +113,15 @@ def remediate_command(
     # again, and the check of the rewritten mirror must see every remaining copy.
     detector = Detector(project.load_rules(tuple(Path(p) for p in rule_packs)), inline_allow=False)
 
-    plan = build_plan(repo, result.findings, detector)
+    try:
+        plan = build_plan(repo, result.findings, detector)
+    except GitError as exc:
+        if given_repo is not None:
+            raise
+        # the report's target is the path as it was typed (``history .``), read from here
+        raise GitError(
+            f"{exc} (the report's scan target: name the repository with --repo)"
+        ) from None
     if not plan.targets:
         print("keysweep remediate: the report has no findings: nothing to remove", file=sys.stderr)
         return EXIT_CLEAN

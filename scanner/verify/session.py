@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.errors import VerifyError
+from scanner.errors import NoOperatorCredentials, VerifyError
 
 DEFAULT_REGION = "us-east-1"
 
@@ -97,8 +97,8 @@ def operator_client(service: str, options: AwsOptions) -> Any:
         raise VerifyError(f"cannot set up operator AWS session: {exc}") from None
     if session.get_credentials() is None:
         where = f"profile {options.profile!r}" if options.profile else "the environment"
-        raise VerifyError(
+        raise NoOperatorCredentials(
             f"no operator AWS credentials found in {where}; use --aws-profile or set AWS_* "
-            "variables (or --use-leaked-key, see `keysweep deactivate --help`)"
+            "variables"
         )
     return client
