@@ -89,6 +89,11 @@ def test_gate_is_quiet_on_accepted_secrets(adopted: Path) -> None:
     history = keysweep(adopted, "history", ".", "--format", "json")
     assert history.code == 0, history.stderr
     assert history.findings == []
+    # the table's reader sees what was held back too, on stderr before the summary line
+    table = keysweep(adopted, "history", ".")
+    lines = table.stderr.strip().splitlines()
+    assert lines[-2].startswith("keysweep: note: baseline "), lines
+    assert "3 known finding(s) suppressed" in lines[-2], lines  # key IDs and the secret
 
 
 def test_without_baseline_the_old_keys_are_reported(adopted: Path) -> None:

@@ -69,15 +69,17 @@ def finish(result: ScanResult, options: CommonOptions, project: Project | None =
     report -> exit code. Each stage derives a new ScanResult; nothing is mutated."""
     if project is not None:
         result = project.apply(result)
+    notes = result.summary.notes  # the AWS stage says its own on stderr as it goes
     result = apply_aws_stage(result, options.aws, project.config.verify if project else None)
-    write_report(result, options)
+    write_report(result, options, notes=notes)
     return exit_code(result)
 
 
-def write_report(result: ScanResult, options: CommonOptions) -> None:
+def write_report(result: ScanResult, options: CommonOptions, notes: Sequence[str] = ()) -> None:
     """Render the report; stdout, or ``--output`` written atomically now that the scan is
-    over (a failed run never truncates a previous report). Errors and the summary line go
-    to stderr."""
+    over (a failed run never truncates a previous report). Errors, ``notes`` (what a reader
+    of the table would otherwise never see: a baseline's suppressions, a shallow clone) and
+    the summary line go to stderr."""
     module = reporter(options.fmt)
     target = STDOUT if options.output is None else options.output
     to_terminal = target == STDOUT and sys.stdout is not None and sys.stdout.isatty()
@@ -99,6 +101,8 @@ def write_report(result: ScanResult, options: CommonOptions) -> None:
 
     for error in result.summary.errors:
         print(f"keysweep: error: {printable(error)}", file=sys.stderr)
+    for note in notes:
+        print(f"keysweep: note: {printable(note)}", file=sys.stderr)
     print(summary_line(result), file=sys.stderr)
 
 
