@@ -104,6 +104,8 @@ def test_rules_check_missing_pack_and_no_action(
 ) -> None:
     assert main(["rules", "check", str(tmp_path / "nope.yaml")]) == 2
     assert "rule pack not found" in capsys.readouterr().err
+    assert main(["rules", "check", str(tmp_path)]) == 2  # a directory of packs
+    assert "a directory; name its pack files" in capsys.readouterr().err
     assert main(["rules"]) == 2
     assert "choose an action" in capsys.readouterr().err
 

@@ -65,6 +65,8 @@ def _existing(paths: Sequence[str]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         p = Path(path)
+        if p.is_dir():
+            raise UsageError(f"rule pack {path}: a directory; name its pack files ({path}/*.yaml)")
         if not p.is_file():
             raise UsageError(f"rule pack not found: {path}")
         out.append(p)
