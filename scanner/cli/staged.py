@@ -16,7 +16,8 @@ Scan exactly what is staged in the git index -- the content being committed, not
 working tree -- and report only secrets the commit adds: a secret already present in the
 version of the file in HEAD (or, during a merge, in a merged commit) is not reported again.
 GIT_INDEX_FILE is honoured, so 'git commit -a' and 'git commit PATH' are checked right.
-Works on the first commit, during merges, with renames and deletions. Offline.
+Works on the first commit, during merges, with renames and deletions. Offline (unless
+--verify asks AWS).
 
 If what is staged cannot be read, that is an error (exit 2), never a pass.
 
@@ -24,7 +25,8 @@ examples:
   keysweep staged                    # before 'git commit'
   # .pre-commit-config.yaml:  - repo: ...  hooks: [{id: keysweep}]
 
-exit codes: 0 clean, 1 findings (commit blocked), 2 error, 130 interrupted
+exit codes: 0 clean, 1 findings (commit blocked), 2 error, 3 live AWS key (--verify),
+            130 interrupted
 """
 
 
