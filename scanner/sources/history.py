@@ -1,7 +1,8 @@
 """``keysweep history``: every blob of a repository's history scanned once, then attributed.
 
 1. Enumerate blobs once from the object database (``catfile``): all of them, or with ``since``
-   only those that commits in the range introduced (``rev-list --objects A..B``); and the path
+   only those that commits in the range introduced (``rev-list --objects A..B``) or put at a
+   path (``readded_blobs``: a copy or a restore of a blob older than the range); and the path
    of each blob (``commitlog.blob_paths``: one ordered ``git log --raw`` pass, its output kept
    in a temporary file for step 3). The listing and the paths are read side by side.
 2. Scan every blob (``blobscan``: the detector's keyword pass first).
@@ -204,6 +205,48 @@ def range_blobs(git: Git, revisions: Sequence[str]) -> tuple[list[str], frozense
     return present, frozenset(missing)
 
 
+# Which of the blob ids on standard input the object database has, one a line. rev-list never
+# fetches a missing object (``--missing``) and skips it (``--ignore-missing``; newer git may
+# print it as "?<id>"), where ``cat-file`` on a partial clone dies trying to fetch it.
+_PRESENT_BLOBS = (
+    "rev-list",
+    "--objects",
+    "--no-walk",
+    "--ignore-missing",
+    "--missing=print",
+    "--no-object-names",
+    "--stdin",
+)
+
+
+def readded_blobs(
+    git: Git, paths: Iterable[str], listed: Sequence[str], missing: Container[str]
+) -> tuple[list[str], frozenset[str]]:
+    """The blobs the range's commits put at a path (``paths``: the range walk's) that
+    ``range_blobs`` did not list because they exist before the range (a file copied to a new
+    path, a deleted secret restored), split into present and missing. rev-list leaves out
+    every blob the range's boundary trees hold, yet such a change is the push's doing: gitleaks
+    reads it in the range's patches."""
+    known = set(listed)
+    wanted = sorted(oid for oid in paths if oid not in known and oid not in missing)
+    if not wanted:
+        return [], frozenset()
+    present = present_blobs(git, wanted)
+    return [o for o in wanted if o in present], frozenset(o for o in wanted if o not in present)
+
+
+def present_blobs(git: Git, oids: Sequence[str]) -> frozenset[str]:
+    """Those of ``oids`` the object database has, without fetching any (partial clones)."""
+    out = git.run(
+        *WALK_MEMORY_LIMITS,
+        *_PRESENT_BLOBS,
+        input=listing_of(oids),
+        what=f"{git.label}: cannot look up the blobs the range puts at a path",
+    ).stdout
+    lines = out.decode("ascii").split()
+    return frozenset(line for line in lines if not line.startswith("?"))
+
+
 def since_range(git: Git, since: str) -> list[str]:
     """``REF`` -> ``REF..HEAD``; ``A..B`` as is. A null sha (new branch in CI) -> all of HEAD."""
     base, dots, end = since.partition("..")
@@ -247,9 +290,11 @@ class HistoryScan:
             kept = commitlog.Kept(walk_file)
             if revisions is not None:
                 oids, missing = range_blobs(git, revisions)
+                paths, walk_error = self._blob_paths(git, facts, revisions, kept)
+                readded, absent = readded_blobs(git, paths, oids, missing)
+                oids, missing = oids + readded, missing | absent
                 feed, count, total, too_large = listing_of(oids), len(oids), 0, 0
                 sizes: Sequence[int] = ()
-                paths, walk_error = self._blob_paths(git, facts, revisions, kept)
             else:
                 # Two git passes side by side (threads wait on git processes; both have ended
                 # before the scan forks its workers): each blob's path (the ordered walk,
