@@ -195,9 +195,7 @@ def test_bad_input_is_one_line(
     assert "Traceback" not in run.stderr
 
 
-def test_a_relative_report_target_read_elsewhere_asks_for_repo(
-    leaky: Repo, tmp_path: Path
-) -> None:
+def test_a_relative_report_target_read_elsewhere_asks_for_repo(leaky: Repo, tmp_path: Path) -> None:
     """``history .`` records the target as typed; read from another directory, that "." is not
     the repository, and the error says how to name it."""
     report = tmp_path / "relative.json"

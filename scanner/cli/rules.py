@@ -62,15 +62,12 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def _existing(paths: Sequence[str]) -> list[Path]:
-    out: list[Path] = []
     for path in paths:
-        p = Path(path)
-        if p.is_dir():
+        if Path(path).is_dir():
             raise UsageError(f"rule pack {path}: a directory; name its pack files ({path}/*.yaml)")
-        if not p.is_file():
+        if not Path(path).is_file():
             raise UsageError(f"rule pack not found: {path}")
-        out.append(p)
-    return out
+    return [Path(path) for path in paths]
 
 
 def list_command(
