@@ -25,13 +25,6 @@ def history(target: Path | str, *args: str, **kwargs: Any) -> Any:
     return keysweep("history", str(target), *JSON, *args, **kwargs)
 
 
-def one(run: Any, secret: str) -> dict[str, Any]:
-    found = run.findings_for(secret)
-    assert len(found) == 1, (secret, run.report["findings"])
-    result: dict[str, Any] = found[0]
-    return result
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
@@ -46,7 +39,7 @@ def test_added_then_removed(repo: Repo) -> None:
 
     run = history(repo.path)
     assert run.code == 1, run.stderr
-    finding = one(run, key_id("removed"))
+    finding = run.one(key_id("removed"))
     assert finding["path"] == "deploy/.env"
     assert finding["line"] == 1
     assert finding["commit"] == {
@@ -110,20 +103,20 @@ def test_branches_tags_and_merge_conflict_resolution(repo: Repo) -> None:
     run = history(repo.path)
     assert run.code == 1, run.stderr
 
-    conflict = one(run, key_id("resolution"))
+    conflict = run.one(key_id("resolution"))
     assert conflict["path"] == "app.cfg"
     assert conflict["line"] == 2
     assert conflict["commit"]["sha"] == merge
     assert conflict["in_head"] is True
     assert conflict["history"]["refs"] == ["refs/heads/main"]
 
-    side = one(run, key_id("feature"))
+    side = run.one(key_id("feature"))
     assert side["commit"]["sha"] == feature
     assert side["history"]["refs"] == ["refs/heads/feature", "refs/heads/main", "refs/tags/v1.0"]
     # In the feature commit and in the merge (its tree has f.env too).
     assert side["history"]["commit_count"] == 3  # feature, merge, release candidate
 
-    tag_only = one(run, key_id("tag-only"))
+    tag_only = run.one(key_id("tag-only"))
     assert tag_only["commit"]["sha"] == tagged
     assert tag_only["history"]["refs"] == ["refs/tags/v1.0"]
     assert tag_only["in_head"] is False
@@ -139,7 +132,7 @@ def test_deleted_and_renamed_files(repo: Repo) -> None:
     renamed = repo.commit_staged("rename")
 
     run = history(repo.path)
-    gone = one(run, key_id("deleted"))
+    gone = run.one(key_id("deleted"))
     assert gone["path"] == "gone.env"
     assert gone["in_head"] is False
     assert gone["history"]["removed_in"]["sha"] == deleted
@@ -161,7 +154,7 @@ def test_bare_clone_and_url_clone(
 
     run = history(bare)
     assert run.code == 1, run.stderr
-    finding = one(run, key_id("bare"))
+    finding = run.one(key_id("bare"))
     assert finding["commit"]["sha"] == added
     assert finding["in_head"] is True
 
@@ -169,7 +162,7 @@ def test_bare_clone_and_url_clone(
     url = f"file://{bare}"
     run = history(url)
     assert run.code == 1, run.stderr
-    assert one(run, key_id("bare"))["commit"]["sha"] == added
+    assert run.one(key_id("bare"))["commit"]["sha"] == added
     assert run.report["scan"]["target"] == url
     assert len(mirrors) == 1 and mirrors[0].is_relative_to(tmp_path / "tmp")
     assert not mirrors[0].exists(), "the temporary mirror must be removed"
@@ -258,7 +251,7 @@ def test_shallow_clone_says_history_is_truncated(repo: Repo, tmp_path: Path) -> 
 
     run = history(shallow)
     assert run.code == 1, run.stderr
-    assert one(run, key_id("after-boundary"))["in_head"] is True
+    assert run.one(key_id("after-boundary"))["in_head"] is True
     assert run.findings_for(key_id("before-boundary")) == []
     assert any("shallow" in note and "truncated" in note for note in run.report["scan"]["notes"])
 
@@ -275,7 +268,7 @@ def test_partial_clone_missing_blobs_are_counted_not_fetched(repo: Repo, tmp_pat
 
     run = history(clone)
     assert run.code == 1, run.stderr
-    assert one(run, key_id("in-small-blob"))["in_head"] is True
+    assert run.one(key_id("in-small-blob"))["in_head"] is True
     assert run.findings_for(key_id("in-big-blob")) == []
     assert run.report["scan"]["skipped"]["missing_blob"] == 1
     assert any("partial clone" in note for note in run.report["scan"]["notes"])
@@ -309,7 +302,7 @@ def test_since_scans_only_what_later_commits_introduced(repo: Repo) -> None:
         run = history(repo.path, "--since", since)
         assert run.code == 1, run.stderr
         assert run.findings_for(key_id("old")) == [], since
-        finding = one(run, key_id("new"))
+        finding = run.one(key_id("new"))
         assert finding["commit"]["sha"] == new
         assert finding["in_head"] is True
 
@@ -335,13 +328,13 @@ def test_stash_and_unreachable_blobs(repo: Repo) -> None:
     repo.git("reflog", "expire", "--expire=now", "--all")
 
     run = history(repo.path)
-    stashed = one(run, key_id("stashed"))
+    stashed = run.one(key_id("stashed"))
     assert stashed["history"]["refs"] == ["refs/stash"]
     assert run.findings_for(key_id("dangling")) == []
     assert any("--include-unreachable" in note for note in run.report["scan"]["notes"])
 
     run = history(repo.path, "--include-unreachable")
-    dangling = one(run, key_id("dangling"))
+    dangling = run.one(key_id("dangling"))
     assert dangling["history"]["unreachable"] is True
     assert dangling["commit"] is None
     assert dangling["blob_id"] in dangling["path"]
@@ -373,7 +366,7 @@ def test_worktree(repo: Repo, tmp_path: Path) -> None:
     added = wt.commit({"w.env": env_text("worktree")}, "in worktree")
 
     run = history(worktree)
-    finding = one(run, key_id("worktree"))
+    finding = run.one(key_id("worktree"))
     assert finding["commit"]["sha"] == added
     assert finding["history"]["refs"] == ["refs/heads/wt"]
     # The default branch of the repository is what HEAD of the worktree names.

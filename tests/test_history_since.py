@@ -19,11 +19,14 @@ def since(repo: Path, base: str) -> Any:
     return keysweep("history", str(repo), *JSON, "--since", base)
 
 
-def only_finding(run: Any, secret: str) -> dict[str, Any]:
-    found = run.findings_for(secret)
-    assert len(found) == 1, (secret, run.report["findings"])
-    result: dict[str, Any] = found[0]
-    return result
+def reported_at(run: Any, seed: str, path: str, commit: str) -> dict[str, Any]:
+    """The run failed the gate with the one finding of ``seed``'s key ID, at ``path``, first
+    in ``commit`` and still at HEAD."""
+    assert run.code == 1, run.stderr
+    finding = run.one(key_id(seed))
+    assert (finding["path"], finding["commit"]["sha"]) == (path, commit)
+    assert finding["in_head"] is True
+    return finding
 
 
 @pytest.fixture
@@ -35,12 +38,7 @@ def test_since_reports_a_secret_copied_to_a_new_path(repo: Repo) -> None:
     base = repo.commit({".env": env_text("copied")}, "add settings")
     copy = repo.commit({"copy.env": env_text("copied")}, "copy settings")
 
-    run = since(repo.path, base)
-    assert run.code == 1, run.stderr
-    finding = only_finding(run, key_id("copied"))
-    assert finding["path"] == "copy.env"
-    assert finding["commit"]["sha"] == copy
-    assert finding["in_head"] is True
+    finding = reported_at(since(repo.path, base), "copied", "copy.env", copy)
     assert finding["history"]["commit_count"] == 1
 
 
@@ -69,12 +67,7 @@ def test_since_reports_a_removed_secret_restored_in_the_range(
     before_restore(repo)
     restore = repo.commit({".env": env_text("restored")}, 'Revert "remove settings"')
 
-    run = since(repo.path, base)
-    assert run.code == 1, run.stderr
-    finding = only_finding(run, key_id("restored"))
-    assert finding["path"] == ".env"
-    assert finding["commit"]["sha"] == restore
-    assert finding["in_head"] is True
+    reported_at(since(repo.path, base), "restored", ".env", restore)
 
 
 def test_since_ignores_a_secret_in_a_file_the_range_leaves_alone(repo: Repo) -> None:

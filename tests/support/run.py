@@ -42,6 +42,12 @@ class Run:
     def findings_for(self, secret: str) -> list[dict[str, Any]]:
         return [f for f in self.findings if f["secret"] == secret]
 
+    def one(self, secret: str) -> dict[str, Any]:
+        """The one finding of ``secret`` (a report with ``--show-secrets``)."""
+        found = self.findings_for(secret)
+        assert len(found) == 1, (secret, self.findings)
+        return found[0]
+
     def paths(self) -> set[str]:
         return {f["path"] for f in self.findings}
 
