@@ -51,6 +51,10 @@ class NoOperatorCredentials(VerifyError):
     """No AWS credentials of the operator's own (each command says what else it can use)."""
 
 
+class OperatorUnreachable(VerifyError):
+    """STS did not answer the operator's identity call (network, endpoint, timeout)."""
+
+
 class OutputError(ScannerError):
     """A report, baseline or audit log could not be written."""
 

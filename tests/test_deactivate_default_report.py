@@ -207,4 +207,23 @@ def test_verify_exposure_from_a_default_report(
     v = finding["verification"]
     assert v["status"] == "live" and v["arn"] == f"arn:aws:iam::{ACCOUNT_A}:user/{user}"
     assert v["last_used_service"] == "sts" and "ListAccessKeys" in v["detail"]
+    assert "last use (sts) may be a verification call" in v["detail"]
     assert finding["secret"] == key and secret not in out.read_text()
+
+
+def test_verify_exposure_with_aws_unreachable_writes_the_report_with_unknown_keys(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """The operator lookup that cannot reach AWS leaves each key unknown, says so, and the
+    report is written, as for STS's own checks (it was exit 2 and no report)."""
+    finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
+    out = tmp_path / "v.json"
+    args = ["verify", default_report(tmp_path, finding), "--exposure", "-f", "json"]
+    args += ["-o", str(out), "--aws-endpoint-url", "http://127.0.0.1:9", "--aws-timeout", "2"]
+    assert main(args) == 1  # findings, none confirmed live
+    report = json.loads(out.read_text())
+    verdict = report["findings"][0]["verification"]
+    assert verdict["status"] == "unknown"
+    assert verdict["detail"].startswith("operator lookup failed: cannot reach STS")
+    assert any(n.startswith("verification incomplete: 1 key(s)") for n in report["scan"]["notes"])
+    assert "verification incomplete" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support.samples import sample_result
 
-from scanner.models import ScanResult, ScanSummary
+from scanner.models import ScanResult, ScanSummary, Verification, VerificationStatus
 from scanner.report import REPORTERS, reporter, table
 
 
@@ -81,3 +81,22 @@ def test_history_details_say_when_and_whether_still_exposed() -> None:
     first, second = text.splitlines()[1:3]
     assert "leaked 2024-03-05 by Dana Dev" in first and "removed in bbbbbbbbbbbb" in first
     assert "leaked 2024-03-05 by Dana Dev" in second and "still in HEAD" in second
+
+
+def test_a_last_use_by_sts_after_the_leak_may_be_a_verification_call() -> None:
+    """keysweep's own STS check of an earlier run is a use of the key: "used after leak"
+    alone would read it as the attacker's."""
+
+    def live(service: str) -> Verification:
+        return Verification(
+            VerificationStatus.LIVE,
+            last_used_date="2026-11-30T10:00:00+00:00",
+            last_used_service=service,
+            used_after_leak=True,
+        )
+
+    by_sts, by_s3 = live("sts"), live("s3")
+    assert table.verification_text(by_sts).endswith(
+        "USED AFTER LEAK (sts: may be a verification call)"
+    )
+    assert table.verification_text(by_s3).endswith("; USED AFTER LEAK")

@@ -102,6 +102,8 @@ def verification_text(v: Verification) -> str:
         text += "; never used"
     if v.used_after_leak:
         text += "; USED AFTER LEAK"
+        if v.last_used_service == "sts":
+            text += " (sts: may be a verification call)"
     return text
 
 

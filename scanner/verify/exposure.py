@@ -74,8 +74,9 @@ def check_exposure(
     """Add last-used date/region/service and ``used_after_leak`` to live key findings.
 
     ``snapshot`` (from :func:`last_used_snapshot`, taken before verification) is used when it
-    has the key; otherwise IAM is asked now, and a last use by ``sts`` may be keysweep's own
-    verification call (said so in ``detail``).
+    has the key; otherwise IAM is asked now. A last use by ``sts`` may be a verification call
+    (keysweep's own, now or in an earlier run, or another scanner's), and ``detail`` says so:
+    ``used_after_leak`` alone would read it as the attacker's.
     """
     items = list(findings)
     live = [f for f in items if f.verification is not None and f.verification.status == LIVE]
@@ -105,7 +106,7 @@ def check_exposure(
                 service = _real(answer.get("ServiceName"))
                 leaked = finding.commit.date if finding.commit else None
                 detail = verdict.detail
-                if finding.secret in missing and service == "sts":
+                if service == "sts":  # keysweep's check of an earlier run, another scanner's
                     detail += "; last use (sts) may be a verification call"
                 verdict = dataclasses.replace(
                     verdict,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from scanner.errors import VerifyError
+from scanner.errors import OperatorUnreachable, VerifyError
 from scanner.models import Verification
 from scanner.verify import INVALID, LIVE, UNKNOWN
 from scanner.verify.scrub import one_line
@@ -51,7 +51,7 @@ def operator_identity(client: Any, mode: Mode) -> Operator:
         ) from None
     except botocore.exceptions.BotoCoreError as exc:
         why = one_line(str(exc))
-        raise VerifyError(f"cannot reach STS to identify the operator: {why}") from None
+        raise OperatorUnreachable(f"cannot reach STS to identify the operator: {why}") from None
     return Operator(arn=str(answer["Arn"]), account=str(answer["Account"]), mode=mode)
 
 

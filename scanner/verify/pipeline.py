@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.errors import VerifyError
-from scanner.models import Finding, is_redacted
-from scanner.verify import LIVE, NOT_CHECKED
+from scanner.errors import OperatorUnreachable, VerifyError
+from scanner.models import Finding, Verification, is_redacted
+from scanner.verify import LIVE, NOT_CHECKED, UNKNOWN
 from scanner.verify.canary import account_of, mark_canaries
 from scanner.verify.exposure import LastUsed
 from scanner.verify.session import AwsOptions
@@ -151,15 +151,17 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         deny_accounts=frozenset(settings.deny_accounts),
     )
     verified = Verifier(options, log=log).verify(marked[i] for i in ask)
-    incomplete = unknown_summary(verified)
-    if incomplete is not None:
-        log(incomplete)
-        notes.append(incomplete)
     out = list(marked)
     for index, finding in zip(ask, verified, strict=True):
         out[index] = finding
     if lookup and snapshot is not None:
         out = _looked_up(out, lookup, snapshot, settings)
+    # after the operator lookup too: a key it could not find is as unknown as one STS did not
+    # answer for
+    incomplete = unknown_summary(out[i] for i in ask)
+    if incomplete is not None:
+        log(incomplete)
+        notes.append(incomplete)
     if snapshot is not None:
         from scanner.verify.exposure import check_exposure
 
@@ -224,9 +226,15 @@ def _looked_up(
     from scanner.verify.operator import Mode, operator_identity, status_verdicts
     from scanner.verify.session import operator_client
 
-    operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
-    iam = operator_client("iam", settings.aws())
-    verdicts = status_verdicts(key_ids, snapshot, iam, operator)
+    try:
+        operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
+    except OperatorUnreachable as exc:  # no answer about the keys: unknown, as for STS's own
+        unknown = Verification(UNKNOWN, detail=f"operator lookup failed: {exc}")
+        verdicts = dict.fromkeys(key_ids, unknown)
+    else:
+        verdicts = status_verdicts(
+            key_ids, snapshot, operator_client("iam", settings.aws()), operator
+        )
     return [
         dataclasses.replace(f, verification=verdicts[f.secret])
         if f.secret in verdicts and _status(f) in (None, NOT_CHECKED)
