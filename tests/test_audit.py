@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -274,6 +275,12 @@ def test_results_are_redacted_without_show_secrets(fleet: Path, tmp_path: Path) 
         other = keysweep("audit", *repos, "--format", fmt)
         assert needle in other.stdout
         assert not any(s in other.stdout for s in secrets)
+    # files holding plain secrets are the owner's alone, as every report keysweep writes
+    plain = tmp_path / "plain"
+    assert keysweep("audit", *repos, *JSON, "--output-dir", str(plain)).code == EXIT_FINDINGS
+    files = list(plain.rglob("*.json"))
+    assert len(files) == 3 and any(s in p.read_text() for p in files for s in secrets)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
 
 
 def test_html_report_names_repositories_and_hides_secrets(fleet: Path, tmp_path: Path) -> None:
@@ -318,6 +325,21 @@ def test_progress_hears_every_repository_once(fleet: Path, tmp_path: Path) -> No
     assert sorted(label for label, _, _ in first.seen) == labels
     assert sorted(second.seen) == [(label, "ok", True) for label in labels]
     assert report.result.findings and again.result.findings == report.result.findings
+
+
+def test_resume_from_another_directory_reuses_every_result(fleet: Path, tmp_path: Path) -> None:
+    """Local repositories only: the directory the audit starts in is no setting (it was, for
+    the config of cloned URLs, so every result was scanned again)."""
+    repos = [str(fleet / "team-b" / "svc" / f"head0{n}") for n in (1, 2)]
+    out = tmp_path / "out"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    args = ("audit", *repos, "--format", "json", "--output-dir", str(out))
+    assert keysweep(*args, cwd=first).code == EXIT_FINDINGS
+    assert keysweep(*args, "--resume", cwd=second).code == EXIT_FINDINGS
+    report = json.loads((out / "report.json").read_text())
+    assert [r["resumed"] for r in report["repositories"]] == [True, True]
 
 
 # -- a server that accepts and never answers: a clone that hangs ----------------------------

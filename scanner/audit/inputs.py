@@ -23,12 +23,18 @@ class RepoInput:
 
     ``target`` is what git is given (a path, or a URL that may carry credentials and is never
     shown); ``label`` is what reports show (the path, or the URL with user-info redacted);
-    ``key`` names its result file (``DIR/repos/<key>.json``), stable across runs.
+    ``key`` names its result file (``DIR/repos/<key>.json``: the name and a hash of the
+    real path or URL), stable across runs.
     """
 
     target: str
     label: str
     key: str
+
+    @property
+    def remote(self) -> bool:
+        """A URL, cloned by its task."""
+        return is_remote(self.target)
 
 
 def repo_input(target: str) -> RepoInput:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scanner.atomic import write_atomic
+from scanner.atomic import write_output
 from scanner.audit.inputs import RepoInput
 from scanner.audit.task import OK, RepoOutcome
 from scanner.errors import InputError, OutputError
@@ -49,8 +49,7 @@ class ResultStore:
     def save(self, outcome: RepoOutcome, *, show_secrets: bool) -> None:
         data = json_report.to_dict(outcome.result, show_secrets=show_secrets)
         data["audit_repository"] = repository_summary(outcome) | {"settings": self.identity}
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(self.path_for(outcome.repo), text.encode("utf-8", "backslashreplace"))
+        _write(self.path_for(outcome.repo), data, private=show_secrets)
 
     def finished(self, repo: RepoInput) -> RepoOutcome | None:
         """The stored outcome of ``repo`` if it finished (status ok) under these settings."""
@@ -79,6 +78,12 @@ class ResultStore:
             resumed=True,
         )
 
-    def save_report(self, data: dict[str, Any]) -> None:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(self.directory / "report.json", text.encode("utf-8", "backslashreplace"))
+    def save_report(self, data: dict[str, Any], *, show_secrets: bool) -> None:
+        _write(self.directory / "report.json", data, private=show_secrets)
+
+
+def _write(path: Path, data: dict[str, Any], *, private: bool) -> None:
+    """One JSON file, atomically; mode 0600 when it holds plain secrets (``--show-secrets``),
+    as every report keysweep writes."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_output(path, text.encode("utf-8", "backslashreplace"), private=private)

@@ -49,9 +49,11 @@ class ScanSettings:
     # the directory the audit was started in, not the worker's.
     url_config_root: str | None = None
 
-    def located(self) -> ScanSettings:
+    def located(self, *, clones: bool) -> ScanSettings:
         """These settings with full paths, for tasks that run in another directory or on
-        another machine; a cloned URL's config is looked for in this directory."""
+        another machine; with ``clones`` (URLs among the repositories), a cloned URL's config
+        is looked for in this directory. Without, the directory is no setting: a resumed audit
+        started elsewhere reuses every result."""
 
         def full(path: str | None) -> str | None:
             return None if path is None else str(Path(path).absolute())
@@ -61,7 +63,7 @@ class ScanSettings:
             rule_packs=tuple(str(Path(p).absolute()) for p in self.rule_packs),
             config_file=full(self.config_file),
             baseline_file=full(self.baseline_file),
-            url_config_root=self.url_config_root or str(Path.cwd()),
+            url_config_root=(self.url_config_root or str(Path.cwd())) if clones else None,
         )
 
     def identity(self) -> str:

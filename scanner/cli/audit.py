@@ -31,7 +31,7 @@ recursively). Duplicates are scanned once.
 
 A repository that fails (clone error, corrupt objects, --repo-timeout) is reported with its
 reason and does not stop the others. With --output-dir DIR each result is written to
-DIR/repos/<name>.json as it completes and DIR/report.json at the end; --resume rescans only
+DIR/repos/NAME-HASH.json as it completes and DIR/report.json at the end; --resume rescans only
 what has not finished. Task results carry redacted secrets unless --show-secrets (or --verify,
 which needs them: one STS call per distinct key across all repositories).
 
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--retries", type=_number(int, 0), default=2, metavar="N", help="dask: reruns of a task")
     timeout = _number(float, 0, above=True)
     add("--repo-timeout", type=timeout, metavar="SECONDS", help="fail a repository after this")
-    add("--output-dir", metavar="DIR", help="write DIR/repos/<name>.json and DIR/report.json")
+    add("--output-dir", metavar="DIR", help="write DIR/repos/NAME-HASH.json and DIR/report.json")
     add("--resume", action="store_true", help="reuse the finished results in --output-dir")
     add("--since", metavar="REF|A..B", help="in every repository, only what REF.. introduced")
     add("--include-unreachable", action="store_true", help="also blobs no ref reaches")
@@ -107,7 +107,7 @@ def audit_command(
         since=since,
         include_unreachable=include_unreachable,
         keep_secrets=options.show_secrets or options.aws.verify,
-    ).located()
+    ).located(clones=any(repo.remote for repo in repos))
     store = ResultStore(output_dir, settings.identity()) if output_dir is not None else None
     show_progress = sys.stderr.isatty() if progress is None else progress
     with RichAuditProgress() if show_progress else NoAuditProgress() as bar:
@@ -126,7 +126,8 @@ def audit_command(
     checked = apply_aws_stage(report.result, options.aws, config.verify)
     report = report.with_findings(checked.findings)
     if store is not None:
-        store.save_report(report.to_dict(show_secrets=options.show_secrets))
+        shown = options.show_secrets
+        store.save_report(report.to_dict(show_secrets=shown), show_secrets=shown)
     write_report(report.result, options)
     return exit_code(report.result)
 
