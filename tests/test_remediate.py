@@ -226,6 +226,61 @@ def test_missing_filter_repo_is_one_line(leaky: Repo, tmp_path: Path) -> None:
     assert not (tmp_path / "clean.git").exists()
 
 
+@needs_filter_repo
+def test_a_repository_with_a_stash_is_rewritten(leaky: Repo, tmp_path: Path) -> None:
+    """The mirror took the stash with it, and git-filter-repo refused it ("not a fresh
+    clone"), leaving the mirror with every secret in it and the last line of its message."""
+    (leaky.path / "README.md").write_text("work in progress\n")
+    leaky.git("stash")
+    report = history_report(leaky, tmp_path)
+    into = tmp_path / "clean.git"
+    args = ("remediate", str(report), "--repo", str(leaky.path), "--apply", "--into", str(into))
+    run = keysweep(*args)
+    assert run.code == 0, run.stdout + run.stderr
+    assert key_id("kept").encode() not in all_object_bytes(into)
+    assert leaky.git("stash", "list").strip()  # the user's own stash is left as it was
+
+
+def test_a_failed_rewrite_removes_the_mirror_and_says_why(leaky: Repo, tmp_path: Path) -> None:
+    report = history_report(leaky, tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git-filter-repo"
+    fake.write_text(
+        "#!/bin/sh\necho 'Aborting: this does not look like a fresh clone.' >&2\n"
+        "echo 'anyway, use --force.' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    into = tmp_path / "clean.git"
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    args = ("remediate", str(report), "--repo", str(leaky.path), "--apply", "--into", str(into))
+    run = keysweep(*args, env={"PATH": path})
+    assert run.code == 2
+    assert "does not look like a fresh clone" in run.stderr and "was removed" in run.stderr
+    assert not into.exists()
+
+
+@pytest.mark.parametrize("option", ["--expressions", "--into"])
+def test_outputs_inside_the_repository_are_refused(
+    leaky: Repo, tmp_path: Path, option: str
+) -> None:
+    report = history_report(leaky, tmp_path)
+    inside = leaky.path / "deploy" / "out"
+    run = keysweep("remediate", str(report), "--repo", str(leaky.path), option, str(inside))
+    assert run.code == 2
+    assert f"{option} {inside}: inside the repository" in run.stderr
+    assert not inside.exists()
+
+
+def test_the_printed_steps_name_the_expressions_file_in_full(leaky: Repo, tmp_path: Path) -> None:
+    """``git -C DIR filter-repo --replace-text FILE`` runs in DIR: a relative FILE is lost."""
+    report = history_report(leaky, tmp_path)
+    args = ("remediate", str(report), "--repo", str(leaky.path), "--expressions", "expr.txt")
+    run = keysweep(*args, cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert f"--replace-text {tmp_path / 'expr.txt'}" in run.stdout
+
+
 @pytest.mark.parametrize(
     ("value", "line"),
     [

@@ -98,6 +98,7 @@ def remediate_command(
     from scanner.cli.project import load_project, project_root
     from scanner.detect import Detector
     from scanner.remediate import apply_plan, build_plan, expressions_text
+    from scanner.remediate.apply import output_paths
     from scanner.remediate.steps import render_applied, render_plan
     from scanner.report.json import load_report
 
@@ -125,12 +126,10 @@ def remediate_command(
     if not plan.targets:
         print("keysweep remediate: the report has no findings: nothing to remove", file=sys.stderr)
         return EXIT_CLEAN
-    base = Path(os.path.abspath(repo))
-    expressions = expressions or str(base.parent / f"{base.name}.keysweep-expressions.txt")
+    expressions, mirror = output_paths(repo, expressions, into)
     if plan.secrets:
         write_output(expressions, expressions_text(plan.secrets), private=True)
-    default_into = into or str(base.parent / f"{base.name}-rewritten.git")
-    print(render_plan(plan, report=report, expressions=expressions, into=default_into), end="")
+    print(render_plan(plan, report=report, expressions=expressions, into=mirror), end="")
     code = EXIT_ERROR if plan.problems else EXIT_CLEAN
     if not apply or not plan.secrets:
         return code

@@ -36,6 +36,22 @@ class ApplyResult:
     errors: tuple[str, ...] = ()
 
 
+def output_paths(repo: str, expressions: str | None, into: str | None) -> tuple[str, str]:
+    """The expressions file and the mirror, as full paths (the printed manual steps run them
+    from another directory): by default beside the repository, and never inside it, where a
+    ``git add .`` would commit the plain secrets or the unrewritten mirror."""
+    base = Path(os.path.abspath(repo))
+    chosen = {
+        "--expressions": expressions or str(base.parent / f"{base.name}.keysweep-expressions.txt"),
+        "--into": into or str(base.parent / f"{base.name}-rewritten.git"),
+    }
+    inside = str(base.resolve()) + os.sep
+    for option, path in chosen.items():
+        if (str(Path(path).resolve()) + os.sep).startswith(inside):
+            raise UsageError(f"{option} {path}: inside the repository; choose a path beside it")
+    return os.path.abspath(chosen["--expressions"]), os.path.abspath(chosen["--into"])
+
+
 def filter_repo_available() -> bool:
     return shutil.which("git-filter-repo") is not None
 
@@ -51,8 +67,14 @@ def apply_plan(plan: Plan, into: str, expressions: str, detector: FragmentScanne
         target.rmdir()  # clone wants to create it
     clone_mirror(os.path.abspath(plan.repo), into)
     mirror = Git(into)
+    # A stash is local (never pushed), and git-filter-repo refuses a clone that has one
+    mirror.run("update-ref", "-d", "refs/stash", check=False)
     before = _refs(mirror)
-    _filter_repo(mirror, os.path.abspath(expressions))
+    try:
+        _filter_repo(mirror, os.path.abspath(expressions))
+    except GitError as exc:  # the mirror still holds every secret: it goes
+        shutil.rmtree(into, ignore_errors=True)
+        raise GitError(f"{exc}; {into} was removed (it held the history unrewritten)") from None
     after = _refs(mirror)
     rewritten = tuple(ref for ref, oid in before.items() if after.get(ref) != oid)
 
@@ -92,5 +114,7 @@ def _filter_repo(git: Git, expressions: str) -> None:
         )
     except FileNotFoundError:
         raise UsageError(NO_FILTER_REPO) from None
-    if proc.returncode != 0:
-        raise GitError(f"{git.label}: git-filter-repo failed: {first_line(proc.stderr)}")
+    if proc.returncode != 0:  # its whole message: the last line alone says "use --force"
+        lines = proc.stderr.decode("utf-8", "replace").split()
+        why = " ".join(lines)[:400] or first_line(proc.stderr)
+        raise GitError(f"{git.label}: git-filter-repo failed: {why}")
