@@ -113,9 +113,13 @@ def test_apply_rewrites_a_mirror_and_leaves_the_repository_alone(
     push = next(line for line in run.stdout.splitlines()[::-1] if " push --force " in line)
     assert "hunter2" not in run.stdout
     assert "https://***@git.example.com/org/app.git" in push
-    for spec in ("refs/heads/main", "refs/heads/side", "refs/tags/v1.0"):
-        assert spec in push.split()
-    assert "refs/remotes/origin/feature:refs/heads/feature" in push.split()
+    specs = push.split()[6:]
+    assert sorted(specs) == [
+        "refs/heads/feature", "refs/heads/main", "refs/heads/side", "refs/tags/v1.0"
+    ]  # fmt: skip
+    for spec in specs:  # each names a ref of the rewritten mirror: the push would work
+        mirror_ref = ["git", "-C", str(into), "rev-parse", "-q", "--verify", spec]
+        assert subprocess.run(mirror_ref, capture_output=True).returncode == 0, spec
 
 
 @pytest.mark.parametrize(
@@ -320,13 +324,32 @@ def test_expressions_work_with_the_real_filter_repo(tmp_path: Path) -> None:
     assert data.count(REPLACEMENT.encode()) == 2
 
 
+def test_a_branch_behind_its_remote_is_named_and_apply_refused(leaky: Repo, tmp_path: Path) -> None:
+    """origin/main has a commit main lacks (fetched, not merged): git-filter-repo keeps main
+    and drops origin/main, and force-pushing main would delete that commit from the remote."""
+    leaky.git("checkout", "-q", "-b", "upstream")
+    ahead = leaky.commit({"NEWS": "pushed by a colleague\n"}, "their work")
+    leaky.git("checkout", "-q", "main")
+    leaky.git("branch", "-q", "-D", "upstream")
+    leaky.git("update-ref", "refs/remotes/origin/main", ahead)
+    report = history_report(leaky, tmp_path)
+    plan = keysweep("remediate", str(report), "--repo", str(leaky.path))
+    assert plan.code == 2
+    assert "BRANCH BEHIND ITS REMOTE: main" in plan.stdout
+    into = tmp_path / "clean.git"
+    args = ("remediate", str(report), "--repo", str(leaky.path), "--apply", "--into", str(into))
+    applied = keysweep(*args)
+    assert applied.code == 2 and "--apply refused: main behind origin" in applied.stderr
+    assert not into.exists()
+
+
 @pytest.mark.parametrize(
     ("refs", "specs"),
     [
         (["refs/heads/main", "refs/tags/v1"], ["refs/heads/main", "refs/tags/v1"]),
-        (
+        (  # git-filter-repo has moved origin/dev to refs/heads/dev in the mirror
             ["refs/remotes/origin/main", "refs/heads/main", "refs/remotes/origin/dev"],
-            ["refs/heads/main", "refs/remotes/origin/dev:refs/heads/dev"],
+            ["refs/heads/main", "refs/heads/dev"],
         ),
         (["refs/stash", "refs/remotes/origin/HEAD", "refs/remotes/fork/x"], []),
     ],

@@ -130,7 +130,7 @@ def remediate_command(
     if plan.secrets:
         write_output(expressions, expressions_text(plan.secrets), private=True)
     print(render_plan(plan, report=report, expressions=expressions, into=mirror), end="")
-    code = EXIT_ERROR if plan.problems else EXIT_CLEAN
+    code = EXIT_ERROR if plan.problems or plan.behind else EXIT_CLEAN
     if not apply or not plan.secrets:
         return code
     assert into is not None

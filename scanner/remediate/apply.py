@@ -58,6 +58,10 @@ def filter_repo_available() -> bool:
 
 def apply_plan(plan: Plan, into: str, expressions: str, detector: FragmentScanner) -> ApplyResult:
     """Mirror ``plan.repo`` into ``into``, rewrite it there, re-scan it."""
+    if plan.behind:
+        raise UsageError(
+            f"--apply refused: {', '.join(plan.behind)} behind origin (see the plan above)"
+        )
     if not filter_repo_available():
         raise UsageError(NO_FILTER_REPO)
     target = Path(into)

@@ -70,6 +70,10 @@ class Plan:
     remote_url: str | None
     targets: tuple[Target, ...]
     rewritten_refs: tuple[str, ...]  # refs whose tip changes, in for-each-ref order
+    # branches X whose refs/remotes/origin/X has commits refs/heads/X lacks: git-filter-repo
+    # keeps the local branch and drops the remote-tracking one, and the force-push of X would
+    # then delete those commits from the remote
+    behind: tuple[str, ...] = ()
 
     @property
     def secrets(self) -> tuple[Secret, ...]:
@@ -98,14 +102,32 @@ def build_plan(repo: str, findings: Sequence[Finding], detector: FragmentScanner
             target = _exposure(git, target, children, order, facts.tips)
         targets.append(target)
     rewritten = {c for t in targets for c in t.commits}
-    refs = tuple(ref for ref, tip in ref_tips(git, None).items() if tip in rewritten)
+    tips = ref_tips(git, None)
+    refs = tuple(ref for ref, tip in tips.items() if tip in rewritten)
     remote = git.run("config", "--get", "remote.origin.url", check=False).stdout.decode().strip()
     return Plan(
         repo=repo,
         remote_url=redact_url(remote) if remote else None,
         targets=tuple(targets),
         rewritten_refs=refs,
+        behind=_behind_origin(git, tips),
     )
+
+
+def _behind_origin(git: Git, tips: dict[str, str]) -> tuple[str, ...]:
+    """The branches X whose ``refs/remotes/origin/X`` holds commits ``refs/heads/X`` does not
+    (fetched, not merged): see ``Plan.behind``."""
+    prefix = "refs/remotes/origin/"
+    behind: list[str] = []
+    for ref, tip in tips.items():
+        name = ref[len(prefix) :]
+        local = tips.get(f"refs/heads/{name}")
+        if not ref.startswith(prefix) or local is None or local == tip:
+            continue
+        ahead = git.run("rev-list", "--count", f"{local}..{tip}", check=False).stdout.strip()
+        if ahead != b"0":
+            behind.append(name)
+    return tuple(behind)
 
 
 # -- recovering the plain value ---------------------------------------------------------------

@@ -28,19 +28,32 @@ def _q(text: str) -> str:
 
 
 def push_refspecs(refs: Sequence[str]) -> list[str]:
-    """Refspecs that put rewritten refs back on the remote: branches, tags and notes under
-    their own names, and a remote-tracking ``refs/remotes/origin/X`` (a branch the local
-    repository never checked out) as branch X. The stash and other remotes' refs stay local."""
-    specs: dict[str, str] = {}
-    own = [r for r in refs if r.startswith(("refs/heads/", "refs/tags/", "refs/notes/"))]
-    for ref in own:
-        specs.setdefault(ref, ref)
+    """Refspecs that put rewritten refs back on the remote, as the rewritten mirror names
+    them: branches, tags and notes under their own names, and a remote-tracking
+    ``refs/remotes/origin/X`` as branch X (git-filter-repo moves it to ``refs/heads/X`` in a
+    fresh clone; ``refs/remotes/origin/X`` no longer exists to push from). The stash and other
+    remotes' refs stay local."""
+    specs: dict[str, None] = {}
+    prefix = "refs/remotes/origin/"
     for ref in refs:
-        prefix = "refs/remotes/origin/"
-        if ref.startswith(prefix) and ref != prefix + "HEAD":
-            dest = "refs/heads/" + ref[len(prefix) :]
-            specs.setdefault(dest, f"{ref}:{dest}")
-    return list(specs.values())
+        if ref.startswith(("refs/heads/", "refs/tags/", "refs/notes/")):
+            specs.setdefault(ref)
+        elif ref.startswith(prefix) and ref != prefix + "HEAD":
+            specs.setdefault("refs/heads/" + ref[len(prefix) :])
+    return list(specs)
+
+
+def behind_lines(plan: Plan) -> list[str]:
+    """The warning for ``plan.behind`` (empty when no branch is behind its remote)."""
+    if not plan.behind:
+        return []
+    names = ", ".join(plan.behind)
+    return [
+        f"BRANCH BEHIND ITS REMOTE: {names}: origin has commits the local branch lacks.",
+        "  git-filter-repo keeps the local branch and drops origin's, so the rewritten mirror",
+        "  loses those commits and the force-push would delete them from the remote. Merge or",
+        "  rebase first (git pull), run keysweep history again, then remediate (--apply refuses).",
+    ]
 
 
 def push_command(into: str, remote: str | None, refs: Sequence[str]) -> str:
@@ -124,6 +137,8 @@ def render_plan(plan: Plan, *, report: str, expressions: str, into: str) -> str:
     ]
     if plan.problems:
         out += ["", f"{len(plan.problems)} finding(s) cannot be removed by this plan (see above)."]
+    if plan.behind:
+        out += ["", *behind_lines(plan)]
     return "\n".join(out) + "\n"
 
 
