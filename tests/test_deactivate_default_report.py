@@ -227,3 +227,18 @@ def test_verify_exposure_with_aws_unreachable_writes_the_report_with_unknown_key
     assert verdict["detail"].startswith("operator lookup failed: cannot reach STS")
     assert any(n.startswith("verification incomplete: 1 key(s)") for n in report["scan"]["notes"])
     assert "verification incomplete" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exposure", [True, False])
+def test_verify_refuses_a_report_with_redacted_key_ids(
+    tmp_path: Path, capsys: Any, exposure: bool
+) -> None:
+    """No key can be asked about; every verdict stayed empty, and nothing said why."""
+    finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
+    report = default_report(tmp_path, finding, redact_ids=True)
+    args = ["verify", report, "--aws-endpoint-url", "http://127.0.0.1:9"]
+    assert main([*args, "--exposure"] if exposure else args) == EXIT_ERROR
+    err = capsys.readouterr().err
+    # without --exposure the secrets were needed first, and are redacted too
+    said = "key IDs are redacted" if exposure else "secrets are redacted"
+    assert err.count("\n") == 1 and f"{report}: {said} in this report" in err

@@ -8,9 +8,7 @@ from pathlib import Path
 
 from scanner.cli.aws_options import add_aws_connection_options, apply_aws_stage, aws_settings
 from scanner.cli.options import CommonOptions, add_config_option, add_report_options
-from scanner.errors import UsageError
-from scanner.models import is_redacted
-from scanner.verify.pipeline import AwsSettings
+from scanner.verify.pipeline import AwsSettings, require_key_ids
 
 HELP = "what each live AWS key of a report can do (blast radius, read-only IAM)"
 DESCRIPTION = """\
@@ -61,17 +59,10 @@ def analyze_command(
     from scanner.cli.project import project_root
     from scanner.config import load_config
     from scanner.report.json import load_report
-    from scanner.verify.engine import ACCESS_KEY_PREFIXES
 
     config = load_config(Path(config_path) if config_path else None, project_root())
     result = load_report(report)
-    if any(
-        is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in result.findings
-    ):
-        raise UsageError(
-            f"{report}: key IDs are redacted in this report (written with --redact-ids): "
-            "write it again without --redact-ids (secrets stay redacted)"
-        )
+    require_key_ids(result.findings, report)
     settings = replace(
         settings,
         verify=True,

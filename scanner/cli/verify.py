@@ -17,7 +17,7 @@ from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_set
 from scanner.cli.common import CommonOptions, exit_code, write_report
 from scanner.cli.options import add_config_option, add_report_options
 from scanner.cli.project import project_root
-from scanner.verify.pipeline import AwsSettings
+from scanner.verify.pipeline import AwsSettings, require_key_ids
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
 DESCRIPTION = """\
@@ -82,6 +82,7 @@ def verify_command(
     # With --exposure a default report is enough: a key without its secret at hand is live
     # when iam:ListAccessKeys (operator credentials) says Active.
     result = load_report(report, require_secrets=not settings.exposure, hint=REDACTED_HINT)
+    require_key_ids(result.findings, report)
     settings = replace(settings, verify=True, operator_lookup=settings.exposure)
     result = apply_aws_stage(result, settings, config.verify)
     write_report(result, options)

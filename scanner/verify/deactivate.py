@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from scanner.errors import UsageError, VerifyError
-from scanner.models import Finding, is_redacted
+from scanner.errors import VerifyError
+from scanner.models import Finding
 from scanner.verify import LIVE
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
-from scanner.verify.pipeline import AwsSettings, respond
+from scanner.verify.pipeline import AwsSettings, require_key_ids, respond
 from scanner.verify.scrub import scrub
 from scanner.verify.session import AwsOptions, leaked_key_client, operator_client
 
@@ -333,14 +333,10 @@ def plan_deactivation(
     with the key's own secret when the report holds it, else (operator mode) ListAccessKeys
     with the operator's credentials. The last-used date is read first (operator mode).
     """
-    from scanner.verify.engine import ACCESS_KEY_PREFIXES, is_access_key_finding
+    from scanner.verify.engine import is_access_key_finding
 
     findings = tuple(findings)
-    if any(is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in findings):
-        raise UsageError(
-            "key IDs are redacted in this report (written with --redact-ids): write it again "
-            "without --redact-ids (secrets stay redacted), or use --scan PATH"
-        )
+    require_key_ids(findings, "deactivate", ", or use --scan PATH")
     operator_mode = not use_leaked_key
     response = respond(
         findings,

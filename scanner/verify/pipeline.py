@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.errors import OperatorUnreachable, VerifyError
+from scanner.errors import OperatorUnreachable, UsageError, VerifyError
 from scanner.models import Finding, Verification, is_redacted
 from scanner.verify import LIVE, NOT_CHECKED, UNKNOWN
 from scanner.verify.canary import account_of, mark_canaries
@@ -101,6 +101,19 @@ class AwsResponse:
         """Distinct live key ids, in report order."""
         live = (f.secret for f in self.findings if _status(f) == LIVE)
         return list(dict.fromkeys(live))
+
+
+def require_key_ids(findings: Iterable[Finding], where: str, instead: str = "") -> None:
+    """A UsageError when an access key ID of ``findings`` is redacted (a report written with
+    ``--redact-ids``): AWS can be asked about no key, and saying nothing would look like a
+    verdict. ``instead`` names another way, if the command has one."""
+    from scanner.verify.engine import ACCESS_KEY_PREFIXES
+
+    if any(is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in findings):
+        raise UsageError(
+            f"{where}: key IDs are redacted in this report (written with --redact-ids): write it "
+            f"again without --redact-ids (secrets stay redacted){instead}"
+        )
 
 
 def usable_secrets(finding: Finding) -> bool:
