@@ -290,7 +290,8 @@ class Project:
             )
             findings = outcome.findings
             shown = self.baseline_path or "baseline"
-            notes.append(f"baseline {shown}: {outcome.suppressed} known finding(s) suppressed")
+            if outcome.suppressed:  # a note on every run's stderr only when it says something
+                notes.append(f"baseline {shown}: {outcome.suppressed} known finding(s) suppressed")
             if outcome.expired:
                 notes.append(f"baseline {shown}: {outcome.expired} expired entry(ies) reported")
             if outcome.spread:

@@ -94,6 +94,8 @@ def test_gate_is_quiet_on_accepted_secrets(adopted: Path) -> None:
     lines = table.stderr.strip().splitlines()
     assert lines[-2].startswith("keysweep: note: baseline "), lines
     assert "3 known finding(s) suppressed" in lines[-2], lines  # key IDs and the secret
+    clean = keysweep(adopted, "scan", "README.md")  # nothing held back: nothing to note
+    assert "note:" not in clean.stderr, clean.stderr
 
 
 def test_without_baseline_the_old_keys_are_reported(adopted: Path) -> None:
