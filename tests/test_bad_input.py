@@ -646,6 +646,7 @@ REPORTS = {
     "wrong-version": lambda tmp: '{"version": 7, "findings": []}\n',
     "finding-not-object": lambda tmp: '{"version": 1, "scan": {}, "findings": [3]}\n',
     "redacted": _redacted_report,
+    "sarif": lambda tmp: '{"version": "2.1.0", "runs": []}\n',
 }
 
 
@@ -664,6 +665,8 @@ def test_malformed_report(tmp_path: Path, case: str, command: str) -> None:
     line = assert_clean_error(proc, "report.json")
     if case == "redacted":
         assert "--show-secrets" in line, line
+    if case == "sarif":  # it said "'version' must be an integer"
+        assert "a SARIF report; give a JSON report (--format json)" in line, line
 
 
 def test_missing_report(tmp_path: Path) -> None:

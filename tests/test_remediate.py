@@ -175,6 +175,8 @@ def test_report_of_another_repository_cannot_be_planned(leaky: Repo, tmp_path: P
         (("{report}", "--repo", "{repo}", "--apply"), "--apply needs --into DIR"),
         (("{report}", "--repo", "{repo}", "--apply", "--into", "{busy}"),
          "already exists and is not empty"),
+        (("{report}", "--repo", "{repo}", "--apply", "--into", "{busy}/file"),
+         "already exists and is not a directory"),
         (("{missing}", "--repo", "{repo}"), "cannot read report: no such file or directory"),
         (("{notjson}", "--repo", "{repo}"), "not a JSON report"),
         (("{report}", "--repo", "{busy}"), "not a git repository"),

@@ -65,7 +65,9 @@ def apply_plan(plan: Plan, into: str, expressions: str, detector: FragmentScanne
     if not filter_repo_available():
         raise UsageError(NO_FILTER_REPO)
     target = Path(into)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--into {into}: already exists and is not a directory")
+    if target.exists() and any(target.iterdir()):
         raise UsageError(f"--into {into}: already exists and is not empty (choose a new directory)")
     if target.exists():
         target.rmdir()  # clone wants to create it

@@ -435,4 +435,6 @@ def load_report(
     tool = data.get("tool") if isinstance(data, Mapping) else None
     if isinstance(tool, Mapping) and tool.get("name") != "keysweep":
         raise InputError(f"{where}: not a keysweep report")
+    if isinstance(data, Mapping) and "runs" in data and "findings" not in data:
+        raise InputError(f"{where}: a SARIF report; give a JSON report (--format json)")
     return result_from_json(data, where=where, require_secrets=require_secrets, hint=hint)
