@@ -121,6 +121,6 @@ def _filter_repo(git: Git, expressions: str) -> None:
     except FileNotFoundError:
         raise UsageError(NO_FILTER_REPO) from None
     if proc.returncode != 0:  # its whole message: the last line alone says "use --force"
-        lines = proc.stderr.decode("utf-8", "replace").split()
-        why = " ".join(lines)[:400] or first_line(proc.stderr)
+        why = " ".join(proc.stderr.decode("utf-8", "replace").split())[:400]
+        why = why or first_line(proc.stderr)
         raise GitError(f"{git.label}: git-filter-repo failed: {why}")

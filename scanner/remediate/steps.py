@@ -43,13 +43,11 @@ def push_refspecs(refs: Sequence[str]) -> list[str]:
     return list(specs)
 
 
-def behind_lines(plan: Plan) -> list[str]:
-    """The warning for ``plan.behind`` (empty when no branch is behind its remote)."""
-    if not plan.behind:
-        return []
-    names = ", ".join(plan.behind)
+def _behind_lines(behind: Sequence[str]) -> list[str]:
+    """The warning for ``Plan.behind``, the branches behind their remote."""
     return [
-        f"BRANCH BEHIND ITS REMOTE: {names}: origin has commits the local branch lacks.",
+        f"BRANCH BEHIND ITS REMOTE: {', '.join(behind)}: origin has commits the local branch "
+        "lacks.",
         "  git-filter-repo keeps the local branch and drops origin's, so the rewritten mirror",
         "  loses those commits and the force-push would delete them from the remote. Merge or",
         "  rebase first (git pull), run keysweep history again, then remediate (--apply refuses).",
@@ -138,7 +136,7 @@ def render_plan(plan: Plan, *, report: str, expressions: str, into: str) -> str:
     if plan.problems:
         out += ["", f"{len(plan.problems)} finding(s) cannot be removed by this plan (see above)."]
     if plan.behind:
-        out += ["", *behind_lines(plan)]
+        out += ["", *_behind_lines(plan.behind)]
     return "\n".join(out) + "\n"
 
 
