@@ -278,6 +278,26 @@ def test_outputs_inside_the_repository_are_refused(
     assert not inside.exists()
 
 
+def test_an_existing_file_is_not_overwritten_by_the_expressions(
+    leaky: Repo, tmp_path: Path
+) -> None:
+    """``--expressions`` naming the report (or any file an earlier plan did not write) would
+    lose it; an earlier plan's expressions file is written over."""
+    report = history_report(leaky, tmp_path)
+    before = report.read_bytes()
+    args = ("remediate", str(report), "--repo", str(leaky.path))
+    run = keysweep(*args, "--expressions", str(report))
+    assert run.code == 2
+    assert f"--expressions {report}: already exists and is not an expressions file" in run.stderr
+    assert report.read_bytes() == before
+    earlier = tmp_path / "expr.txt"
+    assert keysweep(*args, "--expressions", str(earlier)).code == 0
+    first = earlier.read_bytes()
+    again = keysweep(*args, "--expressions", str(earlier))
+    assert again.code == 0, again.stderr
+    assert earlier.read_bytes() == first
+
+
 def test_the_printed_steps_name_the_expressions_file_in_full(leaky: Repo, tmp_path: Path) -> None:
     """``git -C DIR filter-repo --replace-text FILE`` runs in DIR: a relative FILE is lost."""
     report = history_report(leaky, tmp_path)

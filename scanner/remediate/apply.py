@@ -17,10 +17,12 @@ from pathlib import Path
 
 from scanner.errors import GitError, UsageError
 from scanner.models import FragmentScanner
-from scanner.remediate.plan import Plan
+from scanner.remediate.plan import Plan, holds_only_expressions
 from scanner.sources.gitproc import Git, clone_mirror, first_line
 from scanner.sources.history import HistoryScan
 
+# An earlier plan's expressions file is one line per secret: far below this.
+_MAX_EXPRESSIONS = 64 << 20
 NO_FILTER_REPO = (
     "git-filter-repo: command not found (pip install git-filter-repo, or your distribution's "
     "git-filter-repo package)"
@@ -49,7 +51,26 @@ def output_paths(repo: str, expressions: str | None, into: str | None) -> tuple[
     for option, path in chosen.items():
         if (str(Path(path).resolve()) + os.sep).startswith(inside):
             raise UsageError(f"{option} {path}: inside the repository; choose a path beside it")
+    _refuse_overwrite(chosen["--expressions"])
     return os.path.abspath(chosen["--expressions"]), os.path.abspath(chosen["--into"])
+
+
+def _refuse_overwrite(expressions: str) -> None:
+    """An existing file is written over only when an earlier plan wrote it: ``--expressions``
+    naming the report, or any other file, would otherwise be lost."""
+    path = Path(expressions)
+    if not path.is_file():
+        return  # new (a directory or a device fails when written, with the write's message)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_EXPRESSIONS + 1)
+    except OSError as exc:
+        raise UsageError(f"--expressions {expressions}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_EXPRESSIONS or not holds_only_expressions(data):
+        raise UsageError(
+            f"--expressions {expressions}: already exists and is not an expressions file "
+            "written by keysweep remediate; choose a new path"
+        )
 
 
 def filter_repo_available() -> bool:

@@ -30,6 +30,7 @@ from scanner.sources.gitproc import Git, redact_url
 from scanner.sources.history import ref_tips, repo_facts
 
 REPLACEMENT = "***REMOVED***"
+_EXPRESSION_LINE = re.compile(rf"(?:literal|regex):.*==>{re.escape(REPLACEMENT)}")
 _HEX = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
@@ -281,3 +282,13 @@ def expressions_text(secrets: Iterable[Secret]) -> str:
         else:
             lines.append(f"literal:{secret.value}==>{REPLACEMENT}")
     return "\n".join(lines) + "\n"
+
+
+def holds_only_expressions(data: bytes) -> bool:
+    """Whether ``data`` reads as ``expressions_text`` wrote it (an empty file too): the one
+    kind of existing file that remediate may write over."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(_EXPRESSION_LINE.fullmatch(line) for line in text.splitlines() if line)
