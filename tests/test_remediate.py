@@ -148,13 +148,21 @@ def test_plan_says_where_each_secret_lives(
     assert stat.S_IMODE(default_expressions.stat().st_mode) == 0o600
 
 
-def test_plan_from_a_working_tree_scan_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scanned", [".", "from the parent", "absolute"])
+def test_plan_from_a_working_tree_scan_report(tmp_path: Path, scanned: str) -> None:
+    """A scan report names files as the scan was given them: ``.env`` from the top of the
+    working tree, ``repo/.env`` from its parent, ``/abs/repo/.env`` for an absolute path."""
     repo = Repo(tmp_path / "repo")
     repo.commit({"settings.env": env_text("tree")}, "settings")
     report = tmp_path / "scan.json"
-    scan = keysweep("scan", ".", "--format", "json", "--output", str(report), cwd=repo.path)
+    target, cwd = {
+        ".": (".", repo.path),
+        "from the parent": ("repo", tmp_path),
+        "absolute": (str(repo.path), tmp_path),
+    }[scanned]
+    scan = keysweep("scan", target, "--format", "json", "--output", str(report), cwd=cwd)
     assert scan.code == 1, scan.stderr
-    run = keysweep("remediate", str(report), "--repo", str(repo.path))
+    run = keysweep("remediate", str(report), "--repo", str(repo.path), cwd=cwd)
     assert run.code == 0, run.stdout + run.stderr
     assert "in HEAD:     yes" in run.stdout
     assert "refs:        refs/heads/main" in run.stdout

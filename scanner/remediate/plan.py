@@ -11,6 +11,7 @@ mode 0600. Nothing is written to the repository: only ``git rev-list``, ``log``,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -132,18 +133,30 @@ def _behind_origin(git: Git, tips: dict[str, str]) -> tuple[str, ...]:
 
 
 # -- recovering the plain value ---------------------------------------------------------------
+def _tree_paths(git: Git, finding: Finding) -> list[str]:
+    """Where the finding's file may sit in the repository's tree: its path as the report gives
+    it (a scan run at the top of the working tree), else that path as it resolves from here,
+    relative to the top (a scan run elsewhere: ``scan repo`` names ``repo/.env``, ``scan
+    /abs/repo`` an absolute path)."""
+    path = finding.path
+    paths = [] if os.path.isabs(path) else [path[2:] if path.startswith("./") else path]
+    probe = git.run("rev-parse", "--show-toplevel", check=False)
+    top = probe.stdout.decode(errors="surrogateescape").strip() if probe.returncode == 0 else ""
+    if top:
+        inside = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+        if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
+            paths.append(inside.replace(os.sep, "/"))
+    return list(dict.fromkeys(paths))
+
+
 def _blob_of(git: Git, finding: Finding, head: str | None) -> str | None:
     if finding.blob_id and _HEX.match(finding.blob_id):
         return finding.blob_id
-    path = finding.path.lstrip("/")
-    if path.startswith("./"):
-        path = path[2:]
     for rev in (finding.commit.sha if finding.commit else None, head):
-        if rev is None:
-            continue
-        probe = git.run("rev-parse", "-q", "--verify", f"{rev}:{path}", check=False)
-        if probe.returncode == 0:
-            return probe.stdout.decode().strip()
+        for path in _tree_paths(git, finding) if rev is not None else ():
+            probe = git.run("rev-parse", "-q", "--verify", f"{rev}:{path}", check=False)
+            if probe.returncode == 0:
+                return probe.stdout.decode().strip()
     return None
 
 
@@ -252,8 +265,11 @@ def _exposure(
         refs = tuple(sorted(ref for ref, tip in tips.items() if tip in rewritten))
     in_head = finding.in_head
     if in_head is None and finding.source == "file":
-        probe = git.run("rev-parse", "-q", "--verify", f"HEAD:{finding.path}", check=False)
-        in_head = probe.stdout.decode().strip() == target.blob_id
+        in_head = any(
+            git.run("rev-parse", "-q", "--verify", f"HEAD:{path}", check=False).stdout.strip()
+            == (target.blob_id or "").encode()
+            for path in _tree_paths(git, finding)
+        )
     return Target(
         finding,
         secrets=target.secrets,
