@@ -283,6 +283,19 @@ def test_results_are_redacted_without_show_secrets(fleet: Path, tmp_path: Path) 
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
 
 
+def test_json_report_has_the_repositories_and_totals(fleet: Path, tmp_path: Path) -> None:
+    """``--format json`` renders what DIR/report.json holds, per-repository summaries included."""
+    repos = [str(fleet / "team-b" / "svc" / f"head0{n}") for n in (1, 2)]
+    out, report = tmp_path / "out", tmp_path / "audit.json"
+    args = ("--format", "json", "--output-dir", str(out), "--output", str(report))
+    run = keysweep("audit", *repos, *args)
+    assert run.code == EXIT_FINDINGS, run.stderr
+    given, kept = (json.loads(p.read_text()) for p in (report, out / "report.json"))
+    assert given["totals"] == kept["totals"] and given["totals"]["repositories"] == 2
+    assert [r["repository"] for r in given["repositories"]] == [os.path.normpath(r) for r in repos]
+    assert given["findings"] == kept["findings"]
+
+
 def test_html_report_names_repositories_and_hides_secrets(fleet: Path, tmp_path: Path) -> None:
     repos = [str(fleet / "team-b" / "svc" / f"head0{n}") for n in (1, 2)]
     shown = keysweep("audit", *repos, *JSON)

@@ -38,11 +38,11 @@ class AuditReport:
 
         return replace(self, result=replace(self.result, findings=tuple(findings)))
 
-    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+    def to_dict(self, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
         """The ``history`` JSON schema, plus ``repositories`` and ``totals``."""
         from scanner.report.json import to_dict
 
-        data = to_dict(self.result, show_secrets=show_secrets)
+        data = to_dict(self.result, show_secrets=show_secrets, redact_ids=redact_ids)
         findings = self.result.findings
         data["repositories"] = [repository_summary(o) for o in self.outcomes]
         data["totals"] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from scanner.audit.engines import ENGINES, EngineSettings, make_engine
@@ -13,6 +13,7 @@ from scanner.audit.inputs import discover
 from scanner.audit.run import run_audit
 from scanner.audit.store import ResultStore
 from scanner.audit.task import ScanSettings
+from scanner.cli.argtypes import number
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.common import exit_code, write_report
 from scanner.cli.options import CommonOptions, add_common_options, common_options
@@ -53,9 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = group.add_argument
     add("--engine", choices=list(ENGINES), default="local", help="where tasks run (default: local)")
     add("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (--engine dask)")
-    add("--jobs", type=_number(int, 1), metavar="N", help="local engine: repositories at once")
-    add("--retries", type=_number(int, 0), default=2, metavar="N", help="dask: reruns of a task")
-    timeout = _number(float, 0, above=True)
+    add("--jobs", type=number(int, 1), metavar="N", help="local engine: repositories at once")
+    add("--retries", type=number(int, 0), default=2, metavar="N", help="dask: reruns of a task")
+    timeout = number(float, 0, above=True)
     add("--repo-timeout", type=timeout, metavar="SECONDS", help="fail a repository after this")
     add("--output-dir", metavar="DIR", help="write DIR/repos/NAME-HASH.json and DIR/report.json")
     add("--resume", action="store_true", help="reuse the finished results in --output-dir")
@@ -125,25 +126,12 @@ def audit_command(
     config = load_config(Path(options.config_file) if options.config_file else None, project_root())
     checked = apply_aws_stage(report.result, options.aws, config.verify)
     report = report.with_findings(checked.findings)
+    shown = options.show_secrets
     if store is not None:
-        shown = options.show_secrets
         store.save_report(report.to_dict(show_secrets=shown), show_secrets=shown)
-    write_report(report.result, options)
+    write_report(
+        report.result,
+        options,
+        document=report.to_dict(show_secrets=shown, redact_ids=options.redact_ids),
+    )
     return exit_code(report.result)
-
-
-def _number(
-    kind: Callable[[str], float], low: float, *, above: bool = False
-) -> Callable[[str], float]:
-    """An argparse type: a number at least ``low`` (``above``: more than ``low``)."""
-
-    def parse(text: str) -> float:
-        value = kind(text)  # a ValueError: "invalid int value: 'x'"
-        if value < low or (above and value == low):
-            raise argparse.ArgumentTypeError(
-                f"must be {'more than' if above else 'at least'} {low:g}, not {text}"
-            )
-        return value
-
-    parse.__name__ = getattr(kind, "__name__", "number")
-    return parse

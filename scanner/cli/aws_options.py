@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from scanner.cli.argtypes import number
 from scanner.errors import UsageError
 from scanner.models import ScanResult
 from scanner.verify.pipeline import AwsSettings, respond
@@ -15,16 +16,6 @@ if TYPE_CHECKING:
     from scanner.config import VerifyConfig
 
 _DEFAULT = AwsSettings()
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _timeout(text: str) -> float:
@@ -100,7 +91,7 @@ def add_verify_options(parser: argparse.ArgumentParser, *, always_verify: bool =
         ("--verify-concurrency", _DEFAULT.concurrency, "AWS calls in flight at once"),
     ):
         what += " (default: %(default)s)"
-        group.add_argument(flag, metavar="N", type=_positive_int, default=default, help=what)
+        group.add_argument(flag, metavar="N", type=number(int, 1), default=default, help=what)
     group.add_argument(
         "--canary-account",
         metavar="ACCOUNT",

@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scanner.atomic import STDOUT, write_output
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
@@ -75,17 +75,29 @@ def finish(result: ScanResult, options: CommonOptions, project: Project | None =
     return exit_code(result)
 
 
-def write_report(result: ScanResult, options: CommonOptions, notes: Sequence[str] = ()) -> None:
+def write_report(
+    result: ScanResult,
+    options: CommonOptions,
+    notes: Sequence[str] = (),
+    *,
+    document: dict[str, Any] | None = None,
+) -> None:
     """Render the report; stdout, or ``--output`` written atomically now that the scan is
     over (a failed run never truncates a previous report). Errors, ``notes`` (what a reader
     of the table would otherwise never see: a baseline's suppressions, a shallow clone) and
-    the summary line go to stderr."""
+    the summary line go to stderr. ``document`` is the JSON report itself when a command's
+    adds to the common one (audit's repositories and totals); other formats ignore it."""
     module = reporter(options.fmt)
     target = STDOUT if options.output is None else options.output
     to_terminal = target == STDOUT and sys.stdout is not None and sys.stdout.isatty()
-    if to_terminal and isinstance(module, TerminalReporter):
+    text: str
+    if document is not None and options.fmt == "json":
+        from scanner.report.json import dumps
+
+        text = dumps(document)
+    elif to_terminal and isinstance(module, TerminalReporter):
         width = shutil.get_terminal_size((120, 24)).columns
-        text: str = module.render_terminal(
+        text = module.render_terminal(
             result, show_secrets=options.show_secrets, width=width, redact_ids=options.redact_ids
         )
     else:

@@ -46,7 +46,11 @@ FORMAT_VERSION = 1
 
 # -- writing --------------------------------------------------------------------------------
 def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
-    doc = to_dict(result, show_secrets=show_secrets, redact_ids=redact_ids)
+    return dumps(to_dict(result, show_secrets=show_secrets, redact_ids=redact_ids))
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """A report document (``to_dict``'s, or one that adds to it: audit's) as the report's text."""
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

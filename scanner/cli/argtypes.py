@@ -1,0 +1,23 @@
+"""argparse types shared by the commands' options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def number(
+    kind: Callable[[str], float], low: float, *, above: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number at least ``low`` (``above``: more than ``low``)."""
+
+    def parse(text: str) -> float:
+        value = kind(text)  # a ValueError: "invalid int value: 'x'"
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(
+                f"must be {'more than' if above else 'at least'} {low:g}, not {text}"
+            )
+        return value
+
+    parse.__name__ = getattr(kind, "__name__", "number")
+    return parse
