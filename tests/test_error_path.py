@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.keys import key_id, secret_key
+from support.keys import hex_string, key_id, secret_key
 from support.moto_server import ACCOUNT_A, MotoServer
 from support.run import assert_clean_error, cli_env
 
@@ -110,6 +110,16 @@ def test_error_lines_never_echo_secret_like_arguments(
 )
 def test_scrub_keeps_ordinary_words(message: str, args: list[str], expected: str | None) -> None:
     assert scrub(message, args) == (expected or message)
+
+
+def test_scrub_names_the_since_revision_as_given() -> None:
+    """A commit id looks like a secret, but the value of --since is a revision: a CI log
+    must say which one is unknown (``history --since "$BEFORE"`` after a force-push)."""
+    sha = hex_string("since-sha", 40)
+    message = f"keysweep: error: .: --since: unknown revision {sha}"
+    for args in (["history", ".", f"--since={sha}"], ["history", "--since", sha, "."]):
+        assert scrub(message, args) == message
+    assert scrub(message, ["history", ".", sha]) != message  # elsewhere it is still hidden
 
 
 def test_scrub_replaces_secrets_everywhere() -> None:

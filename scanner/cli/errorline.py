@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Sequence
 from contextlib import suppress
+from itertools import pairwise
 
 from scanner.atomic import silence_stdout, stdout_failed
 
@@ -30,12 +31,24 @@ def _looks_secret(word: str) -> bool:
     return shannon_entropy(word) >= 3.5 and not os.path.lexists(word)
 
 
+def _revisions(args: Sequence[str]) -> set[str]:
+    """The values of ``--since``: git revisions (a commit id looks like a secret to
+    ``_looks_secret``), which an error line must name as given: "unknown revision <redacted>"
+    leaves a CI log without the one thing to check."""
+    values = {arg.removeprefix("--since=") for arg in args if arg.startswith("--since=")}
+    values.update(after for before, after in pairwise(args) if before == "--since")
+    return values
+
+
 def scrub(message: str, args: Sequence[str]) -> str:
     """``message`` with every command-line word that looks like a secret replaced by
     ``<redacted>``: no error line ever echoes a secret pasted by mistake (a secret key given
     as KEY_ID, a token as a path), whichever code path wrote the message."""
+    revisions = _revisions(args)
     for arg in args:
         for word in (arg, *arg.split("=", 1)[1:]):
+            if word in revisions:
+                continue
             if _looks_secret(word):
                 message = message.replace(word, "<redacted>")
     return message
