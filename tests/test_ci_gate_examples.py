@@ -95,11 +95,42 @@ def test_github_range_step_really_picks_the_base(tmp_path: Path, case: str) -> N
     assert github_env.read_text() == expected
 
 
+def test_github_range_step_fails_in_a_shallow_clone(tmp_path: Path) -> None:
+    """fetch-depth 1: the pushed range is not in the clone, and a full-history fallback would
+    scan one commit and pass; the step fails the job instead."""
+    env = {**os.environ, **identity_env(GIT_DATE)}
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=origin, check=True, env=env)
+    for message in ("one", "two"):
+        subprocess.run(
+            ["git", "commit", "-q", "--allow-empty", "-m", message], cwd=origin, check=True, env=env
+        )
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth=1", f"file://{origin}", str(clone)], check=True, env=env
+    )
+    github_env = tmp_path / "github_env"
+    github_env.write_text("")
+    done = subprocess.run(
+        ["bash", "-e", "-c", _range_step()],
+        cwd=clone,
+        env={**env, "BASE": "1" * 40, "GITHUB_ENV": str(github_env)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "::error::" in done.stdout and "fetch-depth: 0" in done.stdout
+    assert github_env.read_text() == ""
+
+
 def test_gitlab_ci_job() -> None:
     job = load_yaml("gitlab-ci.yml")["keysweep"]
     assert job["variables"]["GIT_DEPTH"] == "0"
     script = "\n".join(job["script"])
     assert "$CI_MERGE_REQUEST_DIFF_BASE_SHA" in script
+    assert "--is-shallow-repository" in script
     assert "--format gitlab --output gl-secret-detection-report.json" in script
     assert job["artifacts"]["reports"]["secret_detection"] == "gl-secret-detection-report.json"
     assert job["artifacts"]["when"] == "always"

@@ -120,3 +120,36 @@ def test_since_a_copied_blob_missing_from_the_object_database_is_an_error(repo: 
     run = since(repo.path, base)
     assert run.code == 2, run.stderr
     assert lost in " ".join(run.report["scan"]["errors"])
+
+
+def _shallow_clone(repo: Repo, dest: Path, depth: int) -> Path:
+    Repo(dest.parent, init=False).git(
+        "clone", "-q", f"--depth={depth}", f"file://{repo.path}", str(dest)
+    )
+    return dest
+
+
+def test_since_fails_closed_when_a_shallow_clone_cuts_the_range(repo: Repo, tmp_path: Path) -> None:
+    """A push (``base``..HEAD) that added a secret and removed it, checked out shallower than
+    the push: the gate cannot see the secret's commit, so it fails (exit 2), never passes."""
+    base = repo.commit({"README": "x\n"}, "pushed before")
+    repo.commit({"leak.env": env_text("cut-off")}, "add key")
+    repo.commit({"leak.env": None}, "remove key")
+    for i in range(3):
+        repo.commit({"notes.txt": f"{i}\n"}, f"later {i}")
+    shallow = _shallow_clone(repo, tmp_path / "depth2", 2)
+
+    for since_ in ("0" * 40, "HEAD~1"):  # a new branch; a base inside the clone
+        run = since(shallow, since_)
+        if since_ == "HEAD~1":
+            assert run.code == 0, run.stderr  # the range is whole: scanned, no note
+            assert run.report["scan"]["notes"] == []
+            continue
+        assert run.code == 2, run.stderr
+        assert run.stdout == ""
+        assert "shallow clone: the range reaches commit" in run.stderr
+        assert "fetch-depth: 0" in run.stderr
+
+    run = since(shallow, base)  # the push's base is not in the clone at all
+    assert run.code == 2, run.stderr
+    assert f"unknown revision {base} (not in this shallow clone)" in run.stderr

@@ -247,7 +247,7 @@ def present_blobs(git: Git, oids: Sequence[str]) -> frozenset[str]:
     return frozenset(line for line in lines if not line.startswith("?"))
 
 
-def since_range(git: Git, since: str) -> list[str]:
+def since_range(git: Git, since: str, *, shallow: bool = False) -> list[str]:
     """``REF`` -> ``REF..HEAD``; ``A..B`` as is. A null sha (new branch in CI) -> all of HEAD."""
     base, dots, end = since.partition("..")
     if dots and end.startswith("."):
@@ -257,10 +257,25 @@ def since_range(git: Git, since: str) -> list[str]:
         if rev and not _NULL_OID.match(rev):
             probe = git.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
             if probe.returncode != 0:
-                raise GitError(f"{git.label}: --since: unknown revision {rev}")
+                where = "this shallow clone" if shallow else "this repository"
+                raise GitError(f"{git.label}: --since: unknown revision {rev} (not in {where})")
     if not base or _NULL_OID.match(base):
         return [end]
     return [f"{base}..{end}"]
+
+
+def shallow_cut(git: Git, revisions: Sequence[str]) -> str | None:
+    """A commit of the range at a shallow clone's boundary (git has none of its parents), or
+    None: the range is whole. Past such a commit the range's older commits are not in the clone,
+    so a secret they added and a later commit removed cannot be seen."""
+    where = git.out("rev-parse", "--path-format=absolute", "--git-path", "shallow")
+    try:
+        with open(where.decode("utf-8", "surrogateescape").strip(), "rb") as handle:
+            boundary = set(handle.read().decode("ascii").split())
+    except FileNotFoundError:
+        return None
+    listed = git.out("rev-list", *revisions, "--", what=f"{git.label}: cannot list the range")
+    return next((sha for sha in listed.decode("ascii").split() if sha in boundary), None)
 
 
 @dataclass
@@ -282,7 +297,15 @@ class HistoryScan:
             facts = repo_facts(git)
             notes: list[str] = []
             skipped: dict[str, int] = {}
-            revisions = since_range(git, self.since) if self.since else None
+            revisions = since_range(git, self.since, shallow=facts.shallow) if self.since else None
+            cut = shallow_cut(git, revisions) if revisions and facts.shallow else None
+            if cut is not None:
+                # The gate must not pass a range it cannot see whole (fail closed).
+                raise GitError(
+                    f"{label}: --since: shallow clone: the range reaches commit {cut[:12]}, "
+                    "whose parents were not fetched; fetch the whole history (actions/checkout "
+                    'fetch-depth: 0, GitLab GIT_DEPTH: "0") or pass a base inside the clone'
+                )
 
             errors: list[str] = []
             missing: frozenset[str] = frozenset()
@@ -358,7 +381,7 @@ class HistoryScan:
                         f"{label}: {len(missing)} blob(s) reachable from the scanned refs are "
                         f"missing from the object database: {named}"
                     )
-            if facts.shallow:
+            if facts.shallow and revisions is None:  # a range was checked whole above
                 notes.append("shallow clone: history is truncated at the shallow boundary")
             if facts.head is None and not facts.tips:
                 notes.append("the repository has no commits")
