@@ -279,3 +279,29 @@ def test_project_working_tree_scans_clean_with_its_config() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_gitlab_script_after_a_force_push_scans_all_history(tmp_path: Path) -> None:
+    """A force-push: CI_COMMIT_BEFORE_SHA is the old tip, which the runner never fetched.
+    The job scans all history (as the GitHub example does); it exited 2 ("unknown revision")
+    on every force-push, a gate no re-run could get past."""
+    env = _shim_env(tmp_path)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    (repo / "prod.env").write_text(env_text("gitlab-force-push"))
+    subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "oops"], cwd=repo, env=env, check=True)
+    script = "\n".join(load_yaml("gitlab-ci.yml")["keysweep"]["script"])
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=repo,
+        env={**env, "CI_MERGE_REQUEST_DIFF_BASE_SHA": "", "CI_COMMIT_BEFORE_SHA": "1" * 40},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    report = (repo / "gl-secret-detection-report.json").read_text()
+    assert "prod.env" in report
