@@ -204,6 +204,14 @@ def test_shell_gate_script_runs_for_real(tmp_path: Path) -> None:
     broken = sh("sh", gate, "no-such-ref")
     assert broken.returncode == 2
 
+    shallow = tmp_path / "shallow"
+    sh("git", "clone", "-q", "--depth=1", f"file://{repo}", str(shallow))
+    cut = subprocess.run(
+        ["sh", gate], cwd=shallow, env=env, capture_output=True, text=True, check=False
+    )
+    assert cut.returncode == 2, cut.stdout + cut.stderr
+    assert "shallow clone" in cut.stderr
+
 
 # --------------------------------------------------------------------------- dogfood
 

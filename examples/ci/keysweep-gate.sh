@@ -13,6 +13,10 @@ keysweep scan . || tree=$?
 history=0
 if [ -n "$base" ]; then
   keysweep history . --since="$base" || history=$?
+elif [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  # all history of a shallow clone is part of it: fail rather than pass what it cannot see
+  echo "keysweep-gate: shallow clone: fetch the whole history (git fetch --unshallow)" >&2
+  history=2
 else
   keysweep history . || history=$?
 fi
