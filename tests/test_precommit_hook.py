@@ -171,6 +171,27 @@ def test_partial_commit_checks_only_the_named_paths(
     assert os.path.exists(project.path / "keys.env")
 
 
+def test_pre_commit_file_filters_do_not_skip_the_hook(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """The hook scans the index, not pre-commit's file list: a top-level ``exclude`` (or a
+    commit of nothing but a symlink) leaves pre-commit no file names, and a hook without
+    ``always_run`` was then skipped, "(no files to check)", letting the key through."""
+    home = hook_home[2]
+    config = (project.path / ".pre-commit-config.yaml").read_text()
+    project.write({".pre-commit-config.yaml": "exclude: ^vendor/\n" + config})
+    project.git("add", ".pre-commit-config.yaml")
+    assert commit(project, home, "-m", "keep formatters off vendor/").returncode == 0
+    before = head(project)
+    project.write({"vendor/creds.env": env_text("excluded")})
+    project.git("add", "vendor/creds.env")
+    proc = commit(project, home, "-m", "vendor only")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "vendor/creds.env:1" in output, output
+    assert head(project) == before
+
+
 # --- merges (issue 9, item 6) ---------------------------------------------------------------
 
 
