@@ -115,6 +115,7 @@ def test_commit_adding_a_key_is_blocked(project: Repo, hook_home: tuple[Path, st
     assert "aws-access-key-id" in output, output  # rule
     assert key_id("blocked") in output, "the key ID is an identifier: shown in full"
     assert secret_key("blocked") not in output, "secrets are redacted in hook output"
+    assert "keysweep:allow" in output and "baseline" in output, "and how to proceed"
 
 
 def test_clean_commit_passes(project: Repo, hook_home: tuple[Path, str, Path]) -> None:

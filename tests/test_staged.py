@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.keys import env_text, key_id
+from support.keys import env_text, key_id, secret_key
 from support.repo import Repo, isolated_git_env
 from support.run import Run, keysweep
 
@@ -40,6 +40,22 @@ def test_first_commit(repo: Repo) -> None:
         "aws-access-key-id",
     )
     assert finding["source"] == "staged"
+
+
+def test_a_blocked_commit_says_how_to_proceed(repo: Repo) -> None:
+    """The table says which file, line and rule; stderr says what to do next."""
+    repo.write({"deploy.env": env_text("proceed")})
+    repo.git("add", "deploy.env")
+    run = keysweep("staged", cwd=repo.path)
+    assert run.code == 1
+    assert "deploy.env:1" in run.stdout and "aws-access-key-id" in run.stdout
+    assert secret_key("proceed") not in run.stdout + run.stderr
+    hint = " ".join(run.stderr.strip().splitlines()[-3:])
+    assert hint.startswith("keysweep: ") and "git add" in hint, run.stderr
+    assert "keysweep:allow" in hint and "keysweep baseline update" in hint, run.stderr
+    # A clean run says nothing of the kind.
+    repo.git("rm", "-q", "--cached", "deploy.env")
+    assert "keysweep:allow" not in keysweep("staged", cwd=repo.path).stderr
 
 
 def test_index_not_work_tree(repo: Repo) -> None:

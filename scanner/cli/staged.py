@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
+from scanner.cli import EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.common import build_detector, finish
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import load_project, project_root
@@ -29,6 +31,12 @@ exit codes: 0 clean, 1 findings (commit blocked), 2 error, 3 live AWS key (--ver
             130 interrupted
 """
 
+# After the table: what a developer whose commit was just stopped can do (never the secret).
+BLOCKED = """\
+keysweep: these secrets would be committed. Take them out of the staged files (edit, then
+  'git add') and rotate any real key; or accept a finding: mark its line keysweep:allow, or add
+  it to the baseline ('keysweep baseline update', with [baseline] path in .keysweep.toml)"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -51,4 +59,7 @@ def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)
     result = scan_staged(detector, paths=paths, max_size=options.max_file_size)
-    return finish(project.drop_skipped_paths(result), options, project)
+    code = finish(project.drop_skipped_paths(result), options, project)
+    if code in (EXIT_FINDINGS, EXIT_LIVE_KEY):
+        print(BLOCKED, file=sys.stderr)
+    return code
