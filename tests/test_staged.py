@@ -172,6 +172,24 @@ def test_unreadable_staged_content_is_an_error(repo: Repo) -> None:
     assert "new.env" in run.stderr
 
 
+def test_a_blob_over_the_size_cap_is_never_read(repo: Repo) -> None:
+    """Over ``--max-file-size`` a staged blob is skipped from its header: its content is not
+    read (a 1 GB staged dump took 1 GB of memory to be skipped). Here the content is
+    damaged past the header, so reading it would fail: a skip must not touch it."""
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"dump.sql": "INSERT INTO t VALUES (1);\n" * 4000, "small.env": env_text("cap")})
+    repo.git("add", "dump.sql", "small.env")
+    blob = repo.git("rev-parse", ":dump.sql")
+    loose = repo.path / ".git" / "objects" / blob[:2] / blob[2:]
+    data = loose.read_bytes()
+    loose.chmod(0o644)
+    loose.write_bytes(data[: len(data) // 2])
+    run = staged(repo, "--max-file-size", "10000")
+    assert run.code == 1, run.stderr
+    assert secrets(run) >= {key_id("cap")}
+    assert run.report["scan"]["skipped"] == {"too_large": 1}
+
+
 def test_staged_imports_nothing_heavy(repo: Repo) -> None:
     """The hook path must not import boto3, gitpython or rich (start-up time)."""
     repo.commit({"README.md": "hi\n"}, "start")

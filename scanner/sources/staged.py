@@ -42,7 +42,7 @@ from scanner.models import (
     ScanSummary,
     Source,
 )
-from scanner.sources.catfile import read_blobs
+from scanner.sources.catfile import listing_of, read_blobs
 from scanner.sources.gitproc import Git, first_line
 
 EMPTY_TREE = {
@@ -211,16 +211,18 @@ def scan_staged(
     if changes.deleted:
         skipped["deleted"] = changes.deleted
 
-    contents = read_blobs(git, {e.blob for e in changes.entries}) if changes.entries else {}
+    blobs = {e.blob for e in changes.entries}
+    oversized = _over(git, blobs, max_size) if blobs and max_size is not None else set()
+    contents = read_blobs(git, blobs - oversized) if blobs - oversized else {}
     findings: list[Finding] = []
     scanned = nbytes = too_large = 0
     for entry in changes.entries:
+        if entry.blob in oversized:
+            too_large += 1
+            continue
         raw = contents.get(entry.blob)
         if raw is None:
             raise GitError(f"{entry.path}: staged content {entry.blob} cannot be read")
-        if max_size is not None and len(raw) > max_size:
-            too_large += 1
-            continue
         scanned += 1
         nbytes += len(raw)
         if not scanner.wants(raw, entry.path):
@@ -243,6 +245,24 @@ def scan_staged(
         notes=tuple(notes),
     )
     return ScanResult(tuple(findings), summary)
+
+
+def _over(git: Git, blobs: set[str], max_size: int) -> set[str]:
+    """The blobs larger than ``max_size``, from their headers: a staged 1 GB dump is skipped
+    without being read (it took 1 GB of memory and 1.6 s to learn its size). A blob git
+    cannot describe is left to the read, which reports it."""
+    check = git.run(
+        "cat-file",
+        "--batch-check=%(objectname) %(objectsize)",
+        input=listing_of(sorted(blobs)),
+        what="cannot read the staged changes",
+    )
+    over: set[str] = set()
+    for line in check.stdout.decode("ascii", "replace").splitlines():
+        oid, _, size = line.partition(" ")
+        if size.isdigit() and int(size) > max_size:
+            over.add(oid)
+    return over
 
 
 def _added_only(
