@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import string
 import urllib.parse
 from dataclasses import dataclass
 
@@ -412,6 +413,16 @@ SILENT: list[Case] = [
     Case("secret-41-chars", f"aws_secret_access_key = {S}Q\n", ()),
     Case("secret-39-chars", f"aws_secret_access_key = {S[:39]}\n", ()),
     Case("secret-no-uppercase", f"aws_secret_access_key = {S.lower()}\n", ()),
+    *[  # typed sequences: every character distinct, so the entropy floor lets them through
+        Case(f"secret-alphabet-sequence-{i}", f'aws_secret_access_key = "{text}"\n', ())
+        for i, text in enumerate(
+            (
+                string.ascii_uppercase + string.ascii_lowercase[:14],
+                string.ascii_lowercase + string.digits + "ABCD",
+                string.digits + "abcdefghij" + "ABCDEFGHIJ" + string.digits,
+            )
+        )
+    ],
     Case("session-token-placeholder", "AWS_SESSION_TOKEN=${AWS_SESSION_TOKEN}\n", ()),
     Case("session-token-too-short", f"aws_session_token = {random_b64(3, 80)}\n", ()),
     Case("long-base64-no-token-context", f"thumbnail = {random_b64(4, 600)}\n", ()),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import pairwise
 
 from scanner.entropy import shannon_entropy
 from scanner.models import Finding
@@ -41,11 +42,26 @@ def _periodic(text: str) -> bool:
     return False
 
 
+def _sequential(text: str, length: int = 8) -> bool:
+    """True when ``text`` holds ``length`` consecutive characters of the alphabet in order,
+    up or down (``ABCDEFGH``, ``12345678``, ``zyxwvuts``): typed, not drawn at random (in 40
+    random base64 characters such a run has a chance of about 1e-11)."""
+    up = down = 1
+    for prev, cur in pairwise(text):
+        step = ord(cur) - ord(prev)
+        up = up + 1 if step == 1 else 1
+        down = down + 1 if step == -1 else 1
+        if up >= length or down >= length:
+            return True
+    return False
+
+
 def not_repetitive(secret: str) -> bool:
-    """Rejects runs of six equal characters, short periods, and too few distinct characters."""
+    """Rejects runs of six equal characters, short periods, runs of eight consecutive
+    characters of the alphabet, and too few distinct characters."""
     if _RUN.search(secret):
         return False
-    if _periodic(secret):
+    if _periodic(secret) or _sequential(secret):
         return False
     return len(set(secret)) >= min(10, len(secret) // 3)
 
