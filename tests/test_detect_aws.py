@@ -413,6 +413,12 @@ SILENT: list[Case] = [
     Case("secret-41-chars", f"aws_secret_access_key = {S}Q\n", ()),
     Case("secret-39-chars", f"aws_secret_access_key = {S[:39]}\n", ()),
     Case("secret-no-uppercase", f"aws_secret_access_key = {S.lower()}\n", ()),
+    *[  # English placeholders of 40 characters: entropy above the floor, mixed case
+        Case(f"secret-spelled-out-{i}", f"aws_secret_access_key: {text}\n", ())
+        for i, text in enumerate(
+            ("PutYourAwsSecretAccessKeyRightHereNow123", "ThisIsNotARealSecretKeyJustAPlaceholder1")
+        )
+    ],
     *[  # typed sequences: every character distinct, so the entropy floor lets them through
         Case(f"secret-alphabet-sequence-{i}", f'aws_secret_access_key = "{text}"\n', ())
         for i, text in enumerate(
