@@ -597,6 +597,10 @@ def test_lone_key_id_and_secret_pair_at_any_distance(
             f'session = boto3.Session("{KA}", "{S}", "{T}")',
             [(ID, KA), (SK, S), (TOK, T)],
         ),
+        (  # the same, one argument a line (.NET's SessionAWSCredentials, Java's create)
+            f'var c = new SessionAWSCredentials(\n    "{KA}",\n    "{S}",\n    "{T}");',
+            [(ID, KA), (SK, S), (TOK, T)],
+        ),
         (  # the instance-metadata credentials document
             "{\n"
             f'  "AccessKeyId" : "{KA}",\n  "SecretAccessKey" : "{S}",\n  "Token" : "{T}",\n'
@@ -604,7 +608,7 @@ def test_lone_key_id_and_secret_pair_at_any_distance(
             [(ID, KA), (SK, S), (TOK, T)],
         ),
     ],
-    ids=["postman-awsv4", "sdk-positional-token", "imds-json"],
+    ids=["postman-awsv4", "sdk-positional-token", "sdk-positional-token-multiline", "imds-json"],
 )
 def test_aws_forms_without_keywords(
     detector: Detector, text: str, expect: list[tuple[str, str]]
