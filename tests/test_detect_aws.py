@@ -629,3 +629,19 @@ def test_jwt_session_token_is_reported_whole(detector: Detector) -> None:
     assert [f.secret for f in findings if f.rule_id == TOK] == [jwt]
     key = next(f for f in findings if f.rule_id == ID)
     assert ("session_token", jwt) in [(p.kind, p.secret) for p in key.paired]
+
+
+def test_s3cmd_config_secret_far_below_its_key_id(detector: Detector) -> None:
+    """`s3cmd --configure` writes its options in alphabetical order: secret_key some 60 lines
+    below access_key, with no AWS word near it; the file name is the context."""
+    options = "".join(f"option_{i} = False\n" for i in range(60))
+    text = f"[default]\naccess_key = {K}\n{options}secret_key = {S}\nsend_chunk = 65536\n"
+    findings = detector.scan(Fragment.from_text(text, "home/.s3cfg"))
+    assert sorted((f.rule_id, f.secret) for f in findings) == [
+        (ID, K),
+        ("aws-secret-access-key-s3cfg", S),
+    ]
+    key = next(f for f in findings if f.rule_id == ID)
+    assert [(p.kind, p.secret) for p in key.paired] == [("secret_access_key", S)]
+    elsewhere = detector.scan(Fragment.from_text(text, "settings.ini"))
+    assert "aws-secret-access-key-s3cfg" not in {f.rule_id for f in elsewhere}

@@ -78,7 +78,12 @@ def test_builtin_packs_are_found_and_well_formed() -> None:
     assert len(RULES) >= 60
     assert len(set(RULES.ids)) == len(RULES.ids)
     aws = [r.id for r in RULES if Path(r.pack).name == "aws.yaml"]
-    assert aws == ["aws-access-key-id", "aws-secret-access-key", "aws-session-token"]
+    assert aws == [
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws-secret-access-key-s3cfg",
+        "aws-session-token",
+    ]
     for rule in RULES:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.id)
         assert len(rule.examples) >= 2 and len(rule.negative_examples) >= 2, rule.id
