@@ -56,6 +56,8 @@ def test_placeholders_and_references_are_never_secrets(value: str) -> None:
         ("{{alnum:24}}", True, True),
         ("{{lower:6}}{{digits:2}}", True, False),
         ("{{alnum:12}}!{{digits:3}}", True, True),
+        ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn", True, False),  # typed, not drawn
+        ("Zq{{alnum:6}}" + "12345678" + "{{alnum:6}}", True, False),
     ],
 )
 def test_entropy_floor_by_alphabet(template: str, plain: bool, random_enough: bool) -> None:

@@ -185,11 +185,12 @@ def not_placeholder(secret: str) -> bool:
 def generic_secret_value(secret: str) -> bool:
     """A value that is no placeholder and random enough for its alphabet.
 
+    Eight consecutive characters of the alphabet (``ABCDEFGH``) never pass.
     Hex (digests, keys) needs 16+ characters and 3.0 bits per character; base64/alphanumeric
     needs 12+ characters, 3.5 bits and two character classes; values with other symbols need
     10+ characters and 3.2 bits. Digits only never pass.
     """
-    if not not_placeholder(secret):
+    if not not_placeholder(secret) or _sequential(secret):  # ABCDEFGH...: typed, not drawn
         return False
     entropy = shannon_entropy(secret)
     if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
