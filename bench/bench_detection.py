@@ -584,7 +584,48 @@ def true_positive_cases(v: Values) -> list[Case]:
         "deploy_accessKeys.csv",
         lambda k, s, t: f"Access key ID,Secret access key\r\n{k},{s}\r\n",
     )
+    add(  # s3cmd --configure writes its options in alphabetical order
+        "s3cmd-config",
+        ".s3cfg",
+        lambda k, s, t: (
+            f"[default]\naccess_key = {k}\naccess_token = \n"
+            + "".join(f"{name} = False\n" for name in S3CMD_OPTIONS)
+            + "host_base = s3.amazonaws.com\nhost_bucket = %(bucket)s.s3.amazonaws.com\n"
+            + f"secret_key = {s}\nsend_chunk = 65536\n"
+        ),
+    )
+    add(  # .NET, one argument a line
+        "dotnet-session-credentials",
+        "Program.cs",
+        lambda k, s, t: (
+            f'var creds = new SessionAWSCredentials(\n    "{k}",\n    "{s}",\n    "{t}");\n'
+        ),
+        prefix="ASIA",
+    )
     return cases
+
+
+S3CMD_OPTIONS = (
+    "add_encoding_exts",
+    "check_ssl_certificate",
+    "check_ssl_hostname",
+    "delete_removed",
+    "dry_run",
+    "enable_multipart",
+    "encrypt",
+    "follow_symlinks",
+    "force",
+    "get_continue",
+    "guess_mime_type",
+    "human_readable_sizes",
+    "list_md5",
+    "long_listing",
+    "preserve_attrs",
+    "progress_meter",
+    "recursive",
+    "reduced_redundancy",
+    "skip_existing",
+)
 
 
 def decoy_cases(v: Values) -> list[Case]:
@@ -762,6 +803,19 @@ def decoy_cases(v: Values) -> list[Case]:
             "ID-shaped with 0/1/8/9",
             "ids.txt",
             f"order_ref = {bad_id()}\nbatch = {bad_id()}\n",
+        ),
+        Case(
+            "typed-sequence-secret",
+            "patterned fakes",
+            "settings.py",
+            'AWS_SECRET_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"\n'
+            'aws_secret_access_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"\n',
+        ),
+        Case(
+            "spelled-out-secret",
+            "placeholders",
+            "group_vars/all.yml",
+            "aws_secret_access_key: PutYourAwsSecretAccessKeyRightHereNow123\n",
         ),
     ]
 
