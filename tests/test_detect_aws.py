@@ -645,3 +645,18 @@ def test_s3cmd_config_secret_far_below_its_key_id(detector: Detector) -> None:
     assert [(p.kind, p.secret) for p in key.paired] == [("secret_access_key", S)]
     elsewhere = detector.scan(Fragment.from_text(text, "settings.ini"))
     assert "aws-secret-access-key-s3cfg" not in {f.rule_id for f in elsewhere}
+
+
+def test_percent_encoded_token_is_one_finding(detector: Detector) -> None:
+    """A presigned URL's X-Amz-Security-Token: a run of 100+ plain characters between two
+    escapes is a piece of the encoded token, not a second (truncated) token."""
+    body = T.replace("/", "A").replace("+", "B")
+    token = body[:20] + "/" + body[21:180] + "+" + body[181:]
+    url = (
+        "https://b.s3.amazonaws.com/o?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential={KA}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request"
+        f"&X-Amz-Security-Token={pct(token)}&X-Amz-Signature={hex_string(7, 64)}\n"
+    )
+    findings = detector.scan(Fragment.from_text(url, "url.txt"))
+    tokens = [(f.secret, f.encoding) for f in findings if f.rule_id == TOK]
+    assert tokens == [(token, "percent")]

@@ -807,6 +807,19 @@ def _two_readings(cand: _Candidate, other: _Candidate) -> bool:
     return same_span and (cand.encoding is None) != (other.encoding is None)
 
 
+def _piece_of_encoded(cand: _Candidate, other: _Candidate) -> bool:
+    """``cand`` is plain text inside the encoded span of ``other``, a decoded finding of the
+    same rule: a run between two escapes of a percent-encoded session token (``...%2F<run>%2B``)
+    is part of that token, not a token of its own."""
+    return (
+        cand.encoding is None
+        and other.encoding is not None
+        and cand.rule is other.rule
+        and other.start <= cand.start
+        and cand.end <= other.end
+    )
+
+
 def _surer(cand: _Candidate) -> tuple[int, int, int]:
     return (
         CONFIDENCE_LEVELS.index(cand.rule.confidence),
@@ -834,6 +847,8 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
             if cand.secret in other.secret or other.secret in cand.secret:
                 if _priority(cand) < _priority(other):
                     kept[i] = cand
+                break
+            if _piece_of_encoded(cand, other):
                 break
         else:
             active.append(len(kept))
