@@ -125,6 +125,23 @@ def bom_of(raw: bytes) -> tuple[bytes, str] | None:
     return None
 
 
+# Printable ASCII, 16 bytes in a row: never in UTF-16 or UTF-32 text (each ASCII character
+# there comes with a NUL byte), and as short as the shortest secret the rules report.
+_EIGHT_BIT_RUN = re.compile(rb"[\x21-\x7e]{16}")
+
+
+def eight_bit_body(raw: bytes) -> bytes | None:
+    """The bytes after a UTF-16 or UTF-32 byte-order mark when they hold a run of printable
+    ASCII, which decoding by the mark would garble: a file that only starts like UTF-16 (an
+    ASCII file appended to one, or a mark put there to hide what follows). Scanned as bytes
+    too, beside the decoded text; None for every other input."""
+    found = bom_of(raw)
+    if found is None or found[1] == "utf-8":
+        return None
+    body = raw[len(found[0]) :]
+    return body if _EIGHT_BIT_RUN.search(body) else None
+
+
 def decode_bytes(raw: bytes) -> str:
     """Decode file content for scanning: BOM-aware (UTF-8/16/32), never raises.
 

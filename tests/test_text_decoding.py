@@ -61,6 +61,31 @@ def test_utf32_in_history(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "head",
+    [
+        b"\xff\xfe bad \xc3\x28\n",  # a UTF-16 mark before ASCII text: it hid the key
+        b"\xfe\xff\n",
+        b"\xff\xfe\x00\x00\n",
+        "notes\n".encode("utf-16"),  # ASCII appended to a UTF-16 file
+    ],
+)
+@pytest.mark.parametrize("command", ["scan", "staged", "history"])
+def test_ascii_after_a_utf16_mark_is_scanned(tmp_path: Path, head: bytes, command: str) -> None:
+    """Decoding by the mark turns the ASCII that follows into CJK characters; the bytes after
+    it are scanned as well, and each key is reported once."""
+    kid, secret = key_id("fake-bom"), secret_key("fake-bom")
+    repo = Repo(tmp_path / "repo")
+    (repo.path / "creds.txt").write_bytes(head + _content(kid, secret, "\n").encode())
+    repo.git("add", "creds.txt")
+    if command == "history":
+        repo.commit_staged("add creds")
+    args = ("scan", str(repo.path / "creds.txt")) if command == "scan" else (command,)
+    run = keysweep(*args, *JSON, cwd=repo.path)
+    assert run.code == 1, run.stderr
+    assert sorted(f["secret"] for f in run.findings) == sorted([kid, secret])
+
+
+@pytest.mark.parametrize(
     ("raw", "text"),
     [
         (b"a\rb\r\nc\nd", "a\nb\r\nc\nd"),

@@ -34,6 +34,7 @@ from scanner.models import (
     Severity,
     bom_of,
     confidence_at_least,
+    eight_bit_body,
     lone_crs_to_lf,
 )
 from scanner.rules import Rule, RuleSet
@@ -264,6 +265,10 @@ class Detector:
         """
         try:
             found = self._scan(fragment)
+            body = eight_bit_body(fragment.raw)
+            if body is not None:  # what the byte-order mark's decoding garbles
+                hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
+                found = sorted([*found, *self._scan(hidden)], key=lambda f: (f.line, f.column))
         except Exception as exc:
             where = fragment.path or fragment.blob_id or "<input>"
             raise DetectionError(
