@@ -602,6 +602,19 @@ def true_positive_cases(v: Values) -> list[Case]:
         ),
         prefix="ASIA",
     )
+    add(  # aws cloudformation describe-stacks: a template's outputs of an IAM access key
+        "cloudformation-outputs",
+        "stack.json",
+        lambda k, s, t: json.dumps(
+            {
+                "Outputs": [
+                    {"OutputKey": "UserAccessKey", "OutputValue": k, "Description": "key"},
+                    {"OutputKey": "UserSecretKey", "OutputValue": s, "Description": "secret"},
+                ]
+            },
+            indent=4,
+        ),
+    )
     return cases
 
 
