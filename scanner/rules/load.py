@@ -17,9 +17,10 @@ imports nothing higher.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -240,13 +241,16 @@ def _parse_pack(where: _Where, data: bytes) -> list[Rule]:
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
     except UnicodeDecodeError as exc:
         raise where.err(None, None, f"cannot read rule pack: {exc}") from None
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _loader()
     try:
+        _check_nesting(yaml.parse(text, Loader=loader))
         parsed = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise where.err(None, None, f"not valid YAML{at}") from None
+    except _Unreadable as exc:
+        raise where.err(None, None, f"not valid YAML at line {exc.line}: {exc}") from None
     if not isinstance(parsed, Mapping):
         raise where.err(None, None, "a rule pack must be a mapping with a 'rules' list")
     pack = where.node(parsed).table(_PACK_KEYS)
@@ -265,6 +269,56 @@ def _parse_pack(where: _Where, data: bytes) -> list[Rule]:
         seen.add(rule.id)
         rules.append(rule)
     return rules
+
+
+# A pack nests 5 deep. libyaml's composer recurses in C: a pack nested ~30,000 deep
+# (``rules: [[[[...``) crashed the interpreter (SIGSEGV: no message, exit code -11).
+MAX_NESTING = 64
+
+
+class _Unreadable(Exception):
+    """A pack that parses but cannot be loaded: ``str()`` says why, ``line`` where."""
+
+    def __init__(self, problem: str, line: int) -> None:
+        super().__init__(problem)
+        self.line = line
+
+
+def _check_nesting(events: Iterable[Any]) -> None:
+    """Raise _Unreadable past MAX_NESTING, counting on the parser's events (which never
+    recurse) before anything is composed."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                raise _Unreadable(f"nested more than {MAX_NESTING} deep", line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+@functools.cache
+def _loader() -> Any:
+    """The safe loader (libyaml's when installed), whose constructors' own errors on a scalar
+    its tag cannot hold (``2001-13-14``, ``!!int x``, a 5,000-digit integer: ValueError,
+    AttributeError, ...) become :class:`_Unreadable` at the scalar's line, never a traceback.
+    The value itself is not shown: it may be a secret."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc]
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                kind = str(node.tag).rsplit(":", 1)[-1]
+                raise _Unreadable(f"not a valid {kind}", node.start_mark.line + 1) from None
+
+    return Loader
 
 
 def builtin_pack_paths() -> list[Path]:
