@@ -151,6 +151,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    except RecursionError:  # `a = [[[[...` thousands deep: it was "internal error"
+        raise ConfigError(f"config file {path}: invalid TOML: nested too deeply") from None
+    except ValueError:  # an integer of 4,301+ digits (Python's int limit)
+        raise ConfigError(f"config file {path}: invalid TOML: an integer too long") from None
 
 
 def _encoding_hint(raw: bytes) -> str:

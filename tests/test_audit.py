@@ -355,6 +355,21 @@ def test_resume_from_another_directory_reuses_every_result(fleet: Path, tmp_path
     assert [r["resumed"] for r in report["repositories"]] == [True, True]
 
 
+def test_resume_rescans_a_result_file_nested_too_deep(fleet: Path, tmp_path: Path) -> None:
+    """A damaged result is scanned again; one nested 100,000 deep was a RecursionError that
+    ended the whole audit as "internal error"."""
+    repos = [str(fleet / "team-b" / "svc" / f"head0{n}") for n in (1, 2)]
+    out = tmp_path / "out"
+    args = ("audit", *repos, "--format", "json", "--output-dir", str(out))
+    assert keysweep(*args).code == EXIT_FINDINGS
+    damaged = sorted((out / "repos").iterdir())[0]
+    damaged.write_text("[" * 100_000)
+    run = keysweep(*args, "--resume")
+    assert run.code == EXIT_FINDINGS, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(r["resumed"] for r in report["repositories"]) == [False, True]
+
+
 # -- a server that accepts and never answers: a clone that hangs ----------------------------
 class Silent:
     def __init__(self) -> None:

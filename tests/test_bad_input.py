@@ -597,8 +597,10 @@ def test_malformed_rule_pack(tmp_path: Path, case: str) -> None:
         "[scan]\nmax_fiel_size = 1\n",  # unknown key
         '[scan]\nmax_file_size = "big"\n',  # wrong type
         "[allowlist]\nregexes = [{ regex = '(unclosed', target = 'secret' }]\n",  # bad regex
+        "a = " + "[" * 100_000 + "\n",  # RecursionError in tomllib: "internal error"
+        "[scan]\nmax_file_size = " + "9" * 5000 + "\n",  # ValueError: past Python's int limit
     ],
-    ids=["not-toml", "unknown-key", "wrong-type", "bad-regex"],
+    ids=["not-toml", "unknown-key", "wrong-type", "bad-regex", "nested-deep", "huge-int"],
 )
 def test_malformed_config(tmp_path: Path, body: str) -> None:
     src = tmp_path / "src"
@@ -625,8 +627,18 @@ def test_missing_config_file(tmp_path: Path) -> None:
         '{"keysweep_baseline": 1}\n{"path": "a.env", "rule_id": "x"}\n',
         '{"keysweep_baseline": 1}\n{"path": "a.env", "rule_id": "x", "fingerprint": "zz"}\n',
         '{"keysweep_baseline": 1}\n[1, 2\n',
+        '{"keysweep_baseline": 1}\n' + "[" * 100_000 + "\n",  # RecursionError in json
+        '{"keysweep_baseline": 1}\n{"reason": ' + "9" * 5000 + "}\n",  # past the int limit
     ],
-    ids=["not-json", "bad-version", "no-fingerprint", "bad-fingerprint", "truncated"],
+    ids=[
+        "not-json",
+        "bad-version",
+        "no-fingerprint",
+        "bad-fingerprint",
+        "truncated",
+        "nested-deep",
+        "huge-int",
+    ],
 )
 def test_malformed_baseline(tmp_path: Path, body: str) -> None:
     (tmp_path / "a.txt").write_text("nothing\n")
@@ -654,6 +666,7 @@ REPORTS = {
     "finding-not-object": lambda tmp: '{"version": 1, "scan": {}, "findings": [3]}\n',
     "redacted": _redacted_report,
     "sarif": lambda tmp: '{"version": "2.1.0", "runs": []}\n',
+    "nested-deep": lambda tmp: "[" * 100_000 + "\n",  # RecursionError: "internal error"
 }
 
 

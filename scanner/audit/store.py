@@ -58,7 +58,7 @@ class ResultStore:
             data = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged file: scan again
         meta = data.get("audit_repository") if isinstance(data, dict) else None
         if not isinstance(meta, dict) or meta.get("status") != OK:

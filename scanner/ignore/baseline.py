@@ -159,6 +159,10 @@ def parse_baseline(text: str, source: Path) -> Baseline:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BaselineError(f"{where}: invalid JSON ({exc.msg})") from None
+        except RecursionError:  # `[[[[...` thousands deep: it was "internal error"
+            raise BaselineError(f"{where}: invalid JSON (nested too deeply)") from None
+        except ValueError:  # a number of 4,301+ digits (Python's int limit)
+            raise BaselineError(f"{where}: invalid JSON (a number too long)") from None
         if not header_seen:
             if (
                 not isinstance(data, dict)

@@ -431,7 +431,7 @@ def load_report(
         ) from None
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: `[[[[...`
         # The message names the position, never the content (which may hold secrets).
         pos = getattr(exc, "lineno", None)
         at = f" at line {pos}" if pos else ""
