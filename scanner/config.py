@@ -112,7 +112,8 @@ def load_config(path: Path | None, root: Path) -> Config:
     With no file found, returns the default ``Config()``.
     """
     if path is not None:
-        if not path.is_file():
+        # Not is_file(): a directory said "not found", and `<(...)` or /dev/null was refused.
+        if not path.exists():
             raise ConfigError(f"config file {path}: not found")
         is_pyproject = path.name == PYPROJECT_FILENAME
     else:

@@ -619,6 +619,17 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert_clean_error(ks(tmp_path, "scan", "a.txt", "--config", "nope.toml"), "nope.toml")
 
 
+def test_config_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A directory is named as one (it said "not found"); a device or a pipe (``/dev/null``,
+    ``--config <(...)``) is read as --rules and --baseline read it (it was "not found")."""
+    (tmp_path / "a.txt").write_text("nothing\n")
+    (tmp_path / "conf.d").mkdir()
+    line = assert_clean_error(ks(tmp_path, "scan", "a.txt", "--config", "conf.d"), "conf.d")
+    assert "is a directory" in line.lower(), line
+    proc = ks(tmp_path, "scan", "a.txt", "--config", os.devnull)
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+
+
 @pytest.mark.parametrize(
     "body",
     [
