@@ -220,6 +220,20 @@ def test_create_refuses_to_overwrite(adopted: Path) -> None:
     assert forced.code == 0
 
 
+def test_create_force_replaces_only_a_baseline(adopted: Path) -> None:
+    """``--output`` naming the scanned credential file by mistake: --force replaced it with
+    the baseline, and the only copy of the credential was gone."""
+    scanned = adopted / "deploy" / "old.env"
+    before = scanned.read_bytes()
+    forced = keysweep(adopted, "baseline", "create", ".", "--output", "deploy/old.env", "--force")
+    assert forced.code == 2, forced.stderr
+    assert "deploy/old.env exists and is not a keysweep baseline" in forced.stderr
+    assert scanned.read_bytes() == before
+    (adopted / "empty.jsonl").write_text("")  # an empty file holds nothing to lose
+    emptied = keysweep(adopted, "baseline", "create", ".", "--output", "empty.jsonl", "--force")
+    assert emptied.code == 0, emptied.stderr
+
+
 def test_baseline_from_history(adopted: Path) -> None:
     (adopted / "settings.py").write_text("DEBUG = False\n")  # removed, but still in history
     commit_all(adopted, "remove key")

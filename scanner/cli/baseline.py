@@ -23,6 +23,7 @@ from scanner.ignore.baseline import (
     Baseline,
     load_baseline,
     rebuild_baseline,
+    require_baseline_to_replace,
     write_baseline,
 )
 
@@ -110,6 +111,7 @@ def baseline_command(
             raise UsageError(
                 f"baseline {target} already exists (use 'baseline update', or --force to replace)"
             )
+        require_baseline_to_replace(target)
     elif target.exists():
         existing = load_baseline(target)
     elif action == "prune":

@@ -227,6 +227,28 @@ def _parse_entry(data: dict[str, Any], where: str) -> BaselineEntry:
     )
 
 
+def require_baseline_to_replace(path: Path) -> None:
+    """``baseline create --force`` replaces a baseline, never another file: one whose first
+    line is no baseline header (the scanned ``.env``, named by mistake) is refused. It was
+    replaced, and a credential file kept nowhere else was lost. An empty or unreadable file
+    is left to the writer."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8-sig", "replace")
+    except OSError:
+        return
+    first = next((line.strip() for line in head.splitlines() if line.strip()), "")
+    try:
+        header = json.loads(first) if first else {HEADER_KEY: FORMAT_VERSION}
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or HEADER_KEY not in header:
+        raise BaselineError(
+            f"baseline {path} exists and is not a keysweep baseline; --force replaces only "
+            "a baseline (delete the file first to replace it)"
+        )
+
+
 def write_baseline(path: Path, baseline: Baseline) -> None:
     """Write atomically: a reader sees the old baseline or the new one."""
     write_output(path, baseline.dumps())
