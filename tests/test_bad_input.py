@@ -126,6 +126,19 @@ def test_output_is_a_directory(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["scan", "baseline"])
+def test_output_is_empty(tmp_path: Path, command: str) -> None:
+    """``-o "$UNSET"``: scan said ``cannot write .: Device or resource busy`` once it had
+    scanned everything, baseline fell back to the config's baseline.path."""
+    repo = init_repo(tmp_path / "repo")
+    (repo / "a.txt").write_text("nothing here\n")
+    before = tree_snapshot(repo)
+    args = ("baseline", "create", ".") if command == "baseline" else ("scan", ".")
+    line = assert_clean_error(ks(tmp_path, *args, "--output", "", cwd=repo), "--output")
+    assert "an empty file name" in line, line
+    assert tree_snapshot(repo) == before
+
+
 @pytest.mark.parametrize("command", ["history", "staged"])
 def test_directory_that_is_not_a_repository(tmp_path: Path, command: str) -> None:
     plain = tmp_path / "plain"

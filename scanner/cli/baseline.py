@@ -14,7 +14,7 @@ from pathlib import Path
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
 from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.cli.history import scan_history
-from scanner.cli.options import CommonOptions, add_config_option
+from scanner.cli.options import CommonOptions, add_config_option, output_file
 from scanner.cli.project import Project, load_project, project_root
 from scanner.cli.scan import scan_files
 from scanner.errors import UsageError
@@ -60,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE",
+        type=output_file,
         help="baseline file to write (default: baseline.path from the config)",
     )
     parser.add_argument(

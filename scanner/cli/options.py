@@ -64,6 +64,14 @@ def add_config_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     )
 
 
+def output_file(text: str) -> str:
+    """``--output``: a file, or ``-`` for stdout. Empty (``-o "$UNSET"``) is a usage error
+    before the scan; it was ``cannot write .: Device or resource busy`` after it."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
+
+
 def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """The ``report`` group (--format, --output, --show-secrets); also used by verify."""
     report = parser.add_argument_group("report")
@@ -79,6 +87,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
         "-o",
         "--output",
         metavar="FILE",
+        type=output_file,
         help="write the report to FILE once complete (a regular file atomically; - is stdout)",
     )
     report.add_argument(
