@@ -21,3 +21,11 @@ def number(
 
     parse.__name__ = getattr(kind, "__name__", "number")
     return parse
+
+
+def output_file(text: str) -> str:
+    """``--output``: a file, or ``-`` for stdout. Empty (``-o "$UNSET"``) is a usage error
+    before the scan; it was ``cannot write .: Device or resource busy`` after it."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
+from scanner.cli.argtypes import output_file
 from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.cli.history import scan_history
-from scanner.cli.options import CommonOptions, add_config_option, output_file
+from scanner.cli.options import CommonOptions, add_config_option
 from scanner.cli.project import Project, load_project, project_root
 from scanner.cli.scan import scan_files
 from scanner.errors import UsageError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from scanner.cli.argtypes import output_file
 from scanner.cli.aws_options import add_verify_options, aws_settings
 from scanner.cli.detection_options import add_detection_options as add_detection_options
 from scanner.cli.detection_options import detection_settings
@@ -62,14 +63,6 @@ def add_config_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
         help="project config (default: .keysweep.toml, or [tool.keysweep] in pyproject.toml, "
         "at the repository root)",
     )
-
-
-def output_file(text: str) -> str:
-    """``--output``: a file, or ``-`` for stdout. Empty (``-o "$UNSET"``) is a usage error
-    before the scan; it was ``cannot write .: Device or resource busy`` after it."""
-    if not text:
-        raise argparse.ArgumentTypeError("an empty file name")
-    return text
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
