@@ -126,17 +126,47 @@ def test_output_is_a_directory(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["scan", "baseline"])
-def test_output_is_empty(tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("scan", ".", "--output", ""), "--output"),
+        (("baseline", "create", ".", "--output", ""), "--output"),
+        (("scan", ".", "--config", ""), "--config"),
+        (("history", ".", "--baseline", ""), "--baseline"),
+        (("audit", "."), "--output-dir"),
+        (("audit", ""), "REPO"),
+        (("audit", "--repos-file", ""), "--repos-file"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error(tmp_path: Path, args: tuple[str, ...], option: str) -> None:
     """``-o "$UNSET"``: scan said ``cannot write .: Device or resource busy`` once it had
-    scanned everything, baseline fell back to the config's baseline.path."""
+    scanned everything, baseline fell back to the config's baseline.path; an empty --config,
+    --baseline, --output-dir or REPO meant the default or the current directory."""
     repo = init_repo(tmp_path / "repo")
     (repo / "a.txt").write_text("nothing here\n")
     before = tree_snapshot(repo)
-    args = ("baseline", "create", ".") if command == "baseline" else ("scan", ".")
-    line = assert_clean_error(ks(tmp_path, *args, "--output", "", cwd=repo), "--output")
+    if option == "--output-dir":
+        args = (*args, "--output-dir", "")
+    line = assert_clean_error(ks(tmp_path, *args, cwd=repo), option)
     assert "an empty file name" in line, line
     assert tree_snapshot(repo) == before
+
+
+@pytest.mark.parametrize("command", ["scan", "history"])
+def test_jobs_below_one_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    repo = init_repo(tmp_path / "repo")
+    line = assert_clean_error(ks(tmp_path, command, ".", "--jobs", "0", cwd=repo), "--jobs")
+    assert "must be at least 1" in line, line
+
+
+def test_an_endpoint_with_credentials_is_refused_unechoed(tmp_path: Path) -> None:
+    """The retry lines and the verdicts named the endpoint, password and all."""
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    url = "http://deploy:hunter2-pw@127.0.0.1:9"  # keysweep:allow (fake)
+    proc = ks(tmp_path, "verify", str(report), "--aws-endpoint-url", url)
+    line = assert_clean_error(proc, "--aws-endpoint-url")
+    assert "must not hold credentials" in line and b"hunter2" not in proc.stderr
 
 
 @pytest.mark.parametrize("command", ["history", "staged"])

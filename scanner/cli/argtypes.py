@@ -23,9 +23,11 @@ def number(
     return parse
 
 
-def output_file(text: str) -> str:
-    """``--output``: a file, or ``-`` for stdout. Empty (``-o "$UNSET"``) is a usage error
-    before the scan; it was ``cannot write .: Device or resource busy`` after it."""
+def path_name(text: str) -> str:
+    """A file or directory name (``-`` for stdout where a report goes). Empty (``-o "$UNSET"``)
+    is a usage error before anything runs: ``--output ''`` was ``cannot write .: Device or
+    resource busy`` after the scan, and ``--config ''``, ``--output-dir ''`` or a REPO of
+    ``''`` quietly meant the default or the current directory."""
     if not text:
         raise argparse.ArgumentTypeError("an empty file name")
     return text

@@ -13,7 +13,7 @@ from scanner.audit.inputs import discover
 from scanner.audit.run import run_audit
 from scanner.audit.store import ResultStore
 from scanner.audit.task import ScanSettings
-from scanner.cli.argtypes import number
+from scanner.cli.argtypes import number, path_name
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.common import exit_code, write_report
 from scanner.cli.options import CommonOptions, add_common_options, common_options
@@ -48,8 +48,10 @@ exit codes: 0 clean, 1 findings, 2 error or any repository failed, 3 live AWS ke
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("repos", nargs="*", metavar="REPO", help="path, clone URL or directory")
-    parser.add_argument("--repos-file", metavar="FILE", help="repositories, one a line")
+    parser.add_argument(
+        "repos", nargs="*", type=path_name, metavar="REPO", help="path, clone URL or directory"
+    )
+    parser.add_argument("--repos-file", type=path_name, metavar="FILE", help="one REPO a line")
     group = parser.add_argument_group("audit")
     add = group.add_argument
     add("--engine", choices=list(ENGINES), default="local", help="where tasks run (default: local)")
@@ -58,7 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--retries", type=number(int, 0), default=2, metavar="N", help="dask: reruns of a task")
     timeout = number(float, 0, above=True)
     add("--repo-timeout", type=timeout, metavar="SECONDS", help="fail a repository after this")
-    add("--output-dir", metavar="DIR", help="write DIR/repos/NAME-HASH.json and DIR/report.json")
+    add(
+        "--output-dir",
+        type=path_name,
+        metavar="DIR",
+        help="write DIR/repos/NAME-HASH.json and DIR/report.json",
+    )
     add("--resume", action="store_true", help="reuse the finished results in --output-dir")
     add("--since", metavar="REF|A..B", help="in every repository, only what REF.. introduced")
     add("--include-unreachable", action="store_true", help="also blobs no ref reaches")

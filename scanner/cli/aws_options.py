@@ -35,6 +35,8 @@ def _account(text: str) -> str:
 
 
 def _endpoint(text: str) -> str:
+    if "@" in text.partition("://")[2].split("/", 1)[0]:  # never echoed: it holds a password
+        raise argparse.ArgumentTypeError("endpoint must not hold credentials (user:password@)")
     if not text.startswith(("https://", "http://")):
         raise argparse.ArgumentTypeError(f"endpoint must be an https:// (or http://) URL: {text!r}")
     return text

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
-from scanner.cli.argtypes import output_file
+from scanner.cli.argtypes import path_name
 from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.cli.history import scan_history
 from scanner.cli.options import CommonOptions, add_config_option
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        type=output_file,
+        type=path_name,
         help="baseline file to write (default: baseline.path from the config)",
     )
     parser.add_argument(

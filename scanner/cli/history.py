@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scanner.cli.argtypes import number
 from scanner.cli.common import build_detector, finish
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoProgress, RichProgress
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=number(int, 1),
         default=None,
         metavar="N",
         help="scanning processes (default: one per CPU core for large histories, else 1)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from scanner.cli.argtypes import output_file
+from scanner.cli.argtypes import path_name
 from scanner.cli.aws_options import add_verify_options, aws_settings
 from scanner.cli.detection_options import add_detection_options as add_detection_options
 from scanner.cli.detection_options import detection_settings
@@ -48,6 +48,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         dest="baseline_file",
         metavar="FILE",
+        type=path_name,
         help="suppress the accepted findings listed in this baseline and report only new ones "
         "(default: the config's baseline.path)",
     )
@@ -60,6 +61,7 @@ def add_config_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
         "--config",
         dest="config_file",
         metavar="FILE",
+        type=path_name,
         help="project config (default: .keysweep.toml, or [tool.keysweep] in pyproject.toml, "
         "at the repository root)",
     )
@@ -80,7 +82,7 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
         "-o",
         "--output",
         metavar="FILE",
-        type=output_file,
+        type=path_name,
         help="write the report to FILE once complete (a regular file atomically; - is stdout)",
     )
     report.add_argument(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from scanner.cli.argtypes import number
 from scanner.cli.common import (
     build_detector,
     detect_all,
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=number(int, 1),
         default=None,
         metavar="N",
         help="processes that read and scan the files of a large scan (default: one per core, "
