@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.keys import make_credential
+from support.repo import Repo
 from support.run import assert_clean_error, assert_no_traceback, cli_env, run_python
 
 EXIT_FINDINGS, EXIT_ERROR = 1, 2
@@ -221,6 +222,42 @@ def test_a_new_report_inside_a_scanned_directory_is_written_once(
     proc = ks(tmp_path, "scan", "src", "-f", "json", "-o", "src/report.json")
     assert_clean_error(proc, "src/report.json", "skip it")
     assert (leaky / "report.json").read_bytes() == written
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [
+        ("staged", "app/.env"),
+        ("history", "app/.env"),
+        ("history", "app/link.json"),  # a link to a tracked file is written through
+    ],
+)
+def test_a_file_the_repository_tracks_is_never_the_report(
+    tmp_path: Path, command: str, output: str
+) -> None:
+    """``staged -o .env`` replaced the work tree's .env, uncommitted changes and all (scan
+    refuses every file it reads; staged and history read blobs, not the work tree)."""
+    repo = Repo(tmp_path / "app")
+    repo.commit({".env": make_credential("tracked").env_text(), "notes.txt": "hi\n"}, "one")
+    (repo.path / "link.json").symlink_to(".env")
+    (repo.path / ".env").write_text("edited, not committed\n")
+    repo.git("add", ".env")
+    args = ("staged",) if command == "staged" else ("history", "app")
+    cwd = repo.path if command == "staged" else tmp_path
+    target = output if command == "history" else output.removeprefix("app/")
+    proc = ks(cwd, *args, "--format", "json", "--output", target)
+    line = assert_clean_error(proc, "--output")
+    assert "is a file the repository tracks (.env)" in line, line
+    assert (repo.path / ".env").read_text() == "edited, not committed\n"
+    fresh = ks(
+        cwd,
+        *args,
+        "--format",
+        "json",
+        "--output",
+        "../report.json" if command == "staged" else "report.json",
+    )
+    assert fresh.returncode in (EXIT_FINDINGS, 0), fresh.stderr
 
 
 def test_a_report_the_scan_skips_may_be_replaced(tmp_path: Path, leaky: Path) -> None:

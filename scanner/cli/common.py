@@ -118,6 +118,22 @@ def write_report(
     print(summary_line(result), file=sys.stderr)
 
 
+def refuse_tracked_output(options: CommonOptions, directory: str) -> None:
+    """``--output`` naming a file git tracks in the repository at ``directory`` (``staged
+    -o .env``) is a usage error before anything is read: the report would replace it and any
+    change not yet committed. (``scan`` refuses every file it reads, tracked or not.)"""
+    from scanner.errors import UsageError
+    from scanner.sources.gitfiles import tracked_by
+
+    output = options.output
+    name = None if output in (None, STDOUT) else tracked_by(directory, output)
+    if name is not None:
+        raise UsageError(
+            f"--output {output} is a file the repository tracks ({name}); write the report "
+            "outside its tracked files"
+        )
+
+
 def exit_code(result: ScanResult) -> int:
     """3 for a live AWS key (the most urgent news, even when part of the input could not be
     read: the read errors are still printed), else 2 if anything could not be read, else

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from scanner.cli.argtypes import number
-from scanner.cli.common import build_detector, finish
+from scanner.cli.common import build_detector, finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoProgress, RichProgress
 from scanner.cli.project import Project, load_project, project_root
@@ -91,6 +91,7 @@ def history_command(
         print("keysweep: --since is empty: scanning the whole history", file=sys.stderr)
         since = None
     project, options = load_project(options, project_root(repo))
+    refuse_tracked_output(options, repo)
     show_progress = sys.stderr.isatty() if progress is None else progress
     with RichProgress() if show_progress else NoProgress() as bar:
         result = scan_history(

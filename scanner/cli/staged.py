@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from scanner.cli import EXIT_FINDINGS, EXIT_LIVE_KEY
-from scanner.cli.common import build_detector, finish
+from scanner.cli.common import build_detector, finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import load_project, project_root
 from scanner.sources.staged import scan_staged
@@ -55,6 +55,7 @@ def run(ns: argparse.Namespace) -> int:
 
 def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
     project, options = load_project(options, project_root())
+    refuse_tracked_output(options, ".")
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)

@@ -9,6 +9,7 @@ goes through :mod:`scanner.sources.gitproc`).
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 
@@ -77,3 +78,29 @@ def list_git_files(directory: str) -> GitListing:
     )
     ignored = ignored_run.stdout.count(b"\0") if ignored_run.returncode == 0 else 0
     return GitListing(in_work_tree=True, files=files, ignored=ignored)
+
+
+def tracked_by(directory: str, path: str) -> str | None:
+    """The name ``path`` has in the index of the work tree holding ``directory`` when git
+    tracks it there (a report written to it would replace a file of the project, uncommitted
+    changes and all), else None: untracked, outside the work tree, no work tree, no git."""
+    if os.path.isdir(path):
+        return None
+    try:
+        probe = _git(directory, "rev-parse", "--show-toplevel")
+    except GitError:
+        return None
+    top = probe.stdout.decode("utf-8", "surrogateescape").strip()
+    if probe.returncode != 0 or not top:
+        return None
+    inside = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+    if inside == os.pardir or inside.startswith(os.pardir + os.sep):
+        return None
+    name = inside.replace(os.sep, "/")
+    listed = _git(top, "ls-files", "-z", "--", name)  # pathspecs are literal (gitproc)
+    return (
+        name
+        if listed.returncode == 0
+        and name.encode("utf-8", "surrogateescape") + b"\0" in listed.stdout
+        else None
+    )
