@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +84,28 @@ def test_plain_directory_walk_skips_and_counts(tmp_path: Path) -> None:
     assert source.stats.files_scanned == 3
     assert source.stats.bytes_scanned == sum(len(v) for v in frags.values())
     assert source.stats.errors == []
+
+
+def test_a_named_pipe_is_read_like_standard_input(tmp_path: Path) -> None:
+    """``scan <(cat .env)`` said "No secrets found": the pipe was skipped as a special file
+    (in a directory walk it still is: nothing may block on it there)."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def feed() -> None:
+        with open(pipe, "wb") as writer:
+            writer.write(b"KEY=value\n" * 3)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    frags, source = scan([str(pipe)], max_file_size=1024)
+    if thread.is_alive():  # never opened for reading: let the writer go, then fail
+        os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+    thread.join(timeout=30)
+    assert frags == {str(pipe): b"KEY=value\n" * 3}
+    assert dict(source.stats.skipped) == {} and source.stats.files_scanned == 1
+    zero, capped = scan(["/dev/zero"], max_file_size=1024)
+    assert zero == {} and dict(capped.stats.skipped) == {"too_large": 1}
 
 
 def test_git_work_tree_lists_tracked_and_untracked_not_ignored(tmp_path: Path) -> None:

@@ -153,8 +153,10 @@ class FileSource:
             return None
         return self._admit(raw, entry.shown, Source.FILE)
 
-    def _named(self, path: str) -> Iterator[FileEntry]:
-        """A file named on the command line (a link to one is followed: the user's choice)."""
+    def _named(self, path: str) -> Iterator[FileEntry | Fragment]:
+        """A file named on the command line (a link to one is followed: the user's choice).
+        A pipe or character device named so (``scan <(git show HEAD:.env)``, ``/dev/stdin``)
+        is read as a stream, like standard input; in a directory walk it is skipped."""
         shown = display_path(path, "")
         try:
             st = os.stat(path)
@@ -162,20 +164,32 @@ class FileSource:
             self._unreadable(shown, exc)
             return
         self._refuse_output(st, shown)
-        if self._fits(st):
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+            try:
+                with open(path, "rb", buffering=0) as stream:
+                    yield from self._stream(stream.read, shown, Source.FILE)
+            except OSError as exc:
+                self._unreadable(shown, exc)
+        elif self._fits(st):
             yield FileEntry(shown, path, st.st_size)
 
     # -- standard input ---------------------------------------------------------------------
     def _stdin(self) -> Iterator[Fragment]:
         stream = self.stdin if self.stdin is not None else sys.stdin.buffer
         try:
-            raw = _read_upto(stream.read, self.max_file_size + 1)  # the cap: `yes | ...` ends
+            yield from self._stream(stream.read, STDIN_PATH, Source.STDIN)
         except OSError as exc:  # a closed or unreadable descriptor 0
             raise UsageError(f"-: cannot read standard input: {exc.strerror or exc}") from None
+
+    def _stream(
+        self, read: Callable[[int], bytes | None], shown: str, source: Source
+    ) -> Iterator[Fragment]:
+        """What ``read`` gives until it ends, or the size cap (``yes | ...`` ends)."""
+        raw = _read_upto(read, self.max_file_size + 1)
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
-        fragment = self._admit(raw, STDIN_PATH, Source.STDIN)
+        fragment = self._admit(raw, shown, source)
         if fragment is not None:
             yield fragment
 
