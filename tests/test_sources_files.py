@@ -108,6 +108,25 @@ def test_a_named_pipe_is_read_like_standard_input(tmp_path: Path) -> None:
     assert zero == {} and dict(capped.stats.skipped) == {"too_large": 1}
 
 
+def test_a_bare_repository_is_walked_with_a_note(tmp_path: Path) -> None:
+    """Its files are compressed objects: the scan finds nothing there, and says where to look."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write(repo / "a.txt", "hello\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    git(tmp_path, "clone", "-q", "--bare", str(repo), "bare.git")
+    _, source = scan([str(tmp_path / "bare.git")])
+    bare = tmp_path / "bare.git"
+    assert source.stats.notes == [
+        f"{bare} holds a git repository's objects, compressed: keysweep history {bare} reads "
+        "every commit"
+    ]
+    _, plain = scan([str(repo / "a.txt")])
+    assert plain.stats.notes == []
+
+
 def test_git_work_tree_lists_tracked_and_untracked_not_ignored(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()

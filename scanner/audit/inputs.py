@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import UsageError
+from scanner.sources.gitfiles import looks_bare
 from scanner.sources.gitproc import redact_url
 from scanner.sources.history import is_remote
 
@@ -52,9 +53,7 @@ def repo_input(target: str) -> RepoInput:
 
 def is_repository(path: Path) -> bool:
     """A work tree (has ``.git``) or a bare repository (``HEAD``, ``objects/``, ``refs/``)."""
-    if (path / ".git").exists():
-        return True
-    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+    return (path / ".git").exists() or looks_bare(str(path))
 
 
 def find_repositories(root: Path) -> Iterator[Path]:

@@ -39,7 +39,7 @@ from typing import BinaryIO
 
 from scanner.errors import UsageError
 from scanner.models import Fragment, Source, bom_of
-from scanner.sources.gitfiles import GitListing, list_git_files
+from scanner.sources.gitfiles import GitListing, list_git_files, looks_bare
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SKIP_PATHS_REASON = "config_skip_paths"
@@ -205,6 +205,11 @@ class FileSource:
             elif listing.in_work_tree:
                 yield from self._listed(root, real_root, listing)
                 return
+        if looks_bare(root):
+            self.stats.notes.append(
+                f"{root} holds a git repository's objects, compressed: "
+                f"keysweep history {root} reads every commit"
+            )
         yield from self._walk(root, real_root, "")
 
     def _listed(self, root: str, real_root: str, listing: GitListing) -> Iterator[FileEntry]:

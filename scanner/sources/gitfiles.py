@@ -49,6 +49,17 @@ def _ignored_by_git(directory: str) -> bool:
     return proc.returncode == 0
 
 
+def looks_bare(directory: str) -> bool:
+    """Whether ``directory`` has a bare repository's layout (``HEAD``, ``objects/``,
+    ``refs/``): its files are git's compressed objects, not the project's."""
+    join = os.path.join
+    return (
+        os.path.isfile(join(directory, "HEAD"))
+        and os.path.isdir(join(directory, "objects"))
+        and os.path.isdir(join(directory, "refs"))
+    )
+
+
 def list_git_files(directory: str) -> GitListing:
     """The files git would call part of the work tree under ``directory``."""
     try:
