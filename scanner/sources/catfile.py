@@ -35,8 +35,8 @@ class BlobListing:
     """Blobs to read: ``feed`` holds ``<oid>\\n`` lines ready for ``cat-file --batch``.
 
     ``present`` is every blob id the object database has (including oversized ones), so a
-    later pass can tell a blob that is missing. ``unreadable`` counts objects git listed but
-    could not read (a damaged pack), with git's message in ``error``.
+    later pass can tell a blob that is missing. ``unreadable`` holds the objects git listed
+    but could not read (damage), with git's message in ``error``.
     """
 
     feed: bytes
@@ -44,7 +44,7 @@ class BlobListing:
     total_bytes: int
     too_large: int = 0
     present: frozenset[str] = frozenset()
-    unreadable: int = 0
+    unreadable: frozenset[str] = frozenset()
     error: str = ""
     sizes: Sequence[int] = ()  # of the blobs in ``feed``, in order (to share the bytes out)
 
@@ -65,7 +65,8 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
     lines: list[bytes] = []
     sizes = array("Q")
     present: set[str] = set()
-    total = too_large = unreadable = 0
+    total = too_large = 0
+    unreadable: set[str] = set()
     with git.stream(
         *WALK_MEMORY_LIMITS,
         "cat-file",
@@ -76,7 +77,7 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
         for line in stream.stdout:
             if not line.startswith(b"blob "):
                 if line.endswith(b" missing\n"):
-                    unreadable += 1
+                    unreadable.add(line.split(b" ", 1)[0].decode("ascii", "replace"))
                 continue
             _, size_text, oid = line.split(b" ", 2)
             present.add(oid[:-1].decode("ascii"))
@@ -95,7 +96,7 @@ def _list_blobs(git: Git, max_size: int | None, order: tuple[str, ...]) -> BlobL
         total,
         too_large,
         frozenset(present),
-        unreadable,
+        frozenset(unreadable),
         error,
         sizes,
     )

@@ -335,10 +335,11 @@ class HistoryScan:
                 too_large = listing.too_large
                 if walk_error is None:
                     tagged = tagged_blobs(git, facts.named)
-                    missing = absent_blobs(paths, tagged, listing.present)
+                    # a damaged object is named once, below, not again as missing
+                    missing = absent_blobs(paths, tagged, listing.present | listing.unreadable)
                 if listing.unreadable:
                     errors.append(
-                        f"{label}: {listing.unreadable} object(s) could not be read "
+                        f"{label}: {len(listing.unreadable)} object(s) could not be read "
                         f"(damaged object database: {listing.error or 'unknown error'})"
                     )
             if walk_error is not None:  # commits or trees unreadable: damage, say so
