@@ -108,6 +108,17 @@ def test_a_named_pipe_is_read_like_standard_input(tmp_path: Path) -> None:
     assert zero == {} and dict(capped.stats.skipped) == {"too_large": 1}
 
 
+def test_a_file_listed_twice_is_read_once(tmp_path: Path) -> None:
+    """``scan a.env a.env`` or ``scan . src`` reported every secret there twice."""
+    write(tmp_path / "src" / "a.env", "A=1\n")
+    write(tmp_path / "b.txt", "B=2\n")
+    frags, source = scan([str(tmp_path), str(tmp_path / "src"), str(tmp_path / "src" / "a.env")])
+    assert sorted(frags) == [str(tmp_path / "b.txt"), str(tmp_path / "src" / "a.env")]
+    assert dict(source.stats.skipped) == {"listed_twice": 2}
+    piped, once = scan(["-", "-"], stdin=io.BytesIO(b"C=3\n"))
+    assert piped == {"<stdin>": b"C=3\n"} and dict(once.stats.skipped) == {"listed_twice": 1}
+
+
 def test_a_bare_repository_is_walked_with_a_note(tmp_path: Path) -> None:
     """Its files are compressed objects: the scan finds nothing there, and says where to look."""
     repo = tmp_path / "repo"
@@ -224,9 +235,14 @@ def test_links_named_on_the_command_line_are_followed(tmp_path: Path) -> None:
     write(real / "a.txt", "inside\n")
     os.symlink(real, tmp_path / "dirlink")
     os.symlink(real / "a.txt", tmp_path / "filelink")
+    for link, read in (("dirlink", "dirlink/a.txt"), ("filelink", "filelink")):
+        frags, source = scan([str(tmp_path / link)])
+        assert sorted(frags) == [f"{tmp_path}/{read}"]
+        assert not source.stats.skipped
+    # both at once: the one file they lead to is read once
     frags, source = scan([str(tmp_path / "dirlink"), str(tmp_path / "filelink")])
-    assert sorted(frags) == [f"{tmp_path}/dirlink/a.txt", f"{tmp_path}/filelink"]
-    assert not source.stats.skipped
+    assert sorted(frags) == [f"{tmp_path}/dirlink/a.txt"]
+    assert dict(source.stats.skipped) == {"listed_twice": 1}
 
 
 def test_stdin_obeys_the_size_cap() -> None:

@@ -115,6 +115,9 @@ class FileSource:
         self.max_file_size = max_file_size
         self.stdin = stdin
         self.stats = SourceStats()
+        # (device, inode) of every file listed: named twice, or inside two named directories
+        # (``scan . src``), a file is read once
+        self._seen: set[tuple[int, int]] = set()
 
     def check_paths(self) -> None:
         for path in self.paths:
@@ -134,7 +137,8 @@ class FileSource:
         self.check_paths()
         for path in self.paths:
             if path == "-":
-                yield from self._stdin()
+                if self._first((-1, -1)):
+                    yield from self._stdin()
             elif os.path.isdir(path):
                 # A directory named on the command line, or a link to one: the user's choice.
                 yield from self._directory(path)
@@ -164,6 +168,8 @@ class FileSource:
             self._unreadable(shown, exc)
             return
         self._refuse_output(st, shown)
+        if not self._first((st.st_dev, st.st_ino)):
+            return
         if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
             try:
                 with open(path, "rb", buffering=0) as stream:
@@ -272,11 +278,22 @@ class FileSource:
             self.stats.skipped["symlink" if inside else "symlink_outside"] += 1
             return
         self._refuse_output(st, shown)
-        if not self._fits(st):
+        if not self._first((st.st_dev, st.st_ino)) or not self._fits(st):
             return
         yield FileEntry(shown, os.path.join(root, rel), st.st_size)
 
     # -- one file ---------------------------------------------------------------------------
+    def _first(self, identity: tuple[int, int]) -> bool:
+        """False (counted as ``listed_twice``) when this file was listed already (a file
+        system that numbers no inode, st_ino 0, is never deduplicated)."""
+        if identity[1] == 0:
+            return True
+        if identity in self._seen:
+            self.stats.skipped["listed_twice"] += 1
+            return False
+        self._seen.add(identity)
+        return True
+
     def _fits(self, st: os.stat_result) -> bool:
         """A regular file within the size cap; anything else is counted as skipped."""
         if not stat.S_ISREG(st.st_mode):
