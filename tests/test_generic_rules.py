@@ -40,6 +40,10 @@ DETECTOR = Detector(load_rules())
         "process.env.API_KEY",
         "api-key-file.json",
         "prefix-{{alnum:32}}",
+        "self.org_admin_token)",  # WebClient(token=self.org_admin_token)
+        "getattr(configuration",  # SECRET_KEY = getattr(configuration, 'SECRET_KEY')
+        "EMAIL.get(",  # EMAIL_HOST_PASSWORD = EMAIL.get('PASSWORD')
+        "models/users/token.md",  # mkdocs nav: - Token: 'models/users/token.md'
     ],
 )
 def test_placeholders_and_references_are_never_secrets(value: str) -> None:
@@ -103,6 +107,23 @@ def _rules(text: str, path: str) -> list[tuple[str, str | None]]:
             [("docker-config-auth", "high")],
         ),
         ("admin:$apr1${{alnum:8}}${{alnum:22}}\n", ".htpasswd", [("password-hash", "high")]),
+        # tox factor lines: a token-like factor name, a requirement pin or an assignment as value
+        ("deps =\n    py3.13-notiktoken: anyio==4.14.2\n", "tox.ini", []),
+        ("deps =\n    py3.14-notiktoken: backports.asyncio.runner==1.2.0\n", "tox.ini", []),
+        ("setenv =\n    notiktoken: _TESTPATH=tests/integrations/openai\n", "tox.ini", []),
+        (
+            "setenv =\n    notiktoken: API_TOKEN={{alnum:32}}\n",
+            "tox.ini",
+            [("generic-secret-assignment", "medium")],
+        ),
+        ('{"nextPageToken": "{{base64:56}}"}', "regions-paged-1.json", []),
+        ("client = WebClient(token=self.org_admin_token)\n", "test_admin_settings.py", []),
+        ("client = WebClient(token=team_admin_token)\n", "test_admin_settings.py", []),
+        (
+            'client = WebClient(token="{{alnum:24}}")\n',
+            "test_admin_settings.py",
+            [("generic-secret-assignment", "medium")],
+        ),
     ],
 )
 def test_generic_and_credential_file_rules(

@@ -138,7 +138,7 @@ _IDENTIFIER = re.compile(
     r"|^[a-z]{1,20}(?:[_\-][a-z]{1,20}){0,8}$|^[A-Z]{1,20}(?:_[A-Z]{1,20}){0,8}$"
 )
 _FILE_NAME = re.compile(
-    r"^[\w.\-]{1,200}\.(?:json|ya?ml|txt|xml|pem|crt|cer|key|p12|pfx|jks|keystore|csv|log|html?"
+    r"^[\w.\-/]{1,200}\.(?:json|ya?ml|txt|xml|pem|crt|cer|key|p12|pfx|jks|keystore|csv|log|html?"
     r"|js|ts|py|rb|php|java|go|sh|conf|cfg|ini|toml|env|lock|gz|zip|tar|enc|gpg|asc|md)$",
     re.IGNORECASE,
 )
@@ -160,6 +160,15 @@ def _camel_words(value: str) -> bool:
     return fewest <= 12 and sum(runs) >= 2
 
 
+# A pinned requirement (``pydantic_core==2.46.4``, ``urllib3[socks]>=2.0``): tox.ini
+# factor lines (``py3.13-openai-notiktoken: anyio==4.14.2``) give it a token-like name.
+_REQUIREMENT_PIN = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._\-]{0,100}(?:\[[A-Za-z0-9,._\-]{1,100}\])?"
+    r"(?:===?|[<>~!]=)[0-9][0-9A-Za-z.*+!\-]{0,40}"
+)
+# A value that is itself an assignment (``_TESTPATH=tests/integrations/x`` in a tox
+# ``setenv`` factor line) is judged on the value it assigns.
+_NESTED_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,64}=(?P<value>[^=].{0,199})")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
@@ -172,6 +181,8 @@ def not_placeholder(secret: str) -> bool:
     value = secret.strip().strip("\"'\\")
     if len(value) < 4 or _REFERENCE.search(value) or _IDENTIFIER.match(value):
         return False
+    if _IDENTIFIER.match(value.partition("(")[0].rstrip(")")):
+        return False  # code: WebClient(token=self.admin_token), getattr(config, 'SECRET_KEY')
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
         return False
     if _WORDS.search(value) or _camel_words(value):
@@ -188,10 +199,16 @@ def generic_secret_value(secret: str) -> bool:
     Eight consecutive characters of the alphabet (``ABCDEFGH``) never pass.
     Hex (digests, keys) needs 16+ characters and 3.0 bits per character; base64/alphanumeric
     needs 12+ characters, 3.5 bits and two character classes; values with other symbols need
-    10+ characters and 3.2 bits. Digits only never pass.
+    10+ characters and 3.2 bits. Digits only never pass, nor requirement pins
+    (``anyio==4.14.2``); an assignment (``NAME=value``) is judged on its value.
     """
     if not not_placeholder(secret) or _sequential(secret):  # ABCDEFGH...: typed, not drawn
         return False
+    if _REQUIREMENT_PIN.fullmatch(secret):
+        return False
+    nested = _NESTED_ASSIGNMENT.fullmatch(secret)
+    if nested:
+        return generic_secret_value(nested["value"])
     entropy = shannon_entropy(secret)
     if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
         return False
