@@ -117,6 +117,11 @@ def _rules(text: str, path: str) -> list[tuple[str, str | None]]:
             [("generic-secret-assignment", "medium")],
         ),
         ('{"nextPageToken": "{{base64:56}}"}', "regions-paged-1.json", []),
+        (
+            "SECRET_KEY = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'\n",
+            "netbox/configuration_testing.py",
+            [],
+        ),
         ("client = WebClient(token=self.org_admin_token)\n", "test_admin_settings.py", []),
         ("client = WebClient(token=team_admin_token)\n", "test_admin_settings.py", []),
         (
