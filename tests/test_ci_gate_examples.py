@@ -221,9 +221,10 @@ def test_project_pre_commit_config_runs_the_local_hook(tmp_path: Path) -> None:
     (repo,) = config["repos"]
     assert repo["repo"] == "local"
     (hook,) = repo["hooks"]
-    assert hook["entry"] == "keysweep staged"
+    shipped = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
+    assert hook["entry"] == shipped["entry"] == "keysweep staged --hook"
     assert hook["language"] in ("system", "python")
-    assert hook["pass_filenames"] is False
+    assert hook.get("pass_filenames", True) is shipped["pass_filenames"] is True
 
     # The real pre-commit framework, the project's own config, a throwaway repository.
     env = _shim_env(tmp_path)

@@ -129,6 +129,36 @@ def test_clean_commit_passes(project: Repo, hook_home: tuple[Path, str, Path]) -
     assert project.git("log", "-1", "--format=%s") == "add app"
 
 
+def test_run_all_files_scans_the_committed_files(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """``pre-commit run --all-files`` (pre-commit.ci, CI jobs) stages nothing: the hook passed
+    a key committed with --no-verify. With nothing staged it scans the named files whole."""
+    home = hook_home[2]
+    project.write({"deploy/prod.env": env_text("all-files"), "notes.txt": "hello\n"})
+    project.git("add", "-A")
+    assert commit(project, home, "--no-verify", "-m", "sneak a key in").returncode == 0
+
+    def run_hooks(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", *args],
+            cwd=project.path,
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    proc = run_hooks("--all-files")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Failed" in output, output
+    assert "deploy/prod.env:1" in output and key_id("all-files") in output, output
+    assert secret_key("all-files") not in output
+    assert "nothing is staged" in output
+    clean = run_hooks("--files", "notes.txt", "README.md")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
 def test_commit_all_scans_the_tracked_changes(
     project: Repo, hook_home: tuple[Path, str, Path]
 ) -> None:

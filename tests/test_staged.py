@@ -42,6 +42,23 @@ def test_first_commit(repo: Repo) -> None:
     assert finding["source"] == "staged"
 
 
+def test_named_files_when_nothing_is_staged(repo: Repo) -> None:
+    """Names narrow what is staged; with nothing staged they are scanned whole. As the hook
+    (``--hook``) the names pre-commit passes never narrow what is staged."""
+    repo.commit({"old.env": env_text("committed"), "notes.txt": "hi\n"}, "a key already in")
+    whole = staged(repo, "old.env", "notes.txt")
+    assert whole.code == 1 and secrets(whole) >= {key_id("committed")}, whole.stderr
+    assert "nothing is staged" in whole.stderr
+    assert staged(repo).code == 0  # nothing staged, nothing named: nothing to scan
+    repo.write({"new.env": env_text("staged")})
+    repo.git("add", "new.env")
+    narrowed = staged(repo, "notes.txt")
+    assert narrowed.code == 0 and not narrowed.report["findings"], narrowed.stderr
+    hook = staged(repo, "--hook", "notes.txt")
+    assert hook.code == 1 and secrets(hook) >= {key_id("staged")}, hook.stderr
+    assert key_id("committed") not in secrets(hook)
+
+
 def test_a_blocked_commit_says_how_to_proceed(repo: Repo) -> None:
     """The table says which file, line and rule; stderr says what to do next."""
     repo.write({"deploy.env": env_text("proceed")})

@@ -43,23 +43,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="limit the check to these staged paths (default: everything staged; the "
-        "pre-commit hook passes none)",
+        help="limit the check to these staged paths (default: everything staged); when "
+        "nothing is staged, scan these files whole",
+    )
+    parser.add_argument(
+        "--hook",
+        action="store_true",
+        help="as the pre-commit hook: the file names pre-commit passes never narrow the check "
+        "of what is staged; with nothing staged (pre-commit run --all-files) they are scanned",
     )
     add_common_options(parser)
 
 
 def run(ns: argparse.Namespace) -> int:
-    return staged_command(ns.paths, options=common_options(ns))
+    return staged_command(ns.paths, options=common_options(ns), hook=ns.hook)
 
 
-def staged_command(paths: Sequence[str], *, options: CommonOptions) -> int:
+def staged_command(paths: Sequence[str], *, options: CommonOptions, hook: bool = False) -> int:
     project, options = load_project(options, project_root())
     refuse_tracked_output(options, ".")
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)
-    result = scan_staged(detector, paths=paths, max_size=options.max_file_size)
+    result = scan_staged(detector, paths=paths, max_size=options.max_file_size, hook=hook)
     code = finish(project.drop_skipped_paths(result), options, project)
     if code in (EXIT_FINDINGS, EXIT_LIVE_KEY):
         print(BLOCKED, file=sys.stderr)

@@ -23,6 +23,12 @@ within the file, is judged by its presence, not by which lines changed.
 Deleted paths and submodule entries have no content to add. Unmerged paths are an error: what
 would be committed is not known yet. Anything git cannot answer is an error (exit 2), never
 "clean".
+
+Files named when nothing at all is staged (``pre-commit run --all-files``, as pre-commit.ci
+and CI jobs run hooks; ``pre-commit run --files X``) are scanned whole, as the index holds
+them: with no change to compare against, every secret in them is reported (``named``). As the
+hook (``narrow=False``) the names pre-commit passes serve only for that: its ``files``,
+``exclude`` and ``types`` filters never narrow the check of what is staged.
 """
 
 from __future__ import annotations
@@ -70,10 +76,12 @@ class StagedChanges:
     submodules: int = 0
     first_commit: bool = False
     merge: bool = False
+    named: bool = False  # nothing staged: the named files, whole (see the module doc)
 
 
-def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
-    """What the next commit would change, from the index git itself would commit."""
+def staged_changes(git: Git, paths: Sequence[str] = (), *, narrow: bool = True) -> StagedChanges:
+    """What the next commit would change, from the index git itself would commit: at
+    ``paths`` (``narrow``), or everywhere; the named ``paths`` whole when nothing is staged."""
     # One process: repository kind, object format, where MERGE_HEAD would be, and HEAD (the
     # last line is missing, with exit code 1, when HEAD is unborn: the first commit).
     probe = git.run(
@@ -103,7 +111,7 @@ def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
         base = EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"])
         changes.first_commit = True
 
-    pathspec = ["--", *paths] if paths else ["--"]
+    pathspec = ["--", *paths] if paths and narrow else ["--"]
     raw = git.out(
         "diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base, *pathspec,
         what="cannot read the staged changes",
@@ -140,7 +148,31 @@ def staged_changes(git: Git, paths: Sequence[str] = ()) -> StagedChanges:
             continue
         entry = StagedEntry(path, new_blob, mode, status, tuple(before), source or path)
         changes.entries.append(entry)
+    if paths and not raw and not merged and (len(pathspec) == 1 or _nothing_staged(git, base)):
+        changes.named = True
+        changes.entries = _indexed(git, ["--", *paths])
     return changes
+
+
+def _nothing_staged(git: Git, base: str) -> bool:
+    probe = git.run("diff-index", "--cached", "--quiet", base, "--", check=False)
+    if probe.returncode not in (0, 1):
+        raise GitError(f"cannot read the staged changes: {first_line(probe.stderr)}")
+    return probe.returncode == 0
+
+
+def _indexed(git: Git, pathspec: Sequence[str]) -> list[StagedEntry]:
+    """The index entries of the named files (not submodules), as if each were added."""
+    out = git.out("ls-files", "-s", "-z", *pathspec, what="cannot list the named files")
+    entries: list[StagedEntry] = []
+    for record in out.decode("utf-8", "surrogateescape").split("\0"):
+        info, _, path = record.partition("\t")
+        if not path:
+            continue
+        mode, blob, _stage = info.split(" ")
+        if mode != _GITLINK:
+            entries.append(StagedEntry(path, blob, mode, "A", (), path))
+    return entries
 
 
 _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -200,10 +232,12 @@ def scan_staged(
     paths: Sequence[str] = (),
     max_size: int | None = None,
     git: Git | None = None,
+    hook: bool = False,
 ) -> ScanResult:
-    """Findings the staged changes add; ``paths`` limits the scan (pre-commit's file names)."""
+    """Findings the staged changes add; ``paths`` limits the scan, or as the ``hook`` (the
+    file names pre-commit passes) names what to scan only when nothing is staged."""
     git = git or Git(None, keep_redirects=True)
-    changes = staged_changes(git, paths)
+    changes = staged_changes(git, paths, narrow=not hook)
     skipped: dict[str, int] = {}
     notes: list[str] = []
     if changes.submodules:
@@ -236,6 +270,11 @@ def scan_staged(
         notes.append("first commit: every staged file is new")
     if changes.merge:
         notes.append("merge: only content that none of the merged commits has is reported")
+    if changes.named:
+        notes.append(
+            "nothing is staged: the named files were scanned whole, as the index holds them "
+            "(pre-commit run --all-files)"
+        )
     summary = ScanSummary(
         mode=ScanMode.STAGED,
         target="staged changes",
