@@ -138,6 +138,23 @@ def test_a_bare_repository_is_walked_with_a_note(tmp_path: Path) -> None:
     assert plain.stats.notes == []
 
 
+def test_files_outside_a_sparse_checkout_are_counted_as_sparse(tmp_path: Path) -> None:
+    """They were counted as ``deleted``, as if someone had removed them."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write(repo / "app" / "main.py", "x = 1\n")
+    write(repo / "docs" / "a.md", "one\n")
+    write(repo / "docs" / "b.md", "two\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/app/")
+    assert not (repo / "docs").exists()
+    frags, source = scan([str(repo)])
+    assert sorted(frags) == [f"{repo}/app/main.py"]
+    assert dict(source.stats.skipped) == {"sparse": 2}
+
+
 def test_git_work_tree_lists_tracked_and_untracked_not_ignored(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -221,6 +221,8 @@ class FileSource:
     def _listed(self, root: str, real_root: str, listing: GitListing) -> Iterator[FileEntry]:
         if listing.ignored:
             self.stats.skipped["gitignored"] += listing.ignored
+        if listing.sparse:
+            self.stats.skipped["sparse"] += listing.sparse
         for rel in listing.files:
             full = os.path.join(root, rel)
             try:

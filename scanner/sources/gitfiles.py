@@ -22,14 +22,16 @@ class GitListing:
     """``in_work_tree`` False means: not a git work tree (or git is absent), walk every file.
 
     ``files`` are relative to the directory asked about. ``ignored`` counts ignored paths
-    (an ignored directory counts once). ``error`` is a one-line reason when git was there
-    but could not list the files; the caller then walks every file and says so.
+    (an ignored directory counts once); ``sparse`` the tracked files a sparse checkout leaves
+    out of the work tree (git's skip-worktree bit). ``error`` is a one-line reason when git
+    was there but could not list the files; the caller then walks every file and says so.
     """
 
     in_work_tree: bool
     files: tuple[str, ...] = ()
     ignored: int = 0
     error: str | None = None
+    sparse: int = 0
 
 
 def _git(directory: str, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -76,19 +78,24 @@ def list_git_files(directory: str) -> GitListing:
     if _ignored_by_git(directory):
         # The user named a directory that git ignores: scan it, since they asked for it.
         return GitListing(in_work_tree=False)
-    listed = _git(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    # -t tags each path: "H " tracked, "S " skip-worktree (outside a sparse checkout), "? " other
+    listed = _git(directory, "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard")
     if listed.returncode != 0:
         return GitListing(
             in_work_tree=False, error=f"git ls-files failed: {first_line(listed.stderr)}"
         )
+    tagged = [p for p in listed.stdout.split(b"\0") if len(p) > 2]
+    sparse = sum(1 for p in tagged if p.startswith(b"S "))
     files = tuple(
-        dict.fromkeys(p.decode("utf-8", "surrogateescape") for p in listed.stdout.split(b"\0") if p)
+        dict.fromkeys(
+            p[2:].decode("utf-8", "surrogateescape") for p in tagged if not p.startswith(b"S ")
+        )
     )
     ignored_run = _git(
         directory, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"
     )
     ignored = ignored_run.stdout.count(b"\0") if ignored_run.returncode == 0 else 0
-    return GitListing(in_work_tree=True, files=files, ignored=ignored)
+    return GitListing(in_work_tree=True, files=files, ignored=ignored, sparse=sparse)
 
 
 def tracked_by(directory: str, path: str) -> str | None:
