@@ -68,6 +68,19 @@ def adopted(tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------- the gate
 
 
+@pytest.mark.parametrize(
+    "order",
+    [("--history", "."), (".", "--history"), ("--output", "h.jsonl", "--history", ".")],
+)
+def test_options_before_or_after_the_path(adopted: Path, order: tuple[str, ...]) -> None:
+    """``baseline create --history .`` said "unrecognized arguments: ." (the one positional
+    list took ``create`` and left the path over)."""
+    args = order if "--output" in order else (*order, "--output", "h.jsonl")
+    run = keysweep(adopted, "baseline", "create", *args)
+    assert run.code == 0, run.stderr
+    assert len((adopted / "h.jsonl").read_text().splitlines()) > 1  # a header, then entries
+
+
 def test_baseline_file_holds_no_secret_and_no_line_numbers(adopted: Path) -> None:
     text = (adopted / BASELINE).read_text()
     assert_no_secret_leaked(text, 1, 2)

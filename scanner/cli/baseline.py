@@ -29,15 +29,16 @@ from scanner.ignore.baseline import (
 )
 
 HELP = "create, update or prune a baseline of accepted findings"
+ACTIONS = {
+    "create": "scan and write a new baseline (refuses to overwrite one without --force)",
+    "update": "add entries for new findings; existing entries keep reason/owner/expires",
+    "prune": "drop entries whose secret no longer appears at their path",
+}
 DESCRIPTION = f"""\
 Write a baseline: the findings a team has accepted (already rotated, or known and tracked), so
 that a CI gate reports only NEW secrets. Entries hold a hash of the rule and the secret plus the
 file path, never the secret, and no line numbers: moving code never revives a finding.
 
-actions:
-  create   scan and write a new baseline (refuses to overwrite one without --force)
-  update   add entries for new findings; existing entries keep reason/owner/expires
-  prune    drop entries whose secret no longer appears at their path
 
 The file is JSON Lines, one sorted entry per line; add reason, owner and expires (YYYY-MM-DD)
 by hand. Put `{DEFAULT_FILENAME} merge=union` in .gitattributes and concurrent branches never
@@ -53,32 +54,21 @@ exit codes: 0 written, 2 error (nothing is written when a file could not be read
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("create", "update", "prune"))
-    parser.add_argument(
-        "path", nargs="?", default=".", metavar="PATH", help="repository or directory (default: .)"
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        type=path_name,
-        help="baseline file to write (default: baseline.path from the config)",
-    )
-    parser.add_argument(
-        "--history",
-        action="store_true",
-        help="scan every commit of every ref instead of the working tree",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="let create overwrite an existing baseline"
-    )
-    parser.add_argument(
-        "--all-files",
-        action="store_true",
-        help="in a git work tree, scan ignored files too (working-tree scan only)",
-    )
-    add_config_option(parser)
-    add_detection_options(parser)
+    # One parser per action, sharing the options: PATH then parses after them too
+    # (`baseline create --history .`; one positional list took `create` and left `.` over).
+    shared = argparse.ArgumentParser(add_help=False)
+    add = shared.add_argument
+    add("path", nargs="?", default=".", metavar="PATH", help="repository or directory (default: .)")
+    add("-o", "--output", metavar="FILE", type=path_name, help="baseline file to write "
+        "(default: baseline.path from the config)")  # fmt: skip
+    add("--history", action="store_true", help="scan every commit of every ref, not the tree")
+    add("--force", action="store_true", help="let create overwrite an existing baseline")
+    add("--all-files", action="store_true", help="in a git work tree, scan ignored files too")
+    add_config_option(shared)
+    add_detection_options(shared)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, what in ACTIONS.items():
+        actions.add_parser(action, parents=[shared], help=what, description=what)
 
 
 def run(ns: argparse.Namespace) -> int:
