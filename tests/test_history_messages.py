@@ -130,3 +130,24 @@ def test_lightweight_tags_and_empty_messages(repo: Repo) -> None:
     repo.git("commit", "-q", "--allow-empty", "--allow-empty-message", "-m", "")
     run = _history(repo)
     assert run.code == 0 and run.findings == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "html", "gitlab"])
+def test_a_secret_in_a_commit_subject_is_redacted_in_every_report(repo: Repo, fmt: str) -> None:
+    # The subject of the commit that leaked a secret in its own message *is* the leak: the
+    # reports printed it in full (commit.subject, the HTML card, GitLab's commit message).
+    secret = secret_key("subject")
+    removed = f"drop {secret_key('removal')} from settings"
+    repo.commit({"a.env": f"AWS_SECRET_ACCESS_KEY={secret_key('removal')}\n"}, "add env")
+    repo.commit({"a.env": None}, removed)
+    repo.commit({"app.py": "print(1)\n"}, f"rotated creds {key_id('subject')} {secret}")
+    run = keysweep("history", str(repo.path), "--format", fmt)
+    assert run.code == 1, run.stderr
+    assert secret not in run.stdout and secret_key("removal") not in run.stdout
+    assert key_id("subject") in run.stdout  # an identifier, shown as everywhere else
+    if fmt == "json":
+        [found] = [f for f in run.findings if f["rule_id"] == "aws-access-key-id"]
+        shown = f"{secret[:4]}…(40 chars)"
+        assert found["commit"]["subject"] == f"rotated creds {key_id('subject')} {shown}"
+        [env] = [f for f in run.findings if f["path"] == "a.env"]
+        assert env["history"]["removed_in"]["subject"].startswith("drop ")

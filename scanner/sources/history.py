@@ -57,7 +57,7 @@ from scanner.sources.gitproc import (
     first_line,
     redact_url,
 )
-from scanner.sources.messages import scan_messages
+from scanner.sources.messages import redact_subjects, scan_messages
 from scanner.sources.tagged import peel_refs, tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")
@@ -409,6 +409,7 @@ class HistoryScan:
                     findings += messages()
                 except GitError as exc:
                     errors.append(str(exc))
+            findings = redact_subjects(findings)
 
             summary = ScanSummary(
                 mode=ScanMode.HISTORY,
