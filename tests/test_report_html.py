@@ -20,7 +20,16 @@ from support.keys import env_text, key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
 
-from scanner.models import Finding, ScanResult, ScanSummary, Severity, Verification
+from scanner.models import (
+    CommitInfo,
+    Finding,
+    HistoryInfo,
+    MessageLocation,
+    ScanResult,
+    ScanSummary,
+    Severity,
+    Verification,
+)
 from scanner.report import html
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -164,7 +173,14 @@ NOW = datetime(2026, 1, 31, tzinfo=UTC)
          ["key is LIVE: deactivate or rotate it", "used after leak YES", "1 live keys"]),
         ({"verification": Verification(status="invalid")}, ["key no longer works (invalid)"]),
         ({"in_head": True}, ["still in HEAD"]),
-        ({"in_head": False}, ["removed from HEAD, still in history: keysweep remediate"]),
+        ({"in_head": False, "history": HistoryInfo(removed_in=CommitInfo("b" * 40, "", "", ""))},
+         ["removed from HEAD, still in history: keysweep remediate"]),
+        ({"in_head": False, "history": HistoryInfo(refs=("refs/tags/v1",))},
+         ["never on the default branch, still in history: keysweep remediate"]),
+        ({"message": MessageLocation("commit", "c" * 40, None)},
+         ["in a commit message: only a history rewrite removes it"]),
+        ({"message": MessageLocation("tag", "d" * 40, "refs/tags/v1")},
+         ["in a tag message: delete the tag (and make it anew)"]),
         ({"canary": True}, ["canary token: its owner was alerted if it was used"]),
     ],
 )  # fmt: skip
@@ -172,6 +188,23 @@ def test_remediation_status(changes: dict[str, object], expected: list[str]) -> 
     text = parse(html.render(_result(_finding(**changes)), show_secrets=False, now=NOW)).all_text
     for phrase in expected:
         assert phrase in text
+
+
+def test_a_secret_only_on_a_tag_was_never_removed_from_head(tmp_path: Path) -> None:
+    # A key committed on a branch that only a release tag keeps was never in HEAD: the card
+    # said "removed from HEAD".
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "hello\n"}, "start")
+    repo.git("checkout", "-q", "-b", "release")
+    repo.commit({"deploy.env": env_text("tag-only")}, "release settings")
+    repo.git("tag", "v1.0")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-D", "release")
+    run = keysweep("history", str(repo.path), "--format", "html")
+    assert run.code == 1, run.stderr
+    text = parse(run.stdout).all_text
+    assert "never on the default branch, still in history" in text
+    assert "removed from HEAD, still in history" not in text
 
 
 @pytest.mark.parametrize(

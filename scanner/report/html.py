@@ -250,7 +250,8 @@ def _card(
 
 
 def _remediation(f: Finding) -> list[tuple[str, str]]:
-    """What is known of the clean-up: is the key still usable, is the value still in code."""
+    """What is known of the clean-up: is the key still usable, is the value still in code,
+    where in history it stays."""
     status: list[tuple[str, str]] = []
     key = _status(f)
     if key == "live":
@@ -259,10 +260,17 @@ def _remediation(f: Finding) -> list[tuple[str, str]]:
         status.append(("good", f"key no longer works ({key})"))
     elif f.canary:
         status.append(("info", "canary token: its owner was alerted if it was used"))
-    if f.history is not None and f.history.unreachable:
+    h = f.history
+    if h is not None and h.unreachable:
         status.append(("warn", "only in unreachable objects (gone on the next gc / fresh clone)"))
+    elif f.message is not None and f.message.kind == "tag":
+        status.append(("warn", "in a tag message: delete the tag (and make it anew)"))
+    elif f.message is not None:  # no file to edit
+        status.append(("warn", "in a commit message: only a history rewrite removes it"))
     elif f.in_head is True:
         status.append(("bad", "still in HEAD"))
+    elif f.in_head is False and h is not None and h.removed_in is None:
+        status.append(("warn", "never on the default branch, still in history: keysweep remediate"))
     elif f.in_head is False:
         status.append(("warn", "removed from HEAD, still in history: keysweep remediate"))
     return status
