@@ -172,6 +172,9 @@ NOW = datetime(2026, 1, 31, tzinfo=UTC)
                                         used_after_leak=True)},
          ["key is LIVE: deactivate or rotate it", "used after leak YES", "1 live keys"]),
         ({"verification": Verification(status="invalid")}, ["key no longer works (invalid)"]),
+        ({}, ["not verified: treat it as live, revoke or rotate it"]),
+        ({"verification": Verification(status="unknown")},
+         ["verification unknown: treat it as live, revoke or rotate it"]),
         ({"in_head": True}, ["still in HEAD"]),
         ({"in_head": False, "history": HistoryInfo(removed_in=CommitInfo("b" * 40, "", "", ""))},
          ["removed from HEAD, still in history: keysweep remediate"]),
@@ -188,6 +191,10 @@ def test_remediation_status(changes: dict[str, object], expected: list[str]) -> 
     text = parse(html.render(_result(_finding(**changes)), show_secrets=False, now=NOW)).all_text
     for phrase in expected:
         assert phrase in text
+    verified = changes.get("verification")
+    answered = isinstance(verified, Verification) and verified.status != "unknown"
+    if answered or changes.get("canary"):
+        assert "treat it as live" not in text  # AWS answered: no guess
 
 
 def test_a_secret_only_on_a_tag_was_never_removed_from_head(tmp_path: Path) -> None:

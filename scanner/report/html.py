@@ -250,16 +250,20 @@ def _card(
 
 
 def _remediation(f: Finding) -> list[tuple[str, str]]:
-    """What is known of the clean-up: is the key still usable, is the value still in code,
-    where in history it stays."""
+    """What is known of the clean-up, and the next step: is the key still usable (an
+    unverified one is treated as live), is the value still in code, where in history it
+    stays."""
     status: list[tuple[str, str]] = []
     key = _status(f)
     if key == "live":
         status.append(("bad", "key is LIVE: deactivate or rotate it"))
     elif key in ("invalid", "expired"):
         status.append(("good", f"key no longer works ({key})"))
-    elif f.canary:
+    elif f.canary or key == "canary":
         status.append(("info", "canary token: its owner was alerted if it was used"))
+    else:  # never verified, or AWS could not tell: the only safe assumption
+        why = "not verified" if key in (None, "not_checked") else f"verification {key}"
+        status.append(("warn", f"{why}: treat it as live, revoke or rotate it"))
     h = f.history
     if h is not None and h.unreachable:
         status.append(("warn", "only in unreachable objects (gone on the next gc / fresh clone)"))
