@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -425,6 +426,48 @@ def is_redacted(value: str) -> bool:
     placeholder, never a secret to sign with."""
     head, sep, tail = value.rpartition("…(")
     return bool(sep) and len(head) <= 4 and tail.endswith(" chars)") and tail[:-7].isdigit()
+
+
+def redact_subjects(findings: Sequence[Finding], *, identifiers: bool = False) -> list[Finding]:
+    """``findings`` with every secret they hold redacted in the subjects of their commits
+    (``commit`` and ``history.removed_in``): "rotated creds AKIA... wJal..." is a message
+    finding's own subject, and a report must not print there what it redacts everywhere else.
+    Identifiers (access key IDs) too when ``identifiers`` (``--redact-ids``)."""
+    values = {f.secret for f in findings if identifiers or not f.identifier}
+    values |= {p.secret for f in findings for p in f.paired}
+    secrets = sorted((v for v in values if v and not is_redacted(v)), key=len, reverse=True)
+    if not secrets:
+        return list(findings)
+    cleaned: dict[str, CommitInfo] = {}
+
+    def clean(commit: CommitInfo | None) -> CommitInfo | None:
+        if commit is None:
+            return None
+        if commit.sha not in cleaned:
+            subject = commit.subject
+            for secret in secrets:  # a longer one first: it may contain a shorter one
+                if secret in subject:
+                    subject = subject.replace(secret, redact(secret))
+            cleaned[commit.sha] = replace(commit, subject=subject)
+        return cleaned[commit.sha]
+
+    out: list[Finding] = []
+    for f in findings:
+        history = f.history
+        if history is not None and history.removed_in is not None:
+            history = replace(history, removed_in=clean(history.removed_in))
+        out.append(replace(f, commit=clean(f.commit), history=history))
+    return out
+
+
+def subjects_shown(
+    findings: Sequence[Finding], *, show_secrets: bool, redact_ids: bool = False
+) -> Sequence[Finding]:
+    """The findings as a report shows their commit subjects: a history scan redacted the
+    secrets there already (:func:`redact_subjects`); ``redact_ids`` hides the identifiers too."""
+    if redact_ids and not show_secrets:
+        return redact_subjects(findings, identifiers=True)
+    return findings
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from support.keys import key_id, secret_key
+from support.repo import Repo
+from support.run import keysweep
 from support.samples import sample_result
 
 from scanner.models import Finding, ScanResult, fingerprint_of, is_redacted, redact, shown_secret
@@ -54,6 +57,21 @@ def test_every_format_shows_the_key_id_unless_asked(name: str, redact_ids: bool)
         for paired in finding.paired:
             assert paired.secret not in text, name
     assert result.findings[1].secret not in text, name  # a secret access key finding
+
+
+@pytest.mark.parametrize("name", list(REPORTERS))
+def test_redact_ids_hides_a_key_id_in_a_commit_subject(name: str, tmp_path: Path) -> None:
+    # "rotated creds AKIA... wJal...": the subject printed the key ID in full under
+    # --redact-ids (JSON, HTML, GitLab), and the HTML footer said key IDs were shown.
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "hello\n"}, f"rotated creds {key_id('subj')} {secret_key('subj')}")
+    run = keysweep("history", str(repo.path), "--format", name, "--redact-ids")
+    assert run.code == 1, run.stderr
+    assert key_id("subj") not in run.stdout and secret_key("subj") not in run.stdout
+    assert f"{key_id('subj')[:4]}…(20 chars)" in run.stdout
+    if name == "html":
+        assert "access key IDs are redacted too" in run.stdout
+        assert "shown in full" not in run.stdout
 
 
 def test_json_marks_identifiers_and_reads_them_back() -> None:

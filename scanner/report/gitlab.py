@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scanner import __version__
-from scanner.models import Finding, ScanResult, Severity, shown_secret
+from scanner.models import Finding, ScanResult, Severity, shown_secret, subjects_shown
 
 SCHEMA_VERSION = "15.0.7"
 _NAMESPACE = uuid.UUID("6f1f0f5e-6c1b-4f7e-9c55-6b6579737765")
@@ -119,7 +119,9 @@ def report(
         },
         "vulnerabilities": [
             vulnerability(f, show_secrets=show_secrets, redact_ids=redact_ids)
-            for f in result.findings
+            for f in subjects_shown(
+                result.findings, show_secrets=show_secrets, redact_ids=redact_ids
+            )
         ],
     }
 

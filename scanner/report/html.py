@@ -29,6 +29,7 @@ from scanner.models import (
     Severity,
     shown_paired,
     shown_secret,
+    subjects_shown,
 )
 from scanner.report.table import _size, verification_text
 
@@ -88,7 +89,7 @@ def context(
     """Everything the template shows, computed here (the template only lays it out)."""
     now = now or datetime.now(UTC)
     s = result.summary
-    findings = result.findings
+    findings = subjects_shown(result.findings, show_secrets=show_secrets, redact_ids=redact_ids)
     severities = Counter(f.severity.value for f in findings)
     rules = Counter(f.rule_id for f in findings)
     targets = sorted({s.target, *(t for f in findings if (t := _repository(f)))})
@@ -132,6 +133,7 @@ def context(
         "notes": list(s.notes),
         "errors": list(s.errors),
         "redacted": not show_secrets,
+        "redact_ids": redact_ids,
     }
 
 

@@ -38,6 +38,7 @@ from scanner.models import (
     identifier_shown,
     shown_paired,
     shown_secret,
+    subjects_shown,
 )
 from scanner.schema import Node, Problem
 
@@ -71,7 +72,9 @@ def to_dict(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False)
         },
         "findings": [
             finding_to_dict(f, show_secrets=show_secrets, redact_ids=redact_ids)
-            for f in result.findings
+            for f in subjects_shown(
+                result.findings, show_secrets=show_secrets, redact_ids=redact_ids
+            )
         ],
     }
 

@@ -44,6 +44,7 @@ from scanner.models import (
     ScanResult,
     ScanSummary,
     Source,
+    redact_subjects,
 )
 from scanner.parallel import in_worker
 from scanner.sources import commitlog
@@ -57,7 +58,7 @@ from scanner.sources.gitproc import (
     first_line,
     redact_url,
 )
-from scanner.sources.messages import redact_subjects, scan_messages
+from scanner.sources.messages import scan_messages
 from scanner.sources.tagged import peel_refs, tagged_blobs
 
 _NULL_OID = re.compile(r"^0+$")

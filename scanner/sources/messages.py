@@ -23,14 +23,12 @@ from dataclasses import dataclass, replace
 from scanner.models import (
     COMMIT_MESSAGE_PATH,
     TAG_MESSAGE_PATH,
-    CommitInfo,
     Finding,
     Fragment,
     FragmentScanner,
     HistoryInfo,
     MessageLocation,
     Source,
-    redact,
 )
 from scanner.sources import commitlog
 from scanner.sources.gitproc import Git
@@ -152,33 +150,3 @@ def scan_messages(
         )
     findings.sort(key=lambda f: (f.path, f.message.object_id if f.message else "", f.line))
     return findings, count, nbytes
-
-
-def redact_subjects(findings: Sequence[Finding]) -> list[Finding]:
-    """``findings`` with every secret they hold redacted in the subjects of their commits
-    (``commit`` and ``history.removed_in``): "rotated creds AKIA... wJal..." is a message
-    finding's own subject, and a report must not print the secret it redacts everywhere else.
-    Identifiers (access key IDs) are left as they are, as in every format."""
-    values = {f.secret for f in findings if not f.identifier}
-    values |= {p.secret for f in findings for p in f.paired}
-    secrets = sorted((v for v in values if v), key=len, reverse=True)  # a longer one first
-    cleaned: dict[str, CommitInfo] = {}
-
-    def clean(commit: CommitInfo | None) -> CommitInfo | None:
-        if commit is None:
-            return None
-        if commit.sha not in cleaned:
-            subject = commit.subject
-            for secret in secrets:
-                if secret in subject:
-                    subject = subject.replace(secret, redact(secret))
-            cleaned[commit.sha] = replace(commit, subject=subject)
-        return cleaned[commit.sha]
-
-    out: list[Finding] = []
-    for f in findings:
-        history = f.history
-        if history is not None and history.removed_in is not None:
-            history = replace(history, removed_in=clean(history.removed_in))
-        out.append(replace(f, commit=clean(f.commit), history=history))
-    return out
