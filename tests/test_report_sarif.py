@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
+from support.keys import env_text, key_id
+from support.repo import Repo
+from support.run import keysweep
 from support.samples import sample_result, validate_sarif
 
 from scanner.models import ScanResult, ScanSummary
@@ -85,3 +89,35 @@ def test_secrets_redacted_unless_asked() -> None:
 def test_absolute_paths_become_file_uris() -> None:
     assert sarif.artifact_uri("/tmp/a b/c.env") == "file:///tmp/a%20b/c.env"
     assert sarif.artifact_uri("./x/y.py") == "x/y.py"
+
+
+def test_history_results_say_when_and_whether_head_has_it(tmp_path: Path) -> None:
+    # A history finding's path may not exist in the checkout code scanning shows: the message
+    # said neither which commit leaked it nor whether HEAD still holds it.
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "hello\n"}, "start")
+    repo.commit({"deploy/.env": env_text("gone")}, "deploy settings")
+    removal = repo.commit({"deploy/.env": None}, "remove them")
+    repo.commit({"app/.env": env_text("kept")}, "app settings")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit({"side/.env": env_text("side")}, "side settings")
+    repo.git("tag", "v1")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-D", "side")
+    run = keysweep("history", str(repo.path), "--format", "sarif")
+    assert run.code == 1, run.stderr
+    doc = json.loads(run.stdout)
+    validate_sarif(doc)
+    by_key = {
+        seed: next(r for r in doc["runs"][0]["results"] if key_id(seed) in r["message"]["text"])
+        for seed in ("gone", "kept", "side")
+    }
+    gone, kept, side = (by_key[s] for s in ("gone", "kept", "side"))
+    assert (
+        "committed in " in gone["message"]["text"] and " by Ada Lovelace" in kept["message"]["text"]
+    )
+    assert f"removed from HEAD in {removal[:12]}" in gone["message"]["text"]
+    assert gone["properties"]["removedIn"] == removal and gone["properties"]["inHead"] is False
+    assert kept["message"]["text"].endswith("still in HEAD") and kept["properties"]["inHead"]
+    assert "never on the default branch" in side["message"]["text"]
+    assert side["properties"]["refs"] == ["refs/tags/v1"]

@@ -102,7 +102,28 @@ def _message(f: Finding, *, show_secrets: bool, redact_ids: bool) -> str:
             parts.append("used after it leaked")
     if f.blast_radius is not None:
         parts.append(f.blast_radius.summary())
+    parts.extend(_history(f))
     return "; ".join(parts)
+
+
+def _history(f: Finding) -> list[str]:
+    """Where a history finding lives: its path may not exist in the analysed checkout, so
+    the message says when it was committed and whether HEAD still has it."""
+    parts: list[str] = []
+    if f.message is not None and f.message.kind == "tag":
+        parts.append(f"in the message of tag {f.message.ref or f.message.object_id[:12]}")
+    elif f.commit is not None:
+        c = f.commit
+        where = "in the message of commit" if f.message is not None else "committed in"
+        parts.append(f"{where} {c.sha[:12]} on {c.date[:10]} by {c.author_name}")
+    removed = f.history.removed_in if f.history is not None else None
+    if f.in_head is True:
+        parts.append("still in HEAD")
+    elif removed is not None:
+        parts.append(f"removed from HEAD in {removed.sha[:12]}, still in the git history")
+    elif f.in_head is False:
+        parts.append("never on the default branch, still in the git history")
+    return parts
 
 
 def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool) -> dict[str, Any]:
@@ -118,6 +139,12 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         properties["confidence"] = f.confidence
     if f.commit is not None:
         properties["commit"] = f.commit.sha
+    if f.in_head is not None:
+        properties["inHead"] = f.in_head
+    if f.history is not None and f.history.refs:
+        properties["refs"] = list(f.history.refs)
+    if f.history is not None and f.history.removed_in is not None:
+        properties["removedIn"] = f.history.removed_in.sha
     if f.message is not None:  # a commit or tag message, not a file
         properties["gitMessage"] = {
             k: v for k, v in dataclasses.asdict(f.message).items() if v is not None
