@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.keys import make_credential
-from support.run import cli_env
+from support.keys import env_text, key_id, make_credential
+from support.repo import Repo
+from support.run import cli_env, keysweep
 from support.samples import sample_result
 
 from scanner.report import github, table
+from scanner.report.json import load_report
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -85,3 +87,18 @@ def test_expired_baseline_note_in_every_human_format(tmp_path: Path) -> None:
         proc = ks("scan", "src", "--baseline", "b.jsonl", "-f", fmt)
         assert proc.returncode == 1, proc.stderr
         assert "baseline entry expired on 2001-02-03" in proc.stdout, (fmt, proc.stdout)
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 110, 140])
+def test_a_key_id_is_never_folded_in_a_terminal(width: int, tmp_path: Path) -> None:
+    # At 60-100 columns rich gave the SECRET column 14-19 characters: a 20-character key ID
+    # was broken over two lines, and a responder copying it got half of it.
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"deploy/settings/production/.env": env_text("fold")}, "deploy settings")
+    report = keysweep("history", str(repo.path), "--format", "json")
+    (tmp_path / "report.json").write_text(report.stdout)
+    result = load_report(tmp_path / "report.json")
+    text = ANSI.sub("", table.render_terminal(result, show_secrets=False, width=width))
+    assert key_id("fold") in text
+    assert "aws-secret-access-key" in text  # the rule id is whole too
+    assert max(len(line) for line in text.splitlines()) <= width

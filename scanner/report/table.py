@@ -136,6 +136,22 @@ def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) 
 
 # Below this many columns a five-column table shows empty, one-letter cells (COLUMNS=10).
 MIN_TABLE_WIDTH = 60
+# Values no wider than this (an access key ID, a redacted value, a 40-character secret) are
+# never folded: a key ID broken over two lines cannot be copied. Longer ones (a session token
+# under --show-secrets) fold.
+_UNBROKEN = 40
+_ROOM = 12  # the least the location and details columns get each
+_FRAME = 16  # five columns' borders and padding
+
+
+def _unbroken_widths(body: list[tuple[str, str, str, str, str]]) -> dict[str, int]:
+    """The width each of the severity, rule and secret columns needs so that none of its
+    cells is folded."""
+    return {
+        HEADERS[i]: max((len(row[i]) for row in body if len(row[i]) <= _UNBROKEN), default=0)
+        for i in (0, 1, 3)
+    }
+
 
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -154,7 +170,9 @@ def render_terminal(
     if not body:
         console.print(Text("No secrets found.", style="green"))
         return buffer.getvalue()
-    if width < MIN_TABLE_WIDTH:  # too narrow for five columns: one block per finding
+    least = _unbroken_widths(body)
+    if width < max(MIN_TABLE_WIDTH, _FRAME + sum(least.values()) + 2 * _ROOM):
+        # too narrow for five columns that keep a key ID whole: one block per finding
         for severity, *rest in body:
             console.print(Text(severity, style=_SEVERITY_STYLE.get(severity, "")))
             for header, cell in zip(HEADERS[1:], rest, strict=True):
@@ -163,7 +181,7 @@ def render_terminal(
         return buffer.getvalue()
     table = Table(show_lines=False, header_style="bold")
     for header in HEADERS:
-        table.add_column(header, overflow="fold")
+        table.add_column(header, overflow="fold", min_width=least.get(header) or None)
     for severity, *rest in body:
         # Text() never interprets markup, so a path like "[red]x" is shown as written.
         table.add_row(Text(severity, style=_SEVERITY_STYLE.get(severity, "")), *map(Text, rest))
