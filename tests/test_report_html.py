@@ -352,3 +352,19 @@ def test_renders_in_headless_chromium(
     assert (got_width, got_height) == (width, height)
     assert colours > 50, "the screenshot is (nearly) blank"
     assert re.search(rb"Leaked credentials report", page.read_bytes())
+
+
+def test_thousands_of_refs_are_counted_not_listed(tmp_path: Path) -> None:
+    # One of localstack's keys is held by 7,795 refs (pull requests): the card listed every
+    # one, pages long, and the audit's report was 1.6 MB for 119 findings.
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"deploy.env": env_text("many-refs")}, "deploy settings")
+    repo.git("tag", "v1.0")
+    for i in range(40):
+        repo.git("update-ref", f"refs/pull/{i}/head", "HEAD")
+    run = keysweep("history", str(repo.path), "--format", "html")
+    assert run.code == 1, run.stderr
+    text = parse(run.stdout).all_text
+    assert "refs refs/heads/main, refs/tags/v1.0, refs/pull/" in text
+    assert "and 32 more (32 refs/pull/*)" in text
+    assert text.count("refs/pull/") == 2 * 9  # two cards: eight by name, one namespace

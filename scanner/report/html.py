@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -194,7 +194,7 @@ def _card(
         facts.append(("author", f"{f.commit.author_name} <{f.commit.author_email}>"))
         facts.append(("commit", f"{f.commit.sha[:12]} {f.commit.subject}"))
     if f.history is not None and f.history.refs:
-        facts.append(("refs", ", ".join(f.history.refs)))
+        facts.append(("refs", _refs(f.history.refs)))
     if f.history is not None and f.history.commit_count:
         facts.append(("commits holding it", str(f.history.commit_count)))
     v = f.verification
@@ -249,6 +249,29 @@ def _card(
         bar=bar,
         exposure=exposure,
     )
+
+
+_REFS_SHOWN = 10
+
+
+def _refs(refs: Sequence[str]) -> str:
+    """The refs that hold a value, branches and tags first, at most ``_REFS_SHOWN`` by name:
+    a repository with pull-request refs lists thousands (7,795 for one of localstack's keys),
+    which made one card pages long. The rest are counted by namespace."""
+    rank = {"heads": 0, "tags": 1}
+    ordered = sorted(refs, key=lambda r: rank.get(r.split("/")[1] if "/" in r else "", 2))
+    shown, hidden = ordered[:_REFS_SHOWN], ordered[_REFS_SHOWN:]
+    text = ", ".join(shown)
+    if hidden:
+        spaces = Counter(_namespace(r) for r in hidden)
+        counts = ", ".join(f"{n:,} {space}" for space, n in spaces.most_common())
+        text += f" and {len(hidden):,} more ({counts})"
+    return text
+
+
+def _namespace(ref: str) -> str:
+    parts = ref.split("/")
+    return "/".join(parts[:2]) + "/*" if len(parts) > 2 else ref
 
 
 def _remediation(f: Finding) -> list[tuple[str, str]]:
