@@ -122,3 +122,16 @@ def test_anchors_point_at_existing_headings(page: Path) -> None:
         if checkable and anchor not in anchors(linked.read_text()):
             broken.append(target)
     assert not broken, f"{page.relative_to(ROOT)}: links to missing headings: {broken}"
+
+
+def test_every_scan_mode_is_documented() -> None:
+    # `audit` reports carry scan.mode "audit"; the field's documentation did not list it.
+    from scanner.models import ScanMode
+
+    row = next(
+        line
+        for line in (ROOT / "docs" / "report-formats.md").read_text("utf-8").splitlines()
+        if line.startswith("| `scan.mode` |")
+    )
+    for mode in ScanMode:
+        assert f"`{mode.value}`" in row, mode
