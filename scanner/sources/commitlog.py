@@ -22,7 +22,8 @@ from scanner.sources.gitproc import WALK_MEMORY_LIMITS, Git
 
 GITLINK_MODE = "160000"  # a submodule entry: a commit id, not a blob
 
-_LOG_FLAGS = (
+# Every ``git log`` of the history scan (this walk, commit infos, messages.py's message pass).
+LOG_FLAGS = (
     "--no-color",
     "--no-notes",
     "--no-decorate",
@@ -65,7 +66,7 @@ class Commit:
     changes: list[Change] = field(default_factory=list)
 
 
-_WALK_ARGS = ("--topo-order", "--reverse", *_LOG_FLAGS, *_RAW_FLAGS, _HEADER_FORMAT)
+_WALK_ARGS = ("--topo-order", "--reverse", *LOG_FLAGS, *_RAW_FLAGS, _HEADER_FORMAT)
 # The walk output kept for a replay (``Kept``), at most this many bytes (getmoto/moto's 25,742
 # commits: 42 MB); a longer history is walked again instead.
 MAX_KEPT_BYTES = 1 << 30
@@ -225,7 +226,7 @@ def commit_infos(git: Git, shas: Sequence[str]) -> dict[str, CommitInfo]:
     out = git.run(
         "log",
         "--no-walk=unsorted",
-        *_LOG_FLAGS,
+        *LOG_FLAGS,
         _INFO_FORMAT,
         "--stdin",
         input="".join(f"{sha}\n" for sha in shas).encode(),

@@ -33,15 +33,6 @@ from scanner.models import (
 from scanner.sources import commitlog
 from scanner.sources.gitproc import Git
 
-_LOG_FLAGS = (
-    "--no-color",
-    "--no-notes",
-    "--no-decorate",
-    "--no-show-signature",
-    "--encoding=UTF-8",
-    "--no-mailmap",
-)
-
 
 @dataclass(frozen=True)
 class Message:
@@ -54,7 +45,7 @@ class Message:
 
 def commit_messages(git: Git, revisions: Sequence[str], *, use_stdin: bool) -> Iterator[Message]:
     """Every commit message reachable from ``revisions`` (tips, or ``A..B`` ranges)."""
-    args = ["-z", *_LOG_FLAGS, "--format=%H %ct%x00%B"]
+    args = ["-z", *commitlog.LOG_FLAGS, "--format=%H %ct%x00%B"]
     what = "cannot read commit messages"
     tokens = commitlog.log_tokens(git, args, revisions, use_stdin=use_stdin, what=what)
     for header in tokens:

@@ -90,7 +90,7 @@ def check_serialiser_against_git() -> None:
         git("commit", "-q", "--allow-empty", "-m", "empty")
         git("rm", "-q", "a.txt")
         git("commit", "-q", "-m", "delete")
-        args = ["log", "--topo-order", "--reverse", *commitlog._LOG_FLAGS]
+        args = ["log", "--topo-order", "--reverse", *commitlog.LOG_FLAGS]
         real = git(*args, *commitlog._RAW_FLAGS, commitlog._HEADER_FORMAT, "--all")
     commits = [
         LogCommit(
