@@ -37,7 +37,6 @@ class AllowTarget(StrEnum):
     LINE = "line"
 
 
-ALLOW_TARGETS = tuple(t.value for t in AllowTarget)
 ALLOWLIST_KEYS = frozenset({"regexes", "stopwords", "paths"})
 _ALLOW_REGEX_KEYS = frozenset({"regex", "target", "pattern"})
 _DEPRECATED_REGEX_KEY = "pattern"
