@@ -85,6 +85,14 @@ def project_root(target: str = ".") -> Path:
     return find_root(path)
 
 
+def project_config(config_file: str | None, root: Path | None = None) -> Config:
+    """The project config: ``--config`` (``config_file``), else the one discovered at ``root``
+    (default: :func:`project_root` of the current directory, for the commands that read a
+    report rather than a tree: verify, analyze, deactivate, audit)."""
+    path = Path(config_file) if config_file else None
+    return load_config(path, root if root is not None else project_root())
+
+
 def _is_remote(target: str) -> bool:
     from scanner.sources.history import is_remote  # only for a target that is not a path
 
@@ -102,8 +110,7 @@ def load_project(
     (``--baseline``, else the one the config names), and resolve ``options`` against the
     config (``--max-file-size`` falls back to ``scan.max_file_size``). Raises ConfigError /
     BaselineError."""
-    config_file = Path(options.config_file) if options.config_file else None
-    config = load_config(config_file, root)
+    config = project_config(options.config_file, root)
     if options.max_file_size_explicit or config.max_file_size is None:
         resolved = options
     else:

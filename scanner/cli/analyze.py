@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 from scanner.cli.aws_options import add_aws_connection_options, apply_aws_stage, aws_settings
 from scanner.cli.options import CommonOptions, add_config_option, add_report_options
@@ -56,11 +55,10 @@ def analyze_command(
     report: str, *, options: CommonOptions, settings: AwsSettings, config_path: str | None = None
 ) -> int:
     from scanner.cli.common import exit_code, write_report
-    from scanner.cli.project import project_root
-    from scanner.config import load_config
+    from scanner.cli.project import project_config
     from scanner.report.json import load_report
 
-    config = load_config(Path(config_path) if config_path else None, project_root())
+    config = project_config(config_path)
     result = load_report(report)
     require_key_ids(result.findings, report)
     settings = replace(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from scanner.audit.engines import ENGINES, EngineSettings, make_engine
 from scanner.audit.inputs import discover
@@ -18,8 +17,7 @@ from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.common import exit_code, write_report
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoAuditProgress, RichAuditProgress
-from scanner.cli.project import project_root
-from scanner.config import load_config
+from scanner.cli.project import project_config
 from scanner.errors import UsageError
 
 HELP = "audit the full history of many repositories (local process pool or a Dask cluster)"
@@ -130,7 +128,7 @@ def audit_command(
             progress=bar,
         )
     # Canary marking; --verify: one STS call per distinct key (sealed findings pass unverified)
-    config = load_config(Path(options.config_file) if options.config_file else None, project_root())
+    config = project_config(options.config_file)
     checked = apply_aws_stage(report.result, options.aws, config.verify)
     report = report.with_findings(checked.findings)
     shown = options.show_secrets

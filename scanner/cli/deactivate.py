@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings, stderr
 from scanner.cli.options import add_config_option
-from scanner.cli.project import project_root
+from scanner.cli.project import project_config, project_root
 from scanner.errors import NoOperatorCredentials, UsageError
 from scanner.models import Finding
 from scanner.verify.pipeline import AwsSettings
@@ -97,10 +96,9 @@ def _load(
         return tuple(detect_all(detector, source)), project.config.verify
     if len(inputs) != 1:
         raise UsageError("give one JSON report (or use --scan PATH...)")
-    from scanner.config import load_config
     from scanner.report.json import load_report
 
-    config = load_config(Path(config_path) if config_path else None, project_root())
+    config = project_config(config_path)
     report = load_report(inputs[0], require_secrets=leaked, hint=LEAKED_KEY_HINT)
     return report.findings, config.verify
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.common import CommonOptions, exit_code, write_report
 from scanner.cli.options import add_config_option, add_report_options
-from scanner.cli.project import project_root
+from scanner.cli.project import project_config
 from scanner.verify.pipeline import AwsSettings, require_key_ids
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
@@ -75,10 +74,9 @@ def verify_command(
     settings: AwsSettings,
     config_path: str | None = None,
 ) -> int:
-    from scanner.config import load_config
     from scanner.report.json import load_report
 
-    config = load_config(Path(config_path) if config_path else None, project_root())
+    config = project_config(config_path)
     # With --exposure a default report is enough: a key without its secret at hand is live
     # when iam:ListAccessKeys (operator credentials) says Active.
     result = load_report(report, require_secrets=not settings.exposure, hint=REDACTED_HINT)
