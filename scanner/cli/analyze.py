@@ -6,7 +6,12 @@ import argparse
 from dataclasses import replace
 
 from scanner.cli.aws_options import add_aws_connection_options, apply_aws_stage, aws_settings
-from scanner.cli.options import CommonOptions, add_config_option, add_report_options
+from scanner.cli.options import (
+    CommonOptions,
+    add_config_option,
+    add_report_options,
+    report_options,
+)
 from scanner.verify.pipeline import AwsSettings, require_key_ids
 
 HELP = "what each live AWS key of a report can do (blast radius, read-only IAM)"
@@ -43,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     return analyze_command(
         ns.report,
-        options=CommonOptions(
-            fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
-        ),
+        options=report_options(ns),
         settings=aws_settings(ns, always_verify=True),
         config_path=ns.config_file,
     )

@@ -8,7 +8,7 @@ A later stage plugs in with one option in :func:`add_common_options`, one field 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scanner.cli.argtypes import path_name
 from scanner.cli.aws_options import add_verify_options, aws_settings
@@ -99,12 +99,16 @@ def add_report_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     return report
 
 
-def common_options(ns: argparse.Namespace) -> CommonOptions:
+def report_options(ns: argparse.Namespace) -> CommonOptions:
+    """The ``report`` group (:func:`add_report_options`) from parsed arguments."""
     return CommonOptions(
-        fmt=ns.fmt,
-        output=ns.output,
-        show_secrets=ns.show_secrets,
-        redact_ids=ns.redact_ids,
+        fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
+    )
+
+
+def common_options(ns: argparse.Namespace) -> CommonOptions:
+    return replace(
+        report_options(ns),
         **detection_settings(ns),
         config_file=ns.config_file,
         baseline_file=ns.baseline_file,

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
 from scanner.cli.common import CommonOptions, exit_code, write_report
-from scanner.cli.options import add_config_option, add_report_options
+from scanner.cli.options import add_config_option, add_report_options, report_options
 from scanner.cli.project import project_config
 from scanner.verify.pipeline import AwsSettings, require_key_ids
 
@@ -59,9 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     return verify_command(
         ns.report,
-        options=CommonOptions(
-            fmt=ns.fmt, output=ns.output, show_secrets=ns.show_secrets, redact_ids=ns.redact_ids
-        ),
+        options=report_options(ns),
         settings=aws_settings(ns, always_verify=True),
         config_path=ns.config_file,
     )
