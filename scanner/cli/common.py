@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.atomic import STDOUT, write_output
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import apply_aws_stage
-from scanner.cli.options import CommonOptions as CommonOptions
-from scanner.cli.options import add_report_options as add_report_options
+from scanner.cli.options import CommonOptions
 from scanner.cli.project import Project
 from scanner.cli.workers import scan_source
 from scanner.models import Finding, ScanMode, ScanResult, ScanSummary

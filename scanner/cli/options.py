@@ -12,9 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from scanner.cli.argtypes import path_name
 from scanner.cli.aws_options import add_verify_options, aws_settings
-from scanner.cli.detection_options import add_detection_options as add_detection_options
-from scanner.cli.detection_options import detection_settings
-from scanner.cli.detection_options import parse_size as parse_size
+from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.report import DEFAULT_FORMAT, REPORTERS
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 from scanner.verify.pipeline import AwsSettings

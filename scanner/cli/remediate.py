@@ -94,7 +94,7 @@ def remediate_command(
     config_file: str | None = None,
 ) -> int:
     from scanner.atomic import write_output
-    from scanner.cli.common import CommonOptions
+    from scanner.cli.options import CommonOptions
     from scanner.cli.project import load_project, project_root
     from scanner.detect import Detector
     from scanner.remediate import apply_plan, build_plan, expressions_text

@@ -13,8 +13,13 @@ import argparse
 from dataclasses import replace
 
 from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
-from scanner.cli.common import CommonOptions, exit_code, write_report
-from scanner.cli.options import add_config_option, add_report_options, report_options
+from scanner.cli.common import exit_code, write_report
+from scanner.cli.options import (
+    CommonOptions,
+    add_config_option,
+    add_report_options,
+    report_options,
+)
 from scanner.cli.project import project_config
 from scanner.verify.pipeline import AwsSettings, require_key_ids
 
