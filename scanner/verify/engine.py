@@ -320,20 +320,6 @@ class Verifier:
                 self._log(line)
 
 
-def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
-    """Long-term key ids that verification may call STS for (not canaries, not temporary)."""
-    return sorted(
-        {
-            f.secret
-            for f in findings
-            if is_access_key_finding(f)
-            and f.secret.startswith("AKIA")
-            and not f.canary
-            and any(p.kind == "secret_access_key" and not is_redacted(p.secret) for p in f.paired)
-        }
-    )
-
-
 def unknown_summary(findings: Iterable[Finding]) -> str | None:
     """``verification incomplete: N key(s) unknown ...`` or None when every checked key got
     an answer. Said on stderr and in the report's notes; unknown keys do not change the exit

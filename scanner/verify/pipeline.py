@@ -121,6 +121,20 @@ def usable_secrets(finding: Finding) -> bool:
     return any(p.kind == "secret_access_key" and not is_redacted(p.secret) for p in finding.paired)
 
 
+def _long_term_key(finding: Finding) -> bool:
+    """A long-term (AKIA) access key that is not a canary's: one AWS may be asked about."""
+    from scanner.verify.engine import is_access_key_finding
+
+    return (
+        is_access_key_finding(finding) and finding.secret.startswith("AKIA") and not finding.canary
+    )
+
+
+def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
+    """Long-term key ids that verification may call STS for (not canaries, not temporary)."""
+    return sorted({f.secret for f in findings if _long_term_key(f) and usable_secrets(f)})
+
+
 def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> AwsResponse:
     """Canary marking always; with ``settings.verify`` STS verification, the operator lookup
     and the exposure check. Raises VerifyError only when the operator lookup was asked for
@@ -128,12 +142,7 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
     marked = mark_canaries(findings, settings.canary_accounts)
     if not settings.verify:
         return AwsResponse(marked)
-    from scanner.verify.engine import (
-        Verifier,
-        VerifyOptions,
-        checkable_key_ids,
-        unknown_summary,
-    )
+    from scanner.verify.engine import Verifier, VerifyOptions, unknown_summary
 
     # A sealed finding (an audit result without its secrets) cannot be verified: it passes.
     ask = [
@@ -212,15 +221,11 @@ def _status(finding: Finding) -> str | None:
 def _lookup_ids(findings: Sequence[Finding], settings: AwsSettings) -> list[str]:
     """Long-term keys that STS cannot check here (no secret at hand) and that no offline
     rule (canary, allow/deny lists) keeps from AWS: the operator looks them up."""
-    from scanner.verify.engine import is_access_key_finding
-
     out = []
     for f in findings:
         account = account_of(f)
         if (
-            is_access_key_finding(f)
-            and f.secret.startswith("AKIA")
-            and not f.canary
+            _long_term_key(f)
             and not usable_secrets(f)
             and account not in settings.deny_accounts
             and (not settings.allow_accounts or account in settings.allow_accounts)
