@@ -296,6 +296,19 @@ def test_json_report_has_the_repositories_and_totals(fleet: Path, tmp_path: Path
     assert given["findings"] == kept["findings"]
 
 
+def test_min_confidence_reaches_every_task(tmp_path: Path) -> None:
+    """``audit --min-confidence low`` scanned at the default (medium): a weak password that
+    ``history --min-confidence low`` reports was dropped."""
+    repo = Repo(tmp_path / "weak")
+    repo.commit({".env": "DB_PASSWORD=admin123\n"}, "settings")
+    args = ("--format", "json")
+    assert not keysweep("audit", str(repo.path), *args).findings
+    low = keysweep("audit", str(repo.path), *args, "--min-confidence", "low")
+    history = keysweep("history", str(repo.path), *args, "--min-confidence", "low")
+    assert low.code == history.code == EXIT_FINDINGS, low.stderr
+    assert [f["rule_id"] for f in low.findings] == [f["rule_id"] for f in history.findings]
+
+
 def test_html_report_names_repositories_and_hides_secrets(fleet: Path, tmp_path: Path) -> None:
     repos = [str(fleet / "team-b" / "svc" / f"head0{n}") for n in (1, 2)]
     shown = keysweep("audit", *repos, *JSON)

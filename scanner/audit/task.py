@@ -45,6 +45,7 @@ class ScanSettings:
     since: str | None = None
     include_unreachable: bool = False
     keep_secrets: bool = False  # --show-secrets or --verify: findings travel unsealed
+    min_confidence: str | None = None  # --min-confidence; else each repository's config
     # Where a cloned URL's config is looked for (``history URL`` uses its working directory):
     # the directory the audit was started in, not the worker's.
     url_config_root: str | None = None
@@ -119,7 +120,11 @@ def scan_repository(spec: RepoSpec) -> RepoOutcome:
         project, settings = load_project(settings, root)
         result = project.scan_history(
             repo.target,
-            project.detector(settings.rule_packs, inline_allow=settings.inline_allow),
+            project.detector(
+                settings.rule_packs,
+                inline_allow=settings.inline_allow,
+                min_confidence=settings.min_confidence,
+            ),
             since=settings.since,
             include_unreachable=settings.include_unreachable,
             workers=1,  # the audit's parallelism is across repositories

@@ -113,6 +113,7 @@ def audit_command(
         since=since,
         include_unreachable=include_unreachable,
         keep_secrets=options.show_secrets or options.aws.verify,
+        min_confidence=options.min_confidence,
     ).located(clones=any(repo.remote for repo in repos))
     store = ResultStore(output_dir, settings.identity()) if output_dir is not None else None
     show_progress = sys.stderr.isatty() if progress is None else progress
