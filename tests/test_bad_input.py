@@ -152,6 +152,25 @@ def test_an_empty_path_is_a_usage_error(tmp_path: Path, args: tuple[str, ...], o
     assert tree_snapshot(repo) == before
 
 
+@pytest.mark.parametrize("command", ["scan", "baseline", "missing"])
+def test_a_control_character_in_a_name_never_reaches_the_terminal(
+    tmp_path: Path, command: str
+) -> None:
+    """``ESC[31m`` in a file name coloured the terminal in baseline's error lines and in the
+    top-level ones (a path that does not exist); the report's error lines escaped it."""
+    name = "a\x1b[31mRED"
+    if command != "missing":
+        (tmp_path / name).symlink_to("/proc/self/mem")  # named, followed, unreadable
+    args = {
+        "scan": ("scan", name),
+        "baseline": ("baseline", "create", name, "-o", "bl.jsonl"),
+        "missing": ("scan", name),
+    }[command]
+    proc = ks(tmp_path, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert b"\x1b" not in proc.stderr and b"a\\x1b[31mRED" in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("command", ["scan", "history"])
 def test_jobs_below_one_is_a_usage_error(tmp_path: Path, command: str) -> None:
     repo = init_repo(tmp_path / "repo")

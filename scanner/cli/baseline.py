@@ -27,6 +27,7 @@ from scanner.ignore.baseline import (
     require_baseline_to_replace,
     write_baseline,
 )
+from scanner.report.table import printable
 
 HELP = "create, update or prune a baseline of accepted findings"
 ACTIONS = {
@@ -117,7 +118,7 @@ def baseline_command(
     result = project.apply(result)  # config skip paths and path allowlist, never a baseline
     if result.summary.errors:
         for error in result.summary.errors:
-            print(f"keysweep: error: {error}", file=sys.stderr)
+            print(f"keysweep: error: {printable(error)}", file=sys.stderr)
         print(f"keysweep: baseline {target} not written: the scan was incomplete", file=sys.stderr)
         return EXIT_ERROR
 

@@ -55,9 +55,12 @@ def scrub(message: str, args: Sequence[str]) -> str:
 
 
 def error_line(message: str, args: Sequence[str]) -> None:
-    """Print ``message`` (scrubbed of ``args`` that look like secrets) on stderr, if it can."""
+    """Print ``message`` (scrubbed of ``args`` that look like secrets, control characters
+    escaped: a file name cannot colour or clear the terminal) on stderr, if it can."""
+    from scanner.report.table import printable
+
     with suppress(OSError, ValueError, AttributeError):
-        print(scrub(message, args), file=sys.stderr)
+        print(printable(scrub(message, args)), file=sys.stderr)
 
 
 def unexpected(exc: Exception, args: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from scanner.cli.options import add_config_option
 from scanner.errors import GitError, UsageError
+from scanner.report.table import printable
 
 HELP = "plan (or apply, on a mirror clone) the removal of a report's secrets from git history"
 DESCRIPTION = """\
@@ -138,7 +139,7 @@ def remediate_command(
     applied = apply_plan(plan, into, expressions, detector)
     print(render_applied(plan, applied, expressions=expressions), end="")
     for error in applied.errors:
-        print(f"keysweep: error: {error}", file=sys.stderr)
+        print(f"keysweep: error: {printable(error)}", file=sys.stderr)
     if applied.remaining:
         return EXIT_FINDINGS
     return EXIT_ERROR if applied.errors else code
