@@ -168,6 +168,31 @@ def test_plan_from_a_working_tree_scan_report(tmp_path: Path, scanned: str) -> N
     assert "refs:        refs/heads/main" in run.stdout
 
 
+@needs_filter_repo
+def test_secrets_in_commit_and_tag_messages_are_rewritten(tmp_path: Path) -> None:
+    """A message finding was "CANNOT REMOVE: not committed ... remove it from the file"; the
+    rewrite now replaces the values in commit and tag messages too (--replace-message)."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"a.txt": "hello\n"}, f"rotated creds\n\nold one: {env_text('in-commit')}")
+    repo.commit({"b.txt": "more\n"}, "later work")
+    repo.git("tag", "-a", "v1", "-m", f"release\n\n{env_text('in-tag')}")
+    report = history_report(repo, tmp_path)
+    plan = keysweep("remediate", str(report), "--repo", str(repo.path))
+    assert plan.code == 0, plan.stdout + plan.stderr
+    assert "CANNOT REMOVE" not in plan.stdout
+    assert "message:     line 3 of commit" in plan.stdout
+    assert "rewrite:     the tag refs/tags/v1 (its message)" in plan.stdout
+    assert "--replace-message" in plan.stdout
+    into = tmp_path / "clean.git"
+    args = ("remediate", str(report), "--repo", str(repo.path), "--apply", "--into", str(into))
+    applied = keysweep(*args)
+    assert applied.code == 0, applied.stdout + applied.stderr
+    assert "none of the 4 remediated value(s) remain" in applied.stdout
+    values = [key_id("in-commit"), secret_key("in-commit"), key_id("in-tag"), secret_key("in-tag")]
+    assert not any(v.encode() in all_object_bytes(into) for v in values)
+    assert all(v.encode() in all_object_bytes(repo.path) for v in values)  # only read
+
+
 def test_report_of_another_repository_cannot_be_planned(leaky: Repo, tmp_path: Path) -> None:
     report = history_report(leaky, tmp_path)
     other = Repo(tmp_path / "other")

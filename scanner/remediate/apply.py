@@ -1,7 +1,8 @@
 """Carry a plan out on a fresh mirror clone, then prove the secrets are gone.
 
 1. ``git clone --mirror --no-local REPO DIR`` (the user's repository is only read);
-2. ``git filter-repo --replace-text EXPRESSIONS`` in DIR (it expires reflogs and prunes, so the
+2. ``git filter-repo --replace-text EXPRESSIONS --replace-message EXPRESSIONS`` in DIR (files,
+   then commit and tag messages; it expires reflogs and prunes, so the
    old blobs leave DIR's object database);
 3. ``keysweep history`` on DIR, unreachable blobs included: any finding whose value is one of
    the remediated secrets is listed in ``remaining``.
@@ -73,6 +74,11 @@ def _refuse_overwrite(expressions: str) -> None:
         )
 
 
+def filter_repo_args(expressions: str) -> list[str]:
+    """git-filter-repo's arguments for an expressions file: files, then messages."""
+    return ["--replace-text", expressions, "--replace-message", expressions]
+
+
 def filter_repo_available() -> bool:
     return shutil.which("git-filter-repo") is not None
 
@@ -128,11 +134,12 @@ def _refs(git: Git) -> dict[str, str]:
 
 
 def _filter_repo(git: Git, expressions: str) -> None:
-    """``git filter-repo --replace-text FILE`` in the mirror, with keysweep's git environment
-    (nothing configured in the scanned repository runs)."""
+    """``git filter-repo --replace-text FILE --replace-message FILE`` in the mirror (the same
+    values in files and in commit and tag messages), with keysweep's git environment (nothing
+    configured in the scanned repository runs)."""
     try:
         proc = subprocess.run(
-            ["git-filter-repo", "--replace-text", expressions, "--quiet"],
+            ["git-filter-repo", *filter_repo_args(expressions), "--quiet"],
             cwd=git.repo,
             stdin=subprocess.DEVNULL,
             capture_output=True,

@@ -21,6 +21,7 @@ from scanner.models import (
     Finding,
     Fragment,
     FragmentScanner,
+    MessageLocation,
     Source,
     decode_bytes,
     redact,
@@ -29,6 +30,7 @@ from scanner.models import (
 from scanner.sources.catfile import read_blobs
 from scanner.sources.gitproc import Git, redact_url
 from scanner.sources.history import ref_tips, repo_facts
+from scanner.sources.messages import commit_messages, tag_messages
 
 REPLACEMENT = "***REMOVED***"
 _EXPRESSION_LINE = re.compile(rf"(?:literal|regex):.*==>{re.escape(REPLACEMENT)}")
@@ -160,7 +162,27 @@ def _blob_of(git: Git, finding: Finding, head: str | None) -> str | None:
     return None
 
 
+def _message_of(git: Git, where: MessageLocation) -> bytes | None:
+    """The commit or tag message a message finding names, as the history scan read it."""
+    if where.kind == "commit":
+        found = commit_messages(git, [f"{where.object_id}^!"], use_stdin=False)
+    else:
+        found = (m for m in tag_messages(git) if m.object_id == where.object_id)
+    return next((m.raw for m in found), None)
+
+
 def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str | None) -> Target:
+    if finding.message is not None:
+        where = finding.message
+        try:
+            raw = _message_of(git, where)
+        except GitError as exc:
+            raw, reason = None, f" ({exc})"
+        else:
+            reason = ""
+        if raw is None:
+            return Target(finding, problem=f"{where.kind} {where.object_id} cannot be read{reason}")
+        return _recovered(finding, detector, raw, f"the {where.kind} message", None)
     blob = _blob_of(git, finding, head)
     if blob is None:
         return Target(
@@ -174,6 +196,13 @@ def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str
         return Target(finding, blob_id=blob, problem=f"blob {blob} cannot be read ({exc})")
     if raw is None:
         return Target(finding, blob_id=blob, problem=f"blob {blob} is not in this repository")
+    return _recovered(finding, detector, raw, f"blob {blob}", blob)
+
+
+def _recovered(
+    finding: Finding, detector: FragmentScanner, raw: bytes, what: str, blob: str | None
+) -> Target:
+    """The plain value(s) of ``finding`` re-read from ``raw`` (a blob, or a message)."""
     candidates = [
         c
         for c in detector.scan(Fragment(raw, finding.path, Source.HISTORY, blob))
@@ -185,7 +214,7 @@ def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str
         return Target(
             finding,
             blob_id=blob,
-            problem=f"blob {blob} holds no {finding.rule_id} value matching the report "
+            problem=f"{what} holds no {finding.rule_id} value matching the report "
             "(a report from another repository, or other rules?)",
         )
     found = chosen[0]
@@ -249,13 +278,16 @@ def _exposure(
     order: dict[str, int],
     tips: dict[str, str],
 ) -> Target:
-    """Commits that added the blob, everything built on them, and the refs that hold it."""
-    assert target.blob_id is not None
-    added = git.run(
-        "log", "--all", "--no-ext-diff", "--no-textconv", "--format=%H",
-        f"--find-object={target.blob_id}", check=False,
-    ).stdout.decode("ascii").split()  # fmt: skip
+    """Commits that added the blob (or carry the message), everything built on them, and
+    the refs that hold it."""
     finding = target.finding
+    if target.blob_id is None:  # a message: its commit (none for a tag's, whose ref holds it)
+        added = [finding.message.object_id] if finding.message and finding.commit else []
+    else:
+        added = git.run(
+            "log", "--all", "--no-ext-diff", "--no-textconv", "--format=%H",
+            f"--find-object={target.blob_id}", check=False,
+        ).stdout.decode("ascii").split()  # fmt: skip
     starts = {*added, *([finding.commit.sha] if finding.commit else [])}
     commits = sorted(_descendants(starts, children), key=lambda sha: order.get(sha, 0))
     if finding.history is not None and finding.history.refs:

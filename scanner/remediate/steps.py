@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from scanner.remediate.apply import ApplyResult
+from scanner.remediate.apply import ApplyResult, filter_repo_args
 from scanner.remediate.plan import Plan, Target
 from scanner.report.table import printable
 
@@ -65,10 +65,16 @@ def _target_lines(index: int, target: Target) -> list[str]:
     lines = [f"finding {index}: {printable(f.rule_id)} {printable(target.label)}"]
     for extra in target.secrets[1:]:
         lines.append(f"  with:        {extra.rule_id} {extra.label}")
-    where = f"{printable(f.path)}:{f.line}"
-    if target.blob_id:
-        where += f" (blob {target.blob_id[:12]})"
-    lines.append(f"  file:        {where}")
+    if f.message is not None:  # a commit's or a tag's message, not a file
+        holder = f.message.ref or f.message.object_id[:12]
+        lines.append(
+            f"  message:     line {f.line} of {f.message.kind} {printable(holder)}'s message"
+        )
+    else:
+        where = f"{printable(f.path)}:{f.line}"
+        if target.blob_id:
+            where += f" (blob {target.blob_id[:12]})"
+        lines.append(f"  file:        {where}")
     if f.commit is not None:
         c = f.commit
         who = printable(f"{c.date[:10]} by {c.author_name}: {c.subject}")
@@ -80,7 +86,8 @@ def _target_lines(index: int, target: Target) -> list[str]:
         True: "yes (the rewrite replaces it in HEAD's files too)",
         False: "no",
     }
-    lines.append(f"  in HEAD:     {head.get(target.in_head, 'unknown')}")
+    if f.message is None:
+        lines.append(f"  in HEAD:     {head.get(target.in_head, 'unknown')}")
     refs = printable(", ".join(target.refs)) if target.refs else "(none)"
     lines.append(f"  refs:        {refs}")
     if target.commits:
@@ -90,6 +97,8 @@ def _target_lines(index: int, target: Target) -> list[str]:
             f"  rewrite:     {len(target.commits)} commit(s): {shown}"
             + (f" and {more} more" if more > 0 else "")
         )
+    elif f.message is not None and f.message.kind == "tag":
+        lines.append(f"  rewrite:     the tag {printable(f.message.ref or '')} (its message)")
     else:
         lines.append(
             "  rewrite:     no commit (only in unreachable objects: a fresh clone drops them)"
@@ -116,7 +125,7 @@ def render_plan(plan: Plan, *, report: str, expressions: str, into: str) -> str:
         "     THAT FILE HOLDS THE PLAIN SECRETS: keep it private and delete it when done (step 7).",
         "  3. Rewrite a fresh mirror clone, never your working repository:",
         f"       git clone --mirror --no-local {_q(plan.repo)} {_q(into)}",
-        f"       git -C {_q(into)} filter-repo --replace-text {_q(expressions)}",
+        f"       git -C {_q(into)} filter-repo {' '.join(map(_q, filter_repo_args(expressions)))}",
         f"     or let keysweep do both and check the result: keysweep remediate {_q(report)} "
         f"--apply --into {_q(into)}",
         f"  4. Check: keysweep history {_q(into)} --include-unreachable (none of these values)",
