@@ -163,7 +163,9 @@ def test_config_reads_min_confidence(tmp_path: Path) -> None:
     assert load_config(None, tmp_path / "none").min_confidence is None
 
 
-@pytest.mark.parametrize("command", ["scan", "history", "staged", "baseline"])
+@pytest.mark.parametrize(
+    "command", ["scan", "history", "staged", "baseline create", "baseline update", "audit"]
+)
 def test_every_scanning_command_takes_min_confidence(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
