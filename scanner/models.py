@@ -471,6 +471,16 @@ def subjects_shown(
 
 
 @dataclass(frozen=True)
+class RepositoryStatus:
+    """One repository of an audit, for the reports that list them (``status`` ok or failed)."""
+
+    label: str
+    status: str
+    findings: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ScanSummary:
     """What a scan looked at, for the JSON ``scan`` object and the table footer.
 
@@ -488,6 +498,7 @@ class ScanSummary:
     duration_s: float = 0.0
     notes: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    repositories: tuple[RepositoryStatus, ...] = ()  # audit: each one, in input order
 
 
 @dataclass(frozen=True)

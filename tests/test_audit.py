@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -320,6 +321,25 @@ def test_html_report_names_repositories_and_hides_secrets(fleet: Path, tmp_path:
     assert page.lstrip().lower().startswith("<!doctype html")
     assert all(os.path.normpath(r) in page for r in repos)
     assert secrets and not any(s in page for s in secrets)
+
+
+def test_html_report_lists_every_repository_and_its_fate(fleet: Path, tmp_path: Path) -> None:
+    """It named "N repositories" as a target, left out clean repositories and did not say
+    which one failed."""
+    repos = [
+        fleet / "team-a" / "clean00",
+        fleet / "team-b" / "svc" / "head01",
+        fleet / "zz-corrupt",
+    ]
+    out = tmp_path / "audit.html"
+    run = keysweep("audit", *map(str, repos), "--format", "html", "--output", str(out))
+    assert run.code == EXIT_ERROR, run.stderr
+    page = out.read_text()
+    listed = page[page.index("<h2>Repositories</h2>") :].split("</ul>", 1)[0]
+    assert listed.count("<li>") == 3 and "3 repositories" not in listed
+    assert "clean00</code> &middot; 0 findings" in listed
+    assert re.search(r"head01</code> &middot; \d+ findings", listed)
+    assert 'zz-corrupt</code> &middot; <strong class="failed">failed: ' in listed
 
 
 def test_progress_hears_every_repository_once(fleet: Path, tmp_path: Path) -> None:

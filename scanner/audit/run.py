@@ -13,7 +13,7 @@ from scanner.audit.engines import Engine
 from scanner.audit.inputs import RepoInput
 from scanner.audit.store import ResultStore, repository_summary
 from scanner.audit.task import FAILED, RepoOutcome, RepoSpec, ScanSettings
-from scanner.models import Finding, ScanMode, ScanResult, ScanSummary
+from scanner.models import Finding, RepositoryStatus, ScanMode, ScanResult, ScanSummary
 
 
 class AuditProgress(Protocol):
@@ -81,6 +81,10 @@ def consolidate(outcomes: Sequence[RepoOutcome], target: str, duration_s: float)
         duration_s=duration_s,
         notes=tuple(notes),
         errors=tuple(errors),
+        repositories=tuple(
+            RepositoryStatus(o.repo.label, o.status, len(o.result.findings), o.error)
+            for o in outcomes
+        ),
     )
     return AuditReport(ScanResult(tuple(findings), summary), tuple(outcomes))
 

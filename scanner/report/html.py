@@ -93,6 +93,19 @@ def context(
     severities = Counter(f.severity.value for f in findings)
     rules = Counter(f.rule_id for f in findings)
     targets = sorted({s.target, *(t for f in findings if (t := _repository(f)))})
+    # an audit names every repository it was given, with what became of it
+    repositories = [
+        {
+            "label": r.label,
+            "failed": r.status != "ok",
+            "state": f"failed: {(r.error or 'unknown error').removeprefix(r.label + ': ')}"
+            if r.status != "ok"
+            else f"{r.findings} finding{'s' if r.findings != 1 else ''}",
+        }
+        for r in s.repositories
+    ]
+    if repositories:
+        targets = [s.target]
     leaked = [d for f in findings if (d := _date(f.commit.date if f.commit else None))]
     start = min(leaked, default=now)
     span = max((now - start).total_seconds(), 1.0)
@@ -114,6 +127,7 @@ def context(
         "generated": now.strftime("%Y-%m-%d %H:%M UTC"),
         "mode": s.mode,
         "targets": targets,
+        "repositories": repositories,
         "unit": "blobs" if s.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "files",
         "scanned": s.files_scanned,
         "size": _size(s.bytes_scanned),
