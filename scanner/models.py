@@ -500,6 +500,12 @@ class ScanSummary:
     errors: tuple[str, ...] = ()
     repositories: tuple[RepositoryStatus, ...] = ()  # audit: each one, in input order
 
+    @property
+    def unit(self) -> str:
+        """What ``files_scanned`` counts: ``blob`` for history and audit (each distinct blob is
+        read once, whatever paths and commits hold it), else ``file``."""
+        return "blob" if self.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "file"
+
 
 @dataclass(frozen=True)
 class ScanResult:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import jsonschema  # type: ignore[import-untyped]
 from support.keys import key_id, secret_key
 
-from scanner.models import CommitInfo, Finding, ScanResult, ScanSummary, Severity
+from scanner.models import CommitInfo, Finding, ScanMode, ScanResult, ScanSummary, Severity
 from scanner.report import REPORTERS, github, gitlab, reporter
 
 
@@ -124,6 +124,12 @@ def test_github_levels_by_severity_and_errors() -> None:
 def test_github_no_findings() -> None:
     out = github.render(result_of(), show_secrets=False)
     assert out == "keysweep: 0 findings (scan ., 3 files scanned)\n"
+    # history reads blobs, not files (it said "9 files scanned")
+    one = ScanResult((), ScanSummary(mode=ScanMode.HISTORY, target="repo", files_scanned=1))
+    assert (
+        github.render(one, show_secrets=False)
+        == "keysweep: 0 findings (history repo, 1 blob scanned)\n"
+    )
 
 
 # --------------------------------------------------------------------------- gitlab

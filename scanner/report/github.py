@@ -83,7 +83,8 @@ def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) 
     summary = result.summary
     lines.append(
         f"keysweep: {count} finding{'s' if count != 1 else ''} "
-        f"({summary.mode} {escape_data(summary.target)}, {summary.files_scanned} files scanned)"
+        f"({summary.mode} {escape_data(summary.target)}, {summary.files_scanned} "
+        f"{summary.unit}{'s' if summary.files_scanned != 1 else ''} scanned)"
     )
     for error in summary.errors:
         lines.append(f"::error title=keysweep scan error::{escape_data(error)}")

@@ -24,7 +24,6 @@ from typing import Any
 from scanner import __version__
 from scanner.models import (
     Finding,
-    ScanMode,
     ScanResult,
     Severity,
     shown_paired,
@@ -128,7 +127,7 @@ def context(
         "mode": s.mode,
         "targets": targets,
         "repositories": repositories,
-        "unit": "blobs" if s.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "files",
+        "unit": f"{s.unit}s",
         "scanned": s.files_scanned,
         "size": _size(s.bytes_scanned),
         "duration": f"{s.duration_s:.2f}s",

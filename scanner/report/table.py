@@ -12,7 +12,6 @@ import re
 
 from scanner.models import (
     Finding,
-    ScanMode,
     ScanResult,
     ScanSummary,
     Verification,
@@ -202,9 +201,7 @@ def summary_line(result: ScanResult) -> str:
     s: ScanSummary = result.summary
     n = len(result.findings)
     found = "1 finding" if n == 1 else f"{n} findings"
-    # history (and audit, many histories) reads each distinct blob once
-    unit = "blob" if s.mode in (ScanMode.HISTORY, ScanMode.AUDIT) else "file"
-    files = f"1 {unit}" if s.files_scanned == 1 else f"{s.files_scanned} {unit}s"
+    files = f"1 {s.unit}" if s.files_scanned == 1 else f"{s.files_scanned} {s.unit}s"
     line = f"keysweep: {found} in {files} ({_size(s.bytes_scanned)}) in {s.duration_s:.2f}s"
     skipped = {k: v for k, v in sorted(s.skipped.items()) if v}
     if skipped:
