@@ -135,6 +135,30 @@ def test_refuses_a_key_in_another_account(
     )
 
 
+def test_refuses_the_key_the_operator_signs_with(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    user = unique("operator")
+    key, secret = moto.new_user(user)
+    moto.admin("iam").attach_user_policy(
+        UserName=user, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)  # the leaked key is the operator's own
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    audit = tmp_path / "audit.jsonl"
+    before = updates(moto)
+    path = report(tmp_path, key_finding(key, secret))
+    code = run(moto, "deactivate", path, "--apply", "--yes", "--audit-log", str(audit))
+    out = capsys.readouterr().out
+    assert code == EXIT_FINDINGS
+    assert f"refused {key}: this is the key keysweep signs with" in out
+    assert updates(moto) == before
+    assert moto.key_status(user, key) == "Active"
+    [record] = audit_records(audit)
+    assert record["action"] == "refused" and record["key_id"] == key
+    assert secret not in out and secret not in audit.read_text()
+
+
 def test_refuses_root_keys(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -31,7 +31,12 @@ from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
 from scanner.verify.pipeline import AwsSettings, require_key_ids, respond
 from scanner.verify.scrub import scrub
-from scanner.verify.session import AwsOptions, leaked_key_client, operator_client
+from scanner.verify.session import (
+    AwsOptions,
+    leaked_key_client,
+    operator_client,
+    operator_key_id,
+)
 
 Log = Callable[[str], None]
 
@@ -159,6 +164,12 @@ def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
         return "not a long-term AKIA key"
     if item.user is None:
         return f"cannot tell the IAM user from ARN {item.arn!r}"
+    if op is not None and op.key_id == key_id:
+        return (
+            f"this is the key keysweep signs with (operator {op.arn}): deactivating it would "
+            "cut off this run and your own access; act with other credentials in account "
+            f"{item.account} (--aws-profile), then rotate it"
+        )
     if op is not None and item.account != op.account:
         return (
             f"key belongs to account {item.account} but the operator ({op.arn}) is in account "
@@ -217,8 +228,9 @@ class Deactivator:
         )
 
     def operator(self) -> Operator:
-        """The operator's identity (operator mode)."""
-        return operator_identity(operator_client("sts", self.options), Mode.OPERATOR)
+        """The operator's identity (operator mode), with the key it signs with."""
+        op = operator_identity(operator_client("sts", self.options), Mode.OPERATOR)
+        return replace(op, key_id=operator_key_id(self.options))
 
     def identify(self, plan: Iterable[PlanItem]) -> dict[str, Operator]:
         """Who acts for each key to deactivate: each leaked key's own identity."""

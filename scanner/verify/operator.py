@@ -36,6 +36,7 @@ class Operator:
     arn: str
     account: str
     mode: Mode
+    key_id: str | None = None  # the long-term key the operator signs with, when known
 
 
 def operator_identity(client: Any, mode: Mode) -> Operator:

@@ -102,3 +102,20 @@ def operator_client(service: str, options: AwsOptions) -> Any:
             "variables"
         )
     return client
+
+
+def operator_key_id(options: AwsOptions) -> str | None:
+    """The long-term access key id the operator signs with (``--aws-profile`` or the
+    environment); None for temporary or unknown credentials, which no leaked AKIA key can be."""
+    import boto3
+    import botocore.credentials
+    import botocore.exceptions
+
+    try:
+        session = boto3.Session(profile_name=options.profile, region_name=options.region)
+        creds = session.get_credentials()
+    except botocore.exceptions.BotoCoreError:
+        return None
+    if creds is None or isinstance(creds, botocore.credentials.RefreshableCredentials):
+        return None
+    return str(creds.access_key)
