@@ -224,6 +224,30 @@ def test_nothing_live_nothing_planned(
     assert "Nothing to deactivate" in capsys.readouterr().out
 
 
+def test_rerun_after_apply_leaves_an_inactive_key_alone(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("rerun")
+    key, secret = moto.new_user(user)
+    live = Verification("live", account=ACCOUNT_A, arn=f"arn:aws:iam::{ACCOUNT_A}:user/{user}")
+    path = report(tmp_path, dataclasses.replace(key_finding(key, secret), verification=live))
+    audit = tmp_path / "audit.jsonl"
+    args = ("deactivate", path, "--audit-log", str(audit))
+    assert run(moto, *args, "--apply", "--yes") == EXIT_CLEAN
+    assert moto.key_status(user, key) == "Inactive"
+    capsys.readouterr()
+    before, records = updates(moto), len(audit_records(audit))
+    for extra in ((), ("--apply", "--yes")):  # the report still says live: dry run, then apply
+        assert run(moto, *args, *extra) == EXIT_CLEAN
+        out = capsys.readouterr().out
+        assert "already inactive" in out and "already Inactive (iam:ListAccessKeys)" in out
+        assert "deactivated" not in out
+    assert updates(moto) == before
+    new = audit_records(audit)[records:]
+    assert [(r["action"], r["result"]) for r in new] == [("refused", "already Inactive")] * 2
+
+
 SELF_SERVICE = json.dumps(
     {
         "Version": "2012-10-17",

@@ -44,6 +44,7 @@ Log = Callable[[str], None]
 class Action(StrEnum):
     DEACTIVATE = "deactivate"
     REFUSE = "refuse"
+    ALREADY_INACTIVE = "already-inactive"  # nothing to do: a re-run, or a report's old verdict
 
 
 class KeyStatus(StrEnum):
@@ -269,8 +270,24 @@ class Deactivator:
             op = plan.operators.get(item.key_id)
             if item.action == Action.REFUSE:
                 self.record(item, "refused", "refused", op)
+            elif item.action == Action.ALREADY_INACTIVE:
+                self.record(item, "refused", "already Inactive", op, item.reason)
             else:
                 self.record(item, "planned", "apply" if apply else "dry-run", op)
+
+    def skip_inactive(self, items: Iterable[PlanItem]) -> list[PlanItem]:
+        """Keys to deactivate that ListAccessKeys already shows Inactive (a re-run, or a
+        report's verdict older than the last deactivation): nothing to do, and said so."""
+        _, iam = self.clients("")  # operator mode: the operator's IAM client
+        out = []
+        for item in items:
+            if item.action == Action.DEACTIVATE:
+                shown, _ = self._confirm(iam, item)
+                if shown == KeyStatus.INACTIVE:
+                    why = "already Inactive (iam:ListAccessKeys): nothing to do"
+                    item = replace(item, action=Action.ALREADY_INACTIVE, reason=why)
+            out.append(item)
+        return out
 
     def set_status(self, item: PlanItem, op: Operator, status: KeyStatus) -> tuple[bool, str]:
         """UpdateAccessKey to ``status``, then confirm with ListAccessKeys; audited either way
@@ -379,6 +396,7 @@ def plan_deactivation(
     )
     items = build_plan(keys, policy)
     if operator is not None:
+        items = deactivator.skip_inactive(items)
         operators = {item.key_id: operator for item in items}
     else:
         operators = deactivator.identify(items)
@@ -428,7 +446,7 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
     signer = "the leaked key itself" if mode == Mode.LEAKED_KEY else "operator credentials"
     rows = [("KEY", "ACCOUNT", "USER", "LAST USED", "ACTION")]
     for item in plan.items:
-        action = "deactivate" if item.action == Action.DEACTIVATE else "REFUSED"
+        action = _ACTION_LABELS[item.action]
         rows.append(
             (
                 item.key_id,
@@ -444,11 +462,20 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
         cells = [c.ljust(w) for c, w in zip(row[:4], widths, strict=True)]
         lines.append("  ".join([*cells, row[4]]))
     for item in plan.items:
-        if item.action != Action.DEACTIVATE:
+        if item.action == Action.REFUSE:
             lines.append(f"  refused {item.key_id}: {item.reason}")
+        elif item.action == Action.ALREADY_INACTIVE:
+            lines.append(f"  {item.key_id}: {item.reason}")
     if plan.not_live:
         lines.append(f"({len(plan.not_live)} AWS key(s) not live: not planned)")
     return [*lines, *why_not]
+
+
+_ACTION_LABELS = {
+    Action.DEACTIVATE: "deactivate",
+    Action.REFUSE: "REFUSED",
+    Action.ALREADY_INACTIVE: "already inactive",
+}
 
 
 def _verdict_text(finding: Finding) -> str:
