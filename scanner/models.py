@@ -284,7 +284,7 @@ class BlastRadius:
     groups: tuple[str, ...] = ()
     attached_policies: tuple[str, ...] = ()
     inline_policies: tuple[str, ...] = ()
-    admin_equivalent: bool = False
+    admin_equivalent: bool | None = False  # None: the policies could not all be read
     grants: tuple[str, ...] = ()
     high_risk_actions_allowed: tuple[str, ...] | None = None
     mfa_enabled: bool | None = None
@@ -294,7 +294,7 @@ class BlastRadius:
     @property
     def raises_severity(self) -> bool:
         """A root key or an admin-equivalent key: the finding is critical."""
-        return self.principal == PrincipalKind.ROOT or self.admin_equivalent
+        return self.principal == PrincipalKind.ROOT or self.admin_equivalent is True
 
     def summary(self) -> str:
         """One line for table, SARIF, GitHub and GitLab: ``blast radius: ROOT KEY; ...``."""
@@ -302,6 +302,8 @@ class BlastRadius:
             head = "ROOT KEY (no policy can limit it)"
         elif self.admin_equivalent:
             head = "ADMIN-EQUIVALENT: " + ", ".join(self.grants)
+        elif self.admin_equivalent is None:
+            head = f"{self.principal}, admin-equivalent UNKNOWN (its policies were not all read)"
         else:
             head = f"{self.principal}, not admin-equivalent"
         parts = [f"blast radius: {head}"]

@@ -359,6 +359,39 @@ def test_access_denied_is_recorded_not_fatal(
 
 
 @pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_policies_not_read_is_admin_equivalent_unknown_not_false(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    iam = moto.admin("iam")
+    auditor = unique("br-blind")
+    auditor_key, auditor_secret = moto.new_user(auditor)
+    iam.put_user_policy(
+        UserName=auditor,
+        PolicyName="audit",
+        PolicyDocument=policy(
+            allow(["iam:Get*", "iam:List*", "sts:GetCallerIdentity"]),
+            {"Effect": "Deny", "Action": "iam:ListAttachedUserPolicies", "Resource": "*"},
+        ),
+    )
+    user = unique("br-admin")
+    key, secret = moto.new_user(user)
+    iam.attach_user_policy(UserName=user, PolicyArn=ADMIN_ARN)  # admin, but it cannot be seen
+    as_operator(monkeypatch, auditor_key, auditor_secret)
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
+
+    code, out = analyze(moto, report, tmp_path / "radius.json")
+
+    assert code == EXIT_LIVE_KEY
+    radius = out[0]["blast_radius"]
+    assert radius["admin_equivalent"] is None
+    assert any("ListAttachedUserPolicies" in e for e in radius["errors"])
+    capsys.readouterr()
+    assert main(["analyze", report, "--aws-endpoint-url", moto.endpoint]) == EXIT_LIVE_KEY
+    table = capsys.readouterr().out
+    assert "admin-equivalent UNKNOWN" in table and "not admin-equivalent" not in table
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
 def test_a_key_of_another_account_is_not_asked_about(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -372,7 +405,7 @@ def test_a_key_of_another_account_is_not_asked_about(
     code, out = analyze(moto, default_report(tmp_path / "l.json", finding), tmp_path / "o.json")
     assert code == EXIT_LIVE_KEY
     radius = out[0]["blast_radius"]
-    assert radius["principal"] == "iam-user" and radius["admin_equivalent"] is False
+    assert radius["principal"] == "iam-user" and radius["admin_equivalent"] is None  # not asked
     assert f"account {ACCOUNT_B}" in radius["errors"][0]
     # the exposure check's one lookup, the operator's identity, and no blast-radius call
     actions = {c.action for c in moto.requests()[before:]}

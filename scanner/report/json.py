@@ -294,7 +294,7 @@ def _read_blast_radius(b: Node | None) -> BlastRadius | None:
         groups=b.at("groups").strings(empty_ok=True),
         attached_policies=b.at("attached_policies").strings(empty_ok=True),
         inline_policies=b.at("inline_policies").strings(empty_ok=True),
-        admin_equivalent=b.at("admin_equivalent").boolean(default=False),
+        admin_equivalent=b.at("admin_equivalent").boolean(default=None),
         grants=b.at("grants").strings(empty_ok=True),
         high_risk_actions_allowed=_opt_strings(b.at("high_risk_actions_allowed")),
         mfa_enabled=b.at("mfa_enabled").boolean(default=None),

@@ -190,6 +190,13 @@ def _read_policies(calls: _Calls, kind: str, name: str, policies: _Policies, via
             policies.grants.extend(admin_grants(label, answer.get("PolicyDocument")))
 
 
+def _admin(policies: _Policies, *, read_all: bool) -> bool | None:
+    """Admin-equivalent when a grant was found; not, only when every policy was read."""
+    if policies.grants:
+        return True
+    return False if read_all else None
+
+
 def _managed_document(calls: _Calls, arn: str) -> object:
     policy = calls.call("GetPolicy", PolicyArn=arn)
     version = (policy or {}).get("Policy", {}).get("DefaultVersionId")
@@ -238,6 +245,7 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
         _read_policies(calls, "User", name, policies, "")
         for group in groups:
             _read_policies(calls, "Group", group, policies, f" (group {group})")
+        admin = _admin(policies, read_all=not calls.errors)
         allowed = _simulate(calls, str(arn))
         devices = calls.items("ListMFADevices", "MFADevices", UserName=name)
         keys = calls.items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
@@ -255,7 +263,7 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
             groups=tuple(groups),
             attached_policies=tuple(policies.attached),
             inline_policies=tuple(policies.inline),
-            admin_equivalent=bool(policies.grants),
+            admin_equivalent=admin,
             grants=tuple(policies.grants),
             high_risk_actions_allowed=allowed,
             mfa_enabled=None if devices is None else bool(devices),
@@ -263,7 +271,9 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
             errors=tuple(calls.errors),
         )
     role = calls.call("GetRole", RoleName=name)
+    before = len(calls.errors)
     _read_policies(calls, "Role", name, policies, f" (role {name})")
+    admin = _admin(policies, read_all=len(calls.errors) == before)
     role_arn = (role or {}).get("Role", {}).get("Arn")
     allowed = _simulate(calls, str(role_arn)) if role_arn else None
     return BlastRadius(
@@ -271,7 +281,7 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
         arn=arn,
         attached_policies=tuple(policies.attached),
         inline_policies=tuple(policies.inline),
-        admin_equivalent=bool(policies.grants),
+        admin_equivalent=admin,
         grants=tuple(policies.grants),
         high_risk_actions_allowed=allowed,
         errors=tuple(calls.errors),
@@ -295,7 +305,7 @@ def with_blast_radius(
             radii[f.secret] = BlastRadius(
                 principal=principal_of(v.arn)[0],
                 arn=v.arn,
-                admin_equivalent=root,
+                admin_equivalent=True if root else None,  # nothing was asked
                 grants=(ROOT_GRANT,) if root else (),
                 errors=(
                     f"the key is in account {account}, the operator in {operator.account}: "
