@@ -123,7 +123,8 @@ def test_a_key_the_operator_cannot_see_is_not_planned(
     report = default_report(tmp_path, key_finding(key, secret))
     assert run(moto, "deactivate", report, "--apply", "--yes") == EXIT_CLEAN
     out = capsys.readouterr().out
-    assert "Nothing to deactivate" in out
+    assert "Nothing to deactivate: no key confirmed live" in out  # not "no live AWS key"
+    assert "1 of them unknown" in out and "re-run" in out
     assert f"not live: {key}: unknown" in out  # the operator's account does not list it
     assert moto.count(lambda s: s.action == "UpdateAccessKey") == before
 

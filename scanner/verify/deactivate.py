@@ -26,7 +26,7 @@ from typing import Any
 
 from scanner.errors import VerifyError
 from scanner.models import Finding
-from scanner.verify import LIVE
+from scanner.verify import LIVE, UNKNOWN
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
 from scanner.verify.pipeline import AwsSettings, require_key_ids, respond
@@ -342,6 +342,7 @@ class Plan:
     items: tuple[PlanItem, ...]
     operators: Mapping[str, Operator] = field(default_factory=dict)
     not_live: tuple[str, ...] = ()  # "KEY_ID: status (why)" for each key that is not live
+    unknown: int = 0  # of those, keys whose liveness could not be told (no answer from AWS)
 
     @property
     def refused(self) -> int:
@@ -385,8 +386,9 @@ def plan_deactivation(
     not_live = tuple(
         dict.fromkeys(f"{f.secret}: {_verdict_text(f)}" for f in keys if f.secret not in live)
     )
+    unknown = len({f.secret for f in keys if f.secret not in live and _unknown(f)})
     if not live:
-        return deactivator, Plan((), not_live=not_live)
+        return deactivator, Plan((), not_live=not_live, unknown=unknown)
     operator = deactivator.operator() if operator_mode else None
     policy = PlanPolicy(
         operator=operator,
@@ -400,7 +402,7 @@ def plan_deactivation(
         operators = {item.key_id: operator for item in items}
     else:
         operators = deactivator.identify(items)
-    return deactivator, Plan(tuple(items), operators, not_live)
+    return deactivator, Plan(tuple(items), operators, not_live, unknown)
 
 
 def apply_plan(
@@ -439,7 +441,16 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
     """The plan as a table (key, account, user, last used, action), the refusal reasons and
     the keys that are not live (with why)."""
     why_not = [f"  not live: {line}" for line in plan.not_live]
+    unknown = (
+        f"; {plan.unknown} of them unknown: whether they are live could not be told (see why "
+        "below); fix that and re-run"
+        if plan.unknown
+        else ""
+    )
     if not plan.items:
+        if plan.unknown:
+            count = f"{len(plan.not_live)} key(s) not confirmed live{unknown}"
+            return [f"Nothing to deactivate: no key confirmed live ({count}).", *why_not]
         count = f"{len(plan.not_live)} key(s) not live"
         return [f"Nothing to deactivate: no live AWS key ({count}).", *why_not]
     title = "Deactivation plan" + ("" if apply else " (dry run)")
@@ -467,7 +478,7 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
         elif item.action == Action.ALREADY_INACTIVE:
             lines.append(f"  {item.key_id}: {item.reason}")
     if plan.not_live:
-        lines.append(f"({len(plan.not_live)} AWS key(s) not live: not planned)")
+        lines.append(f"({len(plan.not_live)} AWS key(s) not live: not planned{unknown})")
     return [*lines, *why_not]
 
 
@@ -476,6 +487,10 @@ _ACTION_LABELS = {
     Action.REFUSE: "REFUSED",
     Action.ALREADY_INACTIVE: "already inactive",
 }
+
+
+def _unknown(finding: Finding) -> bool:
+    return finding.verification is not None and finding.verification.status == UNKNOWN
 
 
 def _verdict_text(finding: Finding) -> str:
