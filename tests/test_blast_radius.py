@@ -387,8 +387,10 @@ def test_policies_not_read_is_admin_equivalent_unknown_not_false(
     assert any("ListAttachedUserPolicies" in e for e in radius["errors"])
     capsys.readouterr()
     assert main(["analyze", report, "--aws-endpoint-url", moto.endpoint]) == EXIT_LIVE_KEY
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "admin-equivalent UNKNOWN" in table and "not admin-equivalent" not in table
+    assert f"keysweep deactivate {report} --aws-profile PROFILE" in captured.err  # what to do
 
 
 @pytest.mark.usefixtures("aws_env", "in_tmp_path")

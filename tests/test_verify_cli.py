@@ -166,3 +166,20 @@ def test_tests_cannot_reach_real_aws(tmp_path: Path) -> None:
     [f] = json.loads(out.read_text())["findings"]
     assert f["verification"]["status"] == "unknown"
     assert "sts.us-east-1.amazonaws.com': only loopback is allowed" in f["verification"]["detail"]
+
+
+def test_live_keys_end_with_what_to_do(moto: MotoServer, tmp_path: Path, capsys: Any) -> None:
+    live_key, live_secret = moto.new_user(unique("next"))
+    dead = key_finding("AKIA" + "Z" * 16, fake_secret(random.Random(5)))
+    report = write_report(tmp_path / "leaks.json", [key_finding(live_key, live_secret), dead])
+    args = ["verify", str(report), "--aws-endpoint-url", moto.endpoint, "-o", "out.txt"]
+    assert main(args) == EXIT_LIVE_KEY
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert f"1 live AWS key(s) ({live_key})" in last
+    assert f"keysweep deactivate {report} --aws-profile PROFILE" in last and "--apply" in last
+    assert live_secret not in err
+
+    write_report(tmp_path / "clean.json", [dead])
+    assert main(["verify", str(tmp_path / "clean.json"), "--aws-endpoint-url", moto.endpoint])
+    assert "live AWS key(s)" not in capsys.readouterr().err

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from scanner.cli.aws_options import add_aws_connection_options, apply_aws_stage, aws_settings
+from scanner.cli.aws_options import (
+    add_aws_connection_options,
+    apply_aws_stage,
+    aws_settings,
+    stderr,
+)
 from scanner.cli.options import (
     CommonOptions,
     add_config_option,
     add_report_options,
     report_options,
 )
-from scanner.verify.pipeline import AwsSettings, require_key_ids
+from scanner.verify.pipeline import AwsSettings, next_step, require_key_ids
 
 HELP = "what each live AWS key of a report can do (blast radius, read-only IAM)"
 DESCRIPTION = """\
@@ -75,4 +80,6 @@ def analyze_command(
     )
     result = apply_aws_stage(result, settings, config.verify)
     write_report(result, options)
+    if (line := next_step(result.findings, report)) is not None:
+        stderr(line)
     return exit_code(result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings
+from scanner.cli.aws_options import add_verify_options, apply_aws_stage, aws_settings, stderr
 from scanner.cli.common import exit_code, write_report
 from scanner.cli.options import (
     CommonOptions,
@@ -21,7 +21,7 @@ from scanner.cli.options import (
     report_options,
 )
 from scanner.cli.project import project_config
-from scanner.verify.pipeline import AwsSettings, require_key_ids
+from scanner.verify.pipeline import AwsSettings, next_step, require_key_ids
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
 DESCRIPTION = """\
@@ -87,4 +87,6 @@ def verify_command(
     settings = replace(settings, verify=True, operator_lookup=settings.exposure)
     result = apply_aws_stage(result, settings, config.verify)
     write_report(result, options)
+    if (line := next_step(result.findings, report)) is not None:
+        stderr(line)
     return exit_code(result)

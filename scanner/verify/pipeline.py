@@ -103,6 +103,20 @@ class AwsResponse:
         return list(dict.fromkeys(live))
 
 
+def next_step(findings: Iterable[Finding], report: str) -> str | None:
+    """What to do about the live keys of ``report`` (for ``verify`` and ``analyze``), or None
+    when none is live: a manager reading the output must not have to work it out."""
+    live = AwsResponse(tuple(findings)).live_key_ids()
+    if not live:
+        return None
+    return (
+        f"{len(live)} live AWS key(s) ({', '.join(live)}): anyone with the leaked secret can use "
+        f"them now. Deactivate them: keysweep deactivate {report} --aws-profile PROFILE (dry "
+        "run), then again with --apply; then rotate them where they are used and remove them "
+        f"from history (keysweep remediate {report})"
+    )
+
+
 def require_key_ids(findings: Iterable[Finding], where: str, instead: str = "") -> None:
     """A UsageError when an access key ID of ``findings`` is redacted (a report written with
     ``--redact-ids``): AWS can be asked about no key, and saying nothing would look like a
