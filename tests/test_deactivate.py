@@ -135,6 +135,25 @@ def test_refuses_a_key_in_another_account(
     )
 
 
+def test_reactivate_refuses_a_key_in_another_account(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """It failed with IAM's "NoSuchEntity: The user with name X cannot be found"; the key's
+    account is decoded offline, as deactivate refuses it."""
+    as_operator(monkeypatch, moto, ACCOUNT_B)
+    user = unique("far")
+    key, _ = moto.new_user(user, ACCOUNT_A)
+    audit = tmp_path / "audit.jsonl"
+    before = updates(moto)
+    code = run(moto, "reactivate", key, "--yes", "--audit-log", str(audit))
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert f"key belongs to account {ACCOUNT_A}" in err and "NoSuchEntity" not in err
+    assert updates(moto) == before
+    [record] = audit_records(audit)
+    assert record["action"] == "refused"
+
+
 def test_refuses_the_key_the_operator_signs_with(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

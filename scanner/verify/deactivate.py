@@ -172,10 +172,7 @@ def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
             f"{item.account} (--aws-profile), then rotate it"
         )
     if op is not None and item.account != op.account:
-        return (
-            f"key belongs to account {item.account} but the operator ({op.arn}) is in account "
-            f"{op.account}; use --aws-profile with credentials in account {item.account}"
-        )
+        return _other_account(item.account, op)
     if item.account in policy.deny_accounts:
         return "account is in verify.deny_accounts"
     if policy.allow_accounts and item.account not in policy.allow_accounts:
@@ -183,6 +180,13 @@ def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
     if policy.leaked_secrets is not None and key_id not in policy.leaked_secrets:
         return "the secret that verified it is missing"
     return None
+
+
+def _other_account(account: str | None, op: Operator) -> str:
+    return (
+        f"key belongs to account {account} but the operator ({op.arn}) is in account "
+        f"{op.account}; use --aws-profile with credentials in account {account}"
+    )
 
 
 def _last_used(finding: Finding) -> str | None:
@@ -535,6 +539,10 @@ def reactivate(
 
         account = account_id_from_key_id(key_id)
     item = PlanItem(key_id, account or op.account, user, None, None, Action.DEACTIVATE)
+    if item.account != op.account:  # decoded offline: IAM would only say "no such user"
+        why = _other_account(item.account, op)
+        deactivator.record(item, "refused", "other account", op, why)
+        raise VerifyError(why)
     if user is None:
         _, iam = deactivator.clients(key_id)
         try:
