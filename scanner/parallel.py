@@ -4,8 +4,9 @@ Regex confirmation and decoding hold the GIL, so threads would not help; each wo
 fork of the caller and inherits its ready-built state (the detector and its compiled
 databases, the task itself), so only a task's item and its result are pickled: a share of a
 history's blob listing or a batch of a scan's file listing goes out, findings and counts come
-back, and every worker reads its own bytes. Used by ``keysweep scan`` (scanner/cli/workers.py)
-and ``keysweep history`` (scanner/sources/blobscan.py); ``in_worker`` runs one side task.
+back, and every worker reads its own bytes. Used by ``keysweep scan``
+(scanner/sources/filescan.py) and ``keysweep history`` (scanner/sources/blobscan.py);
+``in_worker`` runs one side task.
 """
 
 from __future__ import annotations

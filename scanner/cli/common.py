@@ -19,10 +19,10 @@ from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions
 from scanner.cli.project import Project
-from scanner.cli.workers import scan_source
 from scanner.models import Finding, ScanMode, ScanResult, ScanSummary
 from scanner.report import TerminalReporter, reporter
 from scanner.sources.files import FileSource, SourceStats
+from scanner.sources.filescan import scan_source
 
 if TYPE_CHECKING:
     from scanner.detect import Detector
@@ -44,7 +44,7 @@ def build_detector(
 def detect_all(detector: Detector, source: FileSource, *, jobs: int | None = None) -> list[Finding]:
     """Run the detector over the files of ``source``, cheapest check first: bytes are only
     decoded when the keyword prefilter says a rule could match. Large scans use ``jobs``
-    worker processes (default: see scanner.cli.workers)."""
+    worker processes (default: see scanner.sources.filescan)."""
     return list(scan_source(detector, source, jobs=jobs))
 
 

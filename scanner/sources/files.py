@@ -22,7 +22,7 @@ count of everything it passes over, so nothing is skipped silently:
 
 Listing and reading are two steps: :meth:`FileSource.entries` walks the paths (counting what
 it passes over by its metadata alone) and :meth:`FileSource.read` reads one entry, so that
-worker processes can each read their own share of a large tree (scanner/cli/workers.py).
+worker processes can each read their own share of a large tree (scanner/sources/filescan.py).
 
 The source knows nothing about rules; it only reads bytes.
 """

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from support.samples import env_text
 
-from scanner.cli import main, workers
+from scanner.cli import main
 from scanner.detect import Detector
 from scanner.rules import load_rules
+from scanner.sources import filescan
 from scanner.sources.files import FileEntry, FileSource
 
 
@@ -35,7 +36,7 @@ def _tree(root: Path) -> Path:
 def _scan(root: Path, jobs: int, threshold: int | None = None) -> tuple[list[object], object]:
     source = FileSource([str(root)], all_files=True, max_file_size=4096)
     found = list(
-        workers.scan_source(Detector(load_rules()), source, jobs=jobs, threshold=threshold)
+        filescan.scan_source(Detector(load_rules()), source, jobs=jobs, threshold=threshold)
     )
     return found, source.stats
 
@@ -43,13 +44,13 @@ def _scan(root: Path, jobs: int, threshold: int | None = None) -> tuple[list[obj
 def _pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The ``jobs`` of every pool the scans start from now on (each still runs)."""
     pools: list[int] = []
-    real_in_pool = workers._in_pool
+    real_in_pool = filescan._in_pool
 
     def spy(detector: object, source: object, rest: object, jobs: int) -> object:
         pools.append(jobs)
         return real_in_pool(detector, source, rest, jobs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(workers, "_in_pool", spy)
+    monkeypatch.setattr(filescan, "_in_pool", spy)
     return pools
 
 
@@ -61,7 +62,7 @@ def test_workers_find_and_count_what_one_process_does(
     root = _tree(tmp_path / "tree")
     make_unreadable(root / "dir3" / "file03.env")
     alone, alone_stats = _scan(root, jobs=1)
-    monkeypatch.setattr(workers, "BATCH_FILES", 3)  # many batches, over both workers
+    monkeypatch.setattr(filescan, "BATCH_FILES", 3)  # many batches, over both workers
     readers = tmp_path / "readers"
     real_read = FileSource.read
 
@@ -94,7 +95,7 @@ def test_files_named_one_by_one_go_to_the_workers_too(
     for jobs in (1, 2):
         source = FileSource(named, max_file_size=4096)
         detector = Detector(load_rules())
-        found.append(list(workers.scan_source(detector, source, jobs=jobs, threshold=100)))
+        found.append(list(filescan.scan_source(detector, source, jobs=jobs, threshold=100)))
     assert pools == [2]
     assert found[0] == found[1] and len(found[0]) == 2 * 14
 
@@ -102,18 +103,18 @@ def test_files_named_one_by_one_go_to_the_workers_too(
 def test_a_small_scan_starts_no_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path / "tree")
     pools: list[int] = []
-    monkeypatch.setattr(workers, "_in_pool", lambda *args: pools.append(1) or iter(()))
+    monkeypatch.setattr(filescan, "_in_pool", lambda *args: pools.append(1) or iter(()))
     assert len(_scan(root, jobs=4)[0]) == 2 * 14  # under POOL_THRESHOLD: all read here
     assert pools == []
 
 
 def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEYSWEEP_JOBS", "1")
-    assert workers.default_jobs() == 1
+    assert filescan.default_jobs() == 1
     monkeypatch.setenv("KEYSWEEP_JOBS", "3")
-    assert workers.default_jobs() == 3
+    assert filescan.default_jobs() == 3
     monkeypatch.delenv("KEYSWEEP_JOBS")
-    assert workers.default_jobs() == min(len(os.sched_getaffinity(0)), workers.MAX_JOBS)
+    assert filescan.default_jobs() == min(len(os.sched_getaffinity(0)), filescan.MAX_JOBS)
 
 
 def test_scan_with_workers_reports_the_same(
@@ -123,7 +124,7 @@ def test_scan_with_workers_reports_the_same(
         (tmp_path / f"f{i:02}.env").write_text(env_text(200 + i), encoding="utf-8")
     assert main(["scan", str(tmp_path), "--jobs", "1", "-f", "json"]) == 1
     alone = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(workers, "POOL_THRESHOLD", 1)  # hand over after the first file
+    monkeypatch.setattr(filescan, "POOL_THRESHOLD", 1)  # hand over after the first file
     pools = _pools_started(monkeypatch)
     assert main(["scan", str(tmp_path), "--jobs", "2", "-f", "json"]) == 1
     pooled = json.loads(capsys.readouterr().out)
@@ -138,7 +139,7 @@ def test_default_workers_follow_the_cores_this_process_may_use() -> None:
     # A container's CPU set narrows the affinity, not os.cpu_count(): one core, one process.
     code = (
         "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "from scanner.cli.workers import default_jobs\n"
+        "from scanner.sources.filescan import default_jobs\n"
         "from scanner.sources.blobscan import default_workers\n"
         "print(default_jobs(), default_workers(1 << 40))"
     )

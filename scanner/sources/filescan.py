@@ -15,14 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from itertools import chain
-from typing import TYPE_CHECKING
 
-from scanner.models import Finding, Fragment
+from scanner.models import Finding, Fragment, FragmentScanner
 from scanner.parallel import MAX_WORKERS, map_in_workers, usable_cores
 from scanner.sources.files import FileEntry, FileSource, SourceStats
-
-if TYPE_CHECKING:
-    from scanner.detect import Detector
 
 POOL_THRESHOLD = 4 << 20  # listed bytes scanned here before worker processes take the rest
 BATCH_BYTES = 2 << 20  # a worker's batch: this many listed bytes, or
@@ -39,7 +35,7 @@ def default_jobs() -> int:
 
 
 def scan_source(
-    detector: Detector,
+    detector: FragmentScanner,
     source: FileSource,
     *,
     jobs: int | None = None,
@@ -62,7 +58,7 @@ def scan_source(
 
 
 def _scan_entry(
-    detector: Detector, source: FileSource, entry: FileEntry | Fragment
+    detector: FragmentScanner, source: FileSource, entry: FileEntry | Fragment
 ) -> list[Finding]:
     """Bytes are only decoded when the keyword prefilter says a rule could match."""
     fragment = entry if isinstance(entry, Fragment) else source.read(entry)
@@ -76,7 +72,7 @@ def _size(entry: FileEntry | Fragment) -> int:
 
 
 def _in_pool(
-    detector: Detector, source: FileSource, rest: Iterator[FileEntry | Fragment], jobs: int
+    detector: FragmentScanner, source: FileSource, rest: Iterator[FileEntry | Fragment], jobs: int
 ) -> Iterator[Finding]:
     first = next(rest, None)  # an exhausted listing never pays for a pool
     if first is None:
