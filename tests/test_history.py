@@ -15,7 +15,7 @@ from support.repo import Repo
 from support.run import keysweep
 from support.spy import count_calls
 
-from scanner.cli import common
+from scanner import scanning
 from scanner.sources import gitproc
 
 JSON = ("--format", "json", "--show-secrets")
@@ -204,7 +204,7 @@ def test_ctrl_c_exits_130_and_cleans_up(
     for i in range(6):
         repo.commit({f"f{i}.txt": f"content {i}\n" * 100}, f"commit {i}")
     mirrors = watch_mirrors(tmp_path, monkeypatch)
-    real_build = common.build_detector
+    real_build = scanning.build_detector
     seen: list[int] = []
 
     class InterruptedDetector:
@@ -421,7 +421,7 @@ def test_without_hyperscan_workers_read_lean_and_find_the_same(
         with seen.open("a") as out:
             out.write(" ".join(self._limits) + "\n")
 
-    real_build = common.build_detector
+    real_build = scanning.build_detector
     monkeypatch.setattr(catfile.BlobReader, "__init__", spy)
     monkeypatch.setattr(
         "scanner.cli.history.build_detector",

@@ -10,57 +10,16 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.atomic import STDOUT, write_output
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions
 from scanner.cli.project import Project
-from scanner.models import Finding, ScanMode, ScanResult, ScanSummary
+from scanner.models import ScanResult
 from scanner.report import TerminalReporter, reporter
-from scanner.sources.files import FileSource, SourceStats
-from scanner.sources.filescan import scan_source
-
-if TYPE_CHECKING:
-    from scanner.detect import Detector
-
-
-def build_detector(
-    options: CommonOptions, project: Project, *, use_hyperscan: bool | None = None
-) -> Detector:
-    """The project's detector (:meth:`Project.detector`) with the command line's ``--rules``
-    packs, inline-marker choice and ``--min-confidence``."""
-    return project.detector(
-        options.rule_packs,
-        inline_allow=options.inline_allow,
-        use_hyperscan=use_hyperscan,
-        min_confidence=options.min_confidence,
-    )
-
-
-def detect_all(detector: Detector, source: FileSource, *, jobs: int | None = None) -> list[Finding]:
-    """Run the detector over the files of ``source``, cheapest check first: bytes are only
-    decoded when the keyword prefilter says a rule could match. Large scans use ``jobs``
-    worker processes (default: see scanner.sources.filescan)."""
-    return list(scan_source(detector, source, jobs=jobs))
-
-
-def summarize(
-    mode: ScanMode, target: str, stats: SourceStats, started: float, notes: Sequence[str] = ()
-) -> ScanSummary:
-    return ScanSummary(
-        mode=mode,
-        target=target,
-        files_scanned=stats.files_scanned,
-        bytes_scanned=stats.bytes_scanned,
-        skipped=dict(stats.skipped),
-        duration_s=time.monotonic() - started,
-        notes=(*stats.notes, *notes),
-        errors=tuple(stats.errors),
-    )
 
 
 def finish(result: ScanResult, options: CommonOptions, project: Project | None = None) -> int:

@@ -85,9 +85,9 @@ def _load(
     """Findings and [verify] config of a report (config: --config or the project root's)
     or of a fresh scan of PATHs (the project's config, no baseline: a key is still a key)."""
     if scan:
-        from scanner.cli.common import build_detector, detect_all
         from scanner.cli.options import CommonOptions
         from scanner.cli.project import load_project
+        from scanner.scanning import build_detector, detect_all
 
         options = CommonOptions(config_file=config_path)
         project, options = load_project(options, project_root(inputs[0]), use_baseline=False)

@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from scanner.cli.argtypes import number
-from scanner.cli.common import build_detector, finish, refuse_tracked_output
+from scanner.cli.common import finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoProgress, RichProgress
 from scanner.cli.project import Project, load_project, project_root
 from scanner.models import ScanResult
+from scanner.scanning import build_detector
 
 HELP = "scan the full git history of a repository (every ref, every blob once)"
 DESCRIPTION = """\

@@ -8,15 +8,11 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from scanner.cli.argtypes import number
-from scanner.cli.common import (
-    build_detector,
-    detect_all,
-    finish,
-    summarize,
-)
+from scanner.cli.common import finish
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import Project, load_project, project_root
 from scanner.models import ScanMode, ScanResult
+from scanner.scanning import build_detector, detect_all, summarize
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\

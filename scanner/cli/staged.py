@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from scanner.cli import EXIT_FINDINGS, EXIT_LIVE_KEY
-from scanner.cli.common import build_detector, finish, refuse_tracked_output
+from scanner.cli.common import finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import load_project, project_root
+from scanner.scanning import build_detector
 from scanner.sources.staged import scan_staged
 
 HELP = "scan the staged changes (what the next commit adds); for pre-commit hooks"

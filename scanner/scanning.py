@@ -1,0 +1,67 @@
+"""The scanning steps the commands share, below the CLI: the project's detector with a
+command's ``--rules`` packs, inline-marker choice and ``--min-confidence``
+(:func:`build_detector`), the files of a scan through it (:func:`detect_all`:
+scanner/sources/filescan.py, in this process or in forked workers when large), and the summary
+of what was read (:func:`summarize`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from scanner.models import Finding, ScanMode, ScanSummary
+from scanner.sources.filescan import scan_source
+
+if TYPE_CHECKING:
+    from scanner.detect import Detector
+    from scanner.project import Project
+    from scanner.sources.files import FileSource, SourceStats
+
+
+class DetectionOptions(Protocol):
+    """What :func:`build_detector` reads from a command's options (the CLI's
+    ``CommonOptions``, or an ``audit`` task's ``ScanSettings``)."""
+
+    @property
+    def rule_packs(self) -> Sequence[str]: ...
+    @property
+    def inline_allow(self) -> bool: ...
+    @property
+    def min_confidence(self) -> str | None: ...
+
+
+def build_detector(
+    options: DetectionOptions, project: Project, *, use_hyperscan: bool | None = None
+) -> Detector:
+    """The project's detector (:meth:`Project.detector`) with the command line's ``--rules``
+    packs, inline-marker choice and ``--min-confidence``."""
+    return project.detector(
+        options.rule_packs,
+        inline_allow=options.inline_allow,
+        use_hyperscan=use_hyperscan,
+        min_confidence=options.min_confidence,
+    )
+
+
+def detect_all(detector: Detector, source: FileSource, *, jobs: int | None = None) -> list[Finding]:
+    """Run the detector over the files of ``source``, cheapest check first: bytes are only
+    decoded when the keyword prefilter says a rule could match. Large scans use ``jobs``
+    worker processes (default: see scanner.sources.filescan)."""
+    return list(scan_source(detector, source, jobs=jobs))
+
+
+def summarize(
+    mode: ScanMode, target: str, stats: SourceStats, started: float, notes: Sequence[str] = ()
+) -> ScanSummary:
+    return ScanSummary(
+        mode=mode,
+        target=target,
+        files_scanned=stats.files_scanned,
+        bytes_scanned=stats.bytes_scanned,
+        skipped=dict(stats.skipped),
+        duration_s=time.monotonic() - started,
+        notes=(*stats.notes, *notes),
+        errors=tuple(stats.errors),
+    )
