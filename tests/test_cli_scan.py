@@ -142,7 +142,7 @@ def test_keyboard_interrupt_exits_130(
     def interrupted(*args: object, **kwargs: object) -> list[object]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("scanner.cli.scan.detect_all", interrupted)
+    monkeypatch.setattr("scanner.scanning.detect_all", interrupted)
     code, _out, err = run_main(["scan", str(leaky)], capsys)
     assert code == 130
     assert err == "keysweep: interrupted\n"

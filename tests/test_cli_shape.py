@@ -163,3 +163,29 @@ def test_states_are_enums_and_reports_must_name_one(
 def test_cli_modules_stay_under_150_lines(module: str) -> None:
     lines = (Path(cli.__file__).parent / module).read_text().count("\n")
     assert lines < 150, f"scanner/cli/{module}: {lines} lines"
+
+
+def _imported(path: Path) -> set[str]:
+    import ast
+
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    return imported
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_no_command_module_imports_another(name: str) -> None:
+    """The scans live below the CLI (scanner/scanning.py): a command never borrows another's."""
+    module = cli.COMMANDS[name]
+    path = Path(cli.__file__).parent / f"{module.rsplit('.', 1)[-1]}.py"
+    assert not _imported(path) & (set(cli.COMMANDS.values()) - {module})
+
+
+def test_the_scans_sit_below_the_cli() -> None:
+    package = Path(cli.__file__).parents[1]
+    for path in (package / "scanning.py", *sorted((package / "sources").glob("*.py"))):
+        assert not [m for m in _imported(path) if m.startswith("scanner.cli")], path

@@ -228,7 +228,7 @@ def test_ctrl_c_exits_130_and_cleans_up(
             return str(self.inner.prefilter_backend)
 
     monkeypatch.setattr(
-        "scanner.cli.history.build_detector",
+        "scanner.scanning.build_detector",
         lambda *a, **k: InterruptedDetector(real_build(*a, **k)),
     )
     run = keysweep("history", f"file://{repo.path}")
@@ -424,7 +424,7 @@ def test_without_hyperscan_workers_read_lean_and_find_the_same(
     real_build = scanning.build_detector
     monkeypatch.setattr(catfile.BlobReader, "__init__", spy)
     monkeypatch.setattr(
-        "scanner.cli.history.build_detector",
+        "scanner.scanning.build_detector",
         lambda *a, **k: real_build(*a, **{**k, "use_hyperscan": False}),
     )
     lean = history(repo.path, "--jobs", "2")

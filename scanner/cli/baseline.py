@@ -14,10 +14,8 @@ from pathlib import Path
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
 from scanner.cli.argtypes import path_name
 from scanner.cli.detection_options import add_detection_options, detection_settings
-from scanner.cli.history import scan_history
 from scanner.cli.options import CommonOptions, add_config_option
 from scanner.cli.project import Project, load_project, project_root
-from scanner.cli.scan import scan_files
 from scanner.errors import UsageError
 from scanner.ignore.baseline import (
     DEFAULT_FILENAME,
@@ -28,6 +26,7 @@ from scanner.ignore.baseline import (
     write_baseline,
 )
 from scanner.report.table import printable
+from scanner.scanning import scan_files, scan_history
 
 HELP = "create, update or prune a baseline of accepted findings"
 ACTIONS = {

@@ -87,14 +87,11 @@ def _load(
     if scan:
         from scanner.cli.options import CommonOptions
         from scanner.cli.project import load_project
-        from scanner.scanning import build_detector, detect_all
+        from scanner.scanning import scan_files
 
         options = CommonOptions(config_file=config_path)
         project, options = load_project(options, project_root(inputs[0]), use_baseline=False)
-        source = project.file_source(list(inputs))
-        source.check_paths()
-        detector = build_detector(options, project)
-        return tuple(detect_all(detector, source)), project.config.verify
+        return scan_files(list(inputs), options, project).findings, project.config.verify
     if len(inputs) != 1:
         raise UsageError("give one JSON report (or use --scan PATH...)")
     from scanner.report.json import load_report

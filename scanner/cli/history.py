@@ -9,9 +9,8 @@ from scanner.cli.argtypes import number
 from scanner.cli.common import finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.progress import NoProgress, RichProgress
-from scanner.cli.project import Project, load_project, project_root
-from scanner.models import ScanResult
-from scanner.scanning import build_detector
+from scanner.cli.project import load_project, project_root
+from scanner.scanning import scan_history
 
 HELP = "scan the full git history of a repository (every ref, every blob once)"
 DESCRIPTION = """\
@@ -105,25 +104,3 @@ def history_command(
             progress=bar if show_progress else None,
         )
     return finish(result, options, project)
-
-
-def scan_history(
-    repo: str,
-    options: CommonOptions,
-    project: Project,
-    *,
-    since: str | None = None,
-    include_unreachable: bool = False,
-    jobs: int | None = None,
-    progress: NoProgress | None = None,
-) -> ScanResult:
-    """Every commit of ``repo`` (a path or a clone URL) as the project reads it, detected
-    (:meth:`Project.scan_history`, which every ``audit`` task runs too)."""
-    return project.scan_history(
-        repo,
-        build_detector(options, project),
-        since=since,
-        include_unreachable=include_unreachable,
-        workers=jobs,
-        progress=progress,
-    )

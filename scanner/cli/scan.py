@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from scanner.cli.argtypes import number
 from scanner.cli.common import finish
 from scanner.cli.options import CommonOptions, add_common_options, common_options
-from scanner.cli.project import Project, load_project, project_root
-from scanner.models import ScanMode, ScanResult
-from scanner.scanning import build_detector, detect_all, summarize
+from scanner.cli.project import load_project, project_root
+from scanner.scanning import scan_files
 
 HELP = "scan files, directories or standard input"
 DESCRIPTION = """\
@@ -82,24 +80,3 @@ def scan_command(
         output=options.output,
     )
     return finish(result, options, project)
-
-
-def scan_files(
-    targets: Sequence[str],
-    options: CommonOptions,
-    project: Project,
-    *,
-    all_files: bool = False,
-    jobs: int | None = None,
-    stdin: BinaryIO | None = None,
-    output: str | None = None,
-) -> ScanResult:
-    """Files, directories or standard input (``-``) as the project reads them, detected.
-    ``output``, the report's file, must not be one of them (a usage error)."""
-    started = time.monotonic()
-    source = project.file_source(targets, all_files=all_files, stdin=stdin, output=output)
-    source.check_paths()  # a missing PATH is a usage error before any work is done
-    findings = detect_all(build_detector(options, project), source, jobs=jobs)
-    mode = ScanMode.STDIN if list(targets) == ["-"] else ScanMode.SCAN
-    summary = summarize(mode, " ".join(targets), source.stats, started)
-    return ScanResult(findings=tuple(findings), summary=summary)
