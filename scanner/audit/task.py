@@ -25,6 +25,7 @@ from pathlib import Path
 from scanner.audit.inputs import RepoInput
 from scanner.errors import ScannerError, how_ended
 from scanner.models import ScanMode, ScanResult, ScanSummary
+from scanner.scanning import scan_history
 from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 OK = "ok"
@@ -118,16 +119,13 @@ def scan_repository(spec: RepoSpec) -> RepoOutcome:
         else:
             root = project_root(repo.target)
         project, settings = load_project(settings, root)
-        result = project.scan_history(
+        result = scan_history(
             repo.target,
-            project.detector(
-                settings.rule_packs,
-                inline_allow=settings.inline_allow,
-                min_confidence=settings.min_confidence,
-            ),
+            settings,
+            project,
             since=settings.since,
             include_unreachable=settings.include_unreachable,
-            workers=1,  # the audit's parallelism is across repositories
+            jobs=1,  # the audit's parallelism is across repositories
         )
         result = project.apply(result)
     except ScannerError as exc:  # messages are one line, URLs redacted, no secret
