@@ -327,24 +327,28 @@ def test_assumed_role_policies(
     assert radius["mfa_enabled"] is None and radius["other_active_keys"] is None
 
 
-@pytest.mark.usefixtures("aws_env", "in_tmp_path")
-def test_access_denied_is_recorded_not_fatal(
-    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    iam = moto.admin("iam")
+def operate_denied(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    """Act as an auditor who may read IAM, except ``action``."""
     auditor = unique("br-auditor")
     auditor_key, auditor_secret = moto.new_user(auditor)
-    iam.put_user_policy(
+    moto.admin("iam").put_user_policy(
         UserName=auditor,
         PolicyName="audit",
         PolicyDocument=policy(
             allow(["iam:Get*", "iam:List*", "sts:GetCallerIdentity"]),
-            {"Effect": "Deny", "Action": "iam:ListMFADevices", "Resource": "*"},
+            {"Effect": "Deny", "Action": action, "Resource": "*"},
         ),
     )
+    as_operator(monkeypatch, auditor_key, auditor_secret)
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_access_denied_is_recorded_not_fatal(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operate_denied(moto, monkeypatch, "iam:ListMFADevices")
     user = unique("br-target")
     key, secret = moto.new_user(user)
-    as_operator(monkeypatch, auditor_key, auditor_secret)
     report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
 
     code, out = analyze(moto, report, tmp_path / "radius.json")
@@ -362,21 +366,10 @@ def test_access_denied_is_recorded_not_fatal(
 def test_policies_not_read_is_admin_equivalent_unknown_not_false(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    iam = moto.admin("iam")
-    auditor = unique("br-blind")
-    auditor_key, auditor_secret = moto.new_user(auditor)
-    iam.put_user_policy(
-        UserName=auditor,
-        PolicyName="audit",
-        PolicyDocument=policy(
-            allow(["iam:Get*", "iam:List*", "sts:GetCallerIdentity"]),
-            {"Effect": "Deny", "Action": "iam:ListAttachedUserPolicies", "Resource": "*"},
-        ),
-    )
+    operate_denied(moto, monkeypatch, "iam:ListAttachedUserPolicies")
     user = unique("br-admin")
     key, secret = moto.new_user(user)
-    iam.attach_user_policy(UserName=user, PolicyArn=ADMIN_ARN)  # admin, but it cannot be seen
-    as_operator(monkeypatch, auditor_key, auditor_secret)
+    moto.admin("iam").attach_user_policy(UserName=user, PolicyArn=ADMIN_ARN)  # unseen admin
     report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
 
     code, out = analyze(moto, report, tmp_path / "radius.json")

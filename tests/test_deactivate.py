@@ -114,44 +114,32 @@ def test_apply_asks_for_the_typed_key_id(
     assert moto.key_status(user, key) == "Inactive"
 
 
+@pytest.mark.parametrize("command", ["deactivate", "reactivate"])
 def test_refuses_a_key_in_another_account(
-    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, command: str
 ) -> None:
+    """reactivate failed with IAM's "NoSuchEntity: The user with name X cannot be found"; the
+    key's account is decoded offline, and both commands refuse it the same way."""
     as_operator(monkeypatch, moto, ACCOUNT_B)
     user = unique("elsewhere")
     key, secret = moto.new_user(user, ACCOUNT_A)
     audit = tmp_path / "audit.jsonl"
     before = updates(moto)
-    path = report(tmp_path, key_finding(key, secret))
-    code = run(moto, "deactivate", path, "--apply", "--yes", "--audit-log", str(audit))
-    out = capsys.readouterr().out
-    assert code == EXIT_FINDINGS
-    assert f"key belongs to account {ACCOUNT_A}" in out and f"in account {ACCOUNT_B}" in out
+    if command == "deactivate":
+        args: tuple[str, ...] = (report(tmp_path, key_finding(key, secret)), "--apply")
+    else:
+        args = (key,)
+    code = run(moto, command, *args, "--yes", "--audit-log", str(audit))
+    said = "".join(capsys.readouterr())
+    assert code == (EXIT_FINDINGS if command == "deactivate" else EXIT_ERROR)
+    assert f"key belongs to account {ACCOUNT_A}" in said and f"in account {ACCOUNT_B}" in said
+    assert "NoSuchEntity" not in said
     assert updates(moto) == before
     assert moto.key_status(user, key) == "Active"
     [record] = audit_records(audit)
     assert record["action"] == "refused" and record["operator_arn"].endswith(
         f"{ACCOUNT_B}:user/admin"
     )
-
-
-def test_reactivate_refuses_a_key_in_another_account(
-    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    """It failed with IAM's "NoSuchEntity: The user with name X cannot be found"; the key's
-    account is decoded offline, as deactivate refuses it."""
-    as_operator(monkeypatch, moto, ACCOUNT_B)
-    user = unique("far")
-    key, _ = moto.new_user(user, ACCOUNT_A)
-    audit = tmp_path / "audit.jsonl"
-    before = updates(moto)
-    code = run(moto, "reactivate", key, "--yes", "--audit-log", str(audit))
-    err = capsys.readouterr().err
-    assert code == EXIT_ERROR
-    assert f"key belongs to account {ACCOUNT_A}" in err and "NoSuchEntity" not in err
-    assert updates(moto) == before
-    [record] = audit_records(audit)
-    assert record["action"] == "refused"
 
 
 def test_refuses_the_key_the_operator_signs_with(
