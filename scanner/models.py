@@ -257,6 +257,12 @@ class Verification:
     last_used_service: str | None = None
     used_after_leak: bool | None = None
 
+    @property
+    def wrong_secret(self) -> bool:
+        """``invalid`` because the secret beside the key ID is not its secret
+        (SignatureDoesNotMatch): AWS knows the key, which may well be live with its own."""
+        return self.status == "invalid" and self.detail.startswith("SignatureDoesNotMatch")
+
 
 class PrincipalKind(StrEnum):
     """Who a live key acts as (from its verification ARN)."""

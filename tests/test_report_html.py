@@ -172,6 +172,9 @@ NOW = datetime(2026, 1, 31, tzinfo=UTC)
                                         used_after_leak=True)},
          ["key is LIVE: deactivate or rotate it", "used after leak YES", "1 live keys"]),
         ({"verification": Verification(status="invalid")}, ["key no longer works (invalid)"]),
+        # the key ID is known to AWS; only the secret beside it is not its own
+        ({"verification": Verification(status="invalid", detail="SignatureDoesNotMatch: x")},
+         ["the key exists, this secret is not its own: treat it as live"]),
         ({}, ["not verified: treat it as live, revoke or rotate it"]),
         ({"verification": Verification(status="unknown")},
          ["verification unknown: treat it as live, revoke or rotate it"]),
@@ -193,6 +196,7 @@ def test_remediation_status(changes: dict[str, object], expected: list[str]) -> 
         assert phrase in text
     verified = changes.get("verification")
     answered = isinstance(verified, Verification) and verified.status != "unknown"
+    answered = answered and not (isinstance(verified, Verification) and verified.wrong_secret)
     if answered or changes.get("canary"):
         assert "treat it as live" not in text  # AWS answered: no guess
 

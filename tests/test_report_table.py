@@ -100,3 +100,14 @@ def test_a_last_use_by_sts_after_the_leak_may_be_a_verification_call() -> None:
         "USED AFTER LEAK (sts: may be a verification call)"
     )
     assert table.verification_text(by_s3).endswith("; USED AFTER LEAK")
+
+
+def test_an_invalid_signature_says_the_key_exists() -> None:
+    """SignatureDoesNotMatch: AWS knows the key ID, only the secret beside it is not its own
+    (a responder reading "invalid" took the key for dead)."""
+    mismatch = Verification("invalid", detail="SignatureDoesNotMatch: ... (1 candidate(s) tried)")
+    unknown_id = Verification("invalid", detail="InvalidClientTokenId: ... (1 candidate(s) tried)")
+    assert "the key exists; the secret beside it is not its secret" in table.verification_text(
+        mismatch
+    )
+    assert table.verification_text(unknown_id) == "verified: invalid"

@@ -295,6 +295,8 @@ def _remediation(f: Finding) -> list[tuple[str, str]]:
     key = _status(f)
     if key == "live":
         status.append(("bad", "key is LIVE: deactivate or rotate it"))
+    elif f.verification is not None and f.verification.wrong_secret:
+        status.append(("warn", "the key exists, this secret is not its own: treat it as live"))
     elif key in ("invalid", "expired"):
         status.append(("good", f"key no longer works ({key})"))
     elif f.canary or key == "canary":

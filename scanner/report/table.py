@@ -92,6 +92,8 @@ def _details(f: Finding, *, show_secrets: bool) -> str:
 def verification_text(v: Verification) -> str:
     """``verified: live as ARN; last used DATE (service, region); USED AFTER LEAK``."""
     text = f"verified: {v.status}"
+    if v.wrong_secret:
+        text += " (the key exists; the secret beside it is not its secret: it may be live)"
     if v.status == "live" and v.arn:
         text += f" as {v.arn}"
     if v.last_used_date:
