@@ -99,11 +99,12 @@ def build_plan(repo: str, findings: Sequence[Finding], detector: FragmentScanner
     facts = repo_facts(git)  # GitError "not a git repository" names the path
     children = _children(git)
     order = _commit_order(git)
+    top = _work_tree_top(git)
     targets: list[Target] = []
     for finding in findings:
-        target = _recover(git, finding, detector, head=facts.head)
+        target = _recover(git, finding, detector, head=facts.head, top=top)
         if target.problem is None:
-            target = _exposure(git, target, children, order, facts.tips)
+            target = _exposure(git, target, children, order, facts.tips, top)
         targets.append(target)
     rewritten = {c for t in targets for c in t.commits}
     tips = ref_tips(git, None)
@@ -135,15 +136,20 @@ def _behind_origin(git: Git, tips: dict[str, str]) -> tuple[str, ...]:
 
 
 # -- recovering the plain value ---------------------------------------------------------------
-def _tree_paths(git: Git, finding: Finding) -> list[str]:
-    """Where the finding's file may sit in the repository's tree: its path as the report gives
-    it (a scan run at the top of the working tree), else that path as it resolves from here,
-    relative to the top (a scan run elsewhere: ``scan repo`` names ``repo/.env``, ``scan
-    /abs/repo`` an absolute path)."""
-    path = finding.path
-    paths = [] if os.path.isabs(path) else [path[2:] if path.startswith("./") else path]
+def _work_tree_top(git: Git) -> str | None:
+    """The top of the repository's work tree (None: a bare repository)."""
     probe = git.run("rev-parse", "--show-toplevel", check=False)
     top = probe.stdout.decode(errors="surrogateescape").strip() if probe.returncode == 0 else ""
+    return top or None
+
+
+def _tree_paths(finding: Finding, top: str | None) -> list[str]:
+    """Where the finding's file may sit in the repository's tree: its path as the report gives
+    it (a scan run at the top of the working tree), else that path as it resolves from here,
+    relative to the work tree's ``top`` (a scan run elsewhere: ``scan repo`` names
+    ``repo/.env``, ``scan /abs/repo`` an absolute path)."""
+    path = finding.path
+    paths = [] if os.path.isabs(path) else [path[2:] if path.startswith("./") else path]
     if top:
         inside = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
         if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
@@ -151,11 +157,12 @@ def _tree_paths(git: Git, finding: Finding) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _blob_of(git: Git, finding: Finding, head: str | None) -> str | None:
+def _blob_of(git: Git, finding: Finding, head: str | None, top: str | None) -> str | None:
     if finding.blob_id and _HEX.match(finding.blob_id):
         return finding.blob_id
+    paths = _tree_paths(finding, top)
     for rev in (finding.commit.sha if finding.commit else None, head):
-        for path in _tree_paths(git, finding) if rev is not None else ():
+        for path in paths if rev is not None else ():
             probe = git.run("rev-parse", "-q", "--verify", f"{rev}:{path}", check=False)
             if probe.returncode == 0:
                 return probe.stdout.decode().strip()
@@ -171,7 +178,9 @@ def _message_of(git: Git, where: MessageLocation) -> bytes | None:
     return next((m.raw for m in found), None)
 
 
-def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str | None) -> Target:
+def _recover(
+    git: Git, finding: Finding, detector: FragmentScanner, *, head: str | None, top: str | None
+) -> Target:
     if finding.message is not None:
         where = finding.message
         try:
@@ -183,7 +192,7 @@ def _recover(git: Git, finding: Finding, detector: FragmentScanner, *, head: str
         if raw is None:
             return Target(finding, problem=f"{where.kind} {where.object_id} cannot be read{reason}")
         return _recovered(finding, detector, raw, f"the {where.kind} message", None)
-    blob = _blob_of(git, finding, head)
+    blob = _blob_of(git, finding, head, top)
     if blob is None:
         return Target(
             finding,
@@ -277,6 +286,7 @@ def _exposure(
     children: dict[str, list[str]],
     order: dict[str, int],
     tips: dict[str, str],
+    top: str | None,
 ) -> Target:
     """Commits that added the blob (or carry the message), everything built on them, and
     the refs that hold it."""
@@ -300,7 +310,7 @@ def _exposure(
         in_head = any(
             git.run("rev-parse", "-q", "--verify", f"HEAD:{path}", check=False).stdout.strip()
             == (target.blob_id or "").encode()
-            for path in _tree_paths(git, finding)
+            for path in _tree_paths(finding, top)
         )
     return Target(
         finding,
