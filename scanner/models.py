@@ -118,8 +118,14 @@ def lone_crs_to_lf(data: bytes) -> bytes:
     return data
 
 
+_BOM_LEADS = frozenset(bom[0] for bom, _ in TEXT_BOMS)
+
+
 def bom_of(raw: bytes) -> tuple[bytes, str] | None:
-    """The byte-order mark ``raw`` starts with and its codec, or ``None``."""
+    """The byte-order mark ``raw`` starts with and its codec, or ``None``. Asked of every
+    file and blob, several times (prefilter, detector): most start with no mark's first byte."""
+    if not raw or raw[0] not in _BOM_LEADS:
+        return None
     for bom, codec in TEXT_BOMS:
         if raw.startswith(bom):
             return bom, codec
