@@ -39,7 +39,6 @@ Write a baseline: the findings a team has accepted (already rotated, or known an
 that a CI gate reports only NEW secrets. Entries hold a hash of the rule and the secret plus the
 file path, never the secret, and no line numbers: moving code never revives a finding.
 
-
 The file is JSON Lines, one sorted entry per line; add reason, owner and expires (YYYY-MM-DD)
 by hand. Put `{DEFAULT_FILENAME} merge=union` in .gitattributes and concurrent branches never
 conflict on it.

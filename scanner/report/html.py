@@ -91,7 +91,6 @@ def context(
     findings = subjects_shown(result.findings, show_secrets=show_secrets, redact_ids=redact_ids)
     severities = Counter(f.severity.value for f in findings)
     rules = Counter(f.rule_id for f in findings)
-    targets = sorted({s.target, *(t for f in findings if (t := _repository(f)))})
     # an audit names every repository it was given, with what became of it
     repositories = [
         {
@@ -105,6 +104,8 @@ def context(
     ]
     if repositories:
         targets = [s.target]
+    else:
+        targets = sorted({s.target, *(t for f in findings if (t := _repository(f)))})
     leaked = [d for f in findings if (d := _date(f.commit.date if f.commit else None))]
     start = min(leaked, default=now)
     span = max((now - start).total_seconds(), 1.0)

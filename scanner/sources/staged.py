@@ -111,7 +111,8 @@ def staged_changes(git: Git, paths: Sequence[str] = (), *, narrow: bool = True) 
         base = EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"])
         changes.first_commit = True
 
-    pathspec = ["--", *paths] if paths and narrow else ["--"]
+    narrowed = bool(paths) and narrow
+    pathspec = ["--", *paths] if narrowed else ["--"]
     raw = git.out(
         "diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base, *pathspec,
         what="cannot read the staged changes",
@@ -148,7 +149,8 @@ def staged_changes(git: Git, paths: Sequence[str] = (), *, narrow: bool = True) 
             continue
         entry = StagedEntry(path, new_blob, mode, status, tuple(before), source or path)
         changes.entries.append(entry)
-    if paths and not raw and not merged and (len(pathspec) == 1 or _nothing_staged(git, base)):
+    # an empty diff of the whole index says nothing is staged; a narrowed one must ask
+    if paths and not raw and not merged and (not narrowed or _nothing_staged(git, base)):
         changes.named = True
         changes.entries = _indexed(git, ["--", *paths])
     return changes
