@@ -73,3 +73,11 @@ def test_bench_phases_splits_a_history_run(leaky: Repo, tmp_path: Path) -> None:
     assert "2 findings" in summary and "exit 1" in summary
     phases = out.splitlines()[-1].split()
     assert phases[0::2] == ["read", "prefilter", "match", "confirm", "decode", "attribute", "other"]
+
+
+def test_bench_line_screen_counts_quiet_blobs(leaky: Repo, tmp_path: Path) -> None:
+    out = _bench("bench_line_screen.py", leaky.path, "--top", "3", cwd=tmp_path)
+    assert _line(out, f"{leaky.path}:").endswith("2 blobs, 0 MiB")
+    # app.py says nothing a rule needs; the .env's key ID is the core of a rule
+    assert _line(out, "quiet blobs:").startswith("quiet blobs: 1 (")
+    assert "made loud by core of aws-access-key-id" in out
