@@ -401,7 +401,8 @@ class Finding:
 def fingerprint_of(rule_id: str, secret: str) -> str:
     """Stable content hash of a secret under a rule: no line, no path, no time.
 
-    The same value serves SARIF ``partialFingerprints`` and baseline entries.
+    The same value serves baseline entries, the JSON report and SARIF ``properties``; SARIF
+    ``partialFingerprints`` adds the place to it (``scanner.report.sarif``).
     """
     digest = hashlib.sha256(f"keysweep:v1:{rule_id}:{secret}".encode()).hexdigest()
     return digest[:32]

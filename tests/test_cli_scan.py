@@ -187,7 +187,7 @@ def test_sarif_format_is_schema_valid(leaky: Path, capsys: pytest.CaptureFixture
     validate_sarif(doc)
     results = doc["runs"][0]["results"]
     assert {r["ruleId"] for r in results} == {"aws-access-key-id", "aws-secret-access-key"}
-    assert all(len(r["partialFingerprints"]["keysweep/v1"]) == 32 for r in results)
+    assert all(len(r["partialFingerprints"]["keysweep/v2"]) == 32 for r in results)
     assert key_id(1) in out and secret_key(1) not in out  # the ID is shown, the secret never
 
 

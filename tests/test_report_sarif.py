@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
-from support.keys import env_text, key_id
+from support.keys import env_text, key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
 from support.samples import sample_result, validate_sarif
 
-from scanner.models import ScanResult, ScanSummary
+from scanner.ignore.baseline import load_baseline
+from scanner.models import MessageLocation, ScanResult, ScanSummary, fingerprint_of
 from scanner.report import sarif
 
 
@@ -63,7 +66,8 @@ def test_rules_results_and_fingerprints() -> None:
     assert key_result["ruleIndex"] == 0
     assert secret_result["ruleIndex"] == 1
     assert key_result["level"] == "error"
-    assert key_result["partialFingerprints"] == {"keysweep/v1": key.fingerprint}
+    assert key_result["partialFingerprints"] == {"keysweep/v2": sarif.location_fingerprint(key)}
+    assert key_result["properties"]["fingerprint"] == key.fingerprint  # the baseline's value
     loc = key_result["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"] == {"uri": "config/prod.env", "uriBaseId": "%SRCROOT%"}
     assert loc["region"] == {"startLine": 2, "startColumn": 19, "endLine": 2, "endColumn": 39}
@@ -121,3 +125,110 @@ def test_history_results_say_when_and_whether_head_has_it(tmp_path: Path) -> Non
     assert kept["message"]["text"].endswith("still in HEAD") and kept["properties"]["inHead"]
     assert "never on the default branch" in side["message"]["text"]
     assert side["properties"]["refs"] == ["refs/tags/v1"]
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _scan_sarif(root: Path) -> list[dict[str, Any]]:
+    run = keysweep("scan", ".", "--format", "sarif", cwd=root)
+    assert run.code == 1, run.stderr
+    doc = json.loads(run.stdout)
+    validate_sarif(doc)
+    results: list[dict[str, Any]] = doc["runs"][0]["results"]
+    return results
+
+
+def _uri(result: dict[str, Any]) -> str:
+    uri: str = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    return uri
+
+
+def test_one_secret_in_two_files_is_two_alerts(tmp_path: Path) -> None:
+    # A key copied into .env and into a config: the v1 partial fingerprint hashed the rule and
+    # the secret only, so both results had one identity and code scanning could merge them,
+    # or closing one alert could hide the other.
+    (tmp_path / "config").mkdir()
+    (tmp_path / ".env").write_text(env_text(5), encoding="utf-8")
+    (tmp_path / "config" / "deploy.env").write_text("# deploy\n" + env_text(5), encoding="utf-8")
+    results = _scan_sarif(tmp_path)
+    assert sorted((_uri(r), r["ruleId"]) for r in results) == [
+        (".env", "aws-access-key-id"),
+        (".env", "aws-secret-access-key"),
+        ("config/deploy.env", "aws-access-key-id"),
+        ("config/deploy.env", "aws-secret-access-key"),
+    ]
+    v2 = [r["partialFingerprints"]["keysweep/v2"] for r in results]
+    assert len(set(v2)) == 4 and all(len(v) == 32 for v in v2)
+    assert all(list(r["partialFingerprints"]) == ["keysweep/v2"] for r in results)
+    # The secret's own fingerprint, the one baselines hold, is the same at both places.
+    expected = {
+        "aws-access-key-id": fingerprint_of("aws-access-key-id", key_id(5)),
+        "aws-secret-access-key": fingerprint_of("aws-secret-access-key", secret_key(5)),
+    }
+    assert all(r["properties"]["fingerprint"] == expected[r["ruleId"]] for r in results)
+    text = json.dumps(results)
+    assert secret_key(5) not in text
+
+
+def test_a_secret_moved_down_its_file_keeps_its_fingerprint(tmp_path: Path) -> None:
+    settings = tmp_path / "app" / "settings.env"
+    settings.parent.mkdir()
+    settings.write_text(env_text(6), encoding="utf-8")
+    before = {r["ruleId"]: r for r in _scan_sarif(tmp_path)}
+    settings.write_text("# moved\nDEBUG=0\n\n\nREGION=eu-west-1\n" + env_text(6), encoding="utf-8")
+    after = {r["ruleId"]: r for r in _scan_sarif(tmp_path)}
+    assert set(before) == set(after) == {"aws-access-key-id", "aws-secret-access-key"}
+    for rule, result in after.items():
+        start = result["locations"][0]["physicalLocation"]["region"]["startLine"]
+        old_start = before[rule]["locations"][0]["physicalLocation"]["region"]["startLine"]
+        assert start == old_start + 5
+        assert result["partialFingerprints"] == before[rule]["partialFingerprints"]
+
+
+def test_fingerprint_is_the_place_not_the_line_nor_the_secret() -> None:
+    key, secret = sample_result().findings
+    v2 = sarif.location_fingerprint
+    assert v2(replace(key, line=40, column=1, end_line=40, end_column=21)) == v2(key)
+    assert v2(replace(key, path="config/other.env")) != v2(key)
+    assert v2(replace(key, path="./config/prod.env")) == v2(key)  # the URI's form of the path
+    # A sealed finding (an audit result crossed a process boundary, its secret redacted) keeps
+    # the value: the hash takes the secret's fingerprint, never the secret.
+    assert secret.seal().secret != secret.secret and v2(secret.seal()) == v2(secret)
+    # The same secret in two commit messages, or at one path in two audited repositories.
+    first = replace(key, path="<commit message>", message=MessageLocation("commit", "b" * 40))
+    second = replace(first, message=MessageLocation("commit", "c" * 40))
+    assert v2(first) != v2(second)
+    assert v2(replace(key, repository="org/a")) != v2(replace(key, repository="org/b"))
+
+
+def test_properties_fingerprint_is_the_baselines(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "old.env").write_text(env_text(7), encoding="utf-8")
+    (tmp_path / "old.env").write_text(env_text(7), encoding="utf-8")
+    results = _scan_sarif(tmp_path)
+    created = keysweep("baseline", "create", ".", "--output", "bl.jsonl", cwd=tmp_path)
+    assert created.code == 0, created.stderr
+    entries = load_baseline(tmp_path / "bl.jsonl").entries
+    listed = {(e.path, e.rule_id, e.fingerprint) for e in entries}
+    assert listed == {(_uri(r), r["ruleId"], r["properties"]["fingerprint"]) for r in results}
+    gated = keysweep("scan", ".", "--baseline", "bl.jsonl", "--format", "sarif", cwd=tmp_path)
+    assert gated.code == 0, gated.stderr
+    assert json.loads(gated.stdout)["runs"][0]["results"] == []
+
+
+def test_history_places_are_the_paths_committed_at(tmp_path: Path) -> None:
+    # One finding per rule, secret and path; the introducing commit is not the place, so the
+    # value does not change when a later commit moves the secret down its file.
+    repo = Repo(tmp_path / "repo")
+    repo.commit({".env": env_text(8), "config/app.env": env_text(8)}, "settings twice")
+    run = keysweep("history", str(repo.path), "--format", "sarif")
+    assert run.code == 1, run.stderr
+    doc = json.loads(run.stdout)
+    validate_sarif(doc)
+    before = {(_uri(r), r["ruleId"]): r["partialFingerprints"] for r in doc["runs"][0]["results"]}
+    assert len(before) == 4 and len({p["keysweep/v2"] for p in before.values()}) == 4
+    repo.commit({".env": "# moved\n\n" + env_text(8)}, "move it down")
+    moved = json.loads(keysweep("history", str(repo.path), "--format", "sarif").stdout)
+    after = {(_uri(r), r["ruleId"]): r["partialFingerprints"] for r in moved["runs"][0]["results"]}
+    assert after == before

@@ -5,15 +5,17 @@
   ``properties.security-severity`` (GitHub's 0-10 score) plus ``tags``;
 - one ``result`` per finding: ruleId/ruleIndex, level, a message with the secret redacted
   (unless ``--show-secrets``), a physical location (relative URI against ``%SRCROOT%``,
-  region with start/end line and column, columns counted in Unicode code points), and
-  ``partialFingerprints["keysweep/v1"]``, the content fingerprint that lets code scanning
-  follow a secret across line moves;
+  region with start/end line and column, columns counted in Unicode code points),
+  ``partialFingerprints["keysweep/v2"]`` (:func:`location_fingerprint`: this secret at this
+  place, whatever its line) and ``properties.fingerprint``, the secret's own fingerprint that
+  baselines hold;
 - read errors become tool execution notifications, and ``executionSuccessful`` is false.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from typing import Any
@@ -24,7 +26,9 @@ from scanner.models import Finding, ScanResult, Severity, shown_paired, shown_se
 from scanner.report.json import blast_radius_to_dict
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-FINGERPRINT_KEY = "keysweep/v1"
+# A partialFingerprints key names its algorithm and version (SARIF 2.1.0, 3.27.17). v1 hashed
+# the rule and the secret only: one secret at two paths gave two results one identity.
+FINGERPRINT_KEY = "keysweep/v2"
 
 # severity -> (SARIF level, GitHub security-severity score)
 _LEVELS: dict[Severity, tuple[str, str]] = {
@@ -53,6 +57,18 @@ def artifact_uri(path: str) -> str:
     if posix.startswith("/"):
         return "file://" + quote(posix, errors="surrogateescape")
     return quote(posix.removeprefix("./"), errors="surrogateescape")
+
+
+def location_fingerprint(f: Finding) -> str:
+    """One secret at one place, for code scanning to follow across runs: a hash of the rule,
+    the secret's fingerprint (never the secret, so a sealed finding gets the same value) and
+    the place: the repository of an audit finding, the path as the result's URI gives it, and
+    for a secret in a commit or tag message that commit or tag. No line, no column: moving the
+    secret within its file keeps the value; the same secret in another file gets another."""
+    message = f.message.object_id if f.message is not None else ""
+    place = [f.rule_id, f.fingerprint, f.repository or "", artifact_uri(f.path), message]
+    text = json.dumps(["keysweep:v2", *place], ensure_ascii=True)  # unambiguous, plain ASCII
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
 
 
 def _rule(f: Finding) -> dict[str, Any]:
@@ -132,7 +148,11 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
     location: dict[str, Any] = {"uri": uri}
     if not uri.startswith("file://"):
         location["uriBaseId"] = "%SRCROOT%"
-    properties: dict[str, Any] = {"entropy": round(f.entropy, 3), "source": f.source}
+    properties: dict[str, Any] = {
+        "fingerprint": f.fingerprint,
+        "entropy": round(f.entropy, 3),
+        "source": f.source,
+    }
     if f.encoding:
         properties["encoding"] = f.encoding
     if f.confidence is not None:
@@ -168,7 +188,7 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         "level": level,
         "message": {"text": _message(f, show_secrets=show_secrets, redact_ids=redact_ids)},
         "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f)}}],
-        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "partialFingerprints": {FINGERPRINT_KEY: location_fingerprint(f)},
         "properties": properties,
     }
 
