@@ -269,7 +269,8 @@ class Project:
 
     def drop_skipped_paths(self, result: ScanResult) -> ScanResult:
         """The config's scan.skip_paths on the repository paths findings were attributed to
-        (history and staged read blobs, not files, so the paths are known only afterwards)."""
+        (history reads blobs, not files, so the paths are known only afterwards; staged knows
+        them first and never reads a skipped path)."""
         if not self.config.skip_paths:
             return result
         kept = tuple(f for f in result.findings if not self.config.skips(f.path))

@@ -223,6 +223,47 @@ def test_pre_commit_file_filters_do_not_skip_the_hook(
     assert head(project) == before
 
 
+def test_an_oversized_staged_file_fails_the_commit_visibly(
+    project: Repo, hook_home: tuple[Path, str, Path]
+) -> None:
+    """pre-commit hides a passing hook's output: a file skipped for its size went through
+    unseen. Now the commit fails naming it; raising the limit, or listing the path in
+    ``[scan] skip_paths``, lets it through. A binary file over the limit does not block."""
+    home = hook_home[2]
+    project.write({".keysweep.toml": "[scan]\nmax_file_size = 10_000\n"})
+    project.git("add", ".keysweep.toml")
+    assert commit(project, home, "-m", "a small size limit").returncode == 0
+    (project.path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(20000))
+    project.git("add", "logo.png")
+    proc = commit(project, home, "-m", "a large image")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = head(project)
+    project.write({"db/dump.sql": "INSERT INTO t VALUES (1);\n" * 800})
+    project.git("add", "db/dump.sql")
+    proc = commit(project, home, "-m", "a large dump")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and head(project) == before, output
+    assert "Failed" in output and "exit code: 2" in output, output
+    assert (
+        "keysweep: error: db/dump.sql: staged file not scanned: 20,800 bytes, over the size "
+        "limit of 10,000 bytes; to scan it raise the limit (--max-file-size 1M"
+    ) in output, output
+    # Raised for the hook alone (args in .pre-commit-config.yaml): scanned, and it passes.
+    config = (project.path / ".pre-commit-config.yaml").read_text()
+    project.write({".pre-commit-config.yaml": config + "        args: [--max-file-size, 1M]\n"})
+    project.git("add", ".pre-commit-config.yaml")
+    proc = commit(project, home, "-m", "a large dump, scanned")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "db/dump.sql" in project.git("show", "--name-only", "--format=", "HEAD")
+    # Or the path left unscanned on purpose: listed in [scan] skip_paths.
+    project.write({".pre-commit-config.yaml": config, "db/dump.sql": "INSERT (2);\n" * 2000})
+    proc = commit(project, home, "-a", "-m", "a larger dump")
+    assert proc.returncode != 0 and "db/dump.sql: staged file not scanned" in proc.stderr
+    project.write({".keysweep.toml": '[scan]\nmax_file_size = 10_000\nskip_paths = ["db/"]\n'})
+    proc = commit(project, home, "-a", "-m", "db/ is never scanned")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 # --- merges (issue 9, item 6) ---------------------------------------------------------------
 
 

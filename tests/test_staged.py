@@ -189,10 +189,11 @@ def test_unreadable_staged_content_is_an_error(repo: Repo) -> None:
     assert "new.env" in run.stderr
 
 
-def test_a_blob_over_the_size_cap_is_never_read(repo: Repo) -> None:
-    """Over ``--max-file-size`` a staged blob is skipped from its header: its content is not
-    read (a 1 GB staged dump took 1 GB of memory to be skipped). Here the content is
-    damaged past the header, so reading it would fail: a skip must not touch it."""
+def test_a_blob_over_the_size_cap_is_not_read_whole(repo: Repo) -> None:
+    """Over ``--max-file-size`` a staged blob is skipped from its header: only its first
+    8 KiB are streamed, to tell text from binary (a 1 GB staged dump took 1 GB of memory to
+    be skipped). Here the content is damaged past the header, so reading it would fail: the
+    rest is still scanned, and the skip is an error naming the file, not a read failure."""
     repo.commit({"README.md": "hi\n"}, "start")
     repo.write({"dump.sql": "INSERT INTO t VALUES (1);\n" * 4000, "small.env": env_text("cap")})
     repo.git("add", "dump.sql", "small.env")
@@ -202,9 +203,85 @@ def test_a_blob_over_the_size_cap_is_never_read(repo: Repo) -> None:
     loose.chmod(0o644)
     loose.write_bytes(data[: len(data) // 2])
     run = staged(repo, "--max-file-size", "10000")
-    assert run.code == 1, run.stderr
+    assert run.code == 2, run.stderr
     assert secrets(run) >= {key_id("cap")}
     assert run.report["scan"]["skipped"] == {"too_large": 1}
+    assert "cannot be read" not in run.stderr
+    (error,) = run.report["scan"]["errors"]
+    assert error.startswith("dump.sql: staged file not scanned: 104,000 bytes"), error
+
+
+def test_an_oversized_text_file_fails_the_check_naming_it(repo: Repo) -> None:
+    """A gate passes nothing it did not read: a staged text file over the cap exits 2 with one
+    line naming it, its size, the limit and the way on; the reports record it for CI."""
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"data/dump.sql": "INSERT INTO t VALUES (1);\n" * 800, "app.py": "x = 1\n"})
+    repo.git("add", "-A")
+    run = staged(repo, "--max-file-size", "10K")
+    assert run.code == 2, run.stderr
+    (line,) = [x for x in run.stderr.splitlines() if "data/dump.sql" in x]
+    assert line == (
+        "keysweep: error: data/dump.sql: staged file not scanned: 20,800 bytes, over the size "
+        "limit of 10,240 bytes; to scan it raise the limit (--max-file-size 1M, or [scan] "
+        "max_file_size), or to commit it unscanned add its path to [scan] skip_paths in "
+        ".keysweep.toml"
+    )
+    scan = run.report["scan"]
+    assert scan["skipped"] == {"too_large": 1} and scan["files_scanned"] == 1
+    assert scan["errors"] == [line.removeprefix("keysweep: error: ")]
+    sarif = keysweep("staged", "--format", "sarif", "--max-file-size", "10K", cwd=repo.path)
+    (invocation,) = json.loads(sarif.stdout)["runs"][0]["invocations"]
+    assert sarif.code == 2 and invocation["executionSuccessful"] is False
+    assert "data/dump.sql" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    # The way on, each: a limit it fits in (option or config), or the path left unscanned.
+    assert staged(repo, "--max-file-size", "1M").code == 0
+    repo.write({".keysweep.toml": "[scan]\nmax_file_size = 30_000\n"})
+    assert staged(repo).code == 0
+    repo.write({".keysweep.toml": '[scan]\nmax_file_size = 10_000\nskip_paths = ["data/"]\n'})
+    skipped = staged(repo)
+    assert skipped.code == 0, skipped.stderr
+    assert skipped.report["scan"]["skipped"] == {"config_skip_paths": 1}
+    # allowlist.paths drops every finding there: the file is not needed, and is noted.
+    allowlist = '[scan]\nmax_file_size = 10_000\n[allowlist]\npaths = ["*.sql"]\n'
+    repo.write({".keysweep.toml": allowlist})
+    allowed = staged(repo)
+    assert allowed.code == 0, allowed.stderr
+    assert allowed.report["scan"]["skipped"] == {"too_large": 1}
+    (note,) = [n for n in allowed.report["scan"]["notes"] if "dump.sql" in n]
+    assert note.endswith("(allowlist.paths)"), note
+
+
+def test_skip_paths_are_never_read_when_staged(repo: Repo) -> None:
+    """``scan.skip_paths``: a staged file there is not read (counted), as ``scan`` does."""
+    repo.commit({".keysweep.toml": '[scan]\nskip_paths = ["vendor/**"]\n'}, "config")
+    repo.write({"vendor/lib/creds.env": env_text("vendored"), "app.env": env_text("app")})
+    repo.git("add", "-A")
+    run = staged(repo)
+    assert run.code == 1, run.stderr
+    assert secrets(run) >= {key_id("app")} and key_id("vendored") not in secrets(run)
+    assert run.report["scan"]["skipped"] == {"config_skip_paths": 1}
+    assert run.report["scan"]["files_scanned"] == 1
+
+
+def test_an_oversized_binary_file_is_noted_not_failed(repo: Repo) -> None:
+    """A NUL byte in the first 8 KiB (without a UTF-16/32 byte-order mark) is binary, as
+    ``scan`` decides: an image over the cap passes, noted and counted. UTF-16 text is text."""
+    repo.commit({"README.md": "hi\n"}, "start")
+    (repo.path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(30000))
+    repo.git("add", "logo.png")
+    run = staged(repo, "--max-file-size", "10K")
+    assert run.code == 0, run.stderr
+    assert run.report["scan"]["skipped"] == {"too_large": 1}
+    assert run.report["scan"]["notes"] == [
+        "logo.png: staged binary file not scanned: 30,016 bytes, over the size limit of "
+        "10,240 bytes"
+    ]
+    text = ("\ufeff" + "SETTING=value\n" * 1000).encode("utf-16-le")
+    (repo.path / "settings.txt").write_bytes(text)
+    repo.git("add", "settings.txt")
+    utf16 = staged(repo, "--max-file-size", "10K")
+    assert utf16.code == 2, utf16.stderr
+    assert [e.split(":")[0] for e in utf16.report["scan"]["errors"]] == ["settings.txt"]
 
 
 def test_staged_imports_nothing_heavy(repo: Repo) -> None:

@@ -22,7 +22,8 @@ GIT_INDEX_FILE is honoured, so 'git commit -a' and 'git commit PATH' are checked
 Works on the first commit, during merges, with renames and deletions. Offline (unless
 --verify asks AWS).
 
-If what is staged cannot be read, that is an error (exit 2), never a pass.
+If what is staged cannot be read, that is an error (exit 2), never a pass; so is a staged
+text file over --max-file-size (raise it, or list the path in [scan] skip_paths).
 
 examples:
   keysweep staged                    # before 'git commit'
@@ -66,8 +67,15 @@ def staged_command(paths: Sequence[str], *, options: CommonOptions, hook: bool =
     # A commit is kilobytes: the pure-Python keyword prefilter is instant on that, while
     # compiling the Hyperscan database would be a third of the hook's latency (bench_staged.py).
     detector = build_detector(options, project, use_hyperscan=False)
-    result = scan_staged(detector, paths=paths, max_size=options.max_file_size, hook=hook)
-    code = finish(project.drop_skipped_paths(result), options, project)
+    result = scan_staged(
+        detector,
+        paths=paths,
+        max_size=options.max_file_size,
+        hook=hook,
+        skip=project.config.skips,
+        allowed=project.config.allows_path,
+    )
+    code = finish(result, options, project)
     if code in (EXIT_FINDINGS, EXIT_LIVE_KEY):
         print(BLOCKED, file=sys.stderr)
     return code
