@@ -29,7 +29,7 @@ from scanner.models import (
 )
 from scanner.report import json as json_report
 from scanner.report import reporter
-from scanner.verify.blast_radius import admin_grants, principal_of
+from scanner.verify.blast_radius import admin_grants
 
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -43,23 +43,6 @@ def allow(action: object, resource: object = "*", **extra: object) -> dict[str, 
 
 
 # -- pure parts ------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("arn", "expected"),
-    [
-        (f"arn:aws:iam::{ACCOUNT_A}:root", (PrincipalKind.ROOT, None)),
-        (f"arn:aws:iam::{ACCOUNT_A}:user/ci", (PrincipalKind.IAM_USER, "ci")),
-        (f"arn:aws:iam::{ACCOUNT_A}:user/team/deploy", (PrincipalKind.IAM_USER, "deploy")),
-        (f"arn:aws-cn:iam::{ACCOUNT_A}:root", (PrincipalKind.ROOT, None)),
-        (f"arn:aws:sts::{ACCOUNT_A}:assumed-role/Build/s1", (PrincipalKind.ASSUMED_ROLE, "Build")),
-        (f"arn:aws:sts::{ACCOUNT_A}:federated-user/bob", (PrincipalKind.UNKNOWN, None)),
-        ("not an arn", (PrincipalKind.UNKNOWN, None)),
-        (None, (PrincipalKind.UNKNOWN, None)),
-    ],
-)
-def test_principal_of(arn: str | None, expected: tuple[PrincipalKind, str | None]) -> None:
-    assert principal_of(arn) == expected
-
-
 @pytest.mark.parametrize(
     ("document", "grants"),
     [

@@ -393,7 +393,7 @@ def test_crc32_base62_suffix_check(token: str, valid: bool) -> None:
 
 
 _BELOW_RULES = {"scanner", "scanner.models", "scanner.errors", "scanner.entropy"}
-_BELOW_RULES |= {"scanner.schema", "scanner.allowlist"}
+_BELOW_RULES |= {"scanner.schema", "scanner.allowlist", "scanner.aws_ids"}
 
 
 @pytest.mark.parametrize(

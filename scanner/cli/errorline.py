@@ -11,18 +11,18 @@ from contextlib import suppress
 from itertools import pairwise
 
 from scanner.atomic import silence_stdout, stdout_failed
+from scanner.aws_ids import ACCESS_KEY_ID
 
 # A command-line word that looks like a secret: long, one token of base64/hex-ish characters
 # with high entropy, not a path (one that exists, or an absolute one) and not an AWS access
-# key ID (an identifier, shown everywhere).
+# key ID as AWS issues it (an identifier, shown everywhere).
 _SECRETISH = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
-_KEY_ID = re.compile(r"(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{16}")
 
 
 def _looks_secret(word: str) -> bool:
     from scanner.entropy import shannon_entropy
 
-    if not _SECRETISH.fullmatch(word) or _KEY_ID.fullmatch(word):
+    if not _SECRETISH.fullmatch(word) or ACCESS_KEY_ID.fullmatch(word):
         return False
     if word.startswith(("/", "./", "../", "~")):  # a path the user meant to name
         return False

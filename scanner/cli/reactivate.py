@@ -64,11 +64,11 @@ def reactivate_command(
     audit_log: str | None = None,
     settings: AwsSettings,
 ) -> int:
+    from scanner.aws_ids import LONG_TERM_KEY_ID
     from scanner.verify.audit import AuditLog
-    from scanner.verify.canary import is_aws_key_id
     from scanner.verify.deactivate import reactivate
 
-    if not is_aws_key_id(key_id) or not key_id.startswith("AKIA"):
+    if not LONG_TERM_KEY_ID.fullmatch(key_id):
         raise UsageError(f"{key_id!r} is not a long-term access key id (AKIA + 16 characters)")
 
     def confirm(key: str, owner: str | None, op: Operator) -> bool:

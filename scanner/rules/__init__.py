@@ -8,7 +8,7 @@
 - :mod:`scanner.rules.check`: ``rules check``, every example through the whole detector
   (it imports ``scanner.detect``, so it is not imported here).
 
-Layering: models/errors/entropy/schema/allowlist -> rules -> detect.
+Layering: models/errors/entropy/schema/allowlist/aws_ids -> rules -> detect.
 """
 
 from __future__ import annotations

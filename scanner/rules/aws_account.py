@@ -12,19 +12,17 @@ kept: LocalStack's keys decode to 000000000000.)
 
 from __future__ import annotations
 
-import re
+from scanner.aws_ids import BASE32, NEW_STYLE_FIRST, UNIQUE_ID
 
-_KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|AIPA|ANPA|ANVA|APKA|ASCA)[A-Z2-7]{16}")
-_NEW_STYLE = frozenset("QRSTUVWXYZ234567")
 _MASK = 0x7FFFFFFFFF80
 _MAX_ACCOUNT = 999_999_999_999  # account ids are 12 decimal digits
 # base32 (A-Z, 2-7) -> the digits int(..., 32) reads (0-9, a-v): same values, C speed.
-_TO_INT32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+_TO_INT32 = str.maketrans(BASE32, "0123456789abcdefghijklmnopqrstuv")
 
 
 def account_id_from_key_id(key_id: str) -> str | None:
     """The 12-digit account id encoded in ``key_id``, or ``None`` when it is not decodable."""
-    if not _KEY_ID.fullmatch(key_id) or key_id[4] not in _NEW_STYLE:
+    if not UNIQUE_ID.fullmatch(key_id) or key_id[4] not in NEW_STYLE_FIRST:
         return None
     bits = int(key_id[4:].translate(_TO_INT32), 32)  # 16 chars = 80 bits, base32-decoded
     first_six_bytes = bits >> 32

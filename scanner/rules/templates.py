@@ -18,10 +18,10 @@ import string
 import urllib.parse
 import zlib
 
+from scanner.aws_ids import BASE32, LONG_TERM_PREFIX, NEW_STYLE_FIRST
 from scanner.entropy import shannon_entropy
 from scanner.errors import RuleError
 
-BASE32 = string.ascii_uppercase + "234567"  # the alphabet of an access key ID after its prefix
 BASE64 = string.ascii_letters + string.digits + "+/"  # the alphabet of a secret access key
 SESSION_TOKEN_PREFIX = "IQoJb3JpZ2luX2Vj"  # how STS session tokens start (base64 of a header)
 # Words that mark a value as a placeholder (the AWS rules' stopwords): a generated value never
@@ -29,14 +29,16 @@ SESSION_TOKEN_PREFIX = "IQoJb3JpZ2luX2Vj"  # how STS session tokens start (base6
 _PLACEHOLDER_WORDS = ("EXAMPLE", "TEST", "FAKE", "DUMMY", "SAMPLE", "XXXX")
 
 
-def aws_key_id(rng: random.Random, prefix: str = "AKIA", *, new_style: bool = True) -> str:
+def aws_key_id(
+    rng: random.Random, prefix: str = LONG_TERM_PREFIX, *, new_style: bool = True
+) -> str:
     """``prefix`` + 16 base32 characters, varied enough to pass the rules' entropy floor.
 
     A ``new_style`` ID (5th character in Q-Z or 2-7) encodes an account id; an old-style one
     (``AKIAI...``, ``AKIAJ...``) does not.
     """
     while True:
-        first = rng.choice("QRSTUVWXYZ234567" if new_style else "IJ")
+        first = rng.choice(NEW_STYLE_FIRST if new_style else "IJ")
         body = first + "".join(rng.choice(BASE32) for _ in range(15))
         if len(set(body)) >= 10 and not any(word in body for word in _PLACEHOLDER_WORDS):
             return prefix + body
@@ -122,7 +124,7 @@ TEMPLATE_FILTERS = ("base64", "percent", "json")
 def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
     name, arg = m.group(1), m.group(2)
     if name == "aws_key_id":
-        return aws_key_id(rng, arg or "AKIA")
+        return aws_key_id(rng, arg or LONG_TERM_PREFIX)
     if name == "aws_secret":
         return aws_secret(rng)
     if name == "aws_session_token":

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +33,11 @@ from urllib.parse import unquote
 
 from scanner.models import BlastRadius, Finding, PrincipalKind, Severity
 from scanner.verify import LIVE
+from scanner.verify.arn import parse_arn
 from scanner.verify.operator import Operator, aws_error_text
 
 Log = Callable[[str], None]
 
-# AWS's own managed policy (any partition); a customer policy of that name proves nothing.
-_ADMIN_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
 ADMIN_ACTIONS = frozenset({"*", "*:*", "iam:*"})
 
 # Simulated for each principal: taking over the account, reading its data, spending its money.
@@ -58,28 +56,15 @@ HIGH_RISK_ACTIONS = (
 
 ROOT_GRANT = "root: every action on every resource; no policy can limit it"
 
-_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(.+)$")
+# AWS's own managed policy (in any partition); a customer policy of that name proves nothing.
+_AWS_ADMIN_POLICY = ("iam", "", "aws", "policy/AdministratorAccess")
 
 
-def principal_of(arn: str | None) -> tuple[PrincipalKind, str | None]:
-    """The principal kind of a verification ARN, and the user or role name in it."""
-    match = _ARN.match(arn or "")
-    if match is None:
-        return PrincipalKind.UNKNOWN, None
-    service, _, resource = match.groups()
-    if service == "iam" and resource == "root":
-        return PrincipalKind.ROOT, None
-    if service == "iam" and resource.startswith("user/"):
-        return PrincipalKind.IAM_USER, resource.rsplit("/", 1)[-1]
-    if service == "sts" and resource.startswith("assumed-role/"):
-        parts = resource.split("/")
-        return PrincipalKind.ASSUMED_ROLE, parts[1] if len(parts) > 1 else None
-    return PrincipalKind.UNKNOWN, None
-
-
-def account_of_arn(arn: str | None) -> str | None:
-    match = _ARN.match(arn or "")
-    return match.group(2) if match else None
+def _is_aws_admin_policy(arn: str) -> bool:
+    policy = parse_arn(arn)
+    return policy is not None and (
+        (policy.service, policy.region, policy.account, policy.resource) == _AWS_ADMIN_POLICY
+    )
 
 
 # -- policy documents -------------------------------------------------------------------------
@@ -176,7 +161,7 @@ def _read_policies(calls: _Calls, kind: str, name: str, policies: _Policies, via
         label = f"{item.get('PolicyName')}{via}"
         policies.attached.append(label)
         arn = str(item.get("PolicyArn", ""))
-        if _ADMIN_POLICY_ARN.match(arn):
+        if _is_aws_admin_policy(arn):
             policies.grants.append(f"AWS managed AdministratorAccess{via}")
             continue
         policies.grants.extend(admin_grants(label, _managed_document(calls, arn)))
@@ -220,7 +205,8 @@ def _simulate(calls: _Calls, arn: str) -> tuple[str, ...] | None:
 
 def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
     """The blast radius of one live key whose verification ARN is ``arn``."""
-    kind, name = principal_of(arn)
+    who = parse_arn(arn)
+    kind = who.kind if who else PrincipalKind.UNKNOWN
     calls = _Calls(iam)
     if kind == PrincipalKind.ROOT:
         summary = calls.call("GetAccountSummary")
@@ -233,6 +219,7 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
             mfa_enabled=None if mfa is None else bool(mfa),
             errors=tuple(calls.errors),
         )
+    name = who.name if who else None
     if kind == PrincipalKind.UNKNOWN or name is None:
         why = f"{arn or 'no ARN'}: not a root, IAM user or assumed-role ARN; nothing asked"
         return BlastRadius(principal=PrincipalKind.UNKNOWN, arn=arn, errors=(why,))
@@ -299,11 +286,13 @@ def with_blast_radius(
         v = f.verification
         if v is None or v.status != LIVE or f.secret in radii:
             continue
-        account = v.account or account_of_arn(v.arn)
+        who = parse_arn(v.arn)
+        account = v.account or (who.account if who else None)
         if account and account != operator.account:
-            root = principal_of(v.arn)[0] == PrincipalKind.ROOT
+            kind = who.kind if who else PrincipalKind.UNKNOWN
+            root = kind == PrincipalKind.ROOT
             radii[f.secret] = BlastRadius(
-                principal=principal_of(v.arn)[0],
+                principal=kind,
                 arn=v.arn,
                 admin_equivalent=True if root else None,  # nothing was asked
                 grants=(ROOT_GRANT,) if root else (),

@@ -19,9 +19,9 @@ Users add their own honeytoken accounts with the ``canary_accounts`` configurati
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Collection, Iterable
 
+from scanner.aws_ids import is_sts_checkable_key_id
 from scanner.models import Finding
 
 THINKST_ACCOUNTS: frozenset[str] = frozenset(
@@ -65,19 +65,12 @@ LOOKALIKE_ACCOUNTS: frozenset[str] = frozenset(
 
 BUILTIN_CANARY_ACCOUNTS: frozenset[str] = THINKST_ACCOUNTS | LOOKALIKE_ACCOUNTS
 
-AWS_KEY_ID_RE = re.compile(r"(?:AKIA|ASIA)[A-Z2-7]{16}")
-
-
-def is_aws_key_id(value: str) -> bool:
-    """True for long-term (AKIA) and temporary (ASIA) access key IDs: the ones STS can check."""
-    return AWS_KEY_ID_RE.fullmatch(value) is not None
-
 
 def account_of(finding: Finding) -> str | None:
     """The account a key finding belongs to, decoded offline (None for old AKIAI/AKIAJ keys)."""
     if finding.account_id:
         return finding.account_id
-    if not is_aws_key_id(finding.secret):
+    if not is_sts_checkable_key_id(finding.secret):
         return None
     from scanner.rules.aws_account import account_id_from_key_id
 

@@ -25,8 +25,9 @@ from enum import StrEnum
 from typing import Any
 
 from scanner.errors import VerifyError
-from scanner.models import Finding
+from scanner.models import Finding, PrincipalKind
 from scanner.verify import LIVE, UNKNOWN
+from scanner.verify.arn import parse_arn
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
 from scanner.verify.pipeline import AwsSettings, require_key_ids, respond
@@ -68,31 +69,11 @@ class PlanItem:
     fingerprint: str | None = None  # of the verifying secret, to find it for --use-leaked-key
 
 
-def user_from_arn(arn: str | None) -> str | None:
-    """``arn:aws:iam::123456789012:user/path/name`` -> ``name``; None for other principals."""
-    if not arn:
-        return None
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or not parts[5].startswith("user/"):
-        return None
-    return parts[5].rsplit("/", 1)[-1] or None
-
-
-def role_from_arn(arn: str | None) -> str | None:
-    """``arn:aws:sts::123:assumed-role/ROLE/session`` -> ``ROLE``."""
-    if not arn:
-        return None
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
-        pieces = parts[5].split("/")
-        return pieces[1] if len(pieces) > 1 else None
-    return None
-
-
 def asia_guidance(arn: str | None, now: datetime | None = None) -> str:
     """How to cut off leaked temporary credentials: deny sessions issued before now."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    role = role_from_arn(arn) or "ROLE_NAME"
+    who = parse_arn(arn)
+    role = (who.role if who else None) or "ROLE_NAME"
     policy = json.dumps(
         {
             "Version": "2012-10-17",
@@ -141,10 +122,11 @@ def build_plan(findings: Iterable[Finding], policy: PlanPolicy | None = None) ->
         verdict = finding.verification
         if verdict is None or verdict.status != LIVE or finding.secret in plan:
             continue
+        who = parse_arn(verdict.arn)
         item = PlanItem(
             key_id=finding.secret,
             account=verdict.account or finding.account_id,
-            user=user_from_arn(verdict.arn),
+            user=who.user if who else None,
             arn=verdict.arn,
             last_used=_last_used(finding),
             action=Action.DEACTIVATE,
@@ -157,7 +139,8 @@ def build_plan(findings: Iterable[Finding], policy: PlanPolicy | None = None) ->
 
 def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
     key_id, op = item.key_id, policy.operator
-    if (item.arn or "").endswith(":root"):
+    who = parse_arn(item.arn)
+    if who is not None and who.kind == PrincipalKind.ROOT:
         return ROOT_GUIDANCE
     if key_id.startswith("ASIA"):
         return asia_guidance(item.arn)
@@ -529,12 +512,12 @@ def reactivate(
     """Set a key back to Active (the undo of ``deactivate``), confirm, audit."""
     import botocore.exceptions
 
-    from scanner.verify.canary import is_aws_key_id
+    from scanner.aws_ids import is_sts_checkable_key_id
 
     deactivator = Deactivator(options, audit)  # operator mode
     op = deactivator.operator()
     account = None
-    if is_aws_key_id(key_id):
+    if is_sts_checkable_key_id(key_id):
         from scanner.rules.aws_account import account_id_from_key_id
 
         account = account_id_from_key_id(key_id)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from scanner.aws_ids import ACCESS_KEY_PREFIXES, STS_CHECKABLE_PREFIXES
 from scanner.models import Finding, Verification, is_redacted, redact
 from scanner.rules.aws_account import account_id_from_key_id
 from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
@@ -35,9 +36,6 @@ from scanner.verify.sts import StsOutcome
 
 Checker = Callable[[str, str, "str | None", AwsOptions], StsOutcome]
 Log = Callable[[str], None]
-
-ACCESS_KEY_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
-CHECKABLE_PREFIXES = ("AKIA", "ASIA")
 
 
 @dataclass(frozen=True)
@@ -220,7 +218,7 @@ class Verifier:
                 else "account cannot be decoded from this key id and an allow list is set"
             )
             return Verification(SKIPPED, account=account, detail=why)
-        if not key_id.startswith(CHECKABLE_PREFIXES):
+        if not key_id.startswith(STS_CHECKABLE_PREFIXES):
             return Verification(
                 NOT_CHECKED, account=account, detail=f"STS cannot check {key_id[:4]} keys"
             )

@@ -21,6 +21,7 @@ from typing import Any
 from scanner.errors import OperatorUnreachable, VerifyError
 from scanner.models import Verification
 from scanner.verify import INVALID, LIVE, UNKNOWN
+from scanner.verify.arn import iam_user_arn, parse_arn
 from scanner.verify.scrub import one_line
 
 
@@ -87,6 +88,8 @@ def status_verdicts(
     operator's account; a key the operator cannot see is ``unknown``, never ``invalid``."""
     import botocore.exceptions
 
+    who = parse_arn(operator.arn)  # the key is in the operator's account, so in its partition
+    partition = who.partition if who else "aws"
     out: dict[str, Verification] = {}
     for key_id in sorted(set(key_ids)):
         answer = last_used.get(key_id, "not looked up")
@@ -106,7 +109,7 @@ def status_verdicts(
                 UNKNOWN, detail=f"ListAccessKeys failed: {aws_error_text(exc)}"
             )
             continue
-        arn = f"arn:aws:iam::{operator.account}:user/{user}"
+        arn = iam_user_arn(operator.account, str(user), partition)
         if status == "Active":
             out[key_id] = Verification(
                 LIVE, account=operator.account, arn=arn, detail="Active (iam:ListAccessKeys)"

@@ -121,7 +121,7 @@ def require_key_ids(findings: Iterable[Finding], where: str, instead: str = "") 
     """A UsageError when an access key ID of ``findings`` is redacted (a report written with
     ``--redact-ids``): AWS can be asked about no key, and saying nothing would look like a
     verdict. ``instead`` names another way, if the command has one."""
-    from scanner.verify.engine import ACCESS_KEY_PREFIXES
+    from scanner.aws_ids import ACCESS_KEY_PREFIXES
 
     if any(is_redacted(f.secret) and f.secret.startswith(ACCESS_KEY_PREFIXES) for f in findings):
         raise UsageError(

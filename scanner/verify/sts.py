@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from scanner.models import VerificationStatus
 from scanner.verify import EXPIRED, INVALID, LIVE, UNKNOWN
+from scanner.verify.arn import parse_arn
 from scanner.verify.scrub import one_line, scrub
 from scanner.verify.session import AwsOptions, leaked_key_client
 
@@ -34,7 +35,6 @@ THROTTLE_CODES = frozenset(
 
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
-_ARN = re.compile(r"arn:aws[a-z-]*:(?:sts|iam)::([0-9]{12}):\S{1,2048}")
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,14 @@ def _identity(answer: object, hide: tuple[str | None, ...]) -> StsOutcome:
     """A 200 answer is ``live`` only when it names a 12-digit account and an ARN in it."""
     fields = answer if isinstance(answer, dict) else {}
     account, arn = fields.get("Account"), fields.get("Arn")
-    arn_match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
+    who = parse_arn(arn) if isinstance(arn, str) else None
     if (
         not isinstance(account, str)
         or not _ACCOUNT.fullmatch(account)
-        or arn_match is None
-        or arn_match.group(1) != account
+        or who is None
+        or who.service not in ("iam", "sts")
+        or who.region
+        or who.account != account
     ):
         return StsOutcome(
             UNKNOWN,
