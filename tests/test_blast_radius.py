@@ -407,6 +407,48 @@ def test_analyze_without_operator_credentials_is_one_line_exit_2(
 
 
 @pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_analyze_with_aws_unreachable_writes_the_report_with_unknown_radii(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Credentials are set but nobody answers: not the one-line "no credentials" error. Each
+    live key's radius is unknown and says why, as a failed IAM call would (it was exit 2, an
+    exposure line, and no report)."""
+    user_key, root_key = "AKIA" + "U" * 16, "AKIA" + "R" * 16
+    findings = [
+        dataclasses.replace(
+            key_finding(key, secret * 40),
+            severity=Severity.HIGH,
+            verification=Verification("live", account=ACCOUNT_A, arn=arn),
+        )
+        for key, secret, arn in (
+            (user_key, "u", f"arn:aws:iam::{ACCOUNT_A}:user/ci"),
+            (root_key, "r", f"arn:aws:iam::{ACCOUNT_A}:root"),
+        )
+    ]
+    report, out = default_report(tmp_path / "l.json", *findings), tmp_path / "o.json"
+    for fmt, output in (("json", str(out)), ("table", "-")):
+        args = ["analyze", report, "-f", fmt, "-o", output, "--aws-timeout", "2"]
+        assert main([*args, "--aws-endpoint-url", "http://127.0.0.1:9"]) == EXIT_LIVE_KEY
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err and "error:" not in captured.err
+    assert "blast radius: iam-user, admin-equivalent UNKNOWN" in captured.out
+    doc = json.loads(out.read_text())
+    radius = {f["secret"]: f["blast_radius"] for f in doc["findings"]}
+    severity = {f["secret"]: f["severity"] for f in doc["findings"]}
+    for key in (user_key, root_key):
+        [error] = radius[key]["errors"]
+        assert error.startswith("sts:GetCallerIdentity: cannot reach STS")
+        assert radius[key]["mfa_enabled"] is None and radius[key]["other_active_keys"] is None
+        assert radius[key]["high_risk_actions_allowed"] is None
+    assert radius[user_key]["principal"] == "iam-user"
+    assert radius[user_key]["admin_equivalent"] is None  # unknown, never "not admin"
+    assert radius[root_key]["admin_equivalent"] is True  # the ARN alone says so
+    assert severity == {user_key: "high", root_key: "critical"}
+    notes = doc["scan"]["notes"]
+    assert any(n.startswith("blast radius incomplete: cannot reach STS") for n in notes)
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
 def test_scan_verify_exposure_adds_the_blast_radius(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -255,6 +255,32 @@ def test_rerun_after_apply_leaves_an_inactive_key_alone(
     assert [(r["action"], r["result"]) for r in new] == [("refused", "already Inactive")] * 2
 
 
+@pytest.mark.parametrize("user_given", [False, True], ids=["looked-up", "--user"])
+def test_reactivate_an_active_key_says_so_and_changes_nothing(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, user_given: bool
+) -> None:
+    """It said "reactivated" for a key that was never deactivated; now, as deactivate does
+    for an inactive key: said, audited ``refused`` / ``already Active``, exit 0, no update and
+    no question (stdin is empty: a prompt would read "" and refuse)."""
+    as_operator(monkeypatch, moto, ACCOUNT_A)
+    user = unique("still-active")
+    key, secret = moto.new_user(user)
+    audit = tmp_path / "audit.jsonl"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    before = updates(moto)
+    args = ["reactivate", key, "--audit-log", str(audit), *(["--user", user] if user_given else [])]
+    assert run(moto, *args) == EXIT_CLEAN
+    captured = capsys.readouterr()
+    assert f"{key}: already Active (iam:ListAccessKeys): nothing to do" in captured.out
+    assert "reactivated" not in captured.out and "Type" not in captured.err
+    assert updates(moto) == before
+    assert moto.key_status(user, key) == "Active"
+    [record] = audit_records(audit)
+    assert (record["action"], record["result"]) == ("refused", "already Active")
+    assert record["key_id"] == key and record["user"] == user
+    assert secret not in audit.read_text()
+
+
 SELF_SERVICE = json.dumps(
     {
         "Version": "2012-10-17",

@@ -121,7 +121,8 @@ def test_a_key_the_operator_cannot_see_is_not_planned(
     key, secret = moto.new_user(unique("elsewhere"), ACCOUNT_A)
     before = moto.count(lambda s: s.action == "UpdateAccessKey")
     report = default_report(tmp_path, key_finding(key, secret))
-    assert run(moto, "deactivate", report, "--apply", "--yes") == EXIT_CLEAN
+    # nothing could be decided: the command did not do its job (it was exit 0, "clean")
+    assert run(moto, "deactivate", report, "--apply", "--yes") == EXIT_ERROR
     out = capsys.readouterr().out
     assert "Nothing to deactivate: no key confirmed live" in out  # not "no live AWS key"
     assert "1 of them unknown" in out and "re-run" in out

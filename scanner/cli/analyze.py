@@ -28,8 +28,9 @@ inline policies of the user and its groups; whether any grants *:*, iam:* or
 AdministratorAccess; iam:SimulatePrincipalPolicy for a short list of high-risk actions; MFA
 on the user; the user's other active keys. A root key or an admin-equivalent key raises the
 finding's severity to critical. Read-only IAM calls only (each is listed, with its CloudTrail
-footprint, in docs/aws-response.md); a call that fails (AccessDenied, NotImplemented) is
-recorded in the finding's blast_radius.errors, not fatal.
+footprint, in docs/aws-response.md); a call that fails (AccessDenied, NotImplemented, AWS
+unreachable) is recorded in the finding's blast_radius.errors, not fatal: the report is
+written. No usable operator credentials at all: one line, exit 2.
 
 Live means: the report's verification when it has one, else Active in iam:ListAccessKeys
 (operator credentials), as for deactivate. The same data comes with

@@ -43,8 +43,9 @@ examples:
   keysweep deactivate leaks.json --aws-profile prod-admin --apply    # asks per key
   keysweep deactivate --scan .env --aws-profile prod-admin --apply --yes
 
-exit codes: 0 plan printed / all planned keys deactivated, 1 some key was refused or not
-confirmed, 2 error or a deactivation failed, 130 interrupted
+exit codes: 0 plan printed / all planned keys deactivated (or no key live), 1 some key was
+refused, not confirmed or unknown (not told live or not), 2 error, a deactivation failed, or
+every key was unknown (nothing could be planned), 130 interrupted
 """
 LEAKED_KEY_HINT = (
     "--use-leaked-key signs with the leaked secret: drop it to act with operator credentials, "
@@ -121,8 +122,9 @@ def deactivate_command(
     except NoOperatorCredentials as exc:  # deactivate alone can sign with the leaked key
         raise NoOperatorCredentials(f"{exc} (or --use-leaked-key, see --help)") from None
     print("\n".join(plan_lines(plan, apply=apply, mode=deactivator.mode)))
-    if not plan.items:
-        return EXIT_CLEAN
+    if not plan.items:  # 2 when every key is unknown (nothing decided), 1 when only some
+        every = plan.unknown == len(plan.not_live)
+        return EXIT_CLEAN if not plan.unknown else EXIT_ERROR if every else EXIT_FINDINGS
     deactivator.record_plan(plan, apply=apply)
     refused, failed = plan.refused, 0
     if apply:
@@ -131,7 +133,7 @@ def deactivate_command(
     else:
         print("\nDry run: nothing changed. Re-run with --apply to deactivate.")
     print(f"Audit log: {audit.path}")
-    return EXIT_ERROR if failed else EXIT_FINDINGS if refused else EXIT_CLEAN
+    return EXIT_ERROR if failed else EXIT_FINDINGS if refused or plan.unknown else EXIT_CLEAN
 
 
 def _confirm(item: PlanItem) -> bool:

@@ -23,14 +23,15 @@ DESCRIPTION = """\
 Set an IAM access key back to Active with iam:UpdateAccessKey, using operator credentials
 (--aws-profile or the AWS_* environment), then confirm with iam:ListAccessKeys. The key's
 user is looked up with iam:GetAccessKeyLastUsed unless --user is given. Asks you to type the
-key id unless --yes. The action is appended to the audit log.
+key id unless --yes; a key ListAccessKeys already shows Active is left alone, without
+asking. The action is appended to the audit log.
 
 Equivalent AWS CLI call:
   aws iam update-access-key --user-name USER --access-key-id KEY_ID --status Active
 
 Only reactivate a leaked key once you are sure it must keep working (prefer rotating it).
 
-exit codes: 0 reactivated, 2 error, 130 interrupted
+exit codes: 0 reactivated (or already Active: nothing to do), 2 error, 130 interrupted
 """
 
 
@@ -66,7 +67,7 @@ def reactivate_command(
 ) -> int:
     from scanner.aws_ids import LONG_TERM_KEY_ID
     from scanner.verify.audit import AuditLog
-    from scanner.verify.deactivate import reactivate
+    from scanner.verify.deactivate import Reactivation, reactivate
 
     if not LONG_TERM_KEY_ID.fullmatch(key_id):
         raise UsageError(f"{key_id!r} is not a long-term access key id (AKIA + 16 characters)")
@@ -79,10 +80,12 @@ def reactivate_command(
         return sys.stdin.readline().strip() == key
 
     audit = AuditLog(audit_log)
-    ok, note = reactivate(key_id, settings.aws(), audit, user=user, confirm=confirm)
-    if ok:
+    done, note = reactivate(key_id, settings.aws(), audit, user=user, confirm=confirm)
+    if done == Reactivation.REACTIVATED:
         print(f"{key_id}: reactivated (ListAccessKeys: Active)")
+    elif done == Reactivation.ALREADY_ACTIVE:
+        print(f"{key_id}: {note}")
     else:
         print(f"{key_id}: FAILED: {note}")
     print(f"Audit log: {audit.path}")
-    return EXIT_CLEAN if ok else EXIT_ERROR
+    return EXIT_ERROR if done == Reactivation.FAILED else EXIT_CLEAN

@@ -275,11 +275,53 @@ def radius_of(key_id: str, arn: str | None, iam: Any) -> BlastRadius:
     )
 
 
+def unasked(arn: str | None, why: str) -> BlastRadius:
+    """The blast radius of a key IAM was not asked about: every field unknown but what the
+    ARN itself tells (a root key is admin-equivalent), and ``why`` as its one error."""
+    who = parse_arn(arn)
+    kind = who.kind if who else PrincipalKind.UNKNOWN
+    root = kind == PrincipalKind.ROOT
+    return BlastRadius(
+        principal=kind,
+        arn=arn,
+        admin_equivalent=True if root else None,
+        grants=(ROOT_GRANT,) if root else (),
+        errors=(why,),
+    )
+
+
 def with_blast_radius(
     findings: Iterable[Finding], iam: Any, operator: Operator, *, log: Log | None = None
 ) -> tuple[Finding, ...]:
     """Every finding, in order; each live key's with its blast radius (asked once per key).
     A root or admin-equivalent key's severity becomes critical."""
+
+    def radius(key_id: str, arn: str | None, account: str | None) -> BlastRadius:
+        if account and account != operator.account:
+            return unasked(
+                arn,
+                f"the key is in account {account}, the operator in {operator.account}: "
+                "IAM answers only about the operator's own account",
+            )
+        return radius_of(key_id, arn, iam)
+
+    return _with_radii(findings, radius, log)
+
+
+def without_operator(
+    findings: Iterable[Finding], why: str, *, log: Log | None = None
+) -> tuple[Finding, ...]:
+    """Every finding, in order; each live key's blast radius unknown, with ``why`` as its one
+    error: AWS could not be reached to identify the operator, so nothing was asked."""
+    return _with_radii(findings, lambda key_id, arn, account: unasked(arn, why), log)
+
+
+def _with_radii(
+    findings: Iterable[Finding],
+    radius: Callable[[str, str | None, str | None], BlastRadius],
+    log: Log | None,
+) -> tuple[Finding, ...]:
+    """Each live key's finding with ``radius(key_id, arn, account)``, asked once per key."""
     items = list(findings)
     radii: dict[str, BlastRadius] = {}
     for f in items:
@@ -287,30 +329,15 @@ def with_blast_radius(
         if v is None or v.status != LIVE or f.secret in radii:
             continue
         who = parse_arn(v.arn)
-        account = v.account or (who.account if who else None)
-        if account and account != operator.account:
-            kind = who.kind if who else PrincipalKind.UNKNOWN
-            root = kind == PrincipalKind.ROOT
-            radii[f.secret] = BlastRadius(
-                principal=kind,
-                arn=v.arn,
-                admin_equivalent=True if root else None,  # nothing was asked
-                grants=(ROOT_GRANT,) if root else (),
-                errors=(
-                    f"the key is in account {account}, the operator in {operator.account}: "
-                    "IAM answers only about the operator's own account",
-                ),
-            )
-        else:
-            radii[f.secret] = radius_of(f.secret, v.arn, iam)
+        radii[f.secret] = radius(f.secret, v.arn, v.account or (who.account if who else None))
         if log is not None:
             for error in radii[f.secret].errors:
                 log(f"blast radius of {f.secret}: {error}")
     out = []
     for f in items:
-        radius = radii.get(f.secret) if f.verification and f.verification.status == LIVE else None
-        if radius is not None:
-            severity = Severity.CRITICAL if radius.raises_severity else f.severity
-            f = dataclasses.replace(f, blast_radius=radius, severity=severity)
+        found = radii.get(f.secret) if f.verification and f.verification.status == LIVE else None
+        if found is not None:
+            severity = Severity.CRITICAL if found.raises_severity else f.severity
+            f = dataclasses.replace(f, blast_radius=found, severity=severity)
         out.append(f)
     return tuple(out)

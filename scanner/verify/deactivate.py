@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from scanner.errors import VerifyError
+from scanner.errors import OperatorUnreachable, VerifyError
 from scanner.models import Finding, PrincipalKind
 from scanner.verify import LIVE, UNKNOWN
 from scanner.verify.arn import parse_arn
@@ -53,6 +53,14 @@ class KeyStatus(StrEnum):
 
     ACTIVE = "Active"
     INACTIVE = "Inactive"
+
+
+class Reactivation(StrEnum):
+    """What ``reactivate`` did."""
+
+    REACTIVATED = "reactivated"
+    ALREADY_ACTIVE = "already-active"  # nothing to do: never deactivated, or a re-run
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -269,7 +277,7 @@ class Deactivator:
         out = []
         for item in items:
             if item.action == Action.DEACTIVATE:
-                shown, _ = self._confirm(iam, item)
+                shown, _ = self.shown_status(iam, item)
                 if shown == KeyStatus.INACTIVE:
                     why = "already Inactive (iam:ListAccessKeys): nothing to do"
                     item = replace(item, action=Action.ALREADY_INACTIVE, reason=why)
@@ -294,13 +302,14 @@ class Deactivator:
                 )
             self.record(item, "failed", "UpdateAccessKey failed", op, why)
             return False, why
-        shown, note = self._confirm(iam, item)
+        shown, note = self.shown_status(iam, item)
         ok = shown == status
         done = "applied" if status == KeyStatus.INACTIVE else "reactivated"
         self.record(item, done if ok else "failed", shown or "unconfirmed", op, note)
         return ok, note or f"ListAccessKeys shows {shown}"
 
-    def _confirm(self, iam: Any, item: PlanItem) -> tuple[str | None, str]:
+    def shown_status(self, iam: Any, item: PlanItem) -> tuple[str | None, str]:
+        """The key's status in ListAccessKeys, or None and why it could not be read."""
         import botocore.exceptions
 
         try:
@@ -349,7 +358,29 @@ def plan_deactivation(
     Liveness comes from each finding's ``verification`` when the report has one, else STS
     with the key's own secret when the report holds it, else (operator mode) ListAccessKeys
     with the operator's credentials. The last-used date is read first (operator mode).
+
+    What the response says is held until the plan is made: when STS cannot be reached to
+    identify who acts, that error alone is said (not also each key's failed exposure check).
     """
+    held: list[str] = []
+    try:
+        return _plan(findings, settings, audit, use_leaked_key=use_leaked_key, log=held.append)
+    except OperatorUnreachable:
+        held.clear()
+        raise
+    finally:
+        for line in held:
+            log(line)
+
+
+def _plan(
+    findings: Iterable[Finding],
+    settings: AwsSettings,
+    audit: AuditLog,
+    *,
+    use_leaked_key: bool,
+    log: Log,
+) -> tuple[Deactivator, Plan]:
     from scanner.verify.engine import is_access_key_finding
 
     findings = tuple(findings)
@@ -508,8 +539,10 @@ def reactivate(
     *,
     user: str | None = None,
     confirm: Callable[[str, str | None, Operator], bool] | None = None,
-) -> tuple[bool, str]:
-    """Set a key back to Active (the undo of ``deactivate``), confirm, audit."""
+) -> tuple[Reactivation, str]:
+    """Set a key back to Active (the undo of ``deactivate``), confirm, audit; a key
+    ListAccessKeys already shows Active is left alone (audited ``refused``, ``already
+    Active``), without asking."""
     import botocore.exceptions
 
     from scanner.aws_ids import is_sts_checkable_key_id
@@ -526,8 +559,8 @@ def reactivate(
         why = _other_account(item.account, op)
         deactivator.record(item, "refused", "other account", op, why)
         raise VerifyError(why)
+    _, iam = deactivator.clients(key_id)
     if user is None:
-        _, iam = deactivator.clients(key_id)
         try:
             user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
         except botocore.exceptions.ClientError as exc:
@@ -535,6 +568,11 @@ def reactivate(
             deactivator.record(item, "failed", "lookup failed", op, why)
             raise VerifyError(why) from None
         item = replace(item, user=user)
+    if deactivator.shown_status(iam, item)[0] == KeyStatus.ACTIVE:  # a re-run: nothing to do
+        why = "already Active (iam:ListAccessKeys): nothing to do"
+        deactivator.record(item, "refused", "already Active", op, why)
+        return Reactivation.ALREADY_ACTIVE, why
     if confirm is not None and not confirm(key_id, user, op):
         raise VerifyError("reactivation not confirmed; nothing changed")
-    return deactivator.set_status(item, op, KeyStatus.ACTIVE)
+    ok, note = deactivator.set_status(item, op, KeyStatus.ACTIVE)
+    return Reactivation.REACTIVATED if ok else Reactivation.FAILED, note

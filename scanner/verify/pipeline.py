@@ -210,15 +210,20 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
 def _with_blast_radius(
     findings: list[Finding], settings: AwsSettings, notes: list[str], *, log: Log
 ) -> list[Finding]:
-    """The blast-radius step. Operator credentials that cannot be used at all are an error
-    when ``settings.blast_radius_required`` (``keysweep analyze``), else a note."""
-    from scanner.verify.blast_radius import with_blast_radius
+    """The blast-radius step. Operator credentials that cannot be used at all (none, or
+    rejected) are an error when ``settings.blast_radius_required`` (``keysweep analyze``),
+    else a note. AWS unreachable is neither: each live key's radius is unknown and says so,
+    as a failed IAM call would, and the report is written."""
+    from scanner.verify.blast_radius import with_blast_radius, without_operator
     from scanner.verify.operator import Mode, operator_identity
     from scanner.verify.session import operator_client
 
     try:
         operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
         iam = operator_client("iam", settings.aws())
+    except OperatorUnreachable as exc:
+        notes.append(f"blast radius incomplete: {exc}")
+        return list(without_operator(findings, f"sts:GetCallerIdentity: {exc}", log=log))
     except VerifyError as exc:
         if settings.blast_radius_required:
             raise
