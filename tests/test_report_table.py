@@ -46,6 +46,13 @@ def test_clean_result_and_summary_line() -> None:
         summary=ScanSummary(mode="scan", target=".", files_scanned=1, bytes_scanned=2048),
     )
     assert table.render(clean, show_secrets=False) == "No secrets found.\n"
+    failed = ScanResult(
+        findings=(),
+        summary=ScanSummary(mode="scan", target=".", errors=("big.sql: staged file not scanned",)),
+    )
+    expected = "No secrets found in what was read; 1 error(s) left the rest unscanned"
+    assert table.render(failed, show_secrets=False).startswith(expected)
+    assert expected in table.render_terminal(failed, show_secrets=False, width=200)
     assert table.summary_line(clean) == "keysweep: 0 findings in 1 file (2.0 KiB) in 0.00s"
     line = table.summary_line(sample_result(errors=("x: cannot read: permission denied",)))
     assert line.startswith("keysweep: 2 findings in 12 files (33.8 KiB)")

@@ -233,6 +233,9 @@ def test_an_oversized_text_file_fails_the_check_naming_it(repo: Repo) -> None:
     (invocation,) = json.loads(sarif.stdout)["runs"][0]["invocations"]
     assert sarif.code == 2 and invocation["executionSuccessful"] is False
     assert "data/dump.sql" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    table = keysweep("staged", "--max-file-size", "10K", cwd=repo.path)
+    assert table.code == 2
+    assert table.stdout.startswith("No secrets found in what was read; 1 error(s)")
     # The way on, each: a limit it fits in (option or config), or the path left unscanned.
     assert staged(repo, "--max-file-size", "1M").code == 0
     repo.write({".keysweep.toml": "[scan]\nmax_file_size = 30_000\n"})

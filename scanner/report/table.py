@@ -123,10 +123,22 @@ def rows(
     ]
 
 
+def nothing_found(result: ScanResult) -> str:
+    """What a report with no finding says: "No secrets found." only when everything was
+    read; a scan with errors (exit 2) found nothing in what it could read, and says so."""
+    errors = len(result.summary.errors)
+    if not errors:
+        return "No secrets found."
+    return (
+        f"No secrets found in what was read; {errors} error(s) left the rest unscanned "
+        "(listed on stderr)."
+    )
+
+
 def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
     body = rows(result, show_secrets=show_secrets, redact_ids=redact_ids)
     if not body:
-        return "No secrets found.\n"
+        return nothing_found(result) + "\n"
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS[:-1])]
     lines = []
     for row in [HEADERS, *body]:
@@ -169,7 +181,8 @@ def render_terminal(
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=width, highlight=False)
     if not body:
-        console.print(Text("No secrets found.", style="green"))
+        clean = not result.summary.errors
+        console.print(Text(nothing_found(result), style="green" if clean else "yellow"))
         return buffer.getvalue()
     least = _unbroken_widths(body)
     if width < max(MIN_TABLE_WIDTH, _FRAME + sum(least.values()) + 2 * _ROOM):
