@@ -83,6 +83,16 @@ class Config:
         """True when ``path`` matches an ``allowlist.paths`` glob."""
         return self.allowlist.path_allowed(path)
 
+    def where(self, table: str) -> tuple[str, str]:
+        """Where a table's settings go, for a message: ``("[scan]", ".keysweep.toml")``, or
+        the table and file in use (``[tool.keysweep.scan]`` in ``pyproject.toml``); the file
+        relative to the working directory when it lies below it."""
+        if self.source is None:
+            return f"[{table}]", CONFIG_FILENAME
+        prefix = "tool.keysweep." if self.source.name == PYPROJECT_FILENAME else ""
+        shown = os.path.relpath(self.source)
+        return f"[{prefix}{table}]", str(self.source) if shown.startswith("..") else shown
+
 
 # --------------------------------------------------------------------------- discovery
 

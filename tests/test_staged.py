@@ -254,6 +254,17 @@ def test_an_oversized_text_file_fails_the_check_naming_it(repo: Repo) -> None:
     assert note.endswith("(allowlist.paths)"), note
 
 
+def test_the_oversize_error_names_the_config_file_in_use(repo: Repo) -> None:
+    """With the settings in ``pyproject.toml``, the way on names its table there."""
+    repo.commit({"pyproject.toml": "[tool.keysweep.scan]\nmax_file_size = 10_000\n"}, "start")
+    repo.write({"data/dump.sql": "INSERT INTO t VALUES (1);\n" * 800})
+    repo.git("add", "-A")
+    run = staged(repo)
+    assert run.code == 2, run.stderr
+    assert "(--max-file-size 1M, or [tool.keysweep.scan] max_file_size)" in run.stderr
+    assert "add its path to [tool.keysweep.scan] skip_paths in pyproject.toml" in run.stderr
+
+
 def test_skip_paths_are_never_read_when_staged(repo: Repo) -> None:
     """``scan.skip_paths``: a staged file there is not read (counted), as ``scan`` does."""
     repo.commit({".keysweep.toml": '[scan]\nskip_paths = ["vendor/**"]\n'}, "config")

@@ -74,6 +74,7 @@ def staged_command(paths: Sequence[str], *, options: CommonOptions, hook: bool =
         hook=hook,
         skip=project.config.skips,
         allowed=project.config.allows_path,
+        config=project.config.where("scan"),
     )
     code = finish(result, options, project)
     if code in (EXIT_FINDINGS, EXIT_LIVE_KEY):

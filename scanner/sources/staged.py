@@ -244,11 +244,13 @@ def scan_staged(
     hook: bool = False,
     skip: Callable[[str], bool] | None = None,
     allowed: Callable[[str], bool] | None = None,
+    config: tuple[str, str] = ("[scan]", ".keysweep.toml"),
 ) -> ScanResult:
     """Findings the staged changes add; ``paths`` limits the scan, or as the ``hook`` (the
     file names pre-commit passes) names what to scan only when nothing is staged. Paths that
     ``skip`` covers are never read; a file over ``max_size`` is an error unless ``allowed``
-    covers its path (its findings would be dropped) or it is binary (see the module doc)."""
+    covers its path (its findings would be dropped) or it is binary (see the module doc);
+    the error names the settings' ``config`` table and file (``Config.where``)."""
     git = git or Git(None, keep_redirects=True)
     changes = staged_changes(git, paths, narrow=not hook)
     skipped: dict[str, int] = {}
@@ -280,7 +282,8 @@ def scan_staged(
             if binary[entry.blob]:
                 notes.append(f"{entry.path}: {_too_large(size, max_size, 'binary file')}")
             else:
-                errors.append(f"{entry.path}: {_too_large(size, max_size)}; {_proceed(size)}")
+                way_on = _proceed(size, config)
+                errors.append(f"{entry.path}: {_too_large(size, max_size)}; {way_on}")
             continue
         raw = contents.get(entry.blob)
         if raw is None:
@@ -348,12 +351,12 @@ def _bytes(n: int) -> str:
     return f"{n:,} bytes ({n / 2**20:.1f} MiB)" if n >= 2**20 else f"{n:,} bytes"
 
 
-def _proceed(size: int) -> str:
+def _proceed(size: int, config: tuple[str, str]) -> str:
     """How to get past it: scan it (a limit it fits in, in whole MiB), or leave it unread."""
     fits = -(-size // 2**20)
     return (
-        f"to scan it raise the limit (--max-file-size {fits}M, or [scan] max_file_size), "
-        "or to commit it unscanned add its path to [scan] skip_paths in .keysweep.toml"
+        f"to scan it raise the limit (--max-file-size {fits}M, or {config[0]} max_file_size), "
+        f"or to commit it unscanned add its path to {config[0]} skip_paths in {config[1]}"
     )
 
 
