@@ -170,3 +170,17 @@ def test_aws_unreachable_without_verdicts_is_exit_2(tmp_path: Path, capsys: Any)
     captured = capsys.readouterr()
     assert "Nothing to deactivate: no key confirmed live" in captured.out
     assert "cannot reach STS" in captured.out and "Traceback" not in captured.err
+
+
+def test_every_key_unknown_counts_keys_not_verdict_lines() -> None:
+    """A key listed twice with two verdicts (one finding unknown, one never checked) is one
+    undecided key: nothing was decided, so the plan says every key is unknown."""
+    from support.keys import key_id
+
+    from scanner.verify.deactivate import Plan
+
+    one, two = key_id("twice"), key_id("other")
+    twice = (f"{one}: unknown (timeout)", f"{one}: not_checked (no secret nearby)")
+    assert Plan((), not_live=twice, unknown=1).every_key_unknown
+    assert not Plan((), not_live=(*twice, f"{two}: inactive"), unknown=1).every_key_unknown
+    assert not Plan((), not_live=(f"{two}: inactive",), unknown=0).every_key_unknown

@@ -123,8 +123,9 @@ def deactivate_command(
         raise NoOperatorCredentials(f"{exc} (or --use-leaked-key, see --help)") from None
     print("\n".join(plan_lines(plan, apply=apply, mode=deactivator.mode)))
     if not plan.items:  # 2 when every key is unknown (nothing decided), 1 when only some
-        every = plan.unknown == len(plan.not_live)
-        return EXIT_CLEAN if not plan.unknown else EXIT_ERROR if every else EXIT_FINDINGS
+        if plan.every_key_unknown:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if plan.unknown else EXIT_CLEAN
     deactivator.record_plan(plan, apply=apply)
     refused, failed = plan.refused, 0
     if apply:

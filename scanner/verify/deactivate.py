@@ -341,6 +341,13 @@ class Plan:
     unknown: int = 0  # of those, keys whose liveness could not be told (no answer from AWS)
 
     @property
+    def every_key_unknown(self) -> bool:
+        """True when keys were found and not one of them could be told live or not: nothing
+        was decided (a key listed twice, with two verdicts, counts once)."""
+        keys = {line.split(": ", 1)[0] for line in self.not_live}
+        return not self.items and bool(self.unknown) and self.unknown == len(keys)
+
+    @property
     def refused(self) -> int:
         return sum(1 for item in self.items if item.action == Action.REFUSE)
 
