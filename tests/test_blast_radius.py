@@ -481,3 +481,23 @@ def test_blast_radius_modules_import_lightly(module: str) -> None:
     from test_verify_imports import test_verify_modules_import_lightly
 
     test_verify_modules_import_lightly(module)  # no boto3 until an AWS call is made
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_a_user_with_a_path_keeps_it_in_the_arn(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A default report has no verdict: the key's ARN comes from IAM (iam:GetUser), path and
+    all, not built from the user name (``user/NAME`` names another principal)."""
+    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    iam = moto.admin("iam")
+    user = unique("br-pathed")
+    arn = iam.create_user(UserName=user, Path="/team/ops/")["User"]["Arn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT_A}:user/team/ops/{user}"
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    finding = key_finding(key["AccessKeyId"], key["SecretAccessKey"])
+    code, out = analyze(moto, default_report(tmp_path / "l.json", finding), tmp_path / "o.json")
+    assert code == EXIT_LIVE_KEY
+    (found,) = out
+    assert found["verification"]["arn"] == arn
+    assert found["blast_radius"]["arn"] == arn and found["blast_radius"]["user"] == user

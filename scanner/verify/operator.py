@@ -77,6 +77,19 @@ def aws_error_text(exc: Exception) -> str:
     return one_line(f"{type(exc).__name__}: {exc}")
 
 
+def _user_arn(iam: Any, user: str) -> str | None:
+    """The user's ARN as IAM holds it, its path included (``user/team/name``): the ARN built
+    from the name alone names another principal when the user has a path. None when
+    iam:GetUser fails (the built one stands in)."""
+    import botocore.exceptions
+
+    try:
+        arn = iam.get_user(UserName=user)["User"]["Arn"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError):
+        return None
+    return arn if isinstance(arn, str) and parse_arn(arn) is not None else None
+
+
 def status_verdicts(
     key_ids: Iterable[str],
     last_used: Mapping[str, dict[str, Any] | str],
@@ -109,7 +122,7 @@ def status_verdicts(
                 UNKNOWN, detail=f"ListAccessKeys failed: {aws_error_text(exc)}"
             )
             continue
-        arn = iam_user_arn(operator.account, str(user), partition)
+        arn = _user_arn(iam, str(user)) or iam_user_arn(operator.account, str(user), partition)
         if status == "Active":
             out[key_id] = Verification(
                 LIVE, account=operator.account, arn=arn, detail="Active (iam:ListAccessKeys)"
