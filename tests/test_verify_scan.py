@@ -54,6 +54,26 @@ def test_scan_verify_finds_the_live_key(moto: MotoServer, tmp_path: Path) -> Non
     assert secret not in out.read_text()  # redacted: --show-secrets was not given
 
 
+def test_a_live_key_ends_with_what_to_do(moto: MotoServer, tmp_path: Path, capsys: Any) -> None:
+    """scan --verify says what to do next, as verify and analyze do: deactivate the JSON
+    report just written, or first write one."""
+    key, secret = moto.new_user(unique("scan-next"))
+    leak = tmp_path / "leak.env"
+    leak.write_text(env_file(key, secret))
+    out = tmp_path / "r.json"
+    endpoint = ["--aws-endpoint-url", moto.endpoint]
+    assert main(["scan", str(leak), "--verify", "-f", "json", "-o", str(out), *endpoint]) == 3
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"keysweep: 1 live AWS key(s) ({key}): anyone with the leaked secret")
+    assert f"keysweep deactivate {out} --aws-profile PROFILE (dry run)" in last
+    assert main(["scan", str(leak), "--verify", *endpoint]) == EXIT_LIVE_KEY
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "write this scan's findings as JSON (-f json -o leaks.json), then keysweep " in last
+    assert secret not in last
+    assert main(["scan", str(leak), "-f", "json", "-o", str(out)]) == EXIT_FINDINGS
+    assert "live AWS key" not in capsys.readouterr().err  # no verdict, no advice
+
+
 def test_scan_without_verify_makes_no_call(moto: MotoServer, tmp_path: Path) -> None:
     key, secret = moto.new_user(unique("scan-quiet"))
     leak = tmp_path / "leak.env"

@@ -30,7 +30,15 @@ def finish(result: ScanResult, options: CommonOptions, project: Project | None =
     notes = result.summary.notes  # the AWS stage says its own on stderr as it goes
     result = apply_aws_stage(result, options.aws, project.config.verify if project else None)
     write_report(result, options, notes=notes)
-    return exit_code(result)
+    code = exit_code(result)
+    if code == EXIT_LIVE_KEY:  # say what to do now, as verify and analyze do
+        from scanner.cli.aws_options import stderr
+        from scanner.verify.pipeline import next_step
+
+        written = options.output not in (None, STDOUT) and options.fmt == "json"
+        if (line := next_step(result.findings, options.output if written else None)) is not None:
+            stderr(line)
+    return code
 
 
 def write_report(

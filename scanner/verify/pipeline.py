@@ -103,17 +103,20 @@ class AwsResponse:
         return list(dict.fromkeys(live))
 
 
-def next_step(findings: Iterable[Finding], report: str) -> str | None:
-    """What to do about the live keys of ``report`` (for ``verify`` and ``analyze``), or None
-    when none is live: a manager reading the output must not have to work it out."""
+def next_step(findings: Iterable[Finding], report: str | None) -> str | None:
+    """What to do about the live keys of ``report`` (the JSON report just read or written;
+    None when there is none to act on), or None when no key is live: a manager reading the
+    output must not have to work it out."""
     live = AwsResponse(tuple(findings)).live_key_ids()
     if not live:
         return None
+    write = "" if report else "write this scan's findings as JSON (-f json -o leaks.json), then "
+    report = report or "leaks.json"
     return (
         f"{len(live)} live AWS key(s) ({', '.join(live)}): anyone with the leaked secret can use "
-        f"them now. Deactivate them: keysweep deactivate {report} --aws-profile PROFILE (dry "
-        "run), then again with --apply; then rotate them where they are used and remove them "
-        f"from history (keysweep remediate {report})"
+        f"them now. Deactivate them: {write}keysweep deactivate {report} --aws-profile PROFILE "
+        "(dry run), then again with --apply; then rotate them where they are used and remove "
+        f"them from history (keysweep remediate {report})"
     )
 
 
