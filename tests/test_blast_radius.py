@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
 
-from scanner.cli import EXIT_ERROR, EXIT_LIVE_KEY, main
+from scanner.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 from scanner.errors import InputError
 from scanner.models import (
     BlastRadius,
@@ -501,3 +501,39 @@ def test_a_user_with_a_path_keeps_it_in_the_arn(
     (found,) = out
     assert found["verification"]["arn"] == arn
     assert found["blast_radius"]["arn"] == arn and found["blast_radius"]["user"] == user
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_a_key_deactivated_since_the_report_is_not_analyzed_as_live(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The report says live (verified then); deactivate ran since: IAM's Inactive wins, the
+    key gets no blast radius and the exit code is no longer 3. A key still Active keeps it."""
+    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    iam = moto.admin("iam")
+    findings = []
+    for name in ("br-since", "br-still"):
+        user = unique(name)
+        key, secret = moto.new_user(user)
+        arn = f"arn:aws:iam::{ACCOUNT_A}:user/{user}"
+        verdict = Verification("live", account=ACCOUNT_A, arn=arn)
+        findings.append((user, dataclasses.replace(key_finding(key, secret), verification=verdict)))
+    (gone_user, gone), (_, still) = findings
+    iam.update_access_key(UserName=gone_user, AccessKeyId=gone.secret, Status="Inactive")
+
+    report = default_report(tmp_path / "l.json", gone, still)
+    code, out = analyze(moto, report, tmp_path / "o.json")
+    assert code == EXIT_LIVE_KEY  # the other key is still live
+    by_key = {f["secret"]: f for f in out}
+    assert by_key[gone.secret]["verification"]["status"] == "invalid"
+    assert "Inactive" in by_key[gone.secret]["verification"]["detail"]
+    assert "blast_radius" not in by_key[gone.secret]
+    assert by_key[still.secret]["verification"]["status"] == "live"
+    assert by_key[still.secret]["blast_radius"]["user"] is not None
+    notes = json.loads((tmp_path / "o.json").read_text())["scan"]["notes"]
+    assert f"1 key(s) live in the report are inactive now ({gone.secret})" in " ".join(notes)
+
+    alone = default_report(tmp_path / "gone.json", gone)
+    capsys.readouterr()
+    assert main(["analyze", alone, "--aws-endpoint-url", moto.endpoint]) == EXIT_FINDINGS
+    assert "live AWS key" not in capsys.readouterr().err

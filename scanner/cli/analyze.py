@@ -32,8 +32,9 @@ footprint, in docs/aws-response.md); a call that fails (AccessDenied, NotImpleme
 unreachable) is recorded in the finding's blast_radius.errors, not fatal: the report is
 written. No usable operator credentials at all: one line, exit 2.
 
-Live means: the report's verification when it has one, else Active in iam:ListAccessKeys
-(operator credentials), as for deactivate. The same data comes with
+Live means: Active in iam:ListAccessKeys (operator credentials), as for deactivate; a key
+the report verified live but IAM now shows Inactive (deactivated since) is not analyzed, and
+one the operator cannot see keeps the report's verdict. The same data comes with
 `keysweep scan|history PATH --verify --exposure`.
 
 examples:
@@ -75,6 +76,7 @@ def analyze_command(
         verify=True,
         exposure=True,
         keep_verdicts=True,
+        recheck_live=True,
         operator_lookup=True,
         blast_radius=True,
         blast_radius_required=True,

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from scanner.errors import OperatorUnreachable, UsageError, VerifyError
 from scanner.models import Finding, Verification, is_redacted
-from scanner.verify import LIVE, NOT_CHECKED, UNKNOWN
+from scanner.verify import INVALID, LIVE, NOT_CHECKED, UNKNOWN
 from scanner.verify.canary import account_of, mark_canaries
 from scanner.verify.exposure import LastUsed
 from scanner.verify.session import AwsOptions
@@ -64,6 +64,9 @@ class AwsSettings:
     allow_accounts: tuple[str, ...] = ()  # when set, only these accounts are checked
     deny_accounts: tuple[str, ...] = ()  # never checked
     keep_verdicts: bool = False  # trust a finding's verification (a report's) instead of asking
+    # with keep_verdicts: a kept ``live`` verdict is asked again (ListAccessKeys, operator
+    # credentials), so a key deactivated since the report is not analyzed as live
+    recheck_live: bool = False
     operator_lookup: bool = False  # keys without a secret: ListAccessKeys, operator credentials
     blast_radius: bool = False  # live keys: principal, policies, MFA (operator credentials)
     blast_radius_required: bool = False  # unusable operator credentials: an error, not a note
@@ -168,6 +171,7 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         if f.sealed is None and not (settings.keep_verdicts and f.verification)
     ]
     lookup = _lookup_ids([marked[i] for i in ask], settings) if settings.operator_lookup else []
+    recheck = _recheck_ids(marked) if settings.keep_verdicts and settings.recheck_live else []
     notes: list[str] = []
     snapshot = None
     if settings.exposure or lookup:
@@ -195,6 +199,8 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
         out[index] = finding
     if lookup and snapshot is not None:
         out = _looked_up(out, lookup, snapshot, settings)
+    if recheck:
+        out = _rechecked(out, recheck, settings, notes, log=log)
     # after the operator lookup too: a key it could not find is as unknown as one STS did not
     # answer for
     incomplete = unknown_summary(out[i] for i in ask)
@@ -254,6 +260,48 @@ def _lookup_ids(findings: Sequence[Finding], settings: AwsSettings) -> list[str]
         ):
             out.append(f.secret)
     return sorted(set(out))
+
+
+def _recheck_ids(findings: Sequence[Finding]) -> list[str]:
+    """Long-term keys a kept verdict calls live (``recheck_live``)."""
+    return sorted({f.secret for f in findings if _status(f) == LIVE and _long_term_key(f)})
+
+
+def _rechecked(
+    findings: list[Finding],
+    key_ids: list[str],
+    settings: AwsSettings,
+    notes: list[str],
+    *,
+    log: Log,
+) -> list[Finding]:
+    """A kept ``live`` verdict that ListAccessKeys (operator credentials) now contradicts,
+    Inactive, gives way to that answer: the key was deactivated since the report. Any other
+    answer (the operator cannot see the key, AWS unreachable) leaves the report's verdict."""
+    from scanner.verify.exposure import last_used_snapshot
+    from scanner.verify.operator import Mode, operator_identity, status_verdicts
+    from scanner.verify.session import operator_client
+
+    try:
+        operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
+        snapshot = last_used_snapshot(set(key_ids), settings.aws())
+    except VerifyError:  # no usable operator: the next step (the blast radius) says why, once
+        return findings
+    verdicts = status_verdicts(key_ids, snapshot, operator_client("iam", settings.aws()), operator)
+    now = {key: v for key, v in verdicts.items() if v.status == INVALID}
+    if now:
+        line = (
+            f"{len(now)} key(s) live in the report are inactive now ({', '.join(sorted(now))}): "
+            "deactivated since, not analyzed"
+        )
+        log(line)
+        notes.append(line)
+    return [
+        dataclasses.replace(f, verification=now[f.secret])
+        if f.secret in now and _status(f) == LIVE
+        else f
+        for f in findings
+    ]
 
 
 def _looked_up(
