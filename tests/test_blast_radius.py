@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+from support.moto_server import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    MotoServer,
+    as_operator,
+    default_report,
+    key_finding,
+    sign_as,
+    unique,
+)
 
 from scanner.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_LIVE_KEY, main
 from scanner.errors import InputError
 from scanner.models import (
     BlastRadius,
-    Finding,
     PrincipalKind,
     ScanResult,
     ScanSummary,
@@ -138,19 +146,6 @@ def test_json_round_trip_and_byte_identical_without_radius(tmp_path: Path) -> No
 
 
 # -- against moto ------------------------------------------------------------------------------
-def as_operator(monkeypatch: pytest.MonkeyPatch, key: str, secret: str) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-
-
-def default_report(path: Path, *findings: Finding) -> str:
-    """As ``keysweep history . -f json -o FILE`` writes it: key IDs shown, no secret."""
-    findings = tuple(dataclasses.replace(f, identifier=True) for f in findings)
-    result = ScanResult(findings, ScanSummary(mode="history", target="repo"))
-    path.write_text(json_report.render(result, show_secrets=False))
-    return str(path)
-
-
 def analyze(moto: MotoServer, report: str, out: Path) -> tuple[int, list[dict[str, Any]]]:
     code = main(
         ["analyze", report, "-f", "json", "-o", str(out), "--aws-endpoint-url", moto.endpoint]
@@ -218,7 +213,7 @@ def make_users(moto: MotoServer) -> Users:
 def test_analyze_a_default_report(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     users = make_users(moto)
     root_key = "AKIA" + "R" * 16
     root = dataclasses.replace(
@@ -289,7 +284,7 @@ def test_analyze_a_default_report(
 def test_assumed_role_policies(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     iam = moto.admin("iam")
     role = unique("br-role")
     trust = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT_A}, "Action": "sts:AssumeRole"})
@@ -322,7 +317,7 @@ def operate_denied(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, action: st
             {"Effect": "Deny", "Action": action, "Resource": "*"},
         ),
     )
-    as_operator(monkeypatch, auditor_key, auditor_secret)
+    sign_as(monkeypatch, auditor_key, auditor_secret)
 
 
 @pytest.mark.usefixtures("aws_env", "in_tmp_path")
@@ -373,7 +368,7 @@ def test_policies_not_read_is_admin_equivalent_unknown_not_false(
 def test_a_key_of_another_account_is_not_asked_about(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     arn = f"arn:aws:iam::{ACCOUNT_B}:user/elsewhere"
     finding = dataclasses.replace(
         key_finding("AKIA" + "B" * 16, "b" * 40),
@@ -452,7 +447,7 @@ def test_analyze_with_aws_unreachable_writes_the_report_with_unknown_radii(
 def test_scan_verify_exposure_adds_the_blast_radius(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     user = unique("br-scan")
     key, secret = moto.new_user(user)
     moto.admin("iam").attach_user_policy(UserName=user, PolicyArn=ADMIN_ARN)
@@ -489,7 +484,7 @@ def test_a_user_with_a_path_keeps_it_in_the_arn(
 ) -> None:
     """A default report has no verdict: the key's ARN comes from IAM (iam:GetUser), path and
     all, not built from the user name (``user/NAME`` names another principal)."""
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     iam = moto.admin("iam")
     user = unique("br-pathed")
     arn = iam.create_user(UserName=user, Path="/team/ops/")["User"]["Arn"]
@@ -509,7 +504,7 @@ def test_a_key_deactivated_since_the_report_is_not_analyzed_as_live(
 ) -> None:
     """The report says live (verified then); deactivate ran since: IAM's Inactive wins, the
     key gets no blast radius and the exit code is no longer 3. A key still Active keeps it."""
-    as_operator(monkeypatch, *moto.admins[ACCOUNT_A])
+    as_operator(monkeypatch, moto)
     iam = moto.admin("iam")
     findings = []
     for name in ("br-since", "br-still"):

@@ -11,20 +11,20 @@ from typing import Any
 
 import pytest
 from support.keys import fake_secret
-from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+from support.moto_server import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    MotoServer,
+    as_operator,
+    key_finding,
+    unique,
+)
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, main
 from scanner.models import Finding, ScanResult, ScanSummary, Verification
 from scanner.report import json as json_report
 
 pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
-
-
-def as_operator(monkeypatch: pytest.MonkeyPatch, moto: MotoServer, account: str) -> str:
-    key, secret = moto.admins[account]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    return key
 
 
 def report(tmp_path: Path, *findings: Finding) -> str:

@@ -13,28 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+from support.moto_server import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    MotoServer,
+    as_operator,
+    default_report,
+    key_finding,
+    unique,
+)
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, main
-from scanner.models import Finding, ScanResult, ScanSummary, Verification
-from scanner.report import json as json_report
+from scanner.models import Verification
 
 pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
-
-
-def as_operator(monkeypatch: pytest.MonkeyPatch, moto: MotoServer, account: str) -> None:
-    key, secret = moto.admins[account]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-
-
-def default_report(tmp_path: Path, *findings: Finding, redact_ids: bool = False) -> str:
-    """A report as ``keysweep history . -f json -o FILE`` writes it: no --show-secrets."""
-    findings = tuple(dataclasses.replace(f, identifier=True) for f in findings)  # as detected
-    path = tmp_path / "leaks.json"
-    result = ScanResult(findings, ScanSummary(mode="history", target="repo"))
-    path.write_text(json_report.render(result, show_secrets=False, redact_ids=redact_ids))
-    return str(path)
 
 
 def audit_actions(path: Path) -> list[str]:
@@ -47,7 +39,7 @@ def run(moto: MotoServer, *args: str) -> int:
 
 def test_report_shows_the_key_id_and_hides_the_secret(tmp_path: Path) -> None:
     finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
-    text = Path(default_report(tmp_path, finding)).read_text()
+    text = Path(default_report(tmp_path / "leaks.json", finding)).read_text()
     data = json.loads(text)["findings"][0]
     assert data["secret"] == "AKIA" + "Q" * 16 and data["identifier"] is True
     assert "s" * 40 not in text and data["secret_redacted"] is True
@@ -60,7 +52,7 @@ def test_dry_run_then_apply_then_reactivate_from_a_default_report(
     user = unique("default-report")
     key, secret = moto.new_user(user)
     moto.client("sts", key, secret).get_caller_identity()  # used once: shows in the plan
-    report = default_report(tmp_path, key_finding(key, secret))
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
     assert secret not in Path(report).read_text()
     audit = tmp_path / "audit.jsonl"
     signed_by_leaked_key = moto.count(lambda s: s.key_id == key)
@@ -108,7 +100,7 @@ def test_liveness_from_the_report_else_from_list_access_keys(
     if verdict is not None:
         verdict = dataclasses.replace(verdict, arn=f"arn:aws:iam::{ACCOUNT_A}:user/{user}")
     finding = dataclasses.replace(key_finding(key, secret), verification=verdict)
-    assert run(moto, "deactivate", default_report(tmp_path, finding)) == EXIT_CLEAN
+    assert run(moto, "deactivate", default_report(tmp_path / "leaks.json", finding)) == EXIT_CLEAN
     out = capsys.readouterr().out
     assert ("Dry run: nothing changed" in out) is planned
     assert ("Nothing to deactivate" in out) is not planned
@@ -120,7 +112,7 @@ def test_a_key_the_operator_cannot_see_is_not_planned(
     as_operator(monkeypatch, moto, ACCOUNT_B)
     key, secret = moto.new_user(unique("elsewhere"), ACCOUNT_A)
     before = moto.count(lambda s: s.action == "UpdateAccessKey")
-    report = default_report(tmp_path, key_finding(key, secret))
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
     # nothing could be decided: the command did not do its job (it was exit 0, "clean")
     assert run(moto, "deactivate", report, "--apply", "--yes") == EXIT_ERROR
     out = capsys.readouterr().out
@@ -141,7 +133,7 @@ def test_commands_that_need_the_secret_say_so_in_one_line(
     moto: MotoServer, tmp_path: Path, capsys: Any, command: tuple[str, ...], expected: str
 ) -> None:
     key, secret = moto.new_user(unique("needs-secret"))
-    report = default_report(tmp_path, key_finding(key, secret))
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret))
     assert run(moto, command[0], report, *command[1:]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "secrets are redacted" in err and expected in err
@@ -153,7 +145,7 @@ def test_a_report_with_redacted_key_ids_is_one_clear_error(
 ) -> None:
     as_operator(monkeypatch, moto, ACCOUNT_A)
     key, secret = moto.new_user(unique("redact-ids"))
-    report = default_report(tmp_path, key_finding(key, secret), redact_ids=True)
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret), redact_ids=True)
     assert key not in Path(report).read_text()
     assert run(moto, "deactivate", report) == EXIT_ERROR
     err = capsys.readouterr().err
@@ -202,7 +194,10 @@ def test_verify_exposure_from_a_default_report(
     user = unique("verify-exposure")
     key, secret = moto.new_user(user)
     moto.client("sts", key, secret).get_caller_identity()  # used once
-    report, out = default_report(tmp_path, key_finding(key, secret)), tmp_path / "v.json"
+    report, out = (
+        default_report(tmp_path / "leaks.json", key_finding(key, secret)),
+        tmp_path / "v.json",
+    )
     args = ["verify", report, "--exposure", "-f", "json", "-o", str(out)]
     assert run(moto, *args) == 3  # a live key
     [finding] = json.loads(out.read_text())["findings"]
@@ -220,7 +215,7 @@ def test_verify_exposure_with_aws_unreachable_writes_the_report_with_unknown_key
     report is written, as for STS's own checks (it was exit 2 and no report)."""
     finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
     out = tmp_path / "v.json"
-    args = ["verify", default_report(tmp_path, finding), "--exposure", "-f", "json"]
+    args = ["verify", default_report(tmp_path / "leaks.json", finding), "--exposure", "-f", "json"]
     args += ["-o", str(out), "--aws-endpoint-url", "http://127.0.0.1:9", "--aws-timeout", "2"]
     assert main(args) == 1  # findings, none confirmed live
     report = json.loads(out.read_text())
@@ -237,7 +232,7 @@ def test_verify_refuses_a_report_with_redacted_key_ids(
 ) -> None:
     """No key can be asked about; every verdict stayed empty, and nothing said why."""
     finding = key_finding("AKIA" + "Q" * 16, "s" * 40)
-    report = default_report(tmp_path, finding, redact_ids=True)
+    report = default_report(tmp_path / "leaks.json", finding, redact_ids=True)
     args = ["verify", report, "--aws-endpoint-url", "http://127.0.0.1:9"]
     assert main([*args, "--exposure"] if exposure else args) == EXIT_ERROR
     err = capsys.readouterr().err

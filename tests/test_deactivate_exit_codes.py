@@ -16,30 +16,22 @@ from typing import Any
 
 import pytest
 from support.keys import fake_secret
-from support.moto_server import ACCOUNT_A, ACCOUNT_B, MotoServer, key_finding, unique
+from support.moto_server import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    MotoServer,
+    as_operator,
+    default_report,
+    key_finding,
+    unique,
+)
 
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, main
-from scanner.models import Finding, ScanResult, ScanSummary, Verification
-from scanner.report import json as json_report
+from scanner.models import Finding, Verification
 
 pytestmark = pytest.mark.usefixtures("aws_env", "in_tmp_path")
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nobody listens on loopback
-
-
-def as_operator(monkeypatch: pytest.MonkeyPatch, moto: MotoServer, account: str) -> None:
-    key, secret = moto.admins[account]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-
-
-def default_report(tmp_path: Path, *findings: Finding) -> str:
-    """As ``keysweep history . -f json -o FILE`` writes it: key IDs shown, no secret."""
-    findings = tuple(dataclasses.replace(f, identifier=True) for f in findings)
-    path = tmp_path / "leaks.json"
-    result = ScanResult(findings, ScanSummary(mode="history", target="repo"))
-    path.write_text(json_report.render(result, show_secrets=False))
-    return str(path)
 
 
 def deactivate(endpoint: str, report: str, tmp_path: Path, apply: bool) -> int:
@@ -76,7 +68,7 @@ def test_every_key_unknown_is_exit_2_with_the_reason(
 ) -> None:
     as_operator(monkeypatch, moto, ACCOUNT_A)
     finding = invisible_key(moto)
-    report = default_report(tmp_path, finding)
+    report = default_report(tmp_path / "leaks.json", finding)
     before = moto.count(lambda s: s.action == "UpdateAccessKey")
     assert deactivate(moto.endpoint, report, tmp_path, apply) == EXIT_ERROR
     out = capsys.readouterr().out
@@ -94,7 +86,7 @@ def test_a_key_deactivated_and_one_unknown_is_exit_1(
     user = unique("handled")
     key, secret = moto.new_user(user)
     invisible = invisible_key(moto)
-    report = default_report(tmp_path, key_finding(key, secret), invisible)
+    report = default_report(tmp_path / "leaks.json", key_finding(key, secret), invisible)
 
     assert deactivate(moto.endpoint, report, tmp_path, apply=False) == EXIT_FINDINGS
     assert deactivate(moto.endpoint, report, tmp_path, apply=True) == EXIT_FINDINGS
@@ -113,7 +105,7 @@ def test_a_key_not_live_and_one_unknown_is_exit_1(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     as_operator(monkeypatch, moto, ACCOUNT_A)
-    report = default_report(tmp_path, inactive_key(moto), invisible_key(moto))
+    report = default_report(tmp_path / "leaks.json", inactive_key(moto), invisible_key(moto))
     assert deactivate(moto.endpoint, report, tmp_path, apply=True) == EXIT_FINDINGS
     out = capsys.readouterr().out
     assert "2 key(s) not confirmed live; 1 of them unknown" in out
@@ -124,7 +116,7 @@ def test_nothing_live_or_no_aws_key_stays_exit_0(
     moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, apply: bool
 ) -> None:
     as_operator(monkeypatch, moto, ACCOUNT_A)
-    not_live = default_report(tmp_path, inactive_key(moto))
+    not_live = default_report(tmp_path / "leaks.json", inactive_key(moto))
     assert deactivate(moto.endpoint, not_live, tmp_path, apply) == EXIT_CLEAN
     assert "Nothing to deactivate: no live AWS key (1 key(s) not live)" in capsys.readouterr().out
 
@@ -134,12 +126,15 @@ def test_nothing_live_or_no_aws_key_stays_exit_0(
     arn = f"arn:aws:iam::{ACCOUNT_A}:user/{user}"
     live = Verification("live", account=ACCOUNT_A, arn=arn)  # an old verdict of the report
     stale = dataclasses.replace(key_finding(key, secret), verification=live)
-    assert deactivate(moto.endpoint, default_report(tmp_path, stale), tmp_path, apply) == 0
+    assert (
+        deactivate(moto.endpoint, default_report(tmp_path / "leaks.json", stale), tmp_path, apply)
+        == 0
+    )
     assert f"{key}: already Inactive" in capsys.readouterr().out
 
     token = fake_secret(random.Random(7))
     other = dataclasses.replace(key_finding(key, secret), rule_id="generic-api-key", secret=token)
-    no_key = default_report(tmp_path, other)
+    no_key = default_report(tmp_path / "leaks.json", other)
     # no AWS key: nothing to ask AWS, so even an unreachable endpoint changes nothing
     assert deactivate(UNREACHABLE, no_key, tmp_path, apply) == EXIT_CLEAN
     assert "Nothing to deactivate: no live AWS key (0 key(s) not live)" in capsys.readouterr().out
@@ -153,7 +148,7 @@ def test_aws_unreachable_with_a_live_verdict_is_the_error_line_alone(
     key = "AKIA" + "Q" * 16
     live = Verification("live", account=ACCOUNT_A, arn=f"arn:aws:iam::{ACCOUNT_A}:user/bob")
     finding = dataclasses.replace(key_finding(key, "s" * 40), verification=live)
-    report = default_report(tmp_path, finding)
+    report = default_report(tmp_path / "leaks.json", finding)
     assert deactivate(UNREACHABLE, report, tmp_path, apply=True) == EXIT_ERROR
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -165,7 +160,7 @@ def test_aws_unreachable_with_a_live_verdict_is_the_error_line_alone(
 
 def test_aws_unreachable_without_verdicts_is_exit_2(tmp_path: Path, capsys: Any) -> None:
     """No verdict in the report: every key's liveness is unknown, nothing could be decided."""
-    report = default_report(tmp_path, key_finding("AKIA" + "Q" * 16, "s" * 40))
+    report = default_report(tmp_path / "leaks.json", key_finding("AKIA" + "Q" * 16, "s" * 40))
     assert deactivate(UNREACHABLE, report, tmp_path, apply=True) == EXIT_ERROR
     captured = capsys.readouterr()
     assert "Nothing to deactivate: no key confirmed live" in captured.out

@@ -292,6 +292,33 @@ def _loopback_only(real: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def sign_as(monkeypatch: Any, key: str, secret: str) -> None:
+    """The next commands sign with these operator credentials (the AWS_* environment)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+
+def as_operator(monkeypatch: Any, moto: MotoServer, account: str = ACCOUNT_A) -> str:
+    """The next commands sign as ``account``'s administrator; returns its key id."""
+    key, secret = moto.admins[account]
+    sign_as(monkeypatch, key, secret)
+    return key
+
+
+def default_report(path: Any, *findings: Any, redact_ids: bool = False) -> str:
+    """``findings`` written at ``path`` as ``keysweep history . -f json -o FILE`` writes them
+    (key IDs shown, as detected; no secret); returns the path."""
+    import dataclasses
+
+    from scanner.models import ScanResult, ScanSummary
+    from scanner.report import json as json_report
+
+    shown = tuple(dataclasses.replace(f, identifier=True) for f in findings)
+    result = ScanResult(shown, ScanSummary(mode="history", target="repo"))
+    path.write_text(json_report.render(result, show_secrets=False, redact_ids=redact_ids))
+    return str(path)
+
+
 def key_finding(
     key_id: str,
     *secrets: str,
