@@ -254,6 +254,22 @@ def test_an_oversized_text_file_fails_the_check_naming_it(repo: Repo) -> None:
     assert note.endswith("(allowlist.paths)"), note
 
 
+def test_a_secret_beside_an_oversized_file_still_says_how_to_proceed(repo: Repo) -> None:
+    """Exit 2 (a file could not be scanned) does not hide the secrets that were found: the
+    hook still says they would be committed and what to do about them."""
+    repo.commit({"README.md": "hi\n"}, "start")
+    repo.write({"data/dump.sql": "INSERT INTO t VALUES (1);\n" * 800, ".env": env_text("both")})
+    repo.git("add", "-A")
+    run = staged(repo, "--max-file-size", "10K")
+    assert run.code == 2, run.stderr
+    assert [f["path"] for f in run.report["findings"]] != []
+    assert "keysweep: these secrets would be committed." in run.stderr
+    clean = repo.path / ".env"
+    clean.write_text("DEBUG=1\n")
+    repo.git("add", "-A")
+    assert "would be committed" not in staged(repo, "--max-file-size", "10K").stderr
+
+
 def test_the_oversize_error_names_the_config_file_in_use(repo: Repo) -> None:
     """With the settings in ``pyproject.toml``, the way on names its table there."""
     repo.commit({"pyproject.toml": "[tool.keysweep.scan]\nmax_file_size = 10_000\n"}, "start")

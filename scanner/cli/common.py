@@ -22,14 +22,24 @@ from scanner.models import ScanResult
 from scanner.report import TerminalReporter, reporter
 
 
-def finish(result: ScanResult, options: CommonOptions, project: Project | None = None) -> int:
+def finish(
+    result: ScanResult,
+    options: CommonOptions,
+    project: Project | None = None,
+    *,
+    on_findings: str | None = None,
+) -> int:
     """The tail every scanning command shares: findings -> config/baseline -> verify ->
-    report -> exit code. Each stage derives a new ScanResult; nothing is mutated."""
+    report -> exit code. Each stage derives a new ScanResult; nothing is mutated.
+    ``on_findings`` goes to stderr when findings remain, whatever the exit code (a staged
+    secret beside a file that could not be scanned is still a secret)."""
     if project is not None:
         result = project.apply(result)
     notes = result.summary.notes  # the AWS stage says its own on stderr as it goes
     result = apply_aws_stage(result, options.aws, project.config.verify if project else None)
     write_report(result, options, notes=notes)
+    if on_findings is not None and result.findings:
+        print(on_findings, file=sys.stderr)
     code = exit_code(result)
     if code == EXIT_LIVE_KEY:  # say what to do now, as verify and analyze do
         from scanner.cli.aws_options import stderr

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from scanner.cli import EXIT_FINDINGS, EXIT_LIVE_KEY
 from scanner.cli.common import finish, refuse_tracked_output
 from scanner.cli.options import CommonOptions, add_common_options, common_options
 from scanner.cli.project import load_project, project_root
@@ -76,7 +74,4 @@ def staged_command(paths: Sequence[str], *, options: CommonOptions, hook: bool =
         allowed=project.config.allows_path,
         config=project.config.where("scan"),
     )
-    code = finish(result, options, project)
-    if code in (EXIT_FINDINGS, EXIT_LIVE_KEY):
-        print(BLOCKED, file=sys.stderr)
-    return code
+    return finish(result, options, project, on_findings=BLOCKED)
