@@ -28,6 +28,23 @@ def test_valid_against_schema_with_findings_and_errors() -> None:
     assert run["invocations"][0]["toolExecutionNotifications"][0]["level"] == "error"
 
 
+def test_notes_and_skips_reach_the_invocation() -> None:
+    """What the table's reader sees on stderr reaches CI too: errors, then notes, as
+    notifications; the skip counts in the invocation's properties."""
+    base = sample_result(errors=("big.sql: staged file not scanned",))
+    notes = ("logo.png: staged binary file not scanned: 20,000 bytes",)
+    summary = replace(base.summary, notes=notes, skipped={"too_large": 2, "binary": 1})
+    doc = json.loads(sarif.render(replace(base, summary=summary), show_secrets=False))
+    validate_sarif(doc)
+    (invocation,) = doc["runs"][0]["invocations"]
+    said = [(n["level"], n["message"]["text"]) for n in invocation["toolExecutionNotifications"]]
+    assert said == [("error", "big.sql: staged file not scanned"), ("note", notes[0])]
+    assert invocation["properties"] == {"skipped": {"too_large": 2, "binary": 1}}
+    clean = ScanResult(findings=(), summary=ScanSummary(mode="scan", target="."))
+    (quiet,) = json.loads(sarif.render(clean, show_secrets=False))["runs"][0]["invocations"]
+    assert quiet == {"executionSuccessful": True}
+
+
 def test_valid_when_clean() -> None:
     empty = ScanResult(findings=(), summary=ScanSummary(mode="scan", target="."))
     doc = json.loads(sarif.render(empty, show_secrets=False))

@@ -200,12 +200,18 @@ def to_sarif(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
         if f.rule_id not in rule_index:
             rule_index[f.rule_id] = len(rules)
             rules.append(_rule(f))
-    errors = result.summary.errors
-    invocation: dict[str, Any] = {"executionSuccessful": not errors}
-    if errors:
-        invocation["toolExecutionNotifications"] = [
-            {"level": "error", "message": {"text": message}} for message in errors
-        ]
+    summary = result.summary
+    invocation: dict[str, Any] = {"executionSuccessful": not summary.errors}
+    # Errors, then the notes a reader of the table sees on stderr (a binary file over the size
+    # limit, a baseline's suppressions, a shallow clone), then what was skipped and why.
+    notifications = [
+        *({"level": "error", "message": {"text": text}} for text in summary.errors),
+        *({"level": "note", "message": {"text": text}} for text in summary.notes),
+    ]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    if summary.skipped:
+        invocation["properties"] = {"skipped": dict(summary.skipped)}
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
