@@ -517,8 +517,11 @@ def test_a_key_deactivated_since_the_report_is_not_analyzed_as_live(
     iam.update_access_key(UserName=gone_user, AccessKeyId=gone.secret, Status="Inactive")
 
     report = default_report(tmp_path / "l.json", gone, still)
+    seen_before = len(moto.requests())
     code, out = analyze(moto, report, tmp_path / "o.json")
     assert code == EXIT_LIVE_KEY  # the other key is still live
+    asked = [c.action for c in moto.requests()[seen_before:]]
+    assert asked.count("GetAccessKeyLastUsed") == 2  # once per key: the recheck's and exposure's
     by_key = {f["secret"]: f for f in out}
     assert by_key[gone.secret]["verification"]["status"] == "invalid"
     assert "Inactive" in by_key[gone.secret]["verification"]["detail"]

@@ -174,14 +174,14 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
     recheck = _recheck_ids(marked) if settings.keep_verdicts and settings.recheck_live else []
     notes: list[str] = []
     snapshot = None
-    if settings.exposure or lookup:
+    if settings.exposure or lookup or recheck:
         from scanner.verify.exposure import last_used_snapshot
 
-        ids = {*checkable_key_ids(marked), *lookup}
+        ids = {*checkable_key_ids(marked), *lookup, *recheck}
         try:  # before verification: an STS call is itself a "use" of the key
             snapshot = last_used_snapshot(ids, settings.aws())
         except VerifyError as exc:
-            if lookup:
+            if lookup or recheck:
                 raise
             log(f"exposure check skipped: {exc}")  # keep the verification: report it
             notes.append(f"exposure check skipped: {exc}")
@@ -197,10 +197,8 @@ def respond(findings: Iterable[Finding], settings: AwsSettings, *, log: Log) -> 
     out = list(marked)
     for index, finding in zip(ask, verified, strict=True):
         out[index] = finding
-    if lookup and snapshot is not None:
-        out = _looked_up(out, lookup, snapshot, settings)
-    if recheck:
-        out = _rechecked(out, recheck, settings, notes, log=log)
+    if (lookup or recheck) and snapshot is not None:
+        out = _looked_up(out, lookup, recheck, snapshot, settings, notes, log=log)
     # after the operator lookup too: a key it could not find is as unknown as one STS did not
     # answer for
     incomplete = unknown_summary(out[i] for i in ask)
@@ -267,50 +265,20 @@ def _recheck_ids(findings: Sequence[Finding]) -> list[str]:
     return sorted({f.secret for f in findings if _status(f) == LIVE and _long_term_key(f)})
 
 
-def _rechecked(
+def _looked_up(
     findings: list[Finding],
-    key_ids: list[str],
+    lookup: list[str],
+    recheck: list[str],
+    snapshot: LastUsed,
     settings: AwsSettings,
     notes: list[str],
     *,
     log: Log,
 ) -> list[Finding]:
-    """A kept ``live`` verdict that ListAccessKeys (operator credentials) now contradicts,
-    Inactive, gives way to that answer: the key was deactivated since the report. Any other
-    answer (the operator cannot see the key, AWS unreachable) leaves the report's verdict."""
-    from scanner.verify.exposure import last_used_snapshot
-    from scanner.verify.operator import Mode, operator_identity, status_verdicts
-    from scanner.verify.session import operator_client
-
-    try:
-        operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
-        snapshot = last_used_snapshot(set(key_ids), settings.aws())
-    except VerifyError:  # no usable operator: the next step (the blast radius) says why, once
-        return findings
-    verdicts = status_verdicts(key_ids, snapshot, operator_client("iam", settings.aws()), operator)
-    now = {key: v for key, v in verdicts.items() if v.status == INVALID}
-    if now:
-        line = (
-            f"{len(now)} key(s) live in the report are inactive now ({', '.join(sorted(now))}): "
-            "deactivated since, not analyzed"
-        )
-        log(line)
-        notes.append(line)
-    return [
-        dataclasses.replace(f, verification=now[f.secret])
-        if f.secret in now and _status(f) == LIVE
-        else f
-        for f in findings
-    ]
-
-
-def _looked_up(
-    findings: list[Finding],
-    key_ids: list[str],
-    snapshot: LastUsed,
-    settings: AwsSettings,
-) -> list[Finding]:
-    """Replace the ``not_checked`` verdicts of ``key_ids`` with the operator's answer."""
+    """The operator's answer (ListAccessKeys), asked once for both kinds of key: it replaces
+    the ``not_checked`` verdicts of ``lookup``; of ``recheck`` (kept ``live`` verdicts) only
+    Inactive replaces the report's verdict, the key deactivated since. Any other answer about
+    those (the operator cannot see the key, AWS unreachable) leaves the report's verdict."""
     from scanner.verify.operator import Mode, operator_identity, status_verdicts
     from scanner.verify.session import operator_client
 
@@ -318,14 +286,24 @@ def _looked_up(
         operator = operator_identity(operator_client("sts", settings.aws()), Mode.OPERATOR)
     except OperatorUnreachable as exc:  # no answer about the keys: unknown, as for STS's own
         unknown = Verification(UNKNOWN, detail=f"operator lookup failed: {exc}")
-        verdicts = dict.fromkeys(key_ids, unknown)
+        verdicts = dict.fromkeys(lookup, unknown)
     else:
-        verdicts = status_verdicts(
-            key_ids, snapshot, operator_client("iam", settings.aws()), operator
+        iam = operator_client("iam", settings.aws())
+        verdicts = status_verdicts({*lookup, *recheck}, snapshot, iam, operator)
+    gone = sorted(k for k in recheck if k in verdicts and verdicts[k].status == INVALID)
+    if gone:
+        line = (
+            f"{len(gone)} key(s) live in the report are inactive now ({', '.join(gone)}): "
+            "deactivated since, not analyzed"
         )
+        log(line)
+        notes.append(line)
+    replaced: dict[str, set[str | None]] = {key: {None, NOT_CHECKED} for key in lookup}
+    for key in gone:
+        replaced.setdefault(key, set()).add(LIVE)
     return [
         dataclasses.replace(f, verification=verdicts[f.secret])
-        if f.secret in verdicts and _status(f) in (None, NOT_CHECKED)
+        if _status(f) in replaced.get(f.secret, ())
         else f
         for f in findings
     ]
