@@ -372,3 +372,14 @@ def test_thousands_of_refs_are_counted_not_listed(tmp_path: Path) -> None:
     assert "refs refs/heads/main, refs/tags/v1.0, refs/pull/" in text
     assert "and 32 more (32 refs/pull/*)" in text
     assert text.count("refs/pull/") == 2 * 9  # two cards: eight by name, one namespace
+
+
+def test_nothing_found_with_errors_is_not_a_clean_pass() -> None:
+    """No finding beside errors says what was not read, as the table does."""
+    clean = parse(html.render(_result(), show_secrets=False, now=NOW)).all_text
+    assert "No secrets found." in clean and "error(s)" not in clean
+    summary = ScanSummary(mode="scan", target=".", errors=("big.sql: cannot read",))
+    failed = ScanResult(findings=(), summary=summary)
+    text = parse(html.render(failed, show_secrets=False, now=NOW)).all_text
+    assert "No secrets found in what was read; 1 error(s) left the rest unscanned" in text
+    assert "(listed below)" in text and "big.sql: cannot read" in text

@@ -30,7 +30,7 @@ from scanner.models import (
     shown_secret,
     subjects_shown,
 )
-from scanner.report.table import _size, verification_text
+from scanner.report.table import _size, nothing_found, verification_text
 
 TEMPLATE = "templates/report.html.j2"
 _SEVERITIES = [s.value for s in Severity]  # most severe first
@@ -146,6 +146,7 @@ def context(
         "axis_end": now.strftime("%Y-%m-%d"),
         "notes": list(s.notes),
         "errors": list(s.errors),
+        "nothing_found": nothing_found(result, "below"),
         "redacted": not show_secrets,
         "redact_ids": redact_ids,
     }

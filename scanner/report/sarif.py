@@ -9,7 +9,8 @@
   ``partialFingerprints["keysweep/v2"]`` (:func:`location_fingerprint`: this secret at this
   place, whatever its line) and ``properties.fingerprint``, the secret's own fingerprint that
   baselines hold;
-- read errors become tool execution notifications, and ``executionSuccessful`` is false.
+- errors (``executionSuccessful`` is then false) and notes become tool execution
+  notifications, and the skip counts the invocation's ``properties.skipped``.
 """
 
 from __future__ import annotations

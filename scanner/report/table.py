@@ -123,15 +123,16 @@ def rows(
     ]
 
 
-def nothing_found(result: ScanResult) -> str:
+def nothing_found(result: ScanResult, listed: str = "on stderr") -> str:
     """What a report with no finding says: "No secrets found." only when everything was
-    read; a scan with errors (exit 2) found nothing in what it could read, and says so."""
+    read; a scan with errors (exit 2) found nothing in what it could read, and says so (the
+    errors are ``listed`` there)."""
     errors = len(result.summary.errors)
     if not errors:
         return "No secrets found."
     return (
         f"No secrets found in what was read; {errors} error(s) left the rest unscanned "
-        "(listed on stderr)."
+        f"(listed {listed})."
     )
 
 
