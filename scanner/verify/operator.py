@@ -122,13 +122,14 @@ def status_verdicts(
                 UNKNOWN, detail=f"ListAccessKeys failed: {aws_error_text(exc)}"
             )
             continue
+        if status is None:
+            out[key_id] = Verification(UNKNOWN, detail=f"not listed for user {user}")
+            continue
         arn = _user_arn(iam, str(user)) or iam_user_arn(operator.account, str(user), partition)
         if status == "Active":
             out[key_id] = Verification(
                 LIVE, account=operator.account, arn=arn, detail="Active (iam:ListAccessKeys)"
             )
-        elif status is None:
-            out[key_id] = Verification(UNKNOWN, detail=f"not listed for user {user}")
         else:
             out[key_id] = Verification(
                 INVALID, account=operator.account, arn=arn, detail=f"{status} (ListAccessKeys)"
