@@ -172,10 +172,11 @@ def test_every_key_unknown_counts_keys_not_verdict_lines() -> None:
     undecided key: nothing was decided, so the plan says every key is unknown."""
     from support.keys import key_id
 
-    from scanner.verify.deactivate import Plan
+    from scanner.verify.deactivate import NotLive, Plan
 
     one, two = key_id("twice"), key_id("other")
-    twice = (f"{one}: unknown (timeout)", f"{one}: not_checked (no secret nearby)")
-    assert Plan((), not_live=twice, unknown=1).every_key_unknown
-    assert not Plan((), not_live=(*twice, f"{two}: inactive"), unknown=1).every_key_unknown
-    assert not Plan((), not_live=(f"{two}: inactive",), unknown=0).every_key_unknown
+    twice = (NotLive(one, "unknown (timeout)", True), NotLive(one, "not_checked", False))
+    assert Plan((), not_live=twice).every_key_unknown
+    assert Plan((), not_live=twice).not_live_keys == 1
+    assert not Plan((), not_live=(*twice, NotLive(two, "inactive", False))).every_key_unknown
+    assert not Plan((), not_live=(NotLive(two, "inactive", False),)).every_key_unknown

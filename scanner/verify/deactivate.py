@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from scanner.aws_ids import LONG_TERM_KEY_ID, TEMPORARY_PREFIX
 from scanner.errors import OperatorUnreachable, VerifyError
 from scanner.models import Finding, PrincipalKind
 from scanner.verify import LIVE, UNKNOWN
@@ -150,9 +151,9 @@ def _refusal(item: PlanItem, policy: PlanPolicy) -> str | None:
     who = parse_arn(item.arn)
     if who is not None and who.kind == PrincipalKind.ROOT:
         return ROOT_GUIDANCE
-    if key_id.startswith("ASIA"):
+    if key_id.startswith(TEMPORARY_PREFIX):
         return asia_guidance(item.arn)
-    if not key_id.startswith("AKIA"):
+    if LONG_TERM_KEY_ID.fullmatch(key_id) is None:
         return "not a long-term AKIA key"
     if item.user is None:
         return f"cannot tell the IAM user from ARN {item.arn!r}"
@@ -331,21 +332,37 @@ class Deactivator:
 
 
 @dataclass(frozen=True)
+class NotLive:
+    """One verdict on a key that is not live (a key found twice may have two)."""
+
+    key_id: str
+    verdict: str  # "status (why)"
+    unknown: bool  # AWS gave no answer: whether the key is live could not be told
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What ``deactivate`` intends: the items, who acts for each, and how many keys were
-    not live (so not planned)."""
+    """What ``deactivate`` intends: the items, who acts for each, and the keys that were
+    not live (so not planned), with why."""
 
     items: tuple[PlanItem, ...]
     operators: Mapping[str, Operator] = field(default_factory=dict)
-    not_live: tuple[str, ...] = ()  # "KEY_ID: status (why)" for each key that is not live
-    unknown: int = 0  # of those, keys whose liveness could not be told (no answer from AWS)
+    not_live: tuple[NotLive, ...] = ()
+
+    @property
+    def not_live_keys(self) -> int:
+        return len({entry.key_id for entry in self.not_live})
+
+    @property
+    def unknown(self) -> int:
+        """Keys (not verdicts) of which at least one verdict is unknown."""
+        return len({entry.key_id for entry in self.not_live if entry.unknown})
 
     @property
     def every_key_unknown(self) -> bool:
         """True when keys were found and not one of them could be told live or not: nothing
         was decided (a key listed twice, with two verdicts, counts once)."""
-        keys = {line.split(": ", 1)[0] for line in self.not_live}
-        return not self.items and bool(self.unknown) and self.unknown == len(keys)
+        return not self.items and bool(self.unknown) and self.unknown == self.not_live_keys
 
     @property
     def refused(self) -> int:
@@ -409,11 +426,12 @@ def _plan(
     deactivator = Deactivator(settings.aws(), audit, leaked_secrets=leaked)
     live = response.live_key_ids()
     not_live = tuple(
-        dict.fromkeys(f"{f.secret}: {_verdict_text(f)}" for f in keys if f.secret not in live)
+        dict.fromkeys(
+            NotLive(f.secret, _verdict_text(f), _unknown(f)) for f in keys if f.secret not in live
+        )
     )
-    unknown = len({f.secret for f in keys if f.secret not in live and _unknown(f)})
     if not live:
-        return deactivator, Plan((), not_live=not_live, unknown=unknown)
+        return deactivator, Plan((), not_live=not_live)
     operator = deactivator.operator() if operator_mode else None
     policy = PlanPolicy(
         operator=operator,
@@ -427,7 +445,7 @@ def _plan(
         operators = {item.key_id: operator for item in items}
     else:
         operators = deactivator.identify(items)
-    return deactivator, Plan(tuple(items), operators, not_live, unknown)
+    return deactivator, Plan(tuple(items), operators, not_live)
 
 
 def apply_plan(
@@ -465,7 +483,7 @@ def apply_plan(
 def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
     """The plan as a table (key, account, user, last used, action), the refusal reasons and
     the keys that are not live (with why)."""
-    why_not = [f"  not live: {line}" for line in plan.not_live]
+    why_not = [f"  not live: {entry.key_id}: {entry.verdict}" for entry in plan.not_live]
     unknown = (
         f"; {plan.unknown} of them unknown: whether they are live could not be told (see why "
         "below); fix that and re-run"
@@ -474,9 +492,9 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
     )
     if not plan.items:
         if plan.unknown:
-            count = f"{len(plan.not_live)} key(s) not confirmed live{unknown}"
+            count = f"{plan.not_live_keys} key(s) not confirmed live{unknown}"
             return [f"Nothing to deactivate: no key confirmed live ({count}).", *why_not]
-        count = f"{len(plan.not_live)} key(s) not live"
+        count = f"{plan.not_live_keys} key(s) not live"
         return [f"Nothing to deactivate: no live AWS key ({count}).", *why_not]
     title = "Deactivation plan" + ("" if apply else " (dry run)")
     signer = "the leaked key itself" if mode == Mode.LEAKED_KEY else "operator credentials"
@@ -503,7 +521,7 @@ def plan_lines(plan: Plan, *, apply: bool, mode: Mode) -> list[str]:
         elif item.action == Action.ALREADY_INACTIVE:
             lines.append(f"  {item.key_id}: {item.reason}")
     if plan.not_live:
-        lines.append(f"({len(plan.not_live)} AWS key(s) not live: not planned{unknown})")
+        lines.append(f"({plan.not_live_keys} AWS key(s) not live: not planned{unknown})")
     return [*lines, *why_not]
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from scanner.aws_ids import ACCESS_KEY_PREFIXES, STS_CHECKABLE_PREFIXES
+from scanner.aws_ids import ACCESS_KEY_ID, STS_CHECKABLE_PREFIXES, TEMPORARY_PREFIX
 from scanner.models import Finding, Verification, is_redacted, redact
 from scanner.rules.aws_account import account_id_from_key_id
 from scanner.verify import CANARY, EXPIRED, INVALID, LIVE, NOT_CHECKED, SKIPPED, UNKNOWN
@@ -53,8 +53,7 @@ class VerifyOptions:
 
 
 def is_access_key_finding(finding: Finding) -> bool:
-    secret = finding.secret
-    return len(secret) == 20 and secret.startswith(ACCESS_KEY_PREFIXES) and secret.isalnum()
+    return ACCESS_KEY_ID.fullmatch(finding.secret) is not None
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def candidates_for(finding: Finding, max_candidates: int) -> list[_Candidate]:
     secrets = [
         p for p in finding.paired if p.kind == "secret_access_key" and not is_redacted(p.secret)
     ]
-    if not finding.secret.startswith("ASIA"):
+    if not finding.secret.startswith(TEMPORARY_PREFIX):
         return [_Candidate(p.secret, None, p.fingerprint) for p in secrets[:max_candidates]]
     tokens = [p for p in finding.paired if p.kind == "session_token"]
     pairs = [_Candidate(s.secret, t.secret, s.fingerprint) for s in secrets for t in tokens]
@@ -230,7 +229,9 @@ class Verifier:
             return Verification(
                 NOT_CHECKED, account=account, detail="the secret is redacted in the report"
             )
-        if key_id.startswith("ASIA") and not any(p.kind == "session_token" for p in finding.paired):
+        if key_id.startswith(TEMPORARY_PREFIX) and not any(
+            p.kind == "session_token" for p in finding.paired
+        ):
             return Verification(
                 NOT_CHECKED,
                 account=account,

@@ -143,11 +143,9 @@ def usable_secrets(finding: Finding) -> bool:
 
 def _long_term_key(finding: Finding) -> bool:
     """A long-term (AKIA) access key that is not a canary's: one AWS may be asked about."""
-    from scanner.verify.engine import is_access_key_finding
+    from scanner.aws_ids import LONG_TERM_KEY_ID
 
-    return (
-        is_access_key_finding(finding) and finding.secret.startswith("AKIA") and not finding.canary
-    )
+    return LONG_TERM_KEY_ID.fullmatch(finding.secret) is not None and not finding.canary
 
 
 def checkable_key_ids(findings: Iterable[Finding]) -> list[str]:
