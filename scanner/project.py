@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError, RuleError
 from scanner.ignore.baseline import Baseline, apply_baseline, load_baseline, normalize_path
 from scanner.models import DEFAULT_MIN_CONFIDENCE, Finding, ScanResult, Source
+from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
-    from dataclasses import Field
-
     from scanner.allowlist import Allowlist
     from scanner.detect import Detector
     from scanner.rules import RuleSet
@@ -42,20 +41,22 @@ if TYPE_CHECKING:
 _SOURCES_WITH_FS_PATHS = (Source.FILE,)
 
 
-class ProjectOptions(Protocol):
-    """What :func:`load_project` reads from a command's options (a frozen dataclass: the
-    CLI's ``CommonOptions``, or an ``audit`` task's ``ScanSettings``)."""
+@dataclass(frozen=True)
+class ProjectOptions:
+    """The options of a scan that the project's config can set too: what :func:`load_project`
+    resolves. The CLI's ``CommonOptions`` and an ``audit`` task's ``ScanSettings`` extend it."""
 
-    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+    rule_packs: tuple[str, ...] = ()
+    inline_allow: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_file_size_explicit: bool = False  # given on the command line: wins over the config
+    min_confidence: str | None = None  # --min-confidence; else scan.min_confidence, else default
+    config_file: str | None = None  # --config; else .keysweep.toml / pyproject.toml at the root
+    baseline_file: str | None = None  # --baseline; else the config's baseline.path
 
-    @property
-    def max_file_size(self) -> int: ...
-    @property
-    def max_file_size_explicit(self) -> bool: ...
-    @property
-    def config_file(self) -> str | None: ...
-    @property
-    def baseline_file(self) -> str | None: ...
+    def project_options(self) -> dict[str, Any]:
+        """These fields by name, to carry into options of another kind."""
+        return {f.name: getattr(self, f.name) for f in fields(ProjectOptions)}
 
 
 OptionsT = TypeVar("OptionsT", bound=ProjectOptions)

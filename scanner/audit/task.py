@@ -25,28 +25,21 @@ from pathlib import Path
 from scanner.audit.inputs import RepoInput
 from scanner.errors import ScannerError, how_ended
 from scanner.models import ScanMode, ScanResult, ScanSummary
+from scanner.project import ProjectOptions
 from scanner.scanning import scan_history
-from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 
 OK = "ok"
 FAILED = "failed"
 
 
 @dataclass(frozen=True)
-class ScanSettings:
+class ScanSettings(ProjectOptions):
     """The options every task of one audit shares (what ``history`` takes on its command
-    line); satisfies :class:`scanner.project.ProjectOptions`."""
+    line): the project's (:class:`ProjectOptions`) and the history scan's."""
 
-    rule_packs: tuple[str, ...] = ()
-    inline_allow: bool = True
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    max_file_size_explicit: bool = False
-    config_file: str | None = None
-    baseline_file: str | None = None
     since: str | None = None
     include_unreachable: bool = False
     keep_secrets: bool = False  # --show-secrets or --verify: findings travel unsealed
-    min_confidence: str | None = None  # --min-confidence; else each repository's config
     # Where a cloned URL's config is looked for (``history URL`` uses its working directory):
     # the directory the audit was started in, not the worker's.
     url_config_root: str | None = None

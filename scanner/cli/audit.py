@@ -104,16 +104,10 @@ def audit_command(
     repos = discover(targets, repos_file)
     runner = make_engine(engine, engine_settings or EngineSettings())
     settings = ScanSettings(
-        rule_packs=options.rule_packs,
-        inline_allow=options.inline_allow,
-        max_file_size=options.max_file_size,
-        max_file_size_explicit=options.max_file_size_explicit,
-        config_file=options.config_file,
-        baseline_file=options.baseline_file,
+        **options.project_options(),
         since=since,
         include_unreachable=include_unreachable,
         keep_secrets=options.show_secrets or options.aws.verify,
-        min_confidence=options.min_confidence,
     ).located(clones=any(repo.remote for repo in repos))
     store = ResultStore(output_dir, settings.identity()) if output_dir is not None else None
     show_progress = sys.stderr.isatty() if progress is None else progress

@@ -13,26 +13,20 @@ from dataclasses import dataclass, field, replace
 from scanner.cli.argtypes import path_name
 from scanner.cli.aws_options import add_verify_options, aws_settings
 from scanner.cli.detection_options import add_detection_options, detection_settings
+from scanner.project import ProjectOptions
 from scanner.report import DEFAULT_FORMAT, REPORTERS
-from scanner.sources.files import DEFAULT_MAX_FILE_SIZE
 from scanner.verify.pipeline import AwsSettings
 
 
 @dataclass(frozen=True)
-class CommonOptions:
-    """The options every scanning command takes, already validated by argparse."""
+class CommonOptions(ProjectOptions):
+    """The options every scanning command takes, already validated by argparse: the
+    project's (:class:`ProjectOptions`) and the report's."""
 
     fmt: str = DEFAULT_FORMAT
     output: str | None = None
     show_secrets: bool = False
     redact_ids: bool = False  # --redact-ids: key IDs redacted too
-    rule_packs: tuple[str, ...] = ()
-    inline_allow: bool = True
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    max_file_size_explicit: bool = False  # given on the command line: wins over the config
-    min_confidence: str | None = None  # --min-confidence; else scan.min_confidence, else default
-    config_file: str | None = None  # --config; else .keysweep.toml / pyproject.toml at the root
-    baseline_file: str | None = None  # --baseline; else the config's baseline.path
     aws: AwsSettings = field(default_factory=AwsSettings)  # --verify and the aws group
 
 
