@@ -535,3 +535,40 @@ def test_a_key_deactivated_since_the_report_is_not_analyzed_as_live(
     capsys.readouterr()
     assert main(["analyze", alone, "--aws-endpoint-url", moto.endpoint]) == EXIT_FINDINGS
     assert "live AWS key" not in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("aws_env", "in_tmp_path")
+def test_without_iam_get_user_the_built_arn_says_its_path_is_unknown(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator that may list keys but not read users: the ARN is built from the user's
+    name, which names another principal when the user has a path, and the verdict says so."""
+    iam = moto.admin("iam")
+    operator = unique("br-no-getuser")
+    iam.create_user(UserName=operator)
+    allow_but_get_user = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "iam:GetUser", "Resource": "*"},
+        ],
+    }
+    iam.put_user_policy(
+        UserName=operator, PolicyName="no-getuser", PolicyDocument=json.dumps(allow_but_get_user)
+    )
+    operator_key = iam.create_access_key(UserName=operator)["AccessKey"]
+    sign_as(monkeypatch, operator_key["AccessKeyId"], operator_key["SecretAccessKey"])
+    user = unique("br-pathed-hidden")
+    iam.create_user(UserName=user, Path="/team/")
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    finding = key_finding(key["AccessKeyId"], key["SecretAccessKey"])
+
+    code, out = analyze(moto, default_report(tmp_path / "l.json", finding), tmp_path / "o.json")
+
+    assert code == EXIT_LIVE_KEY
+    (found,) = out
+    verdict = found["verification"]
+    assert verdict["status"] == "live"
+    assert verdict["arn"] == f"arn:aws:iam::{ACCOUNT_A}:user/{user}"  # the path is not known
+    built = "ARN built from the user name, path unknown (iam:GetUser: AccessDenied"
+    assert built in verdict["detail"]

@@ -77,17 +77,21 @@ def aws_error_text(exc: Exception) -> str:
     return one_line(f"{type(exc).__name__}: {exc}")
 
 
-def _user_arn(iam: Any, user: str) -> str | None:
+def _user_arn(iam: Any, user: str) -> tuple[str | None, str]:
     """The user's ARN as IAM holds it, its path included (``user/team/name``): the ARN built
-    from the name alone names another principal when the user has a path. None when
-    iam:GetUser fails (the built one stands in)."""
+    from the name alone names another principal when the user has a path. None and why when
+    iam:GetUser fails (the built one stands in, and the verdict says so)."""
     import botocore.exceptions
 
     try:
         arn = iam.get_user(UserName=user)["User"]["Arn"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError):
-        return None
-    return arn if isinstance(arn, str) and parse_arn(arn) is not None else None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        return None, aws_error_text(exc)
+    except KeyError:
+        return None, "no Arn in the answer"
+    if isinstance(arn, str) and parse_arn(arn) is not None:
+        return arn, ""
+    return None, "not an IAM ARN in the answer"
 
 
 def status_verdicts(
@@ -125,13 +129,13 @@ def status_verdicts(
         if status is None:
             out[key_id] = Verification(UNKNOWN, detail=f"not listed for user {user}")
             continue
-        arn = _user_arn(iam, str(user)) or iam_user_arn(operator.account, str(user), partition)
-        if status == "Active":
-            out[key_id] = Verification(
-                LIVE, account=operator.account, arn=arn, detail="Active (iam:ListAccessKeys)"
-            )
-        else:
-            out[key_id] = Verification(
-                INVALID, account=operator.account, arn=arn, detail=f"{status} (ListAccessKeys)"
-            )
+        arn, why = _user_arn(iam, str(user))
+        built = "" if arn else f"; ARN built from the user name, path unknown (iam:GetUser: {why})"
+        arn = arn or iam_user_arn(operator.account, str(user), partition)
+        verdict, detail = (LIVE, "Active (iam:ListAccessKeys)")
+        if status != "Active":
+            verdict, detail = (INVALID, f"{status} (ListAccessKeys)")
+        out[key_id] = Verification(
+            verdict, account=operator.account, arn=arn, detail=detail + built
+        )
     return out

@@ -60,41 +60,63 @@ class Seen:
     key_id: str | None
 
 
+# A region of each partition besides ``aws``: moto keeps one IAM and STS per partition, and
+# signs ARNs with it (``arn:aws-cn:...``), as AWS does.
+PARTITION_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+
 @dataclass
 class MotoServer:
     endpoint: str
     process: Any
     admins: dict[str, tuple[str, str]] = field(default_factory=dict)  # account -> (key, secret)
+    # partition -> (key, secret) of ACCOUNT_A's administrator there (``aws``: admins[ACCOUNT_A])
+    partition_admins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def requests(self) -> list[Seen]:
         with urllib.request.urlopen(f"{self.endpoint}{_RECORD_PATH}", timeout=10) as resp:
             return [Seen(action, key_id) for action, key_id in json.loads(resp.read())]
 
-    def client(self, service: str, key_id: str, secret: str, token: str | None = None) -> Any:
+    def client(
+        self,
+        service: str,
+        key_id: str,
+        secret: str,
+        token: str | None = None,
+        region: str = "us-east-1",
+    ) -> Any:
         import boto3
 
         return boto3.client(
             service,
-            region_name="us-east-1",
+            region_name=region,
             endpoint_url=self.endpoint,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=token,
         )
 
-    def admin(self, service: str, account: str = ACCOUNT_A) -> Any:
-        key, secret = self.admins[account]
-        return self.client(service, key, secret)
+    def admin(self, service: str, account: str = ACCOUNT_A, partition: str = "aws") -> Any:
+        if partition == "aws":
+            key, secret = self.admins[account]
+        else:
+            assert account == ACCOUNT_A, "partitions other than aws have one account's admin"
+            key, secret = self.partition_admins[partition]
+        return self.client(service, key, secret, region=PARTITION_REGIONS[partition])
 
-    def new_user(self, name: str, account: str = ACCOUNT_A) -> tuple[str, str]:
+    def new_user(
+        self, name: str, account: str = ACCOUNT_A, partition: str = "aws"
+    ) -> tuple[str, str]:
         """Create an IAM user with one access key; returns (key id, secret) made by moto."""
-        iam = self.admin("iam", account)
+        iam = self.admin("iam", account, partition)
         iam.create_user(UserName=name)
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
 
-    def key_status(self, user: str, key_id: str, account: str = ACCOUNT_A) -> str:
-        iam = self.admin("iam", account)
+    def key_status(
+        self, user: str, key_id: str, account: str = ACCOUNT_A, partition: str = "aws"
+    ) -> str:
+        iam = self.admin("iam", account, partition)
         for meta in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
             if meta["AccessKeyId"] == key_id:
                 return str(meta["Status"])
@@ -156,13 +178,14 @@ def _post(url: str, data: bytes) -> None:
         resp.read()
 
 
-def _bootstrap_admin(endpoint: str, account: str) -> tuple[str, str]:
-    """Create an all-powerful user in ``account`` while authentication is still off."""
+def _bootstrap_admin(endpoint: str, account: str, region: str = "us-east-1") -> tuple[str, str]:
+    """Create an all-powerful user in ``account`` (in ``region``'s partition) while
+    authentication is still off."""
     import boto3
 
     iam = boto3.client(
         "iam",
-        region_name="us-east-1",
+        region_name=region,
         endpoint_url=endpoint,
         aws_access_key_id="bootstrap",
         aws_secret_access_key="bootstrap",
@@ -182,7 +205,9 @@ _shared: MotoServer | None = None
 _shared_lock = threading.Lock()
 _RECORD_PATH = "/_keysweep_test/requests"
 _CLEAR_PATH = "/_keysweep_test/clear"
-_BOOTSTRAP_CALLS = 6  # create_user + put_user_policy + create_access_key, in two accounts
+# create_user + put_user_policy + create_access_key, in two accounts, then in ACCOUNT_A of
+# each other partition
+_BOOTSTRAP_CALLS = 3 * (2 + len(PARTITION_REGIONS) - 1)
 
 
 def shared_moto() -> MotoServer:
@@ -215,9 +240,14 @@ def _start_moto() -> MotoServer:
         raise RuntimeError(f"moto server did not start: {line!r}")
     endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
     admins = {acct: _bootstrap_admin(endpoint, acct) for acct in (ACCOUNT_A, ACCOUNT_B)}
+    partition_admins = {
+        partition: _bootstrap_admin(endpoint, ACCOUNT_A, region)
+        for partition, region in PARTITION_REGIONS.items()
+        if partition != "aws"
+    }
     _post(f"{endpoint}/moto-api/reset-auth", b"0")  # on, whatever moto counted
     _post(f"{endpoint}{_CLEAR_PATH}", b"")
-    return MotoServer(endpoint=endpoint, process=process, admins=admins)
+    return MotoServer(endpoint, process, admins, partition_admins)
 
 
 def _stop(moto: MotoServer) -> None:
