@@ -1,4 +1,5 @@
-"""boto3/botocore are imported only when an AWS call is actually made."""
+"""boto3/botocore are imported only when an AWS call is actually made, and the AWS response
+pipeline only when there is a finding to mark or a key to verify."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.keys import env_text
 from support.run import probe
 
 PROBE = """
@@ -14,7 +16,8 @@ import json, sys
 from scanner.cli import main
 code = main(sys.argv[1:])
 heavy = sorted(m for m in ("boto3", "botocore", "moto") if m in sys.modules)
-print(json.dumps({"code": code, "heavy": heavy}))
+pipeline = "scanner.verify.pipeline" in sys.modules
+print(json.dumps({"code": code, "heavy": heavy, "pipeline": pipeline}))
 """
 
 
@@ -26,7 +29,7 @@ def _run(args: list[str], cwd: Path) -> dict[str, object]:
 def test_scan_without_verify_does_not_import_boto3(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("print('hello')\n")
     result = _run(["scan", "-f", "json", "-o", str(tmp_path / "r.json"), "app.py"], tmp_path)
-    assert result == {"code": 0, "heavy": []}
+    assert result == {"code": 0, "heavy": [], "pipeline": False}
 
 
 def test_staged_does_not_import_boto3(tmp_path: Path) -> None:
@@ -35,7 +38,18 @@ def test_staged_does_not_import_boto3(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("print('hello')\n")
     subprocess.run([*git, "add", "app.py"], check=True)
     result = _run(["staged"], tmp_path)
-    assert result == {"code": 0, "heavy": []}
+    # a clean commit (the pre-commit hook's usual case) skips the AWS stage's imports too
+    assert result == {"code": 0, "heavy": [], "pipeline": False}
+
+
+def test_staged_key_is_marked_offline(tmp_path: Path) -> None:
+    """A staged key goes through the AWS stage (canary marking), still without boto3."""
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / ".env").write_text(env_text("staged-import"))
+    subprocess.run([*git, "add", ".env"], check=True)
+    result = _run(["staged"], tmp_path)
+    assert result == {"code": 1, "heavy": [], "pipeline": True}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ from scanner.cli.options import (
     add_report_options,
     report_options,
 )
-from scanner.verify.pipeline import AwsSettings, next_step, require_key_ids
+from scanner.verify.pipeline import next_step, require_key_ids
+from scanner.verify.settings import AwsSettings
 
 HELP = "what each live AWS key of a report can do (blast radius, read-only IAM)"
 DESCRIPTION = """\

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from scanner.cli.argtypes import number
 from scanner.errors import UsageError
 from scanner.models import ScanResult
-from scanner.verify.pipeline import AwsSettings, respond
+from scanner.verify.settings import AwsSettings
 
 if TYPE_CHECKING:
     from scanner.config import VerifyConfig
@@ -132,6 +132,10 @@ def apply_aws_stage(
     result: ScanResult, settings: AwsSettings | None, config: VerifyConfig | None = None
 ) -> ScanResult:
     """The AWS response stage of scan/history/verify (see ``scanner.verify.pipeline``)."""
+    if not result.findings and (settings is None or not settings.verify):
+        return result  # nothing to mark: a clean pre-commit run never imports the pipeline
+    from scanner.verify.pipeline import respond
+
     response = respond(result.findings, (settings or AwsSettings()).with_config(config), log=stderr)
     summary = replace(result.summary, notes=(*result.summary.notes, *response.notes))
     return replace(result, findings=response.findings, summary=summary)

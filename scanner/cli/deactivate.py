@@ -13,7 +13,7 @@ from scanner.cli.options import add_config_option
 from scanner.cli.project import project_config, project_root
 from scanner.errors import NoOperatorCredentials, UsageError
 from scanner.models import Finding
-from scanner.verify.pipeline import AwsSettings
+from scanner.verify.settings import AwsSettings
 
 if TYPE_CHECKING:
     from scanner.config import VerifyConfig

@@ -15,7 +15,7 @@ from scanner.cli.aws_options import add_verify_options, aws_settings
 from scanner.cli.detection_options import add_detection_options, detection_settings
 from scanner.project import ProjectOptions
 from scanner.report import DEFAULT_FORMAT, REPORTERS
-from scanner.verify.pipeline import AwsSettings
+from scanner.verify.settings import AwsSettings
 
 
 @dataclass(frozen=True)

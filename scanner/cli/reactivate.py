@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from scanner.cli import EXIT_CLEAN, EXIT_ERROR
 from scanner.cli.aws_options import add_aws_connection_options, aws_settings
 from scanner.errors import UsageError
-from scanner.verify.pipeline import AwsSettings
+from scanner.verify.settings import AwsSettings
 
 if TYPE_CHECKING:
     from scanner.verify.operator import Operator

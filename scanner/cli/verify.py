@@ -21,7 +21,8 @@ from scanner.cli.options import (
     report_options,
 )
 from scanner.cli.project import project_config
-from scanner.verify.pipeline import AwsSettings, next_step, require_key_ids
+from scanner.verify.pipeline import next_step, require_key_ids
+from scanner.verify.settings import AwsSettings
 
 HELP = "verify the AWS keys of a saved JSON report against AWS STS"
 DESCRIPTION = """\

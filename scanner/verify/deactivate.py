@@ -31,7 +31,7 @@ from scanner.verify import LIVE, UNKNOWN
 from scanner.verify.arn import parse_arn
 from scanner.verify.audit import AuditLog
 from scanner.verify.operator import Mode, Operator, aws_error_text, listed_status, operator_identity
-from scanner.verify.pipeline import AwsSettings, require_key_ids, respond
+from scanner.verify.pipeline import require_key_ids, respond
 from scanner.verify.scrub import scrub
 from scanner.verify.session import (
     AwsOptions,
@@ -39,6 +39,7 @@ from scanner.verify.session import (
     operator_client,
     operator_key_id,
 )
+from scanner.verify.settings import AwsSettings
 
 Log = Callable[[str], None]
 
