@@ -258,6 +258,28 @@ POSITIVES: list[Case] = [
         "dockerhub-pat",
         "echo dckr_pat_{{urlsafe:27}} | docker login -u acme --password-stdin\n",
     ),
+    Case(
+        "web/.env.local",
+        "supabase-service-role",
+        "NEXT_PUBLIC_SUPABASE_URL=https://{{lower:20}}.supabase.co\n"
+        "NEXT_PUBLIC_SUPABASE_ANON_KEY={{supabase_jwt:anon}}\n"
+        "SUPABASE_SERVICE_ROLE_KEY={{supabase_jwt:service}}\n",
+    ),
+    Case(
+        "api/supabase.ts",
+        "supabase-service-role",
+        "export const admin = createClient(process.env.SUPABASE_URL!, '{{supabase_jwt:service}}')\n",
+    ),
+    Case(
+        "api/.env.server",
+        "supabase-secret-key",
+        "SUPABASE_SECRET_KEY=sb_secret_{{urlsafe:22}}_{{alnum:8}}\n",
+    ),
+    Case(
+        "ci/deploy-functions.sh",
+        "supabase-access-token",
+        "export SUPABASE_ACCESS_TOKEN=sbp_{{hex:40}}\nsupabase functions deploy\n",
+    ),
 ]
 
 DECOYS: list[Case] = [
@@ -340,6 +362,19 @@ DECOYS: list[Case] = [
         "py/test_auth.py",
         "decoy:test-words",
         "def test_login():\n    assert login('alice', password='secret') is True\n",
+    ),
+    Case(
+        "web/src/supabaseClient.js",
+        "decoy:supabase-public-keys",
+        "const supabase = createClient('https://{{lower:20}}.supabase.co',\n"
+        "  '{{supabase_jwt:anon}}')\n"
+        "export const publishable = 'sb_publishable_{{urlsafe:22}}_{{alnum:8}}'\n",
+    ),
+    Case(
+        "docker/supabase/.env",
+        "decoy:supabase-demo-keys",
+        "# the self-hosting example's documented keys\n"
+        "ANON_KEY={{supabase_jwt:anon}}\nSERVICE_ROLE_KEY={{supabase_jwt:demo}}\n",
     ),
     Case(
         "js/app.min.js",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from pathlib import Path
 
@@ -189,6 +191,7 @@ def test_templates_are_deterministic_and_filtered() -> None:
         ("{{nope}}", "unknown template"),
         ("{{hex}}", "needs a length"),
         ("{{hex:4|rot13}}", "unknown template filter"),
+        ("{{supabase_jwt:admin}}", "unknown kind"),
     ],
 )
 def test_template_errors(text: str, message: str) -> None:
@@ -390,6 +393,31 @@ def _crc_cases() -> list[tuple[str, bool]]:
 @pytest.mark.parametrize(("token", "valid"), _crc_cases())
 def test_crc32_base62_suffix_check(token: str, valid: bool) -> None:
     assert CHECKS["crc32-base62-suffix"](token) is valid
+
+
+def _supabase_cases() -> list[tuple[str, bool]]:
+    def jwt(kind: str) -> str:
+        return expand_template(f"{{{{supabase_jwt:{kind}}}}}", kind)
+
+    header, payload, signature = jwt("service").split(".")
+    role_first = {"role": "service_role", "iss": "supabase", "ref": "x"}
+    other = base64.urlsafe_b64encode(json.dumps(role_first).encode()).decode().rstrip("=")
+    listed = base64.urlsafe_b64encode(b'["service_role", "supabase"]').decode().rstrip("=")
+    return [
+        (jwt("service"), True),
+        (jwt("selfhost"), True),
+        (f"{header}.{other}.{signature}", True),  # claims in any order
+        (jwt("anon"), False),  # public by design
+        (jwt("demo"), False),  # the self-hosting example's documented key
+        (f"{header}.{listed}.{signature}", False),  # a JSON array, not claims
+        (f"{header}.{payload[:-3]}.{signature}", False),  # cut: no longer base64 of JSON
+        (f"{header}.{payload}", False),  # no signature part
+    ]
+
+
+@pytest.mark.parametrize(("token", "valid"), _supabase_cases())
+def test_supabase_service_role_check(token: str, valid: bool) -> None:
+    assert CHECKS["supabase-service-role"](token) is valid
 
 
 _BELOW_RULES = {"scanner", "scanner.models", "scanner.errors", "scanner.entropy"}

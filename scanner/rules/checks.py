@@ -258,6 +258,35 @@ def basic_auth_base64(secret: str) -> bool:
     return bool(sep and user) and text.isprintable() and not_placeholder(password)
 
 
+def _jwt_claims(token: str) -> dict[str, object] | None:
+    """The payload of a JWT ``header.payload.signature`` as a JSON object, or None."""
+    import base64
+    import binascii
+    import json
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1]
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        claims = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def supabase_service_role(secret: str) -> bool:
+    """A Supabase API key JWT whose claims say ``role: service_role`` and ``iss: supabase``:
+    the key that bypasses row-level security. Not the ``anon`` key (public by design), nor
+    the self-hosting example's documented key (``iss: supabase-demo``)."""
+    claims = _jwt_claims(secret)
+    return claims is not None and (claims.get("role"), claims.get("iss")) == (
+        "service_role",
+        "supabase",
+    )
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
@@ -267,6 +296,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "not-placeholder": not_placeholder,
     "generic-secret-value": generic_secret_value,
     "basic-auth-base64": basic_auth_base64,
+    "supabase-service-role": supabase_service_role,
 }
 
 

@@ -12,6 +12,7 @@ Every generator takes a ``random.Random``: the same seed gives the same value, e
 from __future__ import annotations
 
 import base64
+import json
 import random
 import re
 import string
@@ -75,6 +76,38 @@ def aws_session_token(rng: random.Random, length: int = 372) -> str:
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
+# Supabase's legacy API keys are HS256 JWTs whose claims name the project and its role
+# (cloud keys: iss, ref, role, iat, exp in that order; self-hosted keys: role, iss, iat, exp).
+# ``demo`` is the service key of Supabase's self-hosting example (iss "supabase-demo"), public.
+_SUPABASE_CLAIMS = {
+    "service": ("supabase", "service_role", True),
+    "anon": ("supabase", "anon", True),
+    "selfhost": ("supabase", "service_role", False),
+    "demo": ("supabase-demo", "service_role", False),
+}
+
+
+def _base64url_json(value: dict[str, object]) -> str:
+    text = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+def supabase_jwt(rng: random.Random, kind: str = "service") -> str:
+    """A Supabase legacy API key of ``kind`` (``_SUPABASE_CLAIMS``), signed with random bytes."""
+    issuer, role, cloud = _SUPABASE_CLAIMS[kind]
+    issued = 1_600_000_000 + rng.randrange(200_000_000)
+    claims: dict[str, object]
+    if cloud:
+        ref = "".join(rng.choice(string.ascii_lowercase) for _ in range(20))
+        claims = {"iss": issuer, "ref": ref, "role": role}
+    else:
+        claims = {"role": role, "iss": issuer}
+    claims.update(iat=issued, exp=issued + 315_360_000)
+    header = _base64url_json({"alg": "HS256", "typ": "JWT"})
+    signature = base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("=")
+    return f"{header}.{_base64url_json(claims)}.{signature}"
+
+
 def base62_checksum(body: str) -> str:
     """CRC32 of ``body`` in base62, six characters: the suffix of GitHub and npm tokens."""
     value = zlib.crc32(body.encode("ascii"))
@@ -115,6 +148,7 @@ TEMPLATE_NAMES = (
     "aws_session_token",
     "token_crc",
     "basic_auth",
+    "supabase_jwt",
     *_ALPHABETS,
     *_LITERALS,
 )
@@ -134,6 +168,13 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
     if name == "basic_auth":  # user:password, as Docker's "auth" and npm's _auth encode it
         user = "".join(rng.choice(_ALPHABETS["lower"]) for _ in range(8))
         return f"{user}:" + "".join(rng.choice(_ALPHABETS["alnum"]) for _ in range(20))
+    if name == "supabase_jwt":
+        if arg is not None and arg not in _SUPABASE_CLAIMS:
+            raise RuleError(
+                f"{where}: template {{{{supabase_jwt:{arg}}}}}: unknown kind "
+                f"(known: {', '.join(_SUPABASE_CLAIMS)})"
+            )
+        return supabase_jwt(rng, arg or "service")
     if name == "token_crc":
         if not arg:
             raise RuleError(
