@@ -276,6 +276,16 @@ POSITIVES: list[Case] = [
         "SUPABASE_SECRET_KEY=sb_secret_{{urlsafe:22}}_{{alnum:8}}\n",
     ),
     Case(
+        "ai/.env.bedrock",
+        "aws-bedrock-key",
+        "AWS_REGION=us-east-1\nAWS_BEARER_TOKEN_BEDROCK={{bedrock_api_key:long}}\n",
+    ),
+    Case(
+        "ai/bedrock_client.py",
+        "aws-bedrock-key",
+        'client = OpenAI(base_url=BEDROCK_URL, api_key="{{bedrock_api_key:short}}")\n',
+    ),
+    Case(
         "ci/deploy-functions.sh",
         "supabase-access-token",
         "export SUPABASE_ACCESS_TOKEN=sbp_{{hex:40}}\nsupabase functions deploy\n",
@@ -375,6 +385,12 @@ DECOYS: list[Case] = [
         "decoy:supabase-demo-keys",
         "# the self-hosting example's documented keys\n"
         "ANON_KEY={{supabase_jwt:anon}}\nSERVICE_ROLE_KEY={{supabase_jwt:demo}}\n",
+    ),
+    Case(
+        "ai/test_bedrock.py",
+        "decoy:bedrock-test-value",
+        "# base64 of BedrockAPIKey-test-key-..., no account: what a unit test passes around\n"
+        "KEY = 'ABSKQmVkcm9ja0FQSUtleS10ZXN0LWtleS0xMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw'\n",
     ),
     Case(
         "js/app.min.js",

@@ -18,6 +18,7 @@ from support.keys import hex_string, key_id, random_b64, secret_key, session_tok
 from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rules import load_rules
+from scanner.rules.aws_account import account_id_from_key_id
 
 ID = "aws-access-key-id"
 SK = "aws-secret-access-key"
@@ -660,3 +661,69 @@ def test_percent_encoded_token_is_one_finding(detector: Detector) -> None:
     findings = detector.scan(Fragment.from_text(url, "url.txt"))
     tokens = [(f.secret, f.encoding) for f in findings if f.rule_id == TOK]
     assert tokens == [(token, "percent")]
+
+
+# ----------------------------------------------------------------------- Amazon Bedrock keys
+
+BEDROCK = "aws-bedrock-api-key"
+BEDROCK_SHORT = "aws-bedrock-short-term-api-key"
+
+
+def bedrock_long_term(account: str, user: str = "x7q2") -> str:
+    """``ABSK`` + base64 of an IAM service-specific credential, as IAM issues it."""
+    credential = f"BedrockAPIKey-{user}-at-{account}:{random_b64(20, 44)}"
+    return "ABSK" + b64(credential)
+
+
+def bedrock_short_term(signer: str, *, token: str | None = T) -> str:
+    """``bedrock-api-key-`` + base64 of a presigned CallWithBearerToken URL."""
+    security = f"&X-Amz-Security-Token={pct(token)}" if token else ""
+    url = (
+        "bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential={signer}%2F20260101%2Fus-east-1%2Fbedrock%2Faws4_request"
+        f"&X-Amz-Date=20260101T000000Z&X-Amz-Expires=43200{security}"
+        f"&X-Amz-SignedHeaders=host&X-Amz-Signature={hex_string(21, 64)}&Version=1"
+    )
+    return "bedrock-api-key-" + b64(url)
+
+
+def test_bedrock_long_term_key_names_its_account(detector: Detector) -> None:
+    key = bedrock_long_term("123456789012")
+    text = f"AWS_BEARER_TOKEN_BEDROCK={key}\n"
+    (finding,) = detector.scan(Fragment.from_text(text, ".env"))
+    assert (finding.rule_id, finding.secret, finding.confidence) == (BEDROCK, key, "high")
+    assert finding.account_id == "123456789012"
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "BedrockAPIKey-test-key-1234567890abcdefghijklmnopqrstuvwxyz",  # names no account
+        "BedrockAPIKey-x7q2-at-12345:" + "A" * 44,  # not a 12-digit account
+        "SomethingElse-x7q2-at-123456789012:" + "A" * 44,
+    ],
+)
+def test_bedrock_long_term_shape_without_a_credential_is_silent(
+    detector: Detector, credential: str
+) -> None:
+    text = f'key = "ABSK{b64(credential)}"\n'
+    assert detector.scan(Fragment.from_text(text)) == []
+
+
+def test_bedrock_short_term_key_is_one_finding(detector: Detector) -> None:
+    """The key ID that signed it and its session token are inside the key (base64 of a
+    percent-encoded URL): parts of that one secret, not findings of their own."""
+    signer = key_id(22, "ASIA")
+    key = bedrock_short_term(signer)
+    (finding,) = detector.scan(Fragment.from_text(f"export AWS_BEARER_TOKEN_BEDROCK={key}\n"))
+    assert (finding.rule_id, finding.secret) == (BEDROCK_SHORT, key)
+    assert finding.account_id == account_id_from_key_id(signer) is not None
+    old_style = bedrock_short_term(key_id(23, "AKIA", new_style=False), token=None)
+    (finding,) = detector.scan(Fragment.from_text(f"token: {old_style}\n"))
+    assert finding.rule_id == BEDROCK_SHORT and finding.account_id is None
+
+
+def test_bedrock_short_term_prefix_without_a_presigned_url_is_silent(detector: Detector) -> None:
+    head = bedrock_short_term(key_id(24, "ASIA"))[:120]  # the URL's start, then no signature
+    text = f"token = {head}{random_b64(25, 300)}\n"
+    assert [f.rule_id for f in detector.scan(Fragment.from_text(text))] == []

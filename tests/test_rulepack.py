@@ -85,6 +85,8 @@ def test_builtin_packs_are_found_and_well_formed() -> None:
         "aws-secret-access-key",
         "aws-secret-access-key-s3cfg",
         "aws-session-token",
+        "aws-bedrock-api-key",
+        "aws-bedrock-short-term-api-key",
     ]
     for rule in RULES:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.id)
@@ -192,6 +194,7 @@ def test_templates_are_deterministic_and_filtered() -> None:
         ("{{hex}}", "needs a length"),
         ("{{hex:4|rot13}}", "unknown template filter"),
         ("{{supabase_jwt:admin}}", "unknown kind"),
+        ("{{bedrock_api_key:mid}}", "unknown kind"),
     ],
 )
 def test_template_errors(text: str, message: str) -> None:

@@ -825,6 +825,19 @@ def _piece_of_encoded(cand: _Candidate, other: _Candidate) -> bool:
     )
 
 
+def _part_of_token(cand: _Candidate, other: _Candidate) -> bool:
+    """``cand`` is decoded from inside ``other``, a plain finding of a self-identifying rule:
+    what a short-term Bedrock API key encodes (the key ID that signed it, its session token)
+    is part of that key, not a secret of its own."""
+    return (
+        cand.encoding is not None
+        and other.encoding is None
+        and other.rule.confidence == Confidence.HIGH
+        and other.start <= cand.start
+        and cand.end <= other.end
+    )
+
+
 def _surer(cand: _Candidate) -> tuple[int, int, int]:
     return (
         CONFIDENCE_LEVELS.index(cand.rule.confidence),
@@ -853,7 +866,7 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
                 if _priority(cand) < _priority(other):
                     kept[i] = cand
                 break
-            if _piece_of_encoded(cand, other):
+            if _piece_of_encoded(cand, other) or _part_of_token(cand, other):
                 break
         else:
             active.append(len(kept))

@@ -287,6 +287,60 @@ def supabase_service_role(secret: str) -> bool:
     )
 
 
+# Amazon Bedrock API keys. A long-term key is ``ABSK`` + base64 of an IAM service-specific
+# credential: ``BedrockAPIKey-<id>-at-<account>:<password>`` (the IAM user BedrockAPIKey-<id>).
+# A short-term key is ``bedrock-api-key-`` + base64 of a SigV4-presigned URL of the Bedrock
+# control plane (``bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-...&Version=1``),
+# signed by the key ID in its ``X-Amz-Credential``.
+BEDROCK_LONG_TERM_PREFIX = "ABSK"
+BEDROCK_SHORT_TERM_PREFIX = "bedrock-api-key-"
+_BEDROCK_CREDENTIAL = re.compile(
+    r"BedrockAPIKey-[A-Za-z0-9]{1,32}-at-(?P<account>[0-9]{12}):[A-Za-z0-9+/]{20,200}={0,2}"
+)
+_BEDROCK_URL = re.compile(
+    r"bedrock\.amazonaws\.com/\?Action=CallWithBearerToken&[!-~]{0,6000}"
+    r"X-Amz-Credential=(?P<key>[A-Z0-9]{20})(?:%2F|/)[!-~]{0,6000}X-Amz-Signature=[0-9a-f]{64}"
+    r"[!-~]{0,100}"
+)
+
+
+def _bedrock_text(secret: str) -> str | None:
+    """What a Bedrock API key encodes (ASCII), or None."""
+    import base64
+    import binascii
+
+    for prefix in (BEDROCK_LONG_TERM_PREFIX, BEDROCK_SHORT_TERM_PREFIX):
+        if secret.startswith(prefix):
+            body = secret[len(prefix) :]
+            try:
+                raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+                return raw.decode("ascii")
+            except (binascii.Error, ValueError):
+                return None
+    return None
+
+
+def _bedrock_account(secret: str) -> tuple[bool, str | None]:
+    """Whether ``secret`` is a Bedrock API key as AWS issues it, and its account (None: a
+    short-term key signed with an old-style key ID, whose account is not encoded)."""
+    text = _bedrock_text(secret)
+    if text is None:
+        return False, None
+    if secret.startswith(BEDROCK_LONG_TERM_PREFIX):
+        long_term = _BEDROCK_CREDENTIAL.fullmatch(text)
+        return (False, None) if long_term is None else (True, long_term.group("account"))
+    short_term = _BEDROCK_URL.fullmatch(text)
+    if short_term is None:
+        return False, None
+    return True, account_id_from_key_id(short_term.group("key"))
+
+
+def bedrock_api_key(secret: str) -> bool:
+    """An Amazon Bedrock API key that decodes to what AWS issues: a long-term key's IAM
+    credential (user, account, password) or a short-term key's presigned URL."""
+    return _bedrock_account(secret)[0]
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
@@ -297,6 +351,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "generic-secret-value": generic_secret_value,
     "basic-auth-base64": basic_auth_base64,
     "supabase-service-role": supabase_service_role,
+    "bedrock-api-key": bedrock_api_key,
 }
 
 
@@ -305,6 +360,13 @@ def aws_account_id(finding: Finding) -> Finding:
     return replace(finding, account_id=account_id_from_key_id(finding.secret))
 
 
+def bedrock_account_id(finding: Finding) -> Finding:
+    """The AWS account of a Bedrock API key, decoded offline: named in a long-term key, from
+    the signing key ID of a short-term one (None for an old-style key ID)."""
+    return replace(finding, account_id=_bedrock_account(finding.secret)[1])
+
+
 ENRICHMENTS: dict[str, Callable[[Finding], Finding]] = {
     "aws-account-id": aws_account_id,
+    "bedrock-account-id": bedrock_account_id,
 }

@@ -108,6 +108,28 @@ def supabase_jwt(rng: random.Random, kind: str = "service") -> str:
     return f"{header}.{_base64url_json(claims)}.{signature}"
 
 
+def bedrock_api_key(rng: random.Random, kind: str = "long") -> str:
+    """An Amazon Bedrock API key (``scanner.rules.checks``): ``long`` (``ABSK``, an IAM
+    service-specific credential) or ``short`` (``bedrock-api-key-``, a presigned URL signed
+    with an ``ASIA`` key ID and a session token)."""
+    if kind == "long":
+        user = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+        account = "".join(rng.choice(string.digits) for _ in range(12))
+        password = base64.b64encode(rng.randbytes(33)).decode()
+        text = f"BedrockAPIKey-{user}-at-{account}:{password}"
+        return "ABSK" + base64.b64encode(text.encode()).decode()
+    key_id = aws_key_id(rng, "ASIA")
+    token = urllib.parse.quote(aws_session_token(rng), safe="")
+    signature = "".join(rng.choice("0123456789abcdef") for _ in range(64))
+    url = (
+        "bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential={key_id}%2F20260101%2Fus-east-1%2Fbedrock%2Faws4_request"
+        f"&X-Amz-Date=20260101T000000Z&X-Amz-Expires=43200&X-Amz-Security-Token={token}"
+        f"&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}&Version=1"
+    )
+    return "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
+
+
 def base62_checksum(body: str) -> str:
     """CRC32 of ``body`` in base62, six characters: the suffix of GitHub and npm tokens."""
     value = zlib.crc32(body.encode("ascii"))
@@ -149,6 +171,7 @@ TEMPLATE_NAMES = (
     "token_crc",
     "basic_auth",
     "supabase_jwt",
+    "bedrock_api_key",
     *_ALPHABETS,
     *_LITERALS,
 )
@@ -175,6 +198,13 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
                 f"(known: {', '.join(_SUPABASE_CLAIMS)})"
             )
         return supabase_jwt(rng, arg or "service")
+    if name == "bedrock_api_key":
+        if arg not in (None, "long", "short"):
+            raise RuleError(
+                f"{where}: template {{{{bedrock_api_key:{arg}}}}}: unknown kind "
+                "(known: long, short)"
+            )
+        return bedrock_api_key(rng, arg or "long")
     if name == "token_crc":
         if not arg:
             raise RuleError(
