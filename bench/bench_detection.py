@@ -65,7 +65,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanner.rules.templates import BASE64, aws_key_id, aws_secret, aws_session_token
+from scanner.rules.templates import (
+    BASE64,
+    aws_key_id,
+    aws_secret,
+    aws_session_token,
+    bedrock_api_key,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "work" / "detection"
@@ -96,6 +102,10 @@ class Values:
 
     def token(self) -> str:
         return aws_session_token(self.rng, 436)
+
+    def bedrock(self, kind: str) -> str:
+        """An Amazon Bedrock API key: ``long`` (``ABSK``) or ``short`` (``bedrock-api-key-``)."""
+        return bedrock_api_key(self.rng, kind)
 
     def b64(self, n: int) -> str:
         return "".join(self.rng.choice(BASE64) for _ in range(n))
@@ -615,6 +625,26 @@ def true_positive_cases(v: Values) -> list[Case]:
             indent=4,
         ),
     )
+    # Amazon Bedrock API keys: one value each (the key), scored as the case's token
+    long_term, short_term = v.bedrock("long"), v.bedrock("short")
+    cases.append(
+        Case(
+            "bedrock-long-term-dotenv",
+            "bedrock",
+            ".env",
+            f"AWS_REGION=us-east-1\nAWS_BEARER_TOKEN_BEDROCK={long_term}\n",
+            token=long_term,
+        )
+    )
+    cases.append(
+        Case(
+            "bedrock-short-term-python",
+            "bedrock",
+            "chat.py",
+            f'client = OpenAI(base_url=BEDROCK_URL, api_key="{short_term}")\n',
+            token=short_term,
+        )
+    )
     return cases
 
 
@@ -648,7 +678,14 @@ def decoy_cases(v: Values) -> list[Case]:
             body[pos] = ch
         return "AKIA" + "".join(body)
 
+    test_value = "BedrockAPIKey-test-key-" + v.alnum(40)  # names no account: a unit test's
     return [
+        Case(
+            "bedrock-test-value",
+            "bedrock-test-value",
+            "test_bedrock.py",
+            f"KEY = 'ABSK{b64(test_value)}'\n",
+        ),
         Case(
             "aws-doc-examples-dotenv",
             "aws-doc-examples",
