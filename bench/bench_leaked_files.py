@@ -276,6 +276,12 @@ POSITIVES: list[Case] = [
         "SUPABASE_SECRET_KEY=sb_secret_{{urlsafe:22}}_{{alnum:8}}\n",
     ),
     Case(
+        "ai/openrouter.ts",
+        "openrouter-key",
+        "const r = await fetch('https://openrouter.ai/api/v1/chat/completions', {\n"
+        "  headers: { Authorization: 'Bearer sk-or-v1-{{hex:64}}' },\n})\n",
+    ),
+    Case(
         "ai/.env.bedrock",
         "aws-bedrock-key",
         "AWS_REGION=us-east-1\nAWS_BEARER_TOKEN_BEDROCK={{bedrock_api_key:long}}\n",
