@@ -669,9 +669,9 @@ BEDROCK = "aws-bedrock-api-key"
 BEDROCK_SHORT = "aws-bedrock-short-term-api-key"
 
 
-def bedrock_long_term(account: str, user: str = "x7q2") -> str:
+def bedrock_long_term(account: str, user: str = "BedrockAPIKey-x7q2") -> str:
     """``ABSK`` + base64 of an IAM service-specific credential, as IAM issues it."""
-    credential = f"BedrockAPIKey-{user}-at-{account}:{random_b64(20, 44)}"
+    credential = f"{user}-at-{account}:{random_b64(20, 44)}"
     return "ABSK" + b64(credential)
 
 
@@ -687,12 +687,14 @@ def bedrock_short_term(signer: str, *, token: str | None = T) -> str:
     return "bedrock-api-key-" + b64(url)
 
 
-def test_bedrock_long_term_key_names_its_account(detector: Detector) -> None:
-    key = bedrock_long_term("123456789012")
+@pytest.mark.parametrize("user", ["BedrockAPIKey-x7q2", "ci.bedrock@team-a"])
+def test_bedrock_long_term_key_names_its_account_and_user(detector: Detector, user: str) -> None:
+    key = bedrock_long_term("123456789012", user)
     text = f"AWS_BEARER_TOKEN_BEDROCK={key}\n"
     (finding,) = detector.scan(Fragment.from_text(text, ".env"))
     assert (finding.rule_id, finding.secret, finding.confidence) == (BEDROCK, key, "high")
     assert finding.account_id == "123456789012"
+    assert finding.notes == (f"IAM user {user}",)
 
 
 @pytest.mark.parametrize(
@@ -700,7 +702,8 @@ def test_bedrock_long_term_key_names_its_account(detector: Detector) -> None:
     [
         "BedrockAPIKey-test-key-1234567890abcdefghijklmnopqrstuvwxyz",  # names no account
         "BedrockAPIKey-x7q2-at-12345:" + "A" * 44,  # not a 12-digit account
-        "SomethingElse-x7q2-at-123456789012:" + "A" * 44,
+        "BedrockAPIKey x7q2-at-123456789012:" + "A" * 44,  # no IAM user name has a space
+        "BedrockAPIKey-x7q2-at-123456789012",  # no password
     ],
 )
 def test_bedrock_long_term_shape_without_a_credential_is_silent(
@@ -718,6 +721,7 @@ def test_bedrock_short_term_key_is_one_finding(detector: Detector) -> None:
     (finding,) = detector.scan(Fragment.from_text(f"export AWS_BEARER_TOKEN_BEDROCK={key}\n"))
     assert (finding.rule_id, finding.secret) == (BEDROCK_SHORT, key)
     assert finding.account_id == account_id_from_key_id(signer) is not None
+    assert finding.notes == (f"signed with access key {signer}",)
     old_style = bedrock_short_term(key_id(23, "AKIA", new_style=False), token=None)
     (finding,) = detector.scan(Fragment.from_text(f"token: {old_style}\n"))
     assert finding.rule_id == BEDROCK_SHORT and finding.account_id is None

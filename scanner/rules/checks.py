@@ -288,14 +288,15 @@ def supabase_service_role(secret: str) -> bool:
 
 
 # Amazon Bedrock API keys. A long-term key is ``ABSK`` + base64 of an IAM service-specific
-# credential: ``BedrockAPIKey-<id>-at-<account>:<password>`` (the IAM user BedrockAPIKey-<id>).
+# credential: ``<user>-at-<account>:<password>``, the user being the IAM user it belongs to
+# (``BedrockAPIKey-<id>`` when the console made one for the key).
 # A short-term key is ``bedrock-api-key-`` + base64 of a SigV4-presigned URL of the Bedrock
 # control plane (``bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-...&Version=1``),
 # signed by the key ID in its ``X-Amz-Credential``.
 BEDROCK_LONG_TERM_PREFIX = "ABSK"
 BEDROCK_SHORT_TERM_PREFIX = "bedrock-api-key-"
 _BEDROCK_CREDENTIAL = re.compile(
-    r"BedrockAPIKey-[A-Za-z0-9]{1,32}-at-(?P<account>[0-9]{12}):[A-Za-z0-9+/]{20,200}={0,2}"
+    r"(?P<user>[A-Za-z0-9+=,.@_-]{1,64})-at-(?P<account>[0-9]{12}):[A-Za-z0-9+/]{20,200}={0,2}"
 )
 _BEDROCK_URL = re.compile(
     r"bedrock\.amazonaws\.com/\?Action=CallWithBearerToken&[!-~]{0,6000}"
@@ -320,25 +321,29 @@ def _bedrock_text(secret: str) -> str | None:
     return None
 
 
-def _bedrock_account(secret: str) -> tuple[bool, str | None]:
-    """Whether ``secret`` is a Bedrock API key as AWS issues it, and its account (None: a
-    short-term key signed with an old-style key ID, whose account is not encoded)."""
+def _bedrock_owner(secret: str) -> tuple[str | None, str] | None:
+    """The account (None: a short-term key signed with an old-style key ID, which encodes
+    none) and the owner (the IAM user, or the signing key ID) of a Bedrock API key as AWS
+    issues it; None for anything else."""
     text = _bedrock_text(secret)
     if text is None:
-        return False, None
+        return None
     if secret.startswith(BEDROCK_LONG_TERM_PREFIX):
         long_term = _BEDROCK_CREDENTIAL.fullmatch(text)
-        return (False, None) if long_term is None else (True, long_term.group("account"))
+        if long_term is None:
+            return None
+        return long_term.group("account"), f"IAM user {long_term.group('user')}"
     short_term = _BEDROCK_URL.fullmatch(text)
     if short_term is None:
-        return False, None
-    return True, account_id_from_key_id(short_term.group("key"))
+        return None
+    key_id = short_term.group("key")
+    return account_id_from_key_id(key_id), f"signed with access key {key_id}"
 
 
 def bedrock_api_key(secret: str) -> bool:
     """An Amazon Bedrock API key that decodes to what AWS issues: a long-term key's IAM
     credential (user, account, password) or a short-term key's presigned URL."""
-    return _bedrock_account(secret)[0]
+    return _bedrock_owner(secret) is not None
 
 
 CHECKS: dict[str, Callable[[str], bool]] = {
@@ -360,13 +365,18 @@ def aws_account_id(finding: Finding) -> Finding:
     return replace(finding, account_id=account_id_from_key_id(finding.secret))
 
 
-def bedrock_account_id(finding: Finding) -> Finding:
-    """The AWS account of a Bedrock API key, decoded offline: named in a long-term key, from
-    the signing key ID of a short-term one (None for an old-style key ID)."""
-    return replace(finding, account_id=_bedrock_account(finding.secret)[1])
+def bedrock_key_owner(finding: Finding) -> Finding:
+    """Whose a Bedrock API key is, decoded offline: the account (named in a long-term key;
+    from the signing key ID of a short-term one, None for an old-style ID) as ``account_id``,
+    and a note naming the IAM user (long-term) or the signing access key (short-term)."""
+    owner = _bedrock_owner(finding.secret)
+    if owner is None:
+        return finding
+    account, who = owner
+    return replace(finding, account_id=account, notes=(*finding.notes, who))
 
 
 ENRICHMENTS: dict[str, Callable[[Finding], Finding]] = {
     "aws-account-id": aws_account_id,
-    "bedrock-account-id": bedrock_account_id,
+    "bedrock-key-owner": bedrock_key_owner,
 }

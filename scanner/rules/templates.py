@@ -110,13 +110,15 @@ def supabase_jwt(rng: random.Random, kind: str = "service") -> str:
 
 def bedrock_api_key(rng: random.Random, kind: str = "long") -> str:
     """An Amazon Bedrock API key (``scanner.rules.checks``): ``long`` (``ABSK``, an IAM
-    service-specific credential) or ``short`` (``bedrock-api-key-``, a presigned URL signed
-    with an ``ASIA`` key ID and a session token)."""
-    if kind == "long":
-        user = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+    service-specific credential of a console-made user), ``user`` (the same for a named IAM
+    user) or ``short`` (``bedrock-api-key-``, a presigned URL signed with an ``ASIA`` key ID
+    and a session token)."""
+    if kind in ("long", "user"):
+        suffix = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+        user = f"BedrockAPIKey-{suffix}" if kind == "long" else f"svc-bedrock.{suffix}"
         account = "".join(rng.choice(string.digits) for _ in range(12))
         password = base64.b64encode(rng.randbytes(33)).decode()
-        text = f"BedrockAPIKey-{user}-at-{account}:{password}"
+        text = f"{user}-at-{account}:{password}"
         return "ABSK" + base64.b64encode(text.encode()).decode()
     key_id = aws_key_id(rng, "ASIA")
     token = urllib.parse.quote(aws_session_token(rng), safe="")
@@ -199,10 +201,10 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
             )
         return supabase_jwt(rng, arg or "service")
     if name == "bedrock_api_key":
-        if arg not in (None, "long", "short"):
+        if arg not in (None, "long", "user", "short"):
             raise RuleError(
                 f"{where}: template {{{{bedrock_api_key:{arg}}}}}: unknown kind "
-                "(known: long, short)"
+                "(known: long, user, short)"
             )
         return bedrock_api_key(rng, arg or "long")
     if name == "token_crc":
