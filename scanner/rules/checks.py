@@ -230,29 +230,35 @@ def generic_secret_value(secret: str) -> bool:
     return len(secret) >= 10 and entropy >= 3.2
 
 
-def _encoded_text(value: str) -> bool:
-    """True for base64 of prose (words and spaces): encoded data, not a random secret."""
+def _base64_text(value: str, encoding: str = "utf-8", *, urlsafe: bool = False) -> str | None:
+    """``value`` decoded from base64 (padding optional; ``urlsafe``: the ``-_`` alphabet) as
+    text in ``encoding``, or None. (Imported here: ``keysweep staged`` loads this module.)"""
     import base64
     import binascii
 
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        if urlsafe:
+            raw = base64.urlsafe_b64decode(padded)
+        else:
+            raw = base64.b64decode(padded, validate=True)
+        return raw.decode(encoding)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _encoded_text(value: str) -> bool:
+    """True for base64 of prose (words and spaces): encoded data, not a random secret."""
     if len(value) < 24 or len(value) % 4:
         return False
-    try:
-        text = base64.b64decode(value, validate=True).decode("ascii")
-    except (binascii.Error, ValueError):
-        return False
-    return text.isprintable() and text.count(" ") >= 2
+    text = _base64_text(value, "ascii")
+    return text is not None and text.isprintable() and text.count(" ") >= 2
 
 
 def basic_auth_base64(secret: str) -> bool:
     """Base64 of ``user:password`` with a password that is no placeholder (Docker's ``auth``)."""
-    import base64
-    import binascii
-
-    try:
-        decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
-        text = decoded.decode("utf-8")
-    except (binascii.Error, ValueError):
+    text = _base64_text(secret)
+    if text is None:
         return False
     user, sep, password = text.partition(":")
     return bool(sep and user) and text.isprintable() and not_placeholder(password)
@@ -260,18 +266,15 @@ def basic_auth_base64(secret: str) -> bool:
 
 def _jwt_claims(token: str) -> dict[str, object] | None:
     """The payload of a JWT ``header.payload.signature`` as a JSON object, or None."""
-    import base64
-    import binascii
     import json
 
     parts = token.split(".")
-    if len(parts) != 3:
+    text = _base64_text(parts[1], urlsafe=True) if len(parts) == 3 else None
+    if text is None:
         return None
-    payload = parts[1]
     try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        claims = json.loads(raw)
-    except (binascii.Error, ValueError):
+        claims = json.loads(text)
+    except ValueError:
         return None
     return claims if isinstance(claims, dict) else None
 
@@ -298,45 +301,30 @@ BEDROCK_SHORT_TERM_PREFIX = "bedrock-api-key-"
 _BEDROCK_CREDENTIAL = re.compile(
     r"(?P<user>[A-Za-z0-9+=,.@_-]{1,64})-at-(?P<account>[0-9]{12}):[A-Za-z0-9+/]{20,200}={0,2}"
 )
-_BEDROCK_URL = re.compile(
-    r"bedrock\.amazonaws\.com/\?Action=CallWithBearerToken&[!-~]{0,6000}"
-    r"X-Amz-Credential=(?P<key>[A-Z0-9]{20})(?:%2F|/)[!-~]{0,6000}X-Amz-Signature=[0-9a-f]{64}"
-    r"[!-~]{0,100}"
-)
-
-
-def _bedrock_text(secret: str) -> str | None:
-    """What a Bedrock API key encodes (ASCII), or None."""
-    import base64
-    import binascii
-
-    for prefix in (BEDROCK_LONG_TERM_PREFIX, BEDROCK_SHORT_TERM_PREFIX):
-        if secret.startswith(prefix):
-            body = secret[len(prefix) :]
-            try:
-                raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-                return raw.decode("ascii")
-            except (binascii.Error, ValueError):
-                return None
-    return None
+_BEDROCK_URL_START = "bedrock.amazonaws.com/?Action=CallWithBearerToken&"
+_SIGNING_KEY = re.compile(r"[&?]X-Amz-Credential=([A-Z0-9]{20})(?:%2F|/)")
+_SIGNATURE = re.compile(r"[&?]X-Amz-Signature=[0-9a-f]{64}(?:&|$)")
 
 
 def _bedrock_owner(secret: str) -> tuple[str | None, str] | None:
     """The account (None: a short-term key signed with an old-style key ID, which encodes
     none) and the owner (the IAM user, or the signing key ID) of a Bedrock API key as AWS
     issues it; None for anything else."""
-    text = _bedrock_text(secret)
-    if text is None:
-        return None
     if secret.startswith(BEDROCK_LONG_TERM_PREFIX):
-        long_term = _BEDROCK_CREDENTIAL.fullmatch(text)
+        text = _base64_text(secret[len(BEDROCK_LONG_TERM_PREFIX) :], "ascii")
+        long_term = None if text is None else _BEDROCK_CREDENTIAL.fullmatch(text)
         if long_term is None:
             return None
         return long_term.group("account"), f"IAM user {long_term.group('user')}"
-    short_term = _BEDROCK_URL.fullmatch(text)
-    if short_term is None:
+    if not secret.startswith(BEDROCK_SHORT_TERM_PREFIX):
         return None
-    key_id = short_term.group("key")
+    url = _base64_text(secret[len(BEDROCK_SHORT_TERM_PREFIX) :], "ascii")
+    if url is None or not url.startswith(_BEDROCK_URL_START) or not url.isprintable():
+        return None
+    signer = _SIGNING_KEY.search(url)
+    if signer is None or _SIGNATURE.search(url) is None or " " in url:
+        return None
+    key_id = signer.group(1)
     return account_id_from_key_id(key_id), f"signed with access key {key_id}"
 
 
