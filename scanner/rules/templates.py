@@ -122,7 +122,7 @@ def bedrock_api_key(rng: random.Random, kind: str = "long") -> str:
         return "ABSK" + base64.b64encode(text.encode()).decode()
     key_id = aws_key_id(rng, "ASIA")
     token = urllib.parse.quote(aws_session_token(rng), safe="")
-    signature = "".join(rng.choice("0123456789abcdef") for _ in range(64))
+    signature = "".join(rng.choice(string.hexdigits[:16]) for _ in range(64))
     url = (
         "bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-Algorithm=AWS4-HMAC-SHA256"
         f"&X-Amz-Credential={key_id}%2F20260101%2Fus-east-1%2Fbedrock%2Faws4_request"
@@ -180,6 +180,17 @@ TEMPLATE_NAMES = (
 TEMPLATE_FILTERS = ("base64", "percent", "json")
 
 
+def _kind(name: str, arg: str | None, known: tuple[str, ...], where: str) -> str:
+    """The kind a generator's argument names (the first of ``known`` when none is given)."""
+    if arg is None:
+        return known[0]
+    if arg not in known:
+        raise RuleError(
+            f"{where}: template {{{{{name}:{arg}}}}}: unknown kind (known: {', '.join(known)})"
+        )
+    return arg
+
+
 def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
     name, arg = m.group(1), m.group(2)
     if name == "aws_key_id":
@@ -194,19 +205,9 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
         user = "".join(rng.choice(_ALPHABETS["lower"]) for _ in range(8))
         return f"{user}:" + "".join(rng.choice(_ALPHABETS["alnum"]) for _ in range(20))
     if name == "supabase_jwt":
-        if arg is not None and arg not in _SUPABASE_CLAIMS:
-            raise RuleError(
-                f"{where}: template {{{{supabase_jwt:{arg}}}}}: unknown kind "
-                f"(known: {', '.join(_SUPABASE_CLAIMS)})"
-            )
-        return supabase_jwt(rng, arg or "service")
+        return supabase_jwt(rng, _kind(name, arg, tuple(_SUPABASE_CLAIMS), where))
     if name == "bedrock_api_key":
-        if arg not in (None, "long", "user", "short"):
-            raise RuleError(
-                f"{where}: template {{{{bedrock_api_key:{arg}}}}}: unknown kind "
-                "(known: long, user, short)"
-            )
-        return bedrock_api_key(rng, arg or "long")
+        return bedrock_api_key(rng, _kind(name, arg, ("long", "user", "short"), where))
     if name == "token_crc":
         if not arg:
             raise RuleError(
