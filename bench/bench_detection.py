@@ -282,6 +282,17 @@ def true_positive_cases(v: Values) -> list[Case]:
         ),
     )
     add(
+        "k8s-secret-session-base64",
+        "secret.yaml",
+        lambda k, s, t: (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws-session\ntype: Opaque\n"
+            f"data:\n  AWS_ACCESS_KEY_ID: {b64(k)}\n  AWS_SECRET_ACCESS_KEY: {b64(s)}\n"
+            f"  AWS_SESSION_TOKEN: {b64(t)}\n"
+        ),
+        prefix="ASIA",
+        form="k8s-secret-base64",
+    )
+    add(
         "k8s-secret-credentials-file-base64",
         "secret.yaml",
         lambda k, s, t: (

@@ -271,6 +271,12 @@ POSITIVES: list[Case] = [
         "export const admin = createClient(process.env.SUPABASE_URL!, '{{supabase_jwt:service}}')\n",
     ),
     Case(
+        "k8s/supabase-secret.yaml",
+        "supabase-service-role",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: supabase\ntype: Opaque\ndata:\n"
+        "  SUPABASE_SERVICE_ROLE_KEY: {{supabase_jwt:service|base64}}\n",
+    ),
+    Case(
         "api/.env.server",
         "supabase-secret-key",
         "SUPABASE_SECRET_KEY=sb_secret_{{urlsafe:22}}_{{alnum:8}}\n",
@@ -391,6 +397,12 @@ DECOYS: list[Case] = [
         "decoy:supabase-demo-keys",
         "# the self-hosting example's documented keys\n"
         "ANON_KEY={{supabase_jwt:anon}}\nSERVICE_ROLE_KEY={{supabase_jwt:demo}}\n",
+    ),
+    Case(
+        "k8s/supabase-public.yaml",
+        "decoy:supabase-public-keys",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: supabase-web\ntype: Opaque\ndata:\n"
+        "  SUPABASE_ANON_KEY: {{supabase_jwt:anon|base64}}\n",
     ),
     Case(
         "ai/test_bedrock.py",

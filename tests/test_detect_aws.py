@@ -632,6 +632,60 @@ def test_jwt_session_token_is_reported_whole(detector: Detector) -> None:
     assert ("session_token", jwt) in [(p.kind, p.secret) for p in key.paired]
 
 
+@pytest.mark.parametrize("minimum", ["low", "medium"])
+def test_kubernetes_secret_reports_the_decoded_session_token(minimum: str) -> None:
+    """A base64-wrapped STS token is itself base64-shaped, so the token rule matched both the
+    wrapping and the token: the wrapping was reported and paired, and --verify would have
+    sent it to STS. The decoded reading of the same rule wins, and a reading of the wrapping
+    by another rule (the generic one, at the default confidence) is the wrapping too."""
+    detector = Detector(load_rules().at_least(minimum), min_confidence=minimum)
+    token = session_token(2, 436)
+
+    def wrap(value: str) -> str:
+        return base64.b64encode(value.encode()).decode()
+
+    text = (
+        "kind: Secret\ndata:\n"
+        f"  AWS_ACCESS_KEY_ID: {wrap(KA)}\n"
+        f"  AWS_SECRET_ACCESS_KEY: {wrap(S)}\n"
+        f"  AWS_SESSION_TOKEN: {wrap(token)}\n"
+    )
+    findings = detector.scan(Fragment.from_text(text, "secret.yaml"))
+    assert sorted((f.rule_id, f.secret, f.encoding) for f in findings) == sorted(
+        [(ID, KA, "base64"), (SK, S, "base64"), (TOK, token, "base64")]
+    )
+    key = next(f for f in findings if f.rule_id == ID)
+    assert {(p.kind, p.secret) for p in key.paired} == {
+        ("secret_access_key", S),
+        ("session_token", token),
+    }
+
+
+@pytest.mark.parametrize("wraps", [1, 2], ids=["base64", "base64-x2"])
+def test_jwt_session_token_inside_base64_is_reported_whole(detector: Detector, wraps: int) -> None:
+    """A Kubernetes Secret's data holds the token base64-encoded: the decoder decodes the
+    JWT's claims too (for secrets inside them), and keeps a reading with the JWT whole,
+    which is the token. It used to be missed: only the decoded claims were scanned."""
+
+    def part(seed: int, n: int) -> str:
+        return random_b64(seed, n).replace("+", "-").replace("/", "_")
+
+    def encoded(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    # MinIO's STS: readable claims, so the decoder decodes them
+    claims = {"accessKey": part(5, 20).upper(), "exp": 1700003600, "parent": "minio-admin"}
+    jwt = f"{encoded({'alg': 'HS512', 'typ': 'JWT'})}.{encoded(claims)}.{part(7, 86)}"
+    value = jwt
+    for _ in range(wraps):
+        value = base64.b64encode(value.encode()).decode()
+    text = f"kind: Secret\ndata:\n  AWS_SESSION_TOKEN: {value}\n"
+    (found,) = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == TOK]
+    assert found.secret == jwt
+    assert found.encoding == "+".join(["base64"] * wraps)
+    assert (found.line, found.column) == (3, text.splitlines()[2].index(value) + 1)
+
+
 def test_s3cmd_config_secret_far_below_its_key_id(detector: Detector) -> None:
     """`s3cmd --configure` writes its options in alphabetical order: secret_key some 60 lines
     below access_key, with no AWS word near it; the file name is the context."""

@@ -96,6 +96,27 @@ def test_substitute() -> None:
     assert substitute("ab%%cd!ef", spans) == "abXYcdZef"
 
 
+def test_a_jwt_inside_base64_is_also_read_whole() -> None:
+    """The decoded claims for what they hold, and a second reading with the JWT kept whole
+    (a view of its own), for rules that match the token itself."""
+    claims = base64.urlsafe_b64encode(b'{"sub":"ci-runner","aws":"nothing here"}').decode()
+    jwt = f"eyJhbGciOiJIUzI1NiJ9.{claims.rstrip('=')}.{'s' * 43}"
+    encoded = base64.b64encode(jwt.encode()).decode()
+    text = f"line one\naws_token: {encoded} # end\n"
+    (span,) = finder().find(text, encoded_keyword=False)
+    assert span.encoding == "base64+jwt" and "ci-runner" in span.decoded and jwt not in span.decoded
+    assert span.token_reading == DecodedSpan(span.start, span.end, jwt, "base64")
+    claimed, whole = build_views(text, [span], lines_before=1)
+    assert claimed.text == f"line one\naws_token: {span.decoded} # end"
+    assert whole.text == f"line one\naws_token: {jwt} # end"
+    assert whole.regions[0].span is span.token_reading
+    # nothing to keep whole: one reading, one view
+    wrapped = base64.b64encode(b"aws_secret=abcdefgh").decode()
+    (plain,) = finder().find(f"aws: {wrapped}", encoded_keyword=False)
+    assert plain.token_reading is None
+    assert len(build_views("x", [DecodedSpan(0, 1, "y", "base64")], lines_before=0)) == 1
+
+
 _NESTED_SECRET = secret_key("nested")
 _DETECTOR = Detector(load_rules())
 

@@ -84,12 +84,18 @@ _JWT_SPAN = re.compile(
 
 @dataclass(frozen=True)
 class DecodedSpan:
-    """``text[start:end]`` decodes to ``decoded`` (``encoding`` names the layers, outer first)."""
+    """``text[start:end]`` decodes to ``decoded`` (``encoding`` names the layers, outer first).
+
+    ``token_reading``: the same span decoded with every JWT inside it left whole (None when
+    none was decoded inside it). A JWT is a credential in its own right, so a rule that
+    matches the token itself (a Supabase service_role key, a JWT-shaped session token) reads
+    it there, while ``decoded`` shows what its payload holds."""
 
     start: int
     end: int
     decoded: str
     encoding: str
+    token_reading: DecodedSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -314,7 +320,7 @@ class SpanFinder:
             decoded = decode(m.group(0))
             if decoded is None or not budget.take(len(decoded)):
                 continue
-            encoding = name
+            span = DecodedSpan(m.start(), m.end(), decoded, name)
             if depth < MAX_DEPTH:
                 inner = self.find(
                     decoded,
@@ -324,10 +330,14 @@ class SpanFinder:
                     inside_base64=name in ("base64", "jwt"),
                 )
                 if inner:
-                    decoded = substitute(decoded, inner)
-                    layers = sorted({s.encoding for s in inner})
-                    encoding = f"{name}+{'+'.join(layers)}"
-            out.append(DecodedSpan(m.start(), m.end(), decoded, encoding))
+                    span = DecodedSpan(
+                        span.start,
+                        span.end,
+                        substitute(decoded, inner),
+                        _encoding(name, inner),
+                        _token_reading(span, inner),
+                    )
+            out.append(span)
         return out
 
     def _base64(
@@ -609,6 +619,26 @@ def _after(text: str, positions: Sequence[int]) -> list[tuple[int, int]]:
     return windows
 
 
+def _encoding(name: str, inner: Sequence[DecodedSpan]) -> str:
+    """The encoding of a span of layer ``name`` whose decoded text had ``inner`` decoded."""
+    return "+".join([name, *sorted({s.encoding for s in inner})])
+
+
+def _is_jwt(span: DecodedSpan) -> bool:
+    return span.encoding.startswith("jwt")
+
+
+def _token_reading(span: DecodedSpan, inner: Sequence[DecodedSpan]) -> DecodedSpan | None:
+    """``span`` (decoded by its own layer only) with the ``inner`` spans of its decoded text
+    decoded too, except JWTs, which stay whole (their own token readings where they have
+    one); None when no JWT was decoded inside it, at any depth."""
+    if not any(_is_jwt(s) or s.token_reading is not None for s in inner):
+        return None
+    kept = [s.token_reading or s for s in inner if not _is_jwt(s)]
+    decoded = substitute(span.decoded, kept)
+    return DecodedSpan(span.start, span.end, decoded, _encoding(span.encoding, kept))
+
+
 def substitute(text: str, spans: Sequence[DecodedSpan]) -> str:
     """``text`` with every (non-overlapping, sorted) span replaced by its decoded text."""
     parts: list[str] = []
@@ -623,7 +653,8 @@ def substitute(text: str, spans: Sequence[DecodedSpan]) -> str:
 
 def build_views(text: str, spans: Sequence[DecodedSpan], lines_before: int) -> list[View]:
     """One view per line holding decoded spans: up to ``lines_before`` lines (and at most
-    VIEW_CONTEXT_CHARS characters) of preceding text, then the line with spans substituted."""
+    VIEW_CONTEXT_CHARS characters) of preceding text, then the line with spans substituted.
+    A line with a span that has a ``token_reading`` gets a second view with those readings."""
     views: list[View] = []
     i = 0
     while i < len(spans):
@@ -643,18 +674,28 @@ def build_views(text: str, spans: Sequence[DecodedSpan], lines_before: int) -> l
                 break
             ctx_start = text.rfind("\n", 0, ctx_start - 1) + 1
         ctx_start = max(ctx_start, line_start - VIEW_CONTEXT_CHARS)
-        parts = [text[ctx_start:line_start]]
-        offset = line_start - ctx_start
-        regions: list[Region] = []
-        pos = line_start
-        for span in group:
-            chunk = text[pos : span.start]
-            parts.append(chunk)
-            offset += len(chunk)
-            parts.append(span.decoded)
-            regions.append(Region(offset, offset + len(span.decoded), span))
-            offset += len(span.decoded)
-            pos = span.end
-        parts.append(text[pos:line_end])
-        views.append(View("".join(parts), tuple(regions)))
+        views.append(_view(text, ctx_start, line_start, line_end, group))
+        if any(span.token_reading is not None for span in group):
+            readings = [span.token_reading or span for span in group]
+            views.append(_view(text, ctx_start, line_start, line_end, readings))
     return views
+
+
+def _view(
+    text: str, ctx_start: int, line_start: int, line_end: int, group: Sequence[DecodedSpan]
+) -> View:
+    """The view of one line: its context, then the line with ``group`` substituted."""
+    parts = [text[ctx_start:line_start]]
+    offset = line_start - ctx_start
+    regions: list[Region] = []
+    pos = line_start
+    for span in group:
+        chunk = text[pos : span.start]
+        parts.append(chunk)
+        offset += len(chunk)
+        parts.append(span.decoded)
+        regions.append(Region(offset, offset + len(span.decoded), span))
+        offset += len(span.decoded)
+        pos = span.end
+    parts.append(text[pos:line_end])
+    return View("".join(parts), tuple(regions))

@@ -74,6 +74,8 @@ class _Candidate:
     needs_near: bool
     line: int = 0
     line_start: int = 0
+    # decoded, and its rule matched the plain text of its span too: that text only wraps it
+    wrapper: bool = False
 
 
 def _core_data(fragment: Fragment, ascii: bool | None = None) -> bytes:
@@ -812,14 +814,20 @@ def _two_readings(cand: _Candidate, other: _Candidate) -> bool:
     return same_span and (cand.encoding is None) != (other.encoding is None)
 
 
+def _unwrapped(cand: _Candidate, other: _Candidate) -> bool:
+    """``cand`` is the decoded reading of ``other``'s span by the same rule."""
+    return cand.rule is other.rule and cand.encoding is not None
+
+
 def _piece_of_encoded(cand: _Candidate, other: _Candidate) -> bool:
     """``cand`` is plain text inside the encoded span of ``other``, a decoded finding of the
     same rule: a run between two escapes of a percent-encoded session token (``...%2F<run>%2B``)
-    is part of that token, not a token of its own."""
+    is part of that token, not a token of its own. Of any rule when that span is a wrapper
+    (a Kubernetes Secret's base64 value: a generic rule's reading of it is the wrapper too)."""
     return (
         cand.encoding is None
         and other.encoding is not None
-        and cand.rule is other.rule
+        and (cand.rule is other.rule or other.wrapper)
         and other.start <= cand.start
         and cand.end <= other.end
     )
@@ -858,8 +866,13 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
             other = kept[i]
             if _two_readings(cand, other):
                 # one span, two readings (a base64 value and what it decodes to): the surer
-                # rule wins, so a generic rule never doubles a provider rule's finding
-                if _surer(cand) < _surer(other):
+                # rule wins, so a generic rule never doubles a provider rule's finding; one
+                # rule matching both reads the decoded secret (the plain text only wraps it:
+                # a random secret never decodes to text), which is what AWS verifies
+                if _unwrapped(cand, other):
+                    cand.wrapper = True
+                    kept[i] = cand
+                elif _surer(cand) < _surer(other):
                     kept[i] = cand
                 break
             if cand.secret in other.secret or other.secret in cand.secret:
