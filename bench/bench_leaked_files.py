@@ -31,6 +31,7 @@ validation is off).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shutil
 import subprocess
@@ -53,6 +54,9 @@ class Case:
     path: str  # relative to the corpus
     kind: str  # credential type, or "decoy:<what>"
     text: str  # with templates
+    # a file inside the file (a Kubernetes Secret's data): with templates, base64-encoded where
+    # ``text`` says @INNER@
+    inner: str = ""
 
     @property
     def decoy(self) -> bool:
@@ -104,6 +108,13 @@ POSITIVES: list[Case] = [
         "home/.docker/config.json",
         "docker-auth",
         '{\n  "auths": {\n    "registry.acme-prod.io": {\n      "auth": "{{basic_auth|base64}}"\n    }\n  }\n}\n',
+    ),
+    Case(
+        "k8s/regcred.yaml",
+        "docker-auth",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n"
+        "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: @INNER@\n",
+        inner='{"auths":{"registry.acme-prod.io":{"auth":"{{basic_auth|base64}}"}}}',
     ),
     Case(
         "web/.npmrc",
@@ -399,6 +410,13 @@ DECOYS: list[Case] = [
         "ANON_KEY={{supabase_jwt:anon}}\nSERVICE_ROLE_KEY={{supabase_jwt:demo}}\n",
     ),
     Case(
+        "k8s/regcred-template.yaml",
+        "decoy:docker-placeholder",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n"
+        "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: @INNER@\n",
+        inner='{"auths":{"registry.example.com":{"auth":"dXNlcjpjaGFuZ2VtZQ=="}}}',
+    ),
+    Case(
         "k8s/supabase-public.yaml",
         "decoy:supabase-public-keys",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: supabase-web\ntype: Opaque\ndata:\n"
@@ -429,6 +447,9 @@ def write_corpus(seed: int) -> list[tuple[Case, str]]:
     out = []
     for case in POSITIVES + DECOYS:
         text = expand_template(case.text, f"{seed}:{case.path}")
+        if case.inner:
+            inner = expand_template(case.inner, f"{seed}:{case.path}:inner")
+            text = text.replace("@INNER@", base64.b64encode(inner.encode()).decode())
         target = CORPUS / case.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

@@ -632,17 +632,21 @@ def test_jwt_session_token_is_reported_whole(detector: Detector) -> None:
     assert ("session_token", jwt) in [(p.kind, p.secret) for p in key.paired]
 
 
+@pytest.mark.parametrize("wraps", [1, 2])
 @pytest.mark.parametrize("minimum", ["low", "medium"])
-def test_kubernetes_secret_reports_the_decoded_session_token(minimum: str) -> None:
+def test_kubernetes_secret_reports_the_decoded_session_token(minimum: str, wraps: int) -> None:
     """A base64-wrapped STS token is itself base64-shaped, so the token rule matched both the
     wrapping and the token: the wrapping was reported and paired, and --verify would have
     sent it to STS. The decoded reading of the same rule wins, and a reading of the wrapping
-    by another rule (the generic one, at the default confidence) is the wrapping too."""
+    by another rule (the generic one, at the default confidence) is the wrapping too. Wrapped
+    twice, the token reading of the outer span is the inner wrapping: the deeper one wins."""
     detector = Detector(load_rules().at_least(minimum), min_confidence=minimum)
     token = session_token(2, 436)
 
     def wrap(value: str) -> str:
-        return base64.b64encode(value.encode()).decode()
+        for _ in range(wraps):
+            value = base64.b64encode(value.encode()).decode()
+        return value
 
     text = (
         "kind: Secret\ndata:\n"
@@ -651,14 +655,33 @@ def test_kubernetes_secret_reports_the_decoded_session_token(minimum: str) -> No
         f"  AWS_SESSION_TOKEN: {wrap(token)}\n"
     )
     findings = detector.scan(Fragment.from_text(text, "secret.yaml"))
+    layers = "+".join(["base64"] * wraps)
     assert sorted((f.rule_id, f.secret, f.encoding) for f in findings) == sorted(
-        [(ID, KA, "base64"), (SK, S, "base64"), (TOK, token, "base64")]
+        [(ID, KA, layers), (SK, S, layers), (TOK, token, layers)]
     )
     key = next(f for f in findings if f.rule_id == ID)
     assert {(p.kind, p.secret) for p in key.paired} == {
         ("secret_access_key", S),
         ("session_token", token),
     }
+
+
+def test_a_credentials_file_in_base64_is_not_also_a_generic_password() -> None:
+    """`credentials: <base64 of ~/.aws/credentials>`: the generic rule read the base64 value
+    after the secret-named key as a password; the decoded text holds the three secrets, which
+    are the findings (a plain reading inside an encoded span, by a rule no surer than a
+    decoded finding there, reads the encoding)."""
+    detector = Detector(load_rules().at_least("medium"), min_confidence="medium")
+    token = session_token(3)
+    wrapped = base64.b64encode(
+        f"[default]\naws_access_key_id={KA}\naws_secret_access_key={S}\n"
+        f"aws_session_token={token}\n".encode()
+    ).decode()
+    text = f"kind: Secret\ndata:\n  credentials: {wrapped}\n"
+    findings = detector.scan(Fragment.from_text(text, "secret.yaml"))
+    assert sorted((f.rule_id, f.secret, f.encoding) for f in findings) == sorted(
+        [(ID, KA, "base64"), (SK, S, "base64"), (TOK, token, "base64")]
+    )
 
 
 @pytest.mark.parametrize("wraps", [1, 2], ids=["base64", "base64-x2"])

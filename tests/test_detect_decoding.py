@@ -110,7 +110,7 @@ def test_a_jwt_inside_base64_is_also_read_whole() -> None:
     assert claimed.text == f"line one\naws_token: {span.decoded} # end"
     assert whole.text == f"line one\naws_token: {jwt} # end"
     assert whole.regions[0].span is span.token_reading
-    # nothing to keep whole: one reading, one view
+    # nothing decoded inside it: one reading, one view
     wrapped = base64.b64encode(b"aws_secret=abcdefgh").decode()
     (plain,) = finder().find(f"aws: {wrapped}", encoded_keyword=False)
     assert plain.token_reading is None

@@ -4,6 +4,7 @@ decoding, and the rules that use them, through the whole detector."""
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from pathlib import Path
 
@@ -135,6 +136,26 @@ def test_generic_and_credential_file_rules(
     text: str, path: str, expected: list[tuple[str, str]]
 ) -> None:
     assert _rules(text, path) == expected
+
+
+@pytest.mark.parametrize("login", ["deploy:Tr0ub4dor&3xyzQ", "deploy:changeme"])
+def test_a_kubernetes_image_pull_secret_is_decoded(login: str) -> None:
+    """A .dockerconfigjson is the Docker config in base64, whose auth is base64 again: the
+    decoder reads the file with the auth kept as it is (its token reading), where the rule
+    finds it. It used to be missed: the auth was decoded too, and the rule never saw it."""
+    auth = base64.b64encode(login.encode()).decode()
+    config = json.dumps({"auths": {"registry.acme.io": {"auth": auth}}})
+    text = (
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n"
+        f"  .dockerconfigjson: {base64.b64encode(config.encode()).decode()}\n"
+    )
+    found = DETECTOR.scan(Fragment.from_text(text, "pull-secret.yaml"))
+    if login.endswith("changeme"):  # a placeholder password: the rule's check says no
+        assert found == []
+        return
+    assert [(f.rule_id, f.secret, f.encoding, f.line) for f in found] == [
+        ("docker-config-auth", auth, "base64", 5)
+    ]
 
 
 def test_a_key_file_is_found_by_its_path_alone(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ end; both paths give the same matches (tests compare them).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import importlib
 import re
 from collections.abc import Collection, Iterator, Sequence
@@ -931,8 +933,14 @@ class CoreMatcher:
         search = self._searches.search
         core = self.cores[index]
         limit = len(text) if endpos is None else min(endpos, len(text))
+        # a match starting at ``pos`` or later has its core end there or later; past
+        # ``limit + max_width`` a core end searches from ``limit`` on
+        i, n = bisect.bisect_left(ends, pos), len(ends)
+        if limit < len(text):
+            n = bisect.bisect_right(ends, limit + core.max_width, i)
+            ends, i = _with_tail(ends[i:n], pos, limit, core), 0
+            n = len(ends)
         last = pos
-        i, n = 0, len(ends)
         while i < n:
             lo = ends[i] - core.max_width
             hi = ends[i]
@@ -953,3 +961,14 @@ class CoreMatcher:
                 yield m
                 last = m.end()
                 start = last
+
+
+def _with_tail(ends: Sequence[int], pos: int, limit: int, core: Core) -> list[int]:
+    """``ends`` (sorted) with ends that make ``finditer`` search every start in the last
+    ``core.reach`` characters before ``limit``. ``finditer(text, pos, endpos)`` reads
+    ``endpos`` as the text's end: a match deciding at a character there can hold where the
+    core, matched on the whole text, saw none (``(?![^ab])`` before the "\n" a line window
+    ends at, ``$``). Every start whose match could read that far is searched."""
+    first = max(pos, limit - core.reach) + core.max_width  # searched from ``first - max_width``
+    tail = [*range(first, limit, core.max_width), limit]  # one group: each within max_width
+    return list(heapq.merge(ends, tail))

@@ -86,10 +86,12 @@ _JWT_SPAN = re.compile(
 class DecodedSpan:
     """``text[start:end]`` decodes to ``decoded`` (``encoding`` names the layers, outer first).
 
-    ``token_reading``: the same span decoded with every JWT inside it left whole (None when
-    none was decoded inside it). A JWT is a credential in its own right, so a rule that
-    matches the token itself (a Supabase service_role key, a JWT-shaped session token) reads
-    it there, while ``decoded`` shows what its payload holds."""
+    ``token_reading``: the same span with the encoded values inside its decoded text kept as
+    they are, or read so themselves where they have a reading of their own (None when
+    nothing was decoded inside it). Some credentials are encoded by their format: a JWT (a
+    Supabase service_role key, a JWT-shaped session token), a Docker config's base64
+    ``auth``. ``decoded`` shows what they hold; a rule matching the credential itself reads
+    it here, even two levels down (a JWT in base64 in base64)."""
 
     start: int
     end: int
@@ -624,17 +626,10 @@ def _encoding(name: str, inner: Sequence[DecodedSpan]) -> str:
     return "+".join([name, *sorted({s.encoding for s in inner})])
 
 
-def _is_jwt(span: DecodedSpan) -> bool:
-    return span.encoding.startswith("jwt")
-
-
-def _token_reading(span: DecodedSpan, inner: Sequence[DecodedSpan]) -> DecodedSpan | None:
+def _token_reading(span: DecodedSpan, inner: Sequence[DecodedSpan]) -> DecodedSpan:
     """``span`` (decoded by its own layer only) with the ``inner`` spans of its decoded text
-    decoded too, except JWTs, which stay whole (their own token readings where they have
-    one); None when no JWT was decoded inside it, at any depth."""
-    if not any(_is_jwt(s) or s.token_reading is not None for s in inner):
-        return None
-    kept = [s.token_reading or s for s in inner if not _is_jwt(s)]
+    kept as they are, or replaced by their own ``token_reading`` where they have one."""
+    kept = [s.token_reading for s in inner if s.token_reading is not None]
     decoded = substitute(span.decoded, kept)
     return DecodedSpan(span.start, span.end, decoded, _encoding(span.encoding, kept))
 

@@ -808,26 +808,34 @@ def _confident(found: list[Finding], minimum: str) -> list[Finding]:
     return [f for f in found if confidence_at_least(f.confidence, minimum)]
 
 
+def _layers(cand: _Candidate) -> int:
+    """How many encodings were decoded to read ``cand`` (0: plain text)."""
+    return 0 if cand.encoding is None else cand.encoding.count("+") + 1
+
+
 def _two_readings(cand: _Candidate, other: _Candidate) -> bool:
-    """One span read twice: plain, and decoded."""
+    """One span read twice: plain and decoded, or decoded to two depths (a token reading
+    keeps what the other decodes further: ``decoding.DecodedSpan.token_reading``)."""
     same_span = (cand.start, cand.end) == (other.start, other.end)
-    return same_span and (cand.encoding is None) != (other.encoding is None)
+    return same_span and _layers(cand) != _layers(other)
 
 
 def _unwrapped(cand: _Candidate, other: _Candidate) -> bool:
-    """``cand`` is the decoded reading of ``other``'s span by the same rule."""
-    return cand.rule is other.rule and cand.encoding is not None
+    """``cand`` reads ``other``'s span decoded further, by the same rule."""
+    return cand.rule is other.rule and _layers(cand) > _layers(other)
 
 
 def _piece_of_encoded(cand: _Candidate, other: _Candidate) -> bool:
-    """``cand`` is plain text inside the encoded span of ``other``, a decoded finding of the
-    same rule: a run between two escapes of a percent-encoded session token (``...%2F<run>%2B``)
-    is part of that token, not a token of its own. Of any rule when that span is a wrapper
-    (a Kubernetes Secret's base64 value: a generic rule's reading of it is the wrapper too)."""
+    """``cand`` is plain text inside the encoded span of ``other``, a decoded finding: of the
+    same rule, a run between two escapes of a percent-encoded session token
+    (``...%2F<run>%2B``) is part of that token, not a token of its own; of a rule no surer, or
+    of any rule when the span is a wrapper (``_unwrapped``), it reads the encoding (a
+    Kubernetes Secret's base64 value, which a generic rule takes for a password) where the
+    decoded text holds the secret. (Text that decodes to text is no random secret.)"""
     return (
         cand.encoding is None
         and other.encoding is not None
-        and (cand.rule is other.rule or other.wrapper)
+        and (cand.rule is other.rule or other.wrapper or _surer(other) < _surer(cand))
         and other.start <= cand.start
         and cand.end <= other.end
     )
@@ -872,6 +880,8 @@ def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
                 if _unwrapped(cand, other):
                     cand.wrapper = True
                     kept[i] = cand
+                elif _unwrapped(other, cand):
+                    other.wrapper = True
                 elif _surer(cand) < _surer(other):
                     kept[i] = cand
                 break
