@@ -134,7 +134,7 @@ _PLACEHOLDER_WORDS = (
 )
 # Code references, not values: settings.SECRET_KEY, os_environ_name, SOME_CONSTANT.
 _IDENTIFIER = re.compile(
-    r"^[A-Za-z_][A-Za-z0-9_]{0,64}(?:\.[A-Za-z_][A-Za-z0-9_]{0,64}){1,8}(?:\(\))?$"
+    r"^[A-Za-z_][A-Za-z0-9_]{0,64}(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]{0,64}){1,8}(?:\(\))?$"
     r"|^[a-z]{1,20}(?:[_\-][a-z]{1,20}){0,8}$|^[A-Z]{1,20}(?:_[A-Z]{1,20}){0,8}$"
 )
 _FILE_NAME = re.compile(
@@ -182,7 +182,9 @@ def not_placeholder(secret: str) -> bool:
     if len(value) < 4 or _REFERENCE.search(value) or _IDENTIFIER.match(value):
         return False
     if _IDENTIFIER.match(value.partition("(")[0].rstrip(")")):
-        return False  # code: WebClient(token=self.admin_token), getattr(config, 'SECRET_KEY')
+        # code: WebClient(token=self.admin_token), getattr(config, 'SECRET_KEY'), and with
+        # "::" between names Aws::Credentials.new(key_id, secret) (Ruby, PHP, Rust, C++)
+        return False
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
         return False
     if _WORDS.search(value) or _camel_words(value):
