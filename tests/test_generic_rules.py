@@ -45,10 +45,20 @@ DETECTOR = Detector(load_rules())
         "getattr(configuration",  # SECRET_KEY = getattr(configuration, 'SECRET_KEY')
         "EMAIL.get(",  # EMAIL_HOST_PASSWORD = EMAIL.get('PASSWORD')
         "models/users/token.md",  # mkdocs nav: - Token: 'models/users/token.md'
+        "Aws::Credentials.new(",  # credentials: Aws::Credentials.new(key_id, secret)
     ],
 )
 def test_placeholders_and_references_are_never_secrets(value: str) -> None:
     assert not not_placeholder(value)
+    assert not generic_secret_value(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2016-09-08T21:47:36Z", "2024-01-02 10:00:00", "2025-03-01T00:00:00.000+00:00", "2024-01-02"],
+)
+def test_a_timestamp_is_no_secret(value: str) -> None:
+    """ "PasswordLastUsed": "2016-09-08T21:47:36Z" in AWS SDK examples: when, not what."""
     assert not generic_secret_value(value)
 
 

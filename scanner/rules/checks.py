@@ -137,6 +137,9 @@ _IDENTIFIER = re.compile(
     r"^[A-Za-z_][A-Za-z0-9_]{0,64}(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]{0,64}){1,8}(?:\(\))?$"
     r"|^[a-z]{1,20}(?:[_\-][a-z]{1,20}){0,8}$|^[A-Z]{1,20}(?:_[A-Z]{1,20}){0,8}$"
 )
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
 _FILE_NAME = re.compile(
     r"^[\w.\-/]{1,200}\.(?:json|ya?ml|txt|xml|pem|crt|cer|key|p12|pfx|jks|keystore|csv|log|html?"
     r"|js|ts|py|rb|php|java|go|sh|conf|cfg|ini|toml|env|lock|gz|zip|tar|enc|gpg|asc|md)$",
@@ -213,6 +216,8 @@ def generic_secret_value(secret: str) -> bool:
         return generic_secret_value(nested["value"])
     entropy = shannon_entropy(secret)
     if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
+        return False
+    if _TIMESTAMP.fullmatch(secret):  # PasswordLastUsed, token_expiry: when, not what
         return False
     if _HEX_ONLY.fullmatch(secret):
         if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
