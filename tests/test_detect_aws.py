@@ -632,6 +632,24 @@ def test_jwt_session_token_is_reported_whole(detector: Detector) -> None:
     assert ("session_token", jwt) in [(p.kind, p.secret) for p in key.paired]
 
 
+def test_a_real_shaped_session_token_with_runs_is_found(detector: Detector) -> None:
+    """Real STS tokens encode bytes 0xFF as a run of "/" near their start; the token rule's
+    check refused any run of six, so every such token (localstack's recorded snapshots hold
+    twenty) was missed, or reported by the generic rule cut to 200 characters."""
+    token = "IQoJb3JpZ2luX2VjEMv" + "/" * 10 + "wEaCXVzLWVhc3QtMSJH" + random_b64(9, 860)
+    text = (
+        "{\n"
+        f'  "AWS_ACCESS_KEY_ID": "{KA}",\n'
+        f'  "AWS_SECRET_ACCESS_KEY": "{S}",\n'
+        f'  "AWS_SESSION_TOKEN": "{token}"\n'
+        "}\n"
+    )
+    findings = detector.scan(Fragment.from_text(text, "test_lambda.snapshot.json"))
+    assert [(f.rule_id, f.secret) for f in findings if f.rule_id == TOK] == [(TOK, token)]
+    key = next(f for f in findings if f.rule_id == ID)
+    assert ("session_token", token) in [(p.kind, p.secret) for p in key.paired]
+
+
 @pytest.mark.parametrize("wraps", [1, 2])
 @pytest.mark.parametrize("minimum", ["low", "medium"])
 def test_kubernetes_secret_reports_the_decoded_session_token(minimum: str, wraps: int) -> None:

@@ -21,6 +21,7 @@ from scanner.rules.templates import base62_checksum
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _RUN = re.compile(r"(.)\1{5}")
+_ANY_RUN = re.compile(r"(.)\1*", re.DOTALL)  # every run of one character
 
 
 def not_hex(secret: str) -> bool:
@@ -64,6 +65,18 @@ def not_repetitive(secret: str) -> bool:
     if _periodic(secret) or _sequential(secret):
         return False
     return len(set(secret)) >= min(10, len(secret) // 3)
+
+
+def binary_token_shape(secret: str) -> bool:
+    """A base64 token of binary data (an STS session token): runs of ``A`` and ``/`` encode
+    runs of zero and 0xFF bytes, its structure (``IQoJb3JpZ2luX2VjEMv//////////wEa...``),
+    not a fake's: ``not-repetitive`` refused every real token with such a run. Fakes fail:
+    a short period, eight consecutive characters of the alphabet, fewer than 20 distinct
+    characters (a third of a shorter token), or one character repeated over an eighth of it."""
+    if _periodic(secret) or _sequential(secret):
+        return False
+    longest = max((len(m.group(0)) for m in _ANY_RUN.finditer(secret)), default=0)
+    return len(set(secret)) >= min(20, len(secret) // 3) and longest * 8 <= len(secret)
 
 
 def aws_key_id_shape(secret: str) -> bool:
@@ -137,6 +150,11 @@ _IDENTIFIER = re.compile(
     r"^[A-Za-z_][A-Za-z0-9_]{0,64}(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]{0,64}){1,8}(?:\(\))?$"
     r"|^[a-z]{1,20}(?:[_\-][a-z]{1,20}){0,8}$|^[A-Z]{1,20}(?:_[A-Z]{1,20}){0,8}$"
 )
+# ``service:Action`` (``sts:GetSessionToken``, ``s3:Get*``), as policies and chalice's
+# policies.json (68 findings in its history) name them
+_IAM_ACTION = re.compile(r"[a-z0-9][a-z0-9\-]{1,40}:(?P<action>[A-Za-z*]{2,128})")
+# text inside a string literal (a docs search index's "def handler(token: str\n\npayload")
+_ESCAPED_BREAK = re.compile(r"\\[nrt]")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
@@ -161,6 +179,12 @@ def _camel_words(value: str) -> bool:
     runs: list[int] = [len(part) - part[0].isupper() for part in _CAMEL_PART.findall(value)]
     fewest = sum(-(-n // 20) for n in runs)
     return fewest <= 12 and sum(runs) >= 2
+
+
+def _iam_action_name(name: str) -> bool:
+    """``Get*``, or two or more capitalised words (``GetSessionToken``): not a password after
+    a user name (``admin:Secretpassword``)."""
+    return "*" in name or (_camel_words(name) and sum(c.isupper() for c in name) >= 2)
 
 
 # A pinned requirement (``pydantic_core==2.46.4``, ``urllib3[socks]>=2.0``): tox.ini
@@ -190,6 +214,9 @@ def not_placeholder(secret: str) -> bool:
         return False
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
         return False
+    action = _IAM_ACTION.fullmatch(value)
+    if action and _iam_action_name(action["action"]):
+        return False  # an IAM action: "GetSessionToken": "sts:GetSessionToken"
     if _WORDS.search(value) or _camel_words(value):
         return False
     low = value.lower()
@@ -218,6 +245,8 @@ def generic_secret_value(secret: str) -> bool:
     if secret.isdigit() or _UUID.fullmatch(secret):  # UUIDs under secret names are mostly ids
         return False
     if _TIMESTAMP.fullmatch(secret):  # PasswordLastUsed, token_expiry: when, not what
+        return False
+    if _ESCAPED_BREAK.search(secret):  # a value never holds an escaped line break
         return False
     if _HEX_ONLY.fullmatch(secret):
         if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
@@ -345,6 +374,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
     "not-repetitive": not_repetitive,
+    "binary-token-shape": binary_token_shape,
     "aws-key-id-shape": aws_key_id_shape,
     "crc32-base62-suffix": crc32_base62_suffix,
     "not-placeholder": not_placeholder,

@@ -67,10 +67,13 @@ def aws_secret(rng: random.Random, *, slash: bool = False, plain: bool = False) 
 
 
 def aws_session_token(rng: random.Random, length: int = 372) -> str:
-    """A session-token-shaped base64 string of ``length`` characters."""
-    return SESSION_TOKEN_PREFIX + "".join(
-        rng.choice(BASE64) for _ in range(length - len(SESSION_TOKEN_PREFIX))
-    )
+    """A session-token-shaped base64 string of ``length`` characters. Half of them (by the
+    seed) hold the run of ``/`` that many real STS tokens have near their start, where the
+    token encodes bytes 0xFF (``IQoJb3JpZ2luX2VjEMv//////////wEa...``)."""
+    head = SESSION_TOKEN_PREFIX
+    if rng.random() < 0.5:
+        head += "E" + rng.choice(BASE64) + rng.choice(BASE64) + "/" * 10 + "wEa"
+    return head + "".join(rng.choice(BASE64) for _ in range(length - len(head)))
 
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
