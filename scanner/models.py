@@ -398,6 +398,17 @@ class Finding:
         )
 
 
+def with_pairs_of(finding: Finding, other: Finding) -> Finding:
+    """``finding`` also paired with what ``other`` (the same secret at another place) pairs
+    it with, nearest first."""
+    known = {(p.kind, p.secret) for p in finding.paired}
+    more = [p for p in other.paired if (p.kind, p.secret) not in known]
+    if not more:
+        return finding
+    paired = sorted([*finding.paired, *more], key=lambda p: p.distance)
+    return replace(finding, paired=tuple(paired))
+
+
 def fingerprint_of(rule_id: str, secret: str) -> str:
     """Stable content hash of a secret under a rule: no line, no path, no time.
 

@@ -568,3 +568,34 @@ def test_workers_share_the_listing_by_bytes(repo: Repo) -> None:
     counted = blobscan._shares(listing.feed, 8, ())
     assert b"".join(counted) == listing.feed
     assert len({len(share) for share in counted[:-1]}) == 1
+
+
+def test_a_key_id_twice_in_one_blob_keeps_the_pairs_of_both(repo: Repo) -> None:
+    """A Lambda environment dump names the key ID twice (AWS_ACCESS_KEY, AWS_ACCESS_KEY_ID)
+    and the secret a dozen lines below: the block gives the secret to the nearer occurrence.
+    History reports the secret once, at its first place, which had no pair, so --verify
+    could not check it (localstack's recorded snapshots)."""
+    from scanner.detect import Detector
+    from scanner.rules import load_rules
+    from scanner.sources.history import HistoryScan
+    from support.keys import secret_key, session_token
+
+    key, secret, token = key_id(41, "ASIA"), secret_key(41), session_token(41)
+    other = "".join(f'    "AWS_SETTING_{i}": "value-{i}",\n' for i in range(10))
+    dump = (
+        '{\n  "environment": {\n'
+        f'    "AWS_ACCESS_KEY": "{key}",\n'
+        f'    "AWS_ACCESS_KEY_ID": "{key}",\n'
+        f"{other}"
+        f'    "AWS_SECRET_ACCESS_KEY": "{secret}",\n'
+        f'    "AWS_SESSION_TOKEN": "{token}"\n'
+        "  }\n}\n"
+    )
+    repo.commit({"snapshot.json": dump}, "record a snapshot")
+    found = HistoryScan(str(repo.path)).run(Detector(load_rules())).findings
+    (key_finding,) = [f for f in found if f.secret == key]
+    assert key_finding.line == 3  # its first place
+    assert {(p.kind, p.secret) for p in key_finding.paired} == {
+        ("secret_access_key", secret),
+        ("session_token", token),
+    }

@@ -45,6 +45,7 @@ from scanner.models import (
     ScanSummary,
     Source,
     redact_subjects,
+    with_pairs_of,
 )
 from scanner.parallel import in_worker
 from scanner.sources import commitlog
@@ -617,7 +618,11 @@ def build_findings(attribution: Attribution, rescan: _PathScanner) -> list[Locat
                 if (finding.rule_id, finding.secret) in old_keys:
                     continue  # the file already held it: this change did not introduce it
                 best = chosen.get(key)
-                if best is None or (intro.time, intro.order) < (best[0].time, best[0].order):
+                if best is not None and best[0] is intro:
+                    # the blob holds it twice (AWS_ACCESS_KEY and AWS_ACCESS_KEY_ID): its first
+                    # place, with what either place pairs it with (--verify needs the secret)
+                    chosen[key] = (intro, with_pairs_of(best[1], finding))
+                elif best is None or (intro.time, intro.order) < (best[0].time, best[0].order):
                     chosen[key] = (intro, finding)
 
     results: list[Located] = []
