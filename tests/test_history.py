@@ -575,10 +575,11 @@ def test_a_key_id_twice_in_one_blob_keeps_the_pairs_of_both(repo: Repo) -> None:
     and the secret a dozen lines below: the block gives the secret to the nearer occurrence.
     History reports the secret once, at its first place, which had no pair, so --verify
     could not check it (localstack's recorded snapshots)."""
+    from support.keys import secret_key, session_token
+
     from scanner.detect import Detector
     from scanner.rules import load_rules
     from scanner.sources.history import HistoryScan
-    from support.keys import secret_key, session_token
 
     key, secret, token = key_id(41, "ASIA"), secret_key(41), session_token(41)
     other = "".join(f'    "AWS_SETTING_{i}": "value-{i}",\n' for i in range(10))
