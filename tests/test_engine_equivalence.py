@@ -109,6 +109,41 @@ def test_corpus_and_examples_give_the_same_findings(engines: tuple[Detector, Det
     assert fast._cores.built  # the Hyperscan path really ran
 
 
+def test_one_merged_scan_gives_the_findings_of_the_keyword_pass_and_the_core_scan(
+    engines: tuple[Detector, Detector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, _ = engines
+    fast._cores.build()
+    assert fast._cores.merges_literals
+    merged = fast._cores.ends_and_literals
+    asked: list[int] = []
+    monkeypatch.setattr(
+        fast._cores, "ends_and_literals", lambda data: asked.append(1) or merged(data)
+    )
+    together = [fast.scan(Fragment.from_text(text, path)) for text, path in INPUTS]
+    merged_scans = len(asked)
+    assert merged_scans > 150  # the ASCII inputs took the merged scan
+    monkeypatch.setattr(fast, "_merging", lambda: False)
+    apart = [fast.scan(Fragment.from_text(text, path)) for text, path in INPUTS]
+    assert len(asked) == merged_scans
+    assert together == apart
+    assert sum(map(len, together)) > 60
+
+
+def test_the_merged_scan_is_left_while_most_bytes_have_no_keywords() -> None:
+    rate = engine_module._PassRate()
+    assert rate.mostly_passes()  # before any text
+    rate.add(10 << 20, True)
+    rate.add(5 << 20, False)
+    assert rate.mostly_passes()
+    rate.add(20 << 20, False)
+    assert not rate.mostly_passes()
+    for _ in range(20):  # the recent bytes count: far back ones fade
+        rate.add(8 << 20, True)
+    assert rate.mostly_passes()
+    assert rate.seen <= engine_module.PASS_RATE_WINDOW
+
+
 def test_a_few_run_ends_are_confirmed_without_keyword_windows(
     engines: tuple[Detector, Detector], monkeypatch: pytest.MonkeyPatch
 ) -> None:

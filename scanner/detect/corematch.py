@@ -504,6 +504,10 @@ class CoreMatcher:
     boundaries sits behind a gate (``_gate_of``), and the cores of one text whose gates open
     scan together. ``available`` is False without
     Hyperscan (or when no core compiled). A built database pickles serialized (``hs.dumpb``).
+
+    ``literals`` (Hyperscan expressions and flags: the keyword pass's, ``Prefilter.
+    hs_patterns``) make a second main database, the main patterns and those together:
+    ``ends_and_literals`` answers both passes in one scan (see ``Detector._merging``).
     """
 
     def __init__(
@@ -513,8 +517,11 @@ class CoreMatcher:
         use_hyperscan: bool | None,
         extra: Sequence[bytes] = (),
         on_demand: Collection[int] = (),
+        literals: Sequence[tuple[bytes, int]] = (),
     ) -> None:
         self._regexes = regexes  # compiled on first use when lazy (``rules.Regexes``)
+        self._literals = tuple(literals)
+        self._merged: tuple[Any, Any] | None = None  # the main database with the literals
         self._searches = SearchMemo(self._regexes)  # confirmation searches, remembered
         self._line_by_line: dict[int, bool] = {}
         # Extra Hyperscan patterns (ids after the regexes), all or none compiled.
@@ -590,12 +597,14 @@ class CoreMatcher:
         state = dict(self.__dict__)
         hs = self._hs
         serialized = hs.dumpb(self._db) if self._db is not None and hs else None
+        merged = hs.dumpb(self._merged[0]) if self._merged is not None and hs else None
         rules = {i: hs.dumpb(db) for i, (db, _) in self._rule_dbs.items()} if hs else {}
         gates = {i: hs.dumpb(db) for i, (db, _) in self._gate_dbs.items()} if hs else {}
         runs = {i: hs.dumpb(db) for i, (db, _) in self._run_dbs.items()} if hs else {}
         state.update(
             _db=None,
             _scratch=None,
+            _merged=None,
             _hs=None,
             _rule_dbs={},
             _gate_dbs={},
@@ -603,6 +612,7 @@ class CoreMatcher:
             _group_dbs={},
             _re2={},
             _serialized=serialized,
+            _serialized_merged=merged,
             _serialized_rules=rules,
             _serialized_gates=gates,
             _serialized_runs=runs,
@@ -613,6 +623,7 @@ class CoreMatcher:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         serialized = state.pop("_serialized", None)
+        merged = state.pop("_serialized_merged", None)
         rules = state.pop("_serialized_rules", {})
         gates = state.pop("_serialized_gates", {})
         runs = state.pop("_serialized_runs", {})
@@ -629,6 +640,8 @@ class CoreMatcher:
 
         if serialized is not None:
             self._db, self._scratch = loaded(serialized)
+        if merged is not None:
+            self._merged = loaded(merged)
         self._rule_dbs = {index: loaded(blob) for index, blob in rules.items()}
         self._gate_dbs = {index: loaded(blob) for index, blob in gates.items()}
         self._run_dbs = {index: loaded(blob) for index, blob in runs.items()}
@@ -656,6 +669,12 @@ class CoreMatcher:
         if self._built or self._hs is None:
             return
         self._built = True
+        self._build_main()
+        merged = self._merged_spec()
+        if merged is not None:
+            self._merged = self._compile(*merged)
+
+    def _build_main(self) -> None:
         for index in sorted(self._on_demand & self.cores.keys()):
             compiled = self._compile(*self._alone_spec(index))
             if compiled is None:  # the rule uses finditer; no run pattern, no gate
@@ -715,6 +734,9 @@ class CoreMatcher:
         main = self._main_spec()
         if main[0]:
             wanted.append(main)
+        merged = self._merged_spec()
+        if merged is not None:
+            wanted.append(merged)
         if not all(dbcache.holds_compiled(hs, *spec) for spec in wanted):
             return False
         self.build()
@@ -732,6 +754,25 @@ class CoreMatcher:
         ids += range(first, first + len(self._extra))
         expressions = [self.cores[i].pattern for i in ids if i < first] + list(self._extra)
         return expressions, ids, [0] * len(ids)
+
+    def _merged_spec(self) -> _Spec | None:
+        """``_compile`` arguments for the main database with the literals (ids after the
+        extra patterns'); None without literals or a main database."""
+        if not self._literals or (self._built and self._db is None):
+            return None
+        expressions, ids, flags = self._main_spec()
+        if self._built and not self.extra_compiled and self._extra:
+            keep = len(ids) - len(self._extra)
+            expressions, ids, flags = expressions[:keep], ids[:keep], flags[:keep]
+        first = self._literal_base
+        expressions += [pattern for pattern, _ in self._literals]
+        ids += range(first, first + len(self._literals))
+        flags += [flag for _, flag in self._literals]
+        return expressions, ids, flags
+
+    @property
+    def _literal_base(self) -> int:
+        return len(self._regexes) + len(self._extra)
 
     def _gate_of(self, index: int) -> _Spec | None:
         """The gate of an on-demand core, as ``_compile`` arguments: only a core whose
@@ -876,6 +917,30 @@ class CoreMatcher:
         for ends in out.values():
             ends.sort()
         return out
+
+    @property
+    def merges_literals(self) -> bool:
+        """Whether ``ends_and_literals`` answers (built, and the merged database compiled)."""
+        return self._merged is not None
+
+    def ends_and_literals(self, data: bytes) -> tuple[dict[int, list[int]], list[int]] | None:
+        """``ends(data)`` and the ids of the ``literals`` that occur in ``data`` (0 for the
+        first), from one scan of the merged database; None when matches are too dense."""
+        assert self._merged is not None
+        found = self._scan(self._merged[0], self._merged[1], data)
+        if found is None:
+            return None
+        first = self._literal_base
+        out: dict[int, list[int]] = {}
+        literals: list[int] = []
+        for index, end in found:
+            if index >= first:
+                literals.append(index - first)
+            else:
+                out.setdefault(index, []).append(end)
+        for ends in out.values():
+            ends.sort()
+        return out, literals
 
     def rule_ends(self, index: int, data: bytes) -> list[int] | None:
         """Sorted core match ends of one on-demand core (None: too dense, use ``finditer``)."""

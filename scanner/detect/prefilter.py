@@ -119,7 +119,10 @@ class Prefilter:
     always active, unless it is in ``path_gated`` (the detector activates those by path).
     ``backend`` is ``"hyperscan"`` or ``"re2"``; ``use_hyperscan=False`` forces the
     RE2 path (tests do, to keep both paths covered), ``True`` requires Hyperscan.
-    Instances pickle (the database is rebuilt on unpickling).
+    Instances pickle (the database is rebuilt on unpickling). ``hs_patterns`` are the
+    Hyperscan expressions and flags of the pass, in id order (empty without Hyperscan): the
+    rule database also holds them (``CoreMatcher``), so that one scan of a text that has
+    keywords does both passes (``hits_of`` reads its answer).
     """
 
     def __init__(
@@ -166,6 +169,7 @@ class Prefilter:
         hs = _hyperscan() if use_hyperscan is not False else None
         if use_hyperscan and hs is None:
             raise ImportError("hyperscan is not installed (pip install 'keysweep[fast]')")
+        self.hs_patterns: tuple[tuple[bytes, int], ...] = ()
         if hs is not None and self._literals:
             single = hs.HS_FLAG_SINGLEMATCH
             caseless = hs.HS_FLAG_CASELESS
@@ -177,6 +181,7 @@ class Prefilter:
             try:
                 self._db = dbcache.compiled(hs, expressions, ids, flags)
                 self._hs = hs
+                self.hs_patterns = tuple(zip(expressions, flags, strict=True))
             except hs.error:  # a limit of Hyperscan's that a custom pack hits: RE2 does the pass
                 self._db = None
         if self._db is None and self._literals:
@@ -237,6 +242,11 @@ class Prefilter:
             found = self._re2_set.Match(raw) or []
         else:
             found = []
+        return self.hits_of(found)
+
+    def hits_of(self, found: Sequence[int]) -> KeywordHits:
+        """``hits`` from the ids of ``hs_patterns`` that a scan of the bytes reported (a
+        database holding them among other patterns: ``CoreMatcher.ends_and_literals``)."""
         key = tuple(sorted(found))
         known = self._known.get(key)
         if known is None:
