@@ -120,14 +120,24 @@ def test_one_merged_scan_gives_the_findings_of_the_keyword_pass_and_the_core_sca
     monkeypatch.setattr(
         fast._cores, "ends_and_literals", lambda data: asked.append(1) or merged(data)
     )
-    together = [fast.scan(Fragment.from_text(text, path)) for text, path in INPUTS]
+    secret = secret_key("merged")
+    line = f"aws_secret_access_key = {secret}\n"
+    raws = [(text.encode(), path) for text, path in INPUTS]
+    raws += [
+        (f"# café ☕ 𝄞\n{line}".encode(), "settings.py"),  # UTF-8: merged too
+        (f"# caf\xe9\n{line}".encode("latin-1"), "settings.py"),  # not UTF-8: apart
+        (codecs.BOM_UTF8 + f"# café\n{line}".encode(), "settings.py"),  # a BOM: apart
+        (f"note\rAWS secret\r{line}".encode(), "notes.txt"),  # lone CRs
+    ]
+    together = [fast.scan(Fragment(raw, path)) for raw, path in raws]
     merged_scans = len(asked)
-    assert merged_scans > 150  # the ASCII inputs took the merged scan
+    assert merged_scans == len(raws) - 2  # the ASCII and UTF-8 inputs took the merged scan
     monkeypatch.setattr(fast, "_merging", lambda: False)
-    apart = [fast.scan(Fragment.from_text(text, path)) for text, path in INPUTS]
+    apart = [fast.scan(Fragment(raw, path)) for raw, path in raws]
     assert len(asked) == merged_scans
     assert together == apart
     assert sum(map(len, together)) > 60
+    assert all(any(f.secret == secret for f in found) for found in together[-4:])
 
 
 def test_the_merged_scan_is_left_while_most_bytes_have_no_keywords() -> None:
