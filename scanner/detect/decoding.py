@@ -210,8 +210,13 @@ class SpanFinder:
         """Hyperscan patterns whose match ends, minus 16, include every start of a base64 run
         that has a keyword in the KEYWORD_LOOKBACK characters before it on its line (an anchor
         keyword, then a non-newline gap, then a run of 16 that does not continue one). None
-        when some keyword cannot be written so (non-ASCII, or too long)."""
-        patterns = [_run_start_pattern([anchor]) for anchor in self._anchors]
+        when some keyword cannot be written so (non-ASCII, or too long). Anchors of one
+        length share a gap, and a pattern (on an eighth of localstack's history the rule
+        database took 0.31 s with 9 such patterns, 0.33 s with one per anchor, 36)."""
+        by_length: dict[int, list[str]] = {}
+        for anchor in self._anchors:
+            by_length.setdefault(len(anchor), []).append(anchor)
+        patterns = [_run_start_pattern(anchors) for anchors in by_length.values()]
         return None if None in patterns else [p for p in patterns if p is not None]
 
     def run_lines(
