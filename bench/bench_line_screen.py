@@ -122,10 +122,11 @@ def screen_expressions(detector: Detector) -> tuple[list[bytes], list[str]]:
         raise SystemExit("a gated keyword has no run-start pattern: no screen")
     for pattern in run_starts:
         expressions.append(pattern)
-        anchor = bytes.fromhex(
-            pattern.split(b")")[0].split(b":", 1)[1].replace(b"\\x", b"").decode()
-        )
-        labels.append(f"run start after {anchor.decode('latin-1')!r}")
+        anchors = [
+            bytes.fromhex(hexed.replace(b"\\x", b"").decode()).decode("latin-1")
+            for hexed in pattern.split(b")")[0].split(b":", 1)[1].split(b"|")
+        ]
+        labels.append(f"run start after {' or '.join(map(repr, anchors))}")
     expressions.append(rb"[\x80-\xff]")
     labels.append("a non-ASCII byte")
     return expressions, labels

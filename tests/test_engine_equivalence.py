@@ -28,6 +28,7 @@ from support.samples import nested_encodings
 
 from scanner.detect import Detector, dbcache
 from scanner.detect import corematch as corematch_module
+from scanner.detect import decoding as decoding_module
 from scanner.detect import engine as engine_module
 from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core_of
 from scanner.detect.decoding import (
@@ -44,8 +45,8 @@ from scanner.detect.decoding import (
     _after,
     _json_spans,
     _keyword_before,
+    _marked_runs,
     _percent_spans,
-    _runs,
     _runs_after_keywords,
     _runs_at,
     any_run_decodes,
@@ -635,8 +636,10 @@ _SPAN_PIECES = ["a", "Z", "9", "+", "/", "=", "%", "%2F", "%3d", "-", ".", "~", 
 _SPAN_PIECES += ["\\/", "\\u0041", "\\u00", "\\n", "\\", '"', "é"]
 
 
-def _spans_as_found(found: Iterator[re.Match[str] | None]) -> list[tuple[int, int] | None]:
-    return [None if m is None else m.span() for m in found]
+def _marked(text: str, chars: str, marker: str) -> list[tuple[int, int]]:
+    """The runs ``re`` finds of 16 or more ``chars`` that hold ``marker``."""
+    regex = re.compile(f"[{re.escape(chars)}]{{16,}}")
+    return [m.span() for m in regex.finditer(text) if marker in m.group()]
 
 
 @settings(max_examples=300, deadline=None)
@@ -656,27 +659,27 @@ def _spans_as_found(found: Iterator[re.Match[str] | None]) -> list[tuple[int, in
 @example(pieces=[" "], long_runs=[(0, 8193)])  # one character too long for a percent span
 @example(pieces=["a"] * 40 + ["\\/"] + ["b"] * 20, long_runs=[(0, 8192 + 15)])
 @example(pieces=["%2F"] * 10, long_runs=[(3, 8200)])
-def test_percent_and_json_spans_are_finditer_over_runs(
+def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
     pieces: list[str], long_runs: list[tuple[int, int]]
 ) -> None:
-    # the layers search runs of their characters, not the whole text, and count the spans
-    # that cannot decode without searching them: the same spans, in the same order
+    # only the runs of a layer's characters that hold its marker (which every span that
+    # decodes holds) are searched: the spans finditer finds in them, in the same order
     for at, length in long_runs:
         pieces = [*pieces[:at], "x" * length, *pieces[at:]]
     text = "".join(pieces)
-    for found, span, marker in (
-        (_json_spans(text), _JSON_SPAN, "\\"),
-        (_percent_spans(text), _PERCENT_SPAN, "%"),
+    for found, span, chars, marker in (
+        (_json_spans(text), _JSON_SPAN, _JSON_CHARS, "\\"),
+        (_percent_spans(text), _PERCENT_SPAN, _PERCENT_CHARS, "%"),
     ):
-        got = _spans_as_found(found)
-        expected = list(span.finditer(text))
-        # the spans after the last one with a marker may be left out: none of them decodes,
-        # and they come after every span that does (they only count towards the cap)
-        assert len(got) <= len(expected)
-        assert all(marker not in m.group() for m in expected[len(got) :])
-        for one, m in zip(got, expected[: len(got)], strict=True):
-            # None: a span skipped unsearched, which holds no marker (it could not decode)
-            assert one == m.span() if one is not None else marker not in m.group()
+        runs = _marked(text, chars, marker)
+        expected = [
+            m.span()
+            for m in span.finditer(text)
+            if any(start <= m.start() < end for start, end in runs)
+        ]
+        assert [m.span() for m in found] == expected
+        every = [m for m in span.finditer(text) if marker in m.group()]
+        assert {m.span() for m in every} <= set(expected)
 
 
 @settings(max_examples=300, deadline=None)
@@ -687,34 +690,46 @@ def test_percent_and_json_spans_are_finditer_over_runs(
         ),
         max_size=60,
     ),
-    run=st.integers(0, 40),
-    piece=st.integers(1, 40),
-    largest=st.integers(1, 40),
+    run=st.integers(0, 300),
+    step=st.integers(1, 40),
 )
-def test_runs_are_those_re_finds(pieces: list[str], run: int, piece: int, largest: int) -> None:
-    # mapped piece by piece (pieces of 1..40 characters, doubling up to ``largest``): runs
-    # across piece ends; a character past Latin-1 or a lone surrogate (surrogateescape) is
-    # mapped to one "?"
+def test_marked_runs_are_those_re_finds(pieces: list[str], run: int, step: int) -> None:
+    # mapped a piece at a time from each marker (pieces of ``step`` characters, doubling):
+    # runs across piece ends; a character past Latin-1 or a lone surrogate
+    # (surrogateescape) is mapped to one "?"
     text = "".join(pieces[:3]) + "x" * run + "".join(pieces[3:])
-    largest = max(piece, largest)
-    for chars, table in ((_PERCENT_CHARS, _PERCENT_TABLE), (_JSON_CHARS, _JSON_TABLE)):
-        regex = re.compile(f"[{re.escape(chars)}]{{16,}}")
-        expected = [m.span() for m in regex.finditer(text)]
-        assert list(_runs(text, table, piece, largest)) == expected
-        assert list(_runs(text, table)) == expected
+    with mock.patch.object(decoding_module, "_FIRST_STEP", step):
+        for chars, table, marker in (
+            (_PERCENT_CHARS, _PERCENT_TABLE, "%"),
+            (_JSON_CHARS, _JSON_TABLE, "\\"),
+        ):
+            assert list(_marked_runs(text, marker, table)) == _marked(text, chars, marker)
 
 
-def test_runs_of_a_large_text_keep_no_copy_of_it() -> None:
-    # 16 MiB of short words with a run every 64 KiB: the marks are dropped as the runs pass
-    text = ("word " * 13107 + "Zm9vYmFyYmF6cXV4cXV1eA ") * 256
+def test_runs_around_markers_keep_no_copy_of_a_large_text() -> None:
+    # 16 MiB of JSON characters in one run with one escape in its middle, and short words
+    run = "Zm9vYmFy" * (1 << 20)
+    text = f"word {run[: 8 << 20]}\\/{run[8 << 20 :]} word"
     tracemalloc.start()
     try:
-        found = list(_runs(text, _JSON_TABLE))
+        found = list(_marked_runs(text, "\\", _JSON_TABLE))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert len(found) == 256
+    assert found == [(5, len(text) - 5)]
     assert peak < 4 << 20
+
+
+def test_a_percent_encoded_secret_past_hundreds_of_long_identifiers_is_decoded() -> None:
+    # a run without a "%" cannot decode; the layer used to count them towards its cap of
+    # MAX_SPANS_PER_LAYER spans, so a large file's later percent-encoded values went unread
+    secret = secret_key("percent", slash=True)
+    encoded = secret.replace("/", "%2F").replace("+", "%2B")
+    names = "\n".join(f"resource_identifier_{i:05d} = {i}" for i in range(400))
+    text = f"{names}\naws_secret_access_key = {encoded}\n"
+    for engine in (Detector(RULES), Detector(RULES, use_hyperscan=False)):
+        found = engine.scan(Fragment.from_text(text, "settings.py"))
+        assert [f.secret for f in found if f.rule_id == "aws-secret-access-key"] == [secret]
 
 
 _DECODABLE = base64.b64encode(b"aws_secret_access_key=not-a-real-one").decode()

@@ -54,7 +54,7 @@ _JSON_SPAN = re.compile(r"(?:[A-Za-z0-9+/=]|\\/|\\u00[2-7][0-9a-fA-F]){16,8192}"
 # Runs of the characters spans are made of: a span lies inside one, and finditer over one run
 # gives the spans finditer over the whole text gives there. A run without the layer's marker
 # character needs no span search (moto's history: the JSON-escape layer took 2.8 s of 41 when
-# it searched the spans' alternation everywhere). The runs are found by ``_runs``.
+# it searched the spans' alternation everywhere). The runs are found by ``_marked_runs``.
 _PERCENT_CHARS = string.ascii_letters + string.digits + "._~+/%-"
 _JSON_CHARS = string.ascii_letters + string.digits + "+/=\\"
 _PERCENT_RUN = re.compile(rf"[{re.escape(_PERCENT_CHARS)}]{{16,}}")
@@ -308,22 +308,17 @@ class SpanFinder:
 
     def _layer(
         self,
-        matches: Iterable[re.Match[str] | None],
+        matches: Iterable[re.Match[str]],
         decode: Callable[[str], str | None],
         name: str,
         budget: _Budget,
         depth: int,
     ) -> list[DecodedSpan]:
-        """Decode the spans ``matches`` gives (None: a span known not to decode, which still
-        counts towards MAX_SPANS_PER_LAYER)."""
+        """Decode the spans ``matches`` gives, the first MAX_SPANS_PER_LAYER of them."""
         out: list[DecodedSpan] = []
-        tried = 0
-        for m in matches:
-            tried += 1
-            if tried > MAX_SPANS_PER_LAYER:
+        for tried, m in enumerate(matches):
+            if tried >= MAX_SPANS_PER_LAYER:
                 break
-            if m is None:
-                continue
             decoded = decode(m.group(0))
             if decoded is None or not budget.take(len(decoded)):
                 continue
@@ -413,38 +408,23 @@ def _run_start_pattern(anchors: Sequence[str], *, any_gap: bool = False) -> byte
     return b"(?i:" + literals + b")" + tail
 
 
-def _percent_spans(text: str) -> Iterator[re.Match[str] | None]:
-    """``_PERCENT_SPAN.finditer(text)``, with None for the spans without "%" (``decode_percent``
-    refuses them), up to the last span with one (the rest could only count towards
-    MAX_SPANS_PER_LAYER, after every span that decodes). The span's lookarounds make it a
-    whole run of at most _MAX_SPAN characters."""
-    marker = text.find("%")  # the first "%" at or after the current run's start
-    for start, end in _runs(text, _PERCENT_TABLE):
-        if marker < start:
-            marker = text.find("%", start)
-        if marker < 0:
-            return  # no "%" left: the spans to come would only count
-        if end - start > _MAX_SPAN:
-            continue
-        yield _PERCENT_RUN.match(text, start) if marker < end else None
+def _percent_spans(text: str) -> Iterator[re.Match[str]]:
+    """The spans of ``_PERCENT_SPAN.finditer(text)`` that hold a "%" (``decode_percent``
+    refuses the others), in order. The span's lookarounds make it a whole run of at most
+    _MAX_SPAN characters."""
+    for start, end in _marked_runs(text, "%", _PERCENT_TABLE):
+        if end - start <= _MAX_SPAN:
+            m = _PERCENT_RUN.match(text, start, end)
+            if m is not None:
+                yield m
 
 
-def _json_spans(text: str) -> Iterator[re.Match[str] | None]:
-    """``_JSON_SPAN.finditer(text)``, with None for the spans without a backslash
-    (``decode_json_escapes`` refuses them), up to the last run with one: in a run without
-    one, the spans are its consecutive pieces of _MAX_SPAN characters, the last one if it has
-    at least 16."""
-    marker = text.find("\\")  # the first backslash at or after the current run's start
-    for start, end in _runs(text, _JSON_TABLE):
-        if marker < start:
-            marker = text.find("\\", start)
-        if marker < 0:
-            return  # no backslash left: the spans to come would only count
-        if marker < end:
-            yield from _JSON_SPAN.finditer(text, start, end)
-        else:
-            length = end - start
-            yield from [None] * (length // _MAX_SPAN + (length % _MAX_SPAN >= 16))
+def _json_spans(text: str) -> Iterator[re.Match[str]]:
+    """The spans of ``_JSON_SPAN.finditer(text)`` in the runs of JSON characters that hold a
+    backslash (``decode_json_escapes`` refuses a span without one, and every span lies in
+    one run), in order."""
+    for start, end in _marked_runs(text, "\\", _JSON_TABLE):
+        yield from _JSON_SPAN.finditer(text, start, end)
 
 
 def _table(chars: str) -> bytes:
@@ -454,46 +434,45 @@ def _table(chars: str) -> bytes:
 
 _PERCENT_TABLE = _table(_PERCENT_CHARS)
 _JSON_TABLE = _table(_JSON_CHARS)
-_RUN_MARKS = b"a" * 16
-MAX_PIECE = 1 << 20  # characters mapped at a time by ``_runs``
+_FIRST_STEP = 64  # characters mapped at a time by ``_run_around``, doubling up to MAX_STEP
+MAX_STEP = 1 << 20
 
 
-def _runs(
-    text: str, table: bytes, piece: int = 4096, largest: int = MAX_PIECE
-) -> Iterator[tuple[int, int]]:
+def _marked_runs(text: str, marker: str, table: bytes) -> Iterator[tuple[int, int]]:
     """The spans of ``re.finditer("[chars]{16,}", text)`` for the characters ``table`` marks
-    (``_table``), found by ``bytes.find`` in the text mapped to one byte per character: a
-    mark for each of them, a space for any other (a character past Latin-1 maps to one "?").
-    On the texts of localstack's history that reach the two layers this takes 0.5 s where
-    ``re``, which tries a run of 16 at every offset, took 1.1 s.
+    (``_table``; ``marker`` is one of them) that hold ``marker``, found from the markers:
+    only the runs around them are mapped. The runs without one were walked too, and counted
+    towards MAX_SPANS_PER_LAYER: in localstack's history the percent layer went through two
+    hundred runs of a snapshot file (identifiers) for each run with a "%", and a text with
+    more than 256 such runs before its first "%" had no span decoded at all."""
+    pos = text.find(marker)
+    while pos >= 0:
+        start, end = _run_around(text, pos, table)
+        if end - start >= 16:
+            yield start, end
+        pos = text.find(marker, end)
 
-    The text is mapped piece by piece as the runs are asked for (the layers stop after
-    MAX_SPANS_PER_LAYER spans, often early in a large text), from ``piece`` characters up to
-    ``largest``, and the marks before the current run or search position are dropped: no
-    full-size copy of a large text is made (only of a run that long)."""
-    n = len(text)
-    marks = bytearray()  # marks[i] is the mark of text[base + i]
-    find = marks.find
-    base = mapped = pos = 0
-    while True:
-        start = find(_RUN_MARKS, pos - base)
-        if start >= 0:
-            end = find(b" ", start + 16)
-            if end >= 0 or mapped >= n:
-                end = len(marks) if end < 0 else end
-                yield base + start, base + end
-                pos = base + end
-                continue
-            keep = base + start  # a run that goes on past the mapped text
-        elif mapped >= n:
-            return
-        else:
-            keep = max(pos, mapped - 15)  # a run may start in the last 15 marks
-        del marks[: keep - base]
-        base = pos = keep  # no run starts between pos and keep
-        marks += text[mapped : mapped + piece].encode("latin-1", "replace").translate(table)
-        mapped = min(n, mapped + piece)
-        piece = min(2 * piece, largest)
+
+def _run_around(text: str, pos: int, table: bytes) -> tuple[int, int]:
+    """The maximal run of the characters ``table`` marks around ``text[pos]`` (one of them),
+    mapped to one byte per character a piece at a time (a character past Latin-1 maps to one
+    "?", which no table marks)."""
+    start, step = pos, _FIRST_STEP
+    while start > 0:
+        lo = max(0, start - step)
+        gap = text[lo:start].encode("latin-1", "replace").translate(table).rfind(b" ")
+        if gap >= 0:
+            start = lo + gap + 1
+            break
+        start, step = lo, min(step * 2, MAX_STEP)
+    end, step, n = pos + 1, _FIRST_STEP, len(text)
+    while end < n:
+        piece = text[end : end + step].encode("latin-1", "replace").translate(table)
+        gap = piece.find(b" ")
+        if gap >= 0:
+            return start, end + gap
+        end, step = end + len(piece), min(step * 2, MAX_STEP)
+    return start, n
 
 
 def _keyword_before(text: str, start: int, keywords: Sequence[str]) -> bool:
