@@ -211,11 +211,12 @@ def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) 
 
 
 @contextmanager
-def in_worker(task: Callable[[], _R]) -> Iterator[Callable[[], _R]]:
-    """Start ``task()`` in one forked process at once; the function yielded waits for its
-    result (raising what it raised). For work that overlaps the caller's own: history scans
-    the commit messages while the parent attributes findings, on a core that would idle."""
-    run = _Run(_no_item(task), [None], 1)
+def in_worker(task: Callable[[], _R], *, niceness: int = 0) -> Iterator[Callable[[], _R]]:
+    """Start ``task()`` in one forked process at once, ``niceness`` lower in priority (its
+    child processes too); the function yielded waits for its result (raising what it raised).
+    For work that overlaps the caller's own: history scans the commit messages beside the
+    blob scan, on the cores it leaves idle."""
+    run = _Run(_no_item(task, niceness), [None], 1)
     run.dispatch()  # it starts now
     results = run.results()
     grace = 0.0
@@ -227,5 +228,10 @@ def in_worker(task: Callable[[], _R]) -> Iterator[Callable[[], _R]]:
         run.stop(grace)
 
 
-def _no_item(task: Callable[[], _R]) -> Callable[[Any], _R]:
-    return lambda _item: task()
+def _no_item(task: Callable[[], _R], niceness: int) -> Callable[[Any], _R]:
+    def run(_item: Any) -> _R:
+        if niceness:
+            os.nice(niceness)
+        return task()
+
+    return run

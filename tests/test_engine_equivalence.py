@@ -706,6 +706,34 @@ def test_marked_runs_are_those_re_finds(pieces: list[str], run: int, step: int) 
             assert list(_marked_runs(text, marker, table)) == _marked(text, chars, marker)
 
 
+def test_decoded_views_are_confirmed_around_core_ends(
+    engines: tuple[Detector, Detector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a decoded line is a text of its own: its keywords and core scans, then ``re`` only
+    # around the core ends (``re`` over whole views of long lines was most of a rescan)
+    fast, pure = engines
+    fast._cores.build()
+    secret = secret_key("view", slash=True)
+    encoded = secret.replace("/", "%2F").replace("+", "%2B")
+    filler = " ".join(f"word{i}" for i in range(3000))
+    text = f"{filler}\naws_secret_access_key = {encoded} {filler}\n"
+    searched: list[bool] = []
+    collect = fast._collect
+
+    def spy(
+        text: str, index: int, view: Any, out: Any, windows: Any = None, ends: Any = None
+    ) -> None:
+        if view is not None:
+            searched.append(ends is not None)
+        collect(text, index, view, out, windows, ends)
+
+    monkeypatch.setattr(fast, "_collect", spy)
+    found = fast.scan(Fragment.from_text(text, "settings.py"))
+    assert [f.secret for f in found if f.rule_id == "aws-secret-access-key"] == [secret]
+    assert searched and all(searched)
+    assert found == pure.scan(Fragment.from_text(text, "settings.py"))
+
+
 def test_runs_around_markers_keep_no_copy_of_a_large_text() -> None:
     # 16 MiB of JSON characters in one run with one escape in its middle, and short words
     run = "Zm9vYmFy" * (1 << 20)

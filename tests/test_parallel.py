@@ -84,6 +84,21 @@ def test_in_worker_starts_its_task_at_once(tmp_path: Path) -> None:
         assert result() == "done"
 
 
+def test_in_worker_runs_its_task_and_its_children_at_a_lower_priority() -> None:
+    def task() -> tuple[int, str]:
+        code = "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        return os.getpriority(os.PRIO_PROCESS, 0), child.stdout
+
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    with in_worker(task, niceness=7) as result:
+        own, child = result()
+    assert own == min(here + 7, 19)
+    assert int(child) == own  # a git process it starts inherits it
+    with in_worker(task) as result:
+        assert result()[0] == here
+
+
 def _run(code: str, tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``code`` in a new interpreter and session; on a hang, the whole session is killed
     (workers included) and the test fails."""

@@ -348,6 +348,7 @@ class HistoryScan:
                 errors.append(str(walk_error))
 
             workers = default_workers(total) if self.workers is None else self.workers
+            messages = self._messages_later(stack, git, facts, revisions, scanner, workers)
             if progress is not None:
                 progress.start(count, total)
             try:
@@ -389,7 +390,6 @@ class HistoryScan:
             if facts.head is None and not facts.tips:
                 notes.append("the repository has no commits")
 
-            messages = self._messages_later(stack, git, facts, revisions, scanner, workers)
             findings: list[Finding] = []
             if blob_scan.hits and walk_error is not None:
                 # History could not be read: report what the blobs hold, unattributed
@@ -477,12 +477,14 @@ class HistoryScan:
         workers: int,
     ) -> Callable[[], list[Finding]] | None:
         """The commit-message findings, to ask for after attribution (None: not wanted). With
-        workers, a forked process scans the messages meanwhile, on the core that attribution
-        (one process) leaves idle: 0.4 s of getmoto/moto's history no longer in the tail."""
+        workers, a forked process scans the messages from the start, at the lowest priority:
+        on the cores the blob scan leaves idle (while the walk starts, and while the last
+        share of blobs is scanned alone), then beside attribution. Started after the blob
+        scan, it made the tail of localstack's history 0.6 s instead of 0.35 s."""
         if not self.messages:
             return None
         task = functools.partial(self._messages, git, facts, revisions, scanner)
-        return stack.enter_context(in_worker(task)) if workers > 1 else task
+        return stack.enter_context(in_worker(task, niceness=19)) if workers > 1 else task
 
     @staticmethod
     def _has_submodules(git: Git, facts: RepoFacts) -> bool:
