@@ -13,7 +13,7 @@ process; past a bound, freed heap memory goes back to the OS: scanner/heap.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,6 +70,7 @@ def scan_feed(
     workers: int = 1,
     paths: Mapping[str, str] | None = None,
     sizes: Sequence[int] = (),
+    when_idle: Callable[[], None] | None = None,
 ) -> BlobScan:
     """Read the blobs listed in ``feed`` (``<oid>\\n`` lines) and scan them.
 
@@ -77,6 +78,7 @@ def scan_feed(
     ``git cat-file --batch`` (contiguous shares keep git's delta cache warm) and prefilters
     and scans them itself: only findings travel between processes, never blob bytes (which
     cost the parent ~2 s of pickling per GiB of candidates and made it the bottleneck).
+    ``when_idle`` is called once, when a worker asks for a share and none is left.
     """
     # without Hyperscan, memory over git's speed (gitproc.LEAN_READER_MEMORY_LIMITS)
     lean = scanner.prefilter_backend != "hyperscan"
@@ -101,11 +103,19 @@ def scan_feed(
         return part
 
     result = BlobScan()
-    for part in map_in_workers(scan_share, shares, workers):
+    for part in map_in_workers(scan_share, _then(shares, when_idle), workers):
         result.add(part)
         if progress is not None:
             progress.advance(part.blobs, part.nbytes)
     return result
+
+
+def _then(shares: list[bytes], when_idle: Callable[[], None] | None) -> Iterator[bytes]:
+    """``shares``, then ``when_idle()`` when one more is asked for (the runner takes an item
+    only for an idle worker)."""
+    yield from shares
+    if when_idle is not None:
+        when_idle()
 
 
 def _shares(feed: bytes, count: int, sizes: Sequence[int]) -> list[bytes]:
