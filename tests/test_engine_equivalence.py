@@ -40,7 +40,9 @@ from scanner.detect.decoding import (
     _PERCENT_CHARS,
     _PERCENT_SPAN,
     _PERCENT_TABLE,
+    JSON_MARK,
     LONG_LINE,
+    PERCENT_MARK,
     SpanFinder,
     _after,
     _json_spans,
@@ -51,6 +53,8 @@ from scanner.detect.decoding import (
     _runs_at,
     any_run_decodes,
     decode_base64,
+    decode_json_escapes,
+    decode_percent,
 )
 from scanner.detect.prefilter import Prefilter, base64_forms
 from scanner.detect.regions import keyword_positions
@@ -636,10 +640,10 @@ _SPAN_PIECES = ["a", "Z", "9", "+", "/", "=", "%", "%2F", "%3d", "-", ".", "~", 
 _SPAN_PIECES += ["\\/", "\\u0041", "\\u00", "\\n", "\\", '"', "é"]
 
 
-def _marked(text: str, chars: str, marker: str) -> list[tuple[int, int]]:
-    """The runs ``re`` finds of 16 or more ``chars`` that hold ``marker``."""
+def _marked(text: str, chars: str, marker: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The runs ``re`` finds of 16 or more ``chars`` that hold a match of ``marker``."""
     regex = re.compile(f"[{re.escape(chars)}]{{16,}}")
-    return [m.span() for m in regex.finditer(text) if marker in m.group()]
+    return [m.span() for m in regex.finditer(text) if marker.search(m.group())]
 
 
 @settings(max_examples=300, deadline=None)
@@ -668,8 +672,8 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
         pieces = [*pieces[:at], "x" * length, *pieces[at:]]
     text = "".join(pieces)
     for found, span, chars, marker in (
-        (_json_spans(text), _JSON_SPAN, _JSON_CHARS, "\\"),
-        (_percent_spans(text), _PERCENT_SPAN, _PERCENT_CHARS, "%"),
+        (_json_spans(text), _JSON_SPAN, _JSON_CHARS, JSON_MARK),
+        (_percent_spans(text), _PERCENT_SPAN, _PERCENT_CHARS, PERCENT_MARK),
     ):
         runs = _marked(text, chars, marker)
         expected = [
@@ -678,8 +682,13 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
             if any(start <= m.start() < end for start, end in runs)
         ]
         assert [m.span() for m in found] == expected
-        every = [m for m in span.finditer(text) if marker in m.group()]
+        every = [m for m in span.finditer(text) if marker.search(m.group())]
         assert {m.span() for m in every} <= set(expected)
+        # a span without a marker decodes to itself: refused
+        decode = decode_json_escapes if marker is JSON_MARK else decode_percent
+        assert all(
+            decode(m.group()) is None for m in span.finditer(text) if not marker.search(m.group())
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -700,8 +709,8 @@ def test_marked_runs_are_those_re_finds(pieces: list[str], run: int, step: int) 
     text = "".join(pieces[:3]) + "x" * run + "".join(pieces[3:])
     with mock.patch.object(decoding_module, "_FIRST_STEP", step):
         for chars, table, marker in (
-            (_PERCENT_CHARS, _PERCENT_TABLE, "%"),
-            (_JSON_CHARS, _JSON_TABLE, "\\"),
+            (_PERCENT_CHARS, _PERCENT_TABLE, PERCENT_MARK),
+            (_JSON_CHARS, _JSON_TABLE, JSON_MARK),
         ):
             assert list(_marked_runs(text, marker, table)) == _marked(text, chars, marker)
 
@@ -740,7 +749,7 @@ def test_runs_around_markers_keep_no_copy_of_a_large_text() -> None:
     text = f"word {run[: 8 << 20]}\\/{run[8 << 20 :]} word"
     tracemalloc.start()
     try:
-        found = list(_marked_runs(text, "\\", _JSON_TABLE))
+        found = list(_marked_runs(text, JSON_MARK, _JSON_TABLE))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -409,10 +409,10 @@ def _run_start_pattern(anchors: Sequence[str], *, any_gap: bool = False) -> byte
 
 
 def _percent_spans(text: str) -> Iterator[re.Match[str]]:
-    """The spans of ``_PERCENT_SPAN.finditer(text)`` that hold a "%" (``decode_percent``
-    refuses the others), in order. The span's lookarounds make it a whole run of at most
-    _MAX_SPAN characters."""
-    for start, end in _marked_runs(text, "%", _PERCENT_TABLE):
+    """The spans of ``_PERCENT_SPAN.finditer(text)`` that hold a ``PERCENT_MARK``
+    (``decode_percent`` gives the others back unchanged: refused), in order. The span's
+    lookarounds make it a whole run of at most _MAX_SPAN characters."""
+    for start, end in _marked_runs(text, PERCENT_MARK, _PERCENT_TABLE):
         if end - start <= _MAX_SPAN:
             m = _PERCENT_RUN.match(text, start, end)
             if m is not None:
@@ -421,9 +421,9 @@ def _percent_spans(text: str) -> Iterator[re.Match[str]]:
 
 def _json_spans(text: str) -> Iterator[re.Match[str]]:
     """The spans of ``_JSON_SPAN.finditer(text)`` in the runs of JSON characters that hold a
-    backslash (``decode_json_escapes`` refuses a span without one, and every span lies in
-    one run), in order."""
-    for start, end in _marked_runs(text, "\\", _JSON_TABLE):
+    ``JSON_MARK`` (``decode_json_escapes`` changes nothing else: it refuses a span without
+    one, and every span lies in one run), in order."""
+    for start, end in _marked_runs(text, JSON_MARK, _JSON_TABLE):
         yield from _JSON_SPAN.finditer(text, start, end)
 
 
@@ -432,25 +432,30 @@ def _table(chars: str) -> bytes:
     return bytes(0x61 if chr(b) in chars else 0x20 for b in range(256))
 
 
+# What a span must hold for its layer's decoding to change it: a percent escape, a JSON escape
+# of "/" or of a printable ASCII character (``decode_percent``, ``decode_json_escapes``).
+PERCENT_MARK = re.compile(r"%[0-9A-Fa-f]{2}")
+JSON_MARK = re.compile(r"\\/|\\u00[2-7][0-9a-fA-F]")
 _PERCENT_TABLE = _table(_PERCENT_CHARS)
 _JSON_TABLE = _table(_JSON_CHARS)
 _FIRST_STEP = 64  # characters mapped at a time by ``_run_around``, doubling up to MAX_STEP
 MAX_STEP = 1 << 20
 
 
-def _marked_runs(text: str, marker: str, table: bytes) -> Iterator[tuple[int, int]]:
+def _marked_runs(text: str, marker: re.Pattern[str], table: bytes) -> Iterator[tuple[int, int]]:
     """The spans of ``re.finditer("[chars]{16,}", text)`` for the characters ``table`` marks
-    (``_table``; ``marker`` is one of them) that hold ``marker``, found from the markers:
-    only the runs around them are mapped. The runs without one were walked too, and counted
-    towards MAX_SPANS_PER_LAYER: in localstack's history the percent layer went through two
-    hundred runs of a snapshot file (identifiers) for each run with a "%", and a text with
-    more than 256 such runs before its first "%" had no span decoded at all."""
-    pos = text.find(marker)
-    while pos >= 0:
-        start, end = _run_around(text, pos, table)
+    (``_table``; every match of ``marker`` is made of them) that hold a match of ``marker``,
+    found from those matches: only the runs around them are mapped. The runs without one
+    were walked too, and counted towards MAX_SPANS_PER_LAYER: in localstack's history the
+    percent layer went through two hundred runs of a snapshot file (identifiers) for each
+    run with a "%", and a text with more than 256 such runs before its first "%" had no span
+    decoded at all."""
+    found = marker.search(text)
+    while found is not None:
+        start, end = _run_around(text, found.start(), table)
         if end - start >= 16:
             yield start, end
-        pos = text.find(marker, end)
+        found = marker.search(text, max(end, found.end()))
 
 
 def _run_around(text: str, pos: int, table: bytes) -> tuple[int, int]:
