@@ -16,6 +16,8 @@ from support.run import keysweep
 from support.spy import count_calls
 
 from scanner import scanning
+from scanner.detect import Detector
+from scanner.rules import load_rules
 from scanner.sources import gitproc
 
 JSON = ("--format", "json", "--show-secrets")
@@ -600,3 +602,46 @@ def test_a_key_id_twice_in_one_blob_keeps_the_pairs_of_both(repo: Repo) -> None:
         ("secret_access_key", secret),
         ("session_token", token),
     }
+
+
+def test_a_blob_at_several_paths_is_scanned_at_each_while_it_is_read(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the worker that reads it scans it again under each of its paths, so attribution
+    # reads and scans nothing more (a .pgpass line is a secret only in a .pgpass file)
+    from scanner.sources import blobscan, catfile, commitlog, history
+
+    line = "db.internal:5432:app:admin:Wq8rT2vLx9Kp4Zm7\n"
+    text = env_text("several") + line
+    repo.commit({"deploy/.pgpass": text, "backup/pgpass.txt": text, "a.txt": "x\n"}, "copies")
+    git = gitproc.Git(str(repo.path))
+    paths = commitlog.blob_paths(git, ["HEAD"], use_stdin=False)
+    (blob,) = paths.several
+    assert paths[blob] == "" and sorted(paths.several[blob]) == [
+        "backup/pgpass.txt",
+        "deploy/.pgpass",
+    ]
+    detector = Detector(load_rules())
+    listing = catfile.list_all_blobs(git, max_size=None)
+    found = blobscan.scan_feed(
+        git,
+        listing.feed,
+        detector,
+        max_size=None,
+        progress=None,
+        paths=paths,
+        several=paths.several,
+    )
+    assert set(found.at_paths) == {(blob, "backup/pgpass.txt"), (blob, "deploy/.pgpass")}
+    rules = {p: {f.rule_id for f in found.at_paths[(blob, p)]} for p in paths.several[blob]}
+    assert "pgpass-password" in rules["deploy/.pgpass"]
+    assert "pgpass-password" not in rules["backup/pgpass.txt"]
+    # a history run reads no blob again after the blob scan
+    reads = count_calls(monkeypatch, history, "read_blobs")
+    result = history.HistoryScan(str(repo.path), workers=1).run(detector)
+    assert {(f.path, f.rule_id) for f in result.findings} >= {
+        ("deploy/.pgpass", "pgpass-password"),
+        ("backup/pgpass.txt", "aws-access-key-id"),
+    }
+    assert "pgpass-password" not in {f.rule_id for f in result.findings if f.path.startswith("b")}
+    assert reads == []

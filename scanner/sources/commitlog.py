@@ -120,16 +120,25 @@ def walk(
     yield from _parse(tokens, tracked)
 
 
+class BlobPaths(dict[str, str]):
+    """Each blob's path, ``""`` for a blob at several; ``several`` holds the paths of those."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.several: dict[str, list[str]] = {}
+
+
 def blob_paths(
     git: Git, revisions: Sequence[str], *, use_stdin: bool, keep: Kept | None = None
-) -> dict[str, str]:
+) -> BlobPaths:
     """The path of every blob the commits of ``revisions`` put somewhere, ``""`` for a blob
     found at several paths, from the ``walk`` pass before the blob scan, so that a blob seen
     at one path is scanned once, under that path, exactly as the findings will be reported.
     With ``keep``, the walk is kept for ``Kept.replay``."""
     what = "cannot read history"
     tokens = log_tokens(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what=what, keep=keep)
-    paths: dict[str, str] = {}
+    paths = BlobPaths()
+    several = paths.several
     interned: dict[str, str] = {}  # one string per path, however many blobs it held
     for commit in _parse(tokens):
         for change in commit.changes:
@@ -137,9 +146,14 @@ def blob_paths(
                 continue
             path = interned.setdefault(change.path, change.path)
             seen = paths.setdefault(change.new, path)
-            if seen and seen != path:
-                paths[change.new] = ""
+            if seen != path:
+                if seen:
+                    paths[change.new] = ""
+                    several[change.new] = [seen]
+                if path not in several[change.new]:
+                    several[change.new].append(path)
     paths.pop("0" * 40, None)  # deletions
+    several.pop("0" * 40, None)
     if keep is not None:
         keep.done()
     return paths

@@ -367,6 +367,7 @@ class HistoryScan:
                     progress=progress,
                     workers=workers,
                     paths=paths,
+                    several=paths.several,
                     sizes=sizes,
                     when_idle=start_messages,
                 )
@@ -444,15 +445,17 @@ class HistoryScan:
 
     def _blob_paths(
         self, git: Git, facts: RepoFacts, revisions: list[str] | None, kept: commitlog.Kept
-    ) -> tuple[dict[str, str], GitError | None]:
+    ) -> tuple[commitlog.BlobPaths, GitError | None]:
         """Each blob's one path ("" for several), and the walk's failure when history cannot
         be read (then every blob is scanned under no path and reported unattributed). The walk
         is kept for attribution (``_walk``)."""
         read, whole = self._read(facts, revisions)
+        if not read:
+            return commitlog.BlobPaths(), None
         try:
-            return commitlog.blob_paths(git, read, use_stdin=whole, keep=kept) if read else {}, None
+            return commitlog.blob_paths(git, read, use_stdin=whole, keep=kept), None
         except GitError as exc:
-            return {}, exc
+            return commitlog.BlobPaths(), exc
 
     def _walk(
         self,
@@ -526,6 +529,7 @@ class HistoryScan:
         for blob, found in blob_scan.hits.items():
             if paths.get(blob):  # scanned under its one path: these are its findings there
                 rescan.cache[(blob, paths[blob])] = found
+        rescan.cache.update(blob_scan.at_paths)  # blobs at several paths, scanned at each
         located = build_findings(attribution, rescan)
         if not attribution.head_known and facts.head is not None and revisions is None:
             notes.append("HEAD was not reached by the history walk: in_head is unknown")
