@@ -645,3 +645,33 @@ def test_a_blob_at_several_paths_is_scanned_at_each_while_it_is_read(
     }
     assert "pgpass-password" not in {f.rule_id for f in result.findings if f.path.startswith("b")}
     assert reads == []
+
+
+def test_blob_paths_read_off_the_raw_entries_are_those_of_the_parsed_walk(repo: Repo) -> None:
+    # blob_paths reads only the raw entries of the walk (one regex per chunk); the paths are
+    # those the full parse of the same walk gives, whatever the names hold
+    from scanner.sources import commitlog
+    from scanner.sources.history import repo_facts
+
+    odd = ["a:b.txt", "spa ce.txt", "line\nbreak.txt", "caf\u00e9.txt", "d/:100644 x.txt"]
+    repo.commit({name: f"{name}\n" for name in odd}, "odd names")
+    repo.commit({"copy/one.txt": "same\n", "copy/two.txt": "same\n", "a:b.txt": None}, "copies")
+    repo.git("mv", "spa ce.txt", "moved.txt")
+    repo.commit_staged("rename")
+    blob = repo.git("rev-parse", "HEAD:copy/one.txt").strip()
+    commit = repo.git("rev-parse", "HEAD").strip()
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{commit},sub")
+    repo.commit_staged("a submodule")
+    repo.git("update-index", "--add", "--cacheinfo", f"100644,{blob},sub2/x.txt")
+    repo.commit_staged("one more")
+    git = gitproc.Git(str(repo.path))
+    starts = sorted(set(repo_facts(git).tips.values()))
+    expected: dict[str, set[str]] = {}
+    for parsed in commitlog.walk(git, starts, use_stdin=True):
+        for change in parsed.changes:
+            if change.new_mode != commitlog.GITLINK_MODE and set(change.new) != {"0"}:
+                expected.setdefault(change.new, set()).add(change.path)
+    paths = commitlog.blob_paths(git, starts, use_stdin=True)
+    assert {oid: {p} if p else set(paths.several[oid]) for oid, p in paths.items()} == expected
+    assert set(paths.several) == {oid for oid, held in expected.items() if len(held) > 1}
+    assert "line\nbreak.txt" in paths.values() and "caf\u00e9.txt" in paths.values()

@@ -12,7 +12,9 @@ configuration (renames, relative paths, abbreviations, decorations, notes) canno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, NamedTuple
 
@@ -136,24 +138,35 @@ def blob_paths(
     at one path is scanned once, under that path, exactly as the findings will be reported.
     With ``keep``, the walk is kept for ``Kept.replay``."""
     what = "cannot read history"
-    tokens = log_tokens(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what=what, keep=keep)
-    paths = BlobPaths()
-    several = paths.several
-    interned: dict[str, str] = {}  # one string per path, however many blobs it held
-    for commit in _parse(tokens):
-        for change in commit.changes:
-            if change.new_mode == GITLINK_MODE:  # a submodule's commit, not a blob
+    gitlink = GITLINK_MODE.encode("ascii")
+    found: dict[bytes, bytes] = {}  # blob id -> its path, b"" once seen at several
+    several: dict[bytes, list[bytes]] = {}
+    with _log_output(git, _WALK_ARGS, revisions, use_stdin=use_stdin, what=what, keep=keep) as read:
+        for new_mode, oid, path in _raw_entries(read):
+            if new_mode == gitlink:  # a submodule's commit, not a blob
                 continue
-            path = interned.setdefault(change.path, change.path)
-            seen = paths.setdefault(change.new, path)
+            seen = found.setdefault(oid, path)
             if seen != path:
                 if seen:
-                    paths[change.new] = ""
-                    several[change.new] = [seen]
-                if path not in several[change.new]:
-                    several[change.new].append(path)
-    paths.pop("0" * 40, None)  # deletions
-    several.pop("0" * 40, None)
+                    found[oid] = b""
+                    several[oid] = [seen]
+                if path not in several[oid]:
+                    several[oid].append(path)
+    deleted = b"0" * 40
+    found.pop(deleted, None)
+    several.pop(deleted, None)
+    # decoded once per blob and per path (225,000 changes, 64,000 blobs in localstack's walk)
+    names: dict[bytes, str] = {b"": ""}
+    paths = BlobPaths()
+    for oid, path in found.items():
+        name = names.get(path)
+        if name is None:
+            name = names[path] = path.decode("utf-8", "surrogateescape")
+        paths[oid.decode("ascii")] = name
+    for oid, held in several.items():
+        paths.several[oid.decode("ascii")] = [
+            names.get(p) or p.decode("utf-8", "surrogateescape") for p in held
+        ]
     if keep is not None:
         keep.done()
     return paths
@@ -172,13 +185,51 @@ def log_tokens(
     ranges; on standard input when there are many), read in large chunks; a git failure
     raises GitError ``<repository>: WHAT`` once the output is consumed. With ``keep``, the
     output is also written to its file."""
+    with _log_output(git, args, revisions, use_stdin=use_stdin, what=what, keep=keep) as read:
+        yield from _tokens(read)
+
+
+@contextmanager
+def _log_output(
+    git: Git,
+    args: Sequence[str],
+    revisions: Sequence[str],
+    *,
+    use_stdin: bool,
+    what: str,
+    keep: Kept | None,
+) -> Iterator[Callable[[int], bytes]]:
+    """``read`` of the output of ``git log ARGS`` (see ``log_tokens``); once it is read to
+    its end, a git failure raises GitError."""
     tail = ["--stdin"] if use_stdin else [*revisions, "--"]
     with git.stream(*WALK_MEMORY_LIMITS, "log", *args, *tail, feed=use_stdin) as stream:
         if use_stdin:
             stream.feed("".join(f"{rev}\n" for rev in revisions).encode())
-        read = stream.stdout.read if keep is None else keep.reader(stream.stdout.read)
-        yield from _tokens(read)
+        yield stream.stdout.read if keep is None else keep.reader(stream.stdout.read)
         stream.finish(f"{git.label}: {what}")
+
+
+# One raw entry of ``--raw -z`` output: ":old_mode new_mode old_oid new_oid status" NUL path NUL.
+_RAW_ENTRY = re.compile(
+    rb":[0-7]{6} ([0-7]{6}) [0-9a-f]{40,64} ([0-9a-f]{40,64}) [A-Z][0-9]*\0([^\0]*)\0"
+)
+_LONGEST_ENTRY = 1 << 16  # a raw entry is shorter (a path is at most 4096 bytes)
+
+
+def _raw_entries(read: Callable[[int], bytes]) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """``(new_mode, new_oid, path)`` of each raw entry of a walk's output, in order, found by
+    one regex over each large chunk: what ``blob_paths`` needs, without the commits around
+    them (``_parse`` made a ``Change`` of each, 0.9 s of CPU for localstack's 25,000 commits,
+    and git waited on it: the walk took 1.45 s where git alone takes 1.0 s). A commit header
+    holds no ":", so no entry is found inside one."""
+    tail = b""
+    while chunk := read(1 << 20):
+        buf = tail + chunk
+        done = 0
+        for m in _RAW_ENTRY.finditer(buf):
+            yield m.group(1), m.group(2), m.group(3)
+            done = m.end()
+        tail = buf[max(done, len(buf) - _LONGEST_ENTRY) :]
 
 
 def _tokens(read: Callable[[int], bytes]) -> Iterator[bytes]:
