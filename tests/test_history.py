@@ -675,3 +675,25 @@ def test_blob_paths_read_off_the_raw_entries_are_those_of_the_parsed_walk(repo: 
     assert {oid: {p} if p else set(paths.several[oid]) for oid, p in paths.items()} == expected
     assert set(paths.several) == {oid for oid, held in expected.items() if len(held) > 1}
     assert "line\nbreak.txt" in paths.values() and "caf\u00e9.txt" in paths.values()
+
+
+def test_when_idle_is_called_once_when_a_worker_finds_no_share_left(repo: Repo) -> None:
+    # (history starts its message scan then, on the core that worker leaves idle)
+    from scanner.sources import blobscan, catfile
+
+    repo.commit({f"f{i}.txt": f"{i}\n" * (200 + i) for i in range(40)}, "files")
+    git = gitproc.Git(str(repo.path))
+    listing = catfile.list_all_blobs(git, max_size=None)
+    calls: list[int] = []
+    found = blobscan.scan_feed(
+        git,
+        listing.feed,
+        Detector(load_rules()),
+        max_size=None,
+        progress=None,
+        workers=2,
+        sizes=listing.sizes,
+        when_idle=lambda: calls.append(1),
+    )
+    assert found.blobs == listing.count == 40
+    assert calls == [1]
