@@ -78,15 +78,16 @@ class _Candidate:
     wrapper: bool = False
 
 
-def _core_data(fragment: Fragment, ascii: bool | None = None) -> bytes:
+def _core_data(fragment: Fragment, ascii: bool | None = None, utf8: bool | None = None) -> bytes:
     """What the core databases scan for ``fragment``: one byte per character of its text
     (``as_core_bytes``), from the raw bytes wherever they give exactly that: ASCII, or valid
     UTF-8 without a byte-order mark; a lone CR reads as LF, as in the text (decode_bytes).
-    ASCII is never decoded. ``ascii``: ``fragment.raw.isascii()`` when already known."""
+    ASCII is never decoded. ``ascii``: ``fragment.raw.isascii()``, and ``utf8``:
+    ``_valid_utf8(fragment)``, when already known."""
     raw = fragment.raw
     if raw.isascii() if ascii is None else ascii:
         data = raw
-    elif _valid_utf8(fragment):
+    elif _valid_utf8(fragment) if utf8 is None else utf8:
         data = utf8_core_bytes(raw)
     else:
         return as_core_bytes(fragment.text)
@@ -325,7 +326,7 @@ class Detector:
         data: bytes | None = None
         merged = None
         if self._merging() and (ascii or _valid_utf8(fragment)):
-            data = _core_data(fragment, ascii)
+            data = _core_data(fragment, ascii, utf8=True)  # (ASCII is UTF-8)
             merged = self._cores.ends_and_literals(data)
         if merged is None:
             hits: KeywordHits = self._prefilter.hits(fragment.raw)

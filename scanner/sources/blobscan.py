@@ -74,7 +74,7 @@ def scan_feed(
     paths: Mapping[str, str] | None = None,
     several: Mapping[str, Sequence[str]] | None = None,
     sizes: Sequence[int] = (),
-    when_idle: Callable[[], None] | None = None,
+    when_idle: Callable[[], object] | None = None,
 ) -> BlobScan:
     """Read the blobs listed in ``feed`` (``<oid>\\n`` lines) and scan them.
 
@@ -121,7 +121,7 @@ def scan_feed(
     return result
 
 
-def _then(shares: list[bytes], when_idle: Callable[[], None] | None) -> Iterator[bytes]:
+def _then(shares: list[bytes], when_idle: Callable[[], object] | None) -> Iterator[bytes]:
     """``shares``, then ``when_idle()`` when one more is asked for (the runner takes an item
     only for an idle worker)."""
     yield from shares

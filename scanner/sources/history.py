@@ -348,13 +348,12 @@ class HistoryScan:
                 errors.append(str(walk_error))
 
             workers = default_workers(total) if self.workers is None else self.workers
-            messages: list[Callable[[], list[Finding]] | None] = []
-
-            def start_messages() -> None:
-                if not messages:
-                    messages.append(
-                        self._messages_later(stack, git, facts, revisions, scanner, workers)
-                    )
+            # the message scan, started once: when a blob worker goes idle, else after the scan
+            start_messages = functools.cache(
+                functools.partial(
+                    self._messages_later, stack, git, facts, revisions, scanner, workers
+                )
+            )
 
             if progress is not None:
                 progress.start(count, total)
@@ -399,7 +398,7 @@ class HistoryScan:
             if facts.head is None and not facts.tips:
                 notes.append("the repository has no commits")
 
-            start_messages()  # (if no worker went idle before the blob scan ended)
+            messages = start_messages()
             findings: list[Finding] = []
             if blob_scan.hits and walk_error is not None:
                 # History could not be read: report what the blobs hold, unattributed
@@ -416,9 +415,9 @@ class HistoryScan:
                     findings = blob_findings(list(blob_scan.hits), blob_scan.hits, reachable=None)
             elif self._has_submodules(git, facts):
                 notes.append("submodules are not followed: scan their repositories separately")
-            if messages[0] is not None:
+            if messages is not None:
                 try:
-                    findings += messages[0]()
+                    findings += messages()
                 except GitError as exc:
                     errors.append(str(exc))
             findings = redact_subjects(findings)
