@@ -7,6 +7,10 @@ symbolic link stays a link: the file it leads to is what gets written. ``-`` is 
 
 Modes: a new file gets ``0666`` less the umask (``0600`` when it holds plain secrets); an
 existing file keeps its mode, narrowed to ``0600`` for plain secrets, never widened.
+
+What is written may come in pieces (a report made as it is written, scanner/report/jsontext.py):
+they are gathered into writes of ``WRITE_SIZE`` bytes, and a file is still replaced only once
+its last piece is on disk.
 """
 
 from __future__ import annotations
@@ -18,12 +22,40 @@ import select
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from scanner.errors import OutputError
 
 STDOUT = "-"
 PRIVATE_MODE = 0o600
+WRITE_SIZE = 1 << 20  # bytes gathered from pieces before each write
+# Text is written as UTF-8 whatever the locale; a lone surrogate (a non-UTF-8 file name)
+# becomes a \udcXX escape, which JSON reads back as the same name.
+Payload = str | bytes | Iterable[str | bytes]
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text
+
+
+def _writes(data: Payload) -> Iterator[bytes]:
+    """``data`` as the bytes of successive writes: pieces gathered to ``WRITE_SIZE``."""
+    if isinstance(data, str | bytes):
+        yield _utf8(data)
+        return
+    gathered: list[bytes] = []
+    size = 0
+    for text in data:
+        piece = _utf8(text)
+        gathered.append(piece)
+        size += len(piece)
+        if size >= WRITE_SIZE:
+            yield b"".join(gathered)
+            gathered.clear()
+            size = 0
+    if gathered:
+        yield b"".join(gathered)
 
 
 def current_umask() -> int:
@@ -32,13 +64,12 @@ def current_umask() -> int:
     return mask
 
 
-def write_output(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False) -> None:
+def write_output(path: str | os.PathLike[str], data: Payload, *, private: bool = False) -> None:
     """Write ``data`` where ``path`` leads (see the module docstring); ``private`` for a file
     holding plain secrets. Raises :class:`OutputError` naming ``path`` and the reason."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     name = os.fspath(path)
     if name == STDOUT:
-        write_stdout(payload)
+        write_stdout(data)
         return
     try:
         info: os.stat_result | None = os.stat(name)  # follows links
@@ -49,12 +80,12 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, *, private: bo
     if info is not None and not stat.S_ISREG(info.st_mode):
         if stat.S_ISDIR(info.st_mode):
             raise OutputError(f"cannot write {name}: {os.strerror(errno.EISDIR)}")
-        _write_through(name, payload)
+        _write_through(name, data)
         return
     # A regular file or a new path; a symbolic link is kept and the file it leads to written.
     target = os.path.realpath(name) if os.path.islink(name) else name
     mode = _new_mode(info, private)
-    write_atomic(target, payload, mode=mode, label=name)
+    write_atomic(target, data, mode=mode, label=name)
 
 
 def _new_mode(info: os.stat_result | None, private: bool) -> int:
@@ -62,23 +93,24 @@ def _new_mode(info: os.stat_result | None, private: bool) -> int:
     return base & PRIVATE_MODE if private else base
 
 
-def _write_through(name: str, payload: bytes) -> None:
+def _write_through(name: str, data: Payload) -> None:
     """A device, FIFO or pipe: open it as it is and write (no temporary file, no rename)."""
     try:
         fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for part in _writes(data):
+                view = memoryview(part)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
         finally:
             os.close(fd)
     except OSError as exc:
         raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
 
 
-def write_stdout(payload: bytes) -> None:
-    """Write bytes to standard output. A closed stdout or a failed write (``> /dev/full``) is
+def write_stdout(data: Payload) -> None:
+    """Write ``data`` to standard output. A closed stdout or a failed write (``> /dev/full``) is
     an :class:`OutputError`; a reader that went away (``| head -1``) raises BrokenPipeError,
     which the CLI ends quietly."""
     stream = sys.stdout
@@ -87,16 +119,18 @@ def write_stdout(payload: bytes) -> None:
     binary = getattr(stream, "buffer", None)
     try:
         if binary is None:  # a text-only stream put in place of stdout
-            stream.write(payload.decode("utf-8"))
+            for part in _writes(data):
+                stream.write(part.decode("utf-8"))
             stream.flush()
         else:
             stream.flush()
             # A buffered write that the reader cuts short returns the bytes it wrote and
             # raises nothing (``| head -1`` after 64 KiB of a large report): only the next
             # write says the pipe is broken.
-            view = memoryview(payload)
-            while view:
-                view = view[binary.write(view) or 0 :]
+            for part in _writes(data):
+                view = memoryview(part)
+                while view:
+                    view = view[binary.write(view) or 0 :]
             binary.flush()
     except BrokenPipeError:
         raise
@@ -157,7 +191,7 @@ def stdout_failed(exc: OSError) -> bool:
 
 def write_atomic(
     path: str | os.PathLike[str],
-    data: str | bytes,
+    data: Payload,
     *,
     mode: int | None = None,
     label: str | None = None,
@@ -170,7 +204,6 @@ def write_atomic(
     """
     target = Path(path)
     shown = label or str(target)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     directory = target.parent if str(target.parent) else Path(".")
     tmp_name: str | None = None
     try:
@@ -181,7 +214,8 @@ def write_atomic(
                 mode = 0o666 & ~current_umask()
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for part in _writes(data):
+                handle.write(part)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())

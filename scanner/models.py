@@ -474,15 +474,22 @@ def redact_subjects(findings: Sequence[Finding], *, identifiers: bool = False) -
             for secret in secrets:  # a longer one first: it may contain a shorter one
                 if secret in subject:
                     subject = subject.replace(secret, redact(secret))
-            cleaned[commit.sha] = replace(commit, subject=subject)
+            changed = subject != commit.subject
+            cleaned[commit.sha] = replace(commit, subject=subject) if changed else commit
         return cleaned[commit.sha]
 
+    # a finding whose subjects hold no secret is kept as it is: a copy of each would double
+    # the findings in memory (a history of 330,000 of them)
     out: list[Finding] = []
     for f in findings:
         history = f.history
         if history is not None and history.removed_in is not None:
-            history = replace(history, removed_in=clean(history.removed_in))
-        out.append(replace(f, commit=clean(f.commit), history=history))
+            removed_in = clean(history.removed_in)
+            if removed_in is not history.removed_in:
+                history = replace(history, removed_in=removed_in)
+        commit = clean(f.commit)
+        same = commit is f.commit and history is f.history
+        out.append(f if same else replace(f, commit=commit, history=history))
     return out
 
 

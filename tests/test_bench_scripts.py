@@ -81,3 +81,10 @@ def test_bench_line_screen_counts_quiet_blobs(leaky: Repo, tmp_path: Path) -> No
     # app.py says nothing a rule needs; the .env's key ID is the core of a rule
     assert _line(out, "quiet blobs:").startswith("quiet blobs: 1 (")
     assert "made loud by core of aws-access-key-id" in out
+
+
+def test_bench_report_memory_writes_both_formats_in_pieces(tmp_path: Path) -> None:
+    out = _bench("bench_report_memory.py", "--findings", "300", "--runs", "1", cwd=tmp_path)
+    for name in ("json", "sarif"):
+        line = _line(out, name)
+        assert "json.dumps (baseline)" in line and "ratios: time" in line

@@ -85,5 +85,4 @@ class ResultStore:
 def _write(path: Path, data: dict[str, Any], *, private: bool) -> None:
     """One JSON file, atomically; mode 0600 when it holds plain secrets (``--show-secrets``),
     as every report keysweep writes."""
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    write_output(path, text.encode("utf-8", "backslashreplace"), private=private)
+    write_output(path, json_report.document_pieces(data), private=private)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scanner.atomic import STDOUT, write_output
@@ -19,7 +19,7 @@ from scanner.cli.aws_options import apply_aws_stage
 from scanner.cli.options import CommonOptions
 from scanner.cli.project import Project
 from scanner.models import ScanResult
-from scanner.report import TerminalReporter, reporter
+from scanner.report import PieceReporter, TerminalReporter, reporter
 
 
 def finish(
@@ -66,25 +66,21 @@ def write_report(
     module = reporter(options.fmt)
     target = STDOUT if options.output is None else options.output
     to_terminal = target == STDOUT and sys.stdout is not None and sys.stdout.isatty()
-    text: str
+    shown, ids = options.show_secrets, options.redact_ids
+    text: Iterable[str]
     if document is not None and options.fmt == "json":
-        from scanner.report.json import dumps
+        from scanner.report.json import document_pieces
 
-        text = dumps(document)
+        text = document_pieces(document)
     elif to_terminal and isinstance(module, TerminalReporter):
         width = shutil.get_terminal_size((120, 24)).columns
-        text = module.render_terminal(
-            result, show_secrets=options.show_secrets, width=width, redact_ids=options.redact_ids
-        )
+        text = [module.render_terminal(result, show_secrets=shown, width=width, redact_ids=ids)]
+    elif isinstance(module, PieceReporter):  # written as it is made: never whole in memory
+        text = module.render_pieces(result, show_secrets=shown, redact_ids=ids)
     else:
-        text = module.render(
-            result, show_secrets=options.show_secrets, redact_ids=options.redact_ids
-        )
-    # Strict UTF-8 whatever the locale; a lone surrogate (a non-UTF-8 file name) becomes a
-    # \\udcXX escape, which JSON reads back as the same name. A report holding plain secrets
-    # is written 0600.
-    data = text.encode("utf-8", "backslashreplace")
-    write_output(target, data, private=options.show_secrets)
+        text = [module.render(result, show_secrets=shown, redact_ids=ids)]
+    # A report holding plain secrets is written 0600.
+    write_output(target, text, private=shown)
     from scanner.report.table import printable, summary_line
 
     for error in result.summary.errors:

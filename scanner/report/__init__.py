@@ -2,7 +2,9 @@
 
 A reporter module satisfies :class:`Reporter` (``render(result, *, show_secrets, redact_ids)``);
 it may also satisfy :class:`TerminalReporter` (``render_terminal(..., width, redact_ids)``)
-for a prettier form when stdout is a terminal (the table uses rich there). Register a new format
+for a prettier form when stdout is a terminal (the table uses rich there), and
+:class:`PieceReporter` (``render_pieces``) when its text can be written as it is made (JSON and
+SARIF: a report of many findings is never whole in memory). Register a new format
 by adding one line to ``REPORTERS``: the CLI's ``--format`` choices come from this dict. No
 discovery, no plugins.
 """
@@ -10,6 +12,7 @@ discovery, no plugins.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from typing import Protocol, cast, runtime_checkable
 
 from scanner.errors import UsageError
@@ -48,6 +51,19 @@ class TerminalReporter(Protocol):
     def render_terminal(
         self, result: ScanResult, *, show_secrets: bool, width: int, redact_ids: bool = False
     ) -> str: ...
+
+
+@runtime_checkable
+class PieceReporter(Protocol):
+    """A format whose text ``render_pieces`` gives in pieces, joined exactly ``render``'s."""
+
+    def render(
+        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+    ) -> str: ...
+
+    def render_pieces(
+        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+    ) -> Iterator[str]: ...
 
 
 def reporter(name: str) -> Reporter:

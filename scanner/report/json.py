@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from scanner import __version__
@@ -40,6 +40,7 @@ from scanner.models import (
     shown_secret,
     subjects_shown,
 )
+from scanner.report.jsontext import pieces
 from scanner.schema import Node, Problem
 
 FORMAT_VERSION = 1
@@ -47,15 +48,34 @@ FORMAT_VERSION = 1
 
 # -- writing --------------------------------------------------------------------------------
 def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
-    return dumps(to_dict(result, show_secrets=show_secrets, redact_ids=redact_ids))
+    return "".join(render_pieces(result, show_secrets=show_secrets, redact_ids=redact_ids))
+
+
+def render_pieces(
+    result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+) -> Iterator[str]:
+    """``render``'s text in pieces, each finding's dict made as it is written."""
+    findings = _finding_dicts(result, show_secrets=show_secrets, redact_ids=redact_ids)
+    return document_pieces(_document(result, findings))
 
 
 def dumps(doc: dict[str, Any]) -> str:
     """A report document (``to_dict``'s, or one that adds to it: audit's) as the report's text."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return "".join(document_pieces(doc))
+
+
+def document_pieces(doc: dict[str, Any]) -> Iterator[str]:
+    """``dumps(doc)`` in pieces (scanner/report/jsontext.py): one finding at a time."""
+    yield from pieces(doc, depth=2)
+    yield "\n"
 
 
 def to_dict(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
+    findings = _finding_dicts(result, show_secrets=show_secrets, redact_ids=redact_ids)
+    return _document(result, list(findings))
+
+
+def _document(result: ScanResult, findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
     s = result.summary
     return {
         "version": FORMAT_VERSION,
@@ -70,13 +90,15 @@ def to_dict(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False)
             "notes": list(s.notes),
             "errors": list(s.errors),
         },
-        "findings": [
-            finding_to_dict(f, show_secrets=show_secrets, redact_ids=redact_ids)
-            for f in subjects_shown(
-                result.findings, show_secrets=show_secrets, redact_ids=redact_ids
-            )
-        ],
+        "findings": findings,
     }
+
+
+def _finding_dicts(
+    result: ScanResult, *, show_secrets: bool, redact_ids: bool
+) -> Iterator[dict[str, Any]]:
+    for f in subjects_shown(result.findings, show_secrets=show_secrets, redact_ids=redact_ids):
+        yield finding_to_dict(f, show_secrets=show_secrets, redact_ids=redact_ids)
 
 
 def _commit(c: CommitInfo | None) -> dict[str, Any] | None:

@@ -19,12 +19,14 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 from scanner import __version__
 from scanner.models import Finding, ScanResult, Severity, shown_paired, shown_secret
 from scanner.report.json import blast_radius_to_dict
+from scanner.report.jsontext import pieces
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 # A partialFingerprints key names its algorithm and version (SARIF 2.1.0, 3.27.17). v1 hashed
@@ -47,8 +49,16 @@ _HELP = (
 
 
 def render(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> str:
-    doc = to_sarif(result, show_secrets=show_secrets, redact_ids=redact_ids)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return "".join(render_pieces(result, show_secrets=show_secrets, redact_ids=redact_ids))
+
+
+def render_pieces(
+    result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
+) -> Iterator[str]:
+    """``render``'s text in pieces (scanner/report/jsontext.py), each result made as it is
+    written."""
+    yield from pieces(_sarif(result, show_secrets, redact_ids, lazy=True), depth=4)
+    yield "\n"
 
 
 def artifact_uri(path: str) -> str:
@@ -195,6 +205,13 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
 
 
 def to_sarif(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False) -> dict[str, Any]:
+    return _sarif(result, show_secrets, redact_ids, lazy=False)
+
+
+def _sarif(
+    result: ScanResult, show_secrets: bool, redact_ids: bool, *, lazy: bool
+) -> dict[str, Any]:
+    """The SARIF document; with ``lazy`` its results are a generator (``render_pieces``)."""
     rule_index: dict[str, int] = {}
     rules: list[dict[str, Any]] = []
     for f in sorted(result.findings, key=lambda f: f.rule_id):
@@ -213,6 +230,10 @@ def to_sarif(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
         invocation["toolExecutionNotifications"] = notifications
     if summary.skipped:
         invocation["properties"] = {"skipped": dict(summary.skipped)}
+    results: Iterable[dict[str, Any]] = (
+        _result(f, rule_index[f.rule_id], show_secrets=show_secrets, redact_ids=redact_ids)
+        for f in result.findings
+    )
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -228,12 +249,7 @@ def to_sarif(result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
                 },
                 "invocations": [invocation],
                 "columnKind": "unicodeCodePoints",
-                "results": [
-                    _result(
-                        f, rule_index[f.rule_id], show_secrets=show_secrets, redact_ids=redact_ids
-                    )
-                    for f in result.findings
-                ],
+                "results": results if lazy else list(results),
             }
         ],
     }
