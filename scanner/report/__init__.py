@@ -41,12 +41,8 @@ class Reporter(Protocol):
 
 
 @runtime_checkable
-class TerminalReporter(Protocol):
+class TerminalReporter(Reporter, Protocol):
     """A format with a richer rendering for a terminal of ``width`` columns."""
-
-    def render(
-        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
-    ) -> str: ...
 
     def render_terminal(
         self, result: ScanResult, *, show_secrets: bool, width: int, redact_ids: bool = False
@@ -54,12 +50,8 @@ class TerminalReporter(Protocol):
 
 
 @runtime_checkable
-class PieceReporter(Protocol):
+class PieceReporter(Reporter, Protocol):
     """A format whose text ``render_pieces`` gives in pieces, joined exactly ``render``'s."""
-
-    def render(
-        self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False
-    ) -> str: ...
 
     def render_pieces(
         self, result: ScanResult, *, show_secrets: bool, redact_ids: bool = False

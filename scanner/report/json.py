@@ -59,13 +59,9 @@ def render_pieces(
     return document_pieces(_document(result, findings))
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    """A report document (``to_dict``'s, or one that adds to it: audit's) as the report's text."""
-    return "".join(document_pieces(doc))
-
-
 def document_pieces(doc: dict[str, Any]) -> Iterator[str]:
-    """``dumps(doc)`` in pieces (scanner/report/jsontext.py): one finding at a time."""
+    """A report document (``to_dict``'s, or one that adds to it: audit's) as the report's text,
+    in pieces (scanner/report/jsontext.py): one finding at a time."""
     yield from pieces(doc, depth=2)
     yield "\n"
 
