@@ -168,7 +168,7 @@ def decode_bytes(raw: bytes) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairedSecret:
     """A secret found near an access key ID: the other half of the credential.
 
@@ -198,7 +198,7 @@ class PairedSecret:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommitInfo:
     sha: str
     author_name: str
@@ -207,7 +207,7 @@ class CommitInfo:
     subject: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryInfo:
     """Where a secret lives in history, beyond the commit that introduced it."""
 
@@ -334,7 +334,7 @@ class BlastRadius:
         return "; ".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One secret at one location.
 
@@ -464,16 +464,14 @@ def redact_subjects(findings: Sequence[Finding], *, identifiers: bool = False) -
     secrets = sorted((v for v in values if v and not is_redacted(v)), key=len, reverse=True)
     if not secrets:
         return list(findings)
+    scrub = _SubjectScrubber(secrets)
     cleaned: dict[str, CommitInfo] = {}
 
     def clean(commit: CommitInfo | None) -> CommitInfo | None:
         if commit is None:
             return None
         if commit.sha not in cleaned:
-            subject = commit.subject
-            for secret in secrets:  # a longer one first: it may contain a shorter one
-                if secret in subject:
-                    subject = subject.replace(secret, redact(secret))
+            subject = scrub(commit.subject)
             changed = subject != commit.subject
             cleaned[commit.sha] = replace(commit, subject=subject) if changed else commit
         return cleaned[commit.sha]
@@ -491,6 +489,39 @@ def redact_subjects(findings: Sequence[Finding], *, identifiers: bool = False) -
         same = commit is f.commit and history is f.history
         out.append(f if same else replace(f, commit=commit, history=history))
     return out
+
+
+class _SubjectScrubber:
+    """A subject with each of ``secrets`` in it redacted, a longer one first (it may contain a
+    shorter one): what replacing every secret in turn gives, without trying every secret on
+    every subject. A history with a secret in each of thousands of commits made that a product
+    of two large numbers; the secrets in a subject are found either way, whichever is fewer
+    steps: each secret tried on it, or each of its substrings of a secret's length looked up."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._rank = {secret: i for i, secret in enumerate(secrets)}  # the replacing order
+        self._lengths = sorted({len(secret) for secret in secrets})
+
+    def __call__(self, subject: str) -> str:
+        done = -1
+        pending = self._in(subject, done)
+        while pending:
+            secret = pending.pop(0)
+            done = self._rank[secret]
+            subject = subject.replace(secret, redact(secret))
+            pending = self._in(subject, done)  # the redacted text may complete a shorter one
+        return subject
+
+    def _in(self, text: str, after: int) -> list[str]:
+        """The secrets in ``text`` ranked after ``after``, in the replacing order."""
+        rank = self._rank
+        lengths = [n for n in self._lengths if n <= len(text)]
+        if len(rank) <= len(text) * len(lengths):
+            found = [s for s in rank if s in text]
+        else:
+            windows = {text[i : i + n] for n in lengths for i in range(len(text) - n + 1)}
+            found = [s for s in windows if s in rank]
+        return sorted((s for s in found if rank[s] > after), key=rank.__getitem__)
 
 
 def subjects_shown(

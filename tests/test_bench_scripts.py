@@ -7,6 +7,7 @@ never in the checkout.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from support.keys import env_text
 from support.repo import Repo
+from support.run import keysweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,3 +90,32 @@ def test_bench_report_memory_writes_both_formats_in_pieces(tmp_path: Path) -> No
     for name in ("json", "sarif"):
         line = _line(out, name)
         assert "json.dumps (baseline)" in line and "ratios: time" in line
+
+
+@pytest.mark.parametrize("kind", ["dumps", "tokens"])
+def test_make_secrets_repo_builds_a_history_full_of_secrets(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / f"{kind}.git"
+    _bench(
+        "make_secrets_repo.py", "--kind", kind, "--commits", "3", "--size", "6000",
+        "--out", out, cwd=tmp_path,
+    )  # fmt: skip
+    run = keysweep("history", str(out), "-f", "json", "--show-secrets")
+    assert run.code == 1, run.stderr
+    reported = {f["secret"] for f in run.report["findings"]}
+    # every value the files hold is reported: dumps in commits 0 and 2 (a key ID and its
+    # secret a row; commit 1 is text without any), tokens in every commit
+    names = (
+        ["dump0.json", "dump2.json"] if kind == "dumps" else [f"tokens{i}.txt" for i in (0, 1, 2)]
+    )
+    shape = (
+        r'"aws_(?:access_key_id|secret_access_key)": "([^"]+)"' if kind == "dumps" else r"= (\S+)"
+    )
+    planted = set()
+    for name in names:
+        text = subprocess.run(
+            ["git", "--git-dir", str(out), "show", f"HEAD:{name}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        planted |= set(re.findall(shape, text))
+    assert len(planted) >= 8 * len(names)
+    assert planted <= reported

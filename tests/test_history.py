@@ -18,7 +18,8 @@ from support.spy import count_calls
 from scanner import scanning
 from scanner.detect import Detector
 from scanner.rules import load_rules
-from scanner.sources import gitproc
+from scanner.sources import blobscan, gitproc
+from scanner.sources.history import HistoryScan
 
 JSON = ("--format", "json", "--show-secrets")
 
@@ -485,7 +486,7 @@ def test_the_ordered_walk_runs_once_and_is_replayed(
     from scanner.detect import Detector
     from scanner.rules import load_rules
     from scanner.sources import commitlog
-    from scanner.sources.history import HistoryScan, repo_facts
+    from scanner.sources.history import repo_facts
 
     repo.commit({"app.cfg": "mode=base\n", "a.env": env_text("kept-a")}, "base")
     repo.git("checkout", "-q", "-b", "feature")
@@ -581,7 +582,6 @@ def test_a_key_id_twice_in_one_blob_keeps_the_pairs_of_both(repo: Repo) -> None:
 
     from scanner.detect import Detector
     from scanner.rules import load_rules
-    from scanner.sources.history import HistoryScan
 
     key, secret, token = key_id(41, "ASIA"), secret_key(41), session_token(41)
     other = "".join(f'    "AWS_SETTING_{i}": "value-{i}",\n' for i in range(10))
@@ -697,3 +697,31 @@ def test_when_idle_is_called_once_when_a_worker_finds_no_share_left(repo: Repo) 
     )
     assert found.blobs == listing.count == 40
     assert calls == [1]
+
+
+def test_a_file_of_many_secrets_shares_its_refs_and_keeps_one_copy(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one tuple of refs for every finding with the same refs (it was a tuple each, and the
+    # refs were listed again for each finding), and the blob scan's own findings dropped
+    # once attributed: with a file of thousands of secrets those copies were most of memory
+    dump = "".join(env_text(f"many-{i}") + "\n" for i in range(60))
+    repo.commit({"dump.env": dump}, "add a dump")
+    repo.git("branch", "keep")
+    repo.commit({"dump.env": dump + "TAIL=1\n"}, "edit the dump")
+    dropped: list[int] = []
+    real_drop = blobscan.BlobScan.drop_findings
+
+    def drop(self: blobscan.BlobScan) -> None:
+        dropped.append(len(self.hits))
+        real_drop(self)
+        assert not self.hits and not self.at_paths
+
+    monkeypatch.setattr(blobscan.BlobScan, "drop_findings", drop)
+    found = HistoryScan(str(repo.path), workers=1).run(Detector(load_rules())).findings
+    assert len({f.secret for f in found if f.identifier}) == 60
+    assert dropped == [2]  # the two versions of the dump
+    refs = {f.history.refs for f in found if f.history is not None}
+    assert len(refs) == 1 and len(next(iter(refs))) == 2  # main and keep
+    assert len({id(f.history.refs) for f in found if f.history is not None}) == 1
+    assert all(f.history is not None and f.history.commit_count == 2 for f in found)

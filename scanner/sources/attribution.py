@@ -55,15 +55,22 @@ class Attribution:
     head_known: bool = False
     submodules: bool = False
     commits: int = 0
+    _refs_by_mask: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
-    def refs_of(self, pairs: Iterable[PathBlob]) -> list[str]:
-        """The refs whose history holds any of ``pairs``, sorted."""
+    def refs_of(self, pairs: Iterable[PathBlob]) -> tuple[str, ...]:
+        """The refs whose history holds any of ``pairs``, sorted. One answer per set of pairs'
+        bits, shared: a file of thousands of secrets asks the same for each of them (refs x
+        findings: 504,736 findings of one repository, every one with its own tuple)."""
         mask = 0
         for pair in pairs:
             bit = self.bit_of.get(pair)
             if bit is not None:
                 mask |= 1 << bit
-        return sorted(ref for ref, bits in self.tip_bits.items() if bits & mask)
+        known = self._refs_by_mask.get(mask)
+        if known is None:
+            known = tuple(sorted(ref for ref, bits in self.tip_bits.items() if bits & mask))
+            self._refs_by_mask[mask] = known
+        return known
 
 
 def attribute(

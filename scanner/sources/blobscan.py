@@ -47,6 +47,11 @@ class BlobScan:
     read_errors: list[str] = field(default_factory=list)  # from git cat-file (BlobReader)
     missing: int = 0  # listed ids git answered "missing" for
 
+    def drop_findings(self) -> None:
+        """Forget the blobs' findings (kept: the counts), once they are attributed."""
+        self.hits.clear()
+        self.at_paths.clear()
+
     def add(self, other: BlobScan) -> None:
         self.hits.update(other.hits)
         self.at_paths.update(other.at_paths)
