@@ -4,9 +4,10 @@ Regex confirmation and decoding hold the GIL, so threads would not help; each wo
 fork of the caller and inherits its ready-built state (the detector and its compiled
 databases, the task itself), so only a task's item and its result are pickled: a share of a
 history's blob listing or a batch of a scan's file listing goes out, findings and counts come
-back, and every worker reads its own bytes. Used by ``keysweep scan``
-(scanner/sources/filescan.py) and ``keysweep history`` (scanner/sources/blobscan.py);
-``in_worker`` runs one side task.
+back, and every worker reads its own bytes. A task yields its result in parts, each sent as
+soon as it is made (``map_parts_in_workers``; ``map_in_workers`` sends one). Used by
+``keysweep scan`` (scanner/sources/filescan.py) and ``keysweep history``
+(scanner/sources/blobscan.py); ``in_worker`` runs one side task.
 """
 
 from __future__ import annotations
@@ -49,12 +50,12 @@ def _init_worker() -> None:
 
 
 class _Worker:
-    """One forked process with a pipe of its own: it takes ``(index, item)``, answers
-    ``(index, ok, result or exception)``, and ends on None. No lock or queue is shared, so a
-    worker that dies (the out-of-memory killer's SIGKILL) wedges nothing, and its process
-    sentinel says so. ``multiprocessing.Pool`` waited forever for the lost task there, and
-    then hung in ``terminate`` on the queue lock the dead worker held (SIGTERM could not end
-    keysweep; only SIGKILL could)."""
+    """One forked process with a pipe of its own: it takes ``(index, item)``, answers with
+    the parts of the result and how the task ended (``_serve``), and ends on None. No lock
+    or queue is shared, so a worker that dies (the out-of-memory killer's SIGKILL) wedges
+    nothing, and its process sentinel says so. ``multiprocessing.Pool`` waited forever for
+    the lost task there, and then hung in ``terminate`` on the queue lock the dead worker held
+    (SIGTERM could not end keysweep; only SIGKILL could)."""
 
     def __init__(self, context: Any, others: list[_Worker]) -> None:
         self.conn, theirs = context.Pipe()
@@ -91,6 +92,11 @@ class _Worker:
             self.conn.close()
 
 
+# What a worker answers for an item: ``(index, _PART, part)`` for each part its task yields,
+# then ``(index, _DONE, None)``, or ``(index, _FAILED, exception)``.
+_PART, _DONE, _FAILED = 0, 1, 2
+
+
 def _serve(conn: Any, inherited: list[Any]) -> None:
     _init_worker()
     for other in inherited:
@@ -103,26 +109,44 @@ def _serve(conn: Any, inherited: list[Any]) -> None:
         if message is None:
             return
         index, item = message
+        answer: tuple[int, int, BaseException | None]
         try:
-            answer = (index, True, _run_task(item))
+            for part in _run_task(item):
+                _send_part(conn, index, part)
+            answer = (index, _DONE, None)
+        except _ParentGone:
+            return
         except BaseException as exc:  # handed to the parent, which raises it
-            answer = (index, False, exc)
+            answer = (index, _FAILED, exc)
         try:
             conn.send(answer)
         except OSError:  # the parent is gone
             return
-        except Exception as exc:  # an answer that does not pickle
-            conn.send((index, False, TypeError(f"a worker's answer cannot be sent: {exc}")))
+        except Exception as exc:  # an exception that does not pickle
+            conn.send((index, _FAILED, TypeError(f"a worker's answer cannot be sent: {exc}")))
 
 
-def _run_task(item: Any) -> Any:
+class _ParentGone(Exception):
+    pass
+
+
+def _send_part(conn: Any, index: int, part: Any) -> None:
+    try:
+        conn.send((index, _PART, part))
+    except OSError:
+        raise _ParentGone from None
+    except Exception as exc:  # pickled before anything is written: the pipe holds none of it
+        raise TypeError(f"a worker's answer cannot be sent: {exc}") from None
+
+
+def _run_task(item: Any) -> Iterator[Any]:
     assert _worker_task is not None
-    return _worker_task(item)
+    yield from _worker_task(item)
 
 
 class _Run:
-    """The items of one ``map_in_workers``, handed to forked workers one at a time, the
-    results gathered in input order."""
+    """The items of one ``map_parts_in_workers``, handed to forked workers one at a time,
+    the parts of their results gathered in input order."""
 
     def __init__(self, task: Callable[[Any], Any], items: Iterable[Any], workers: int) -> None:
         import multiprocessing  # lazily: the pre-commit path never starts a pool
@@ -153,9 +177,12 @@ class _Run:
             self._taken += 1
 
     def results(self) -> Generator[Any, None, None]:
+        """Every part of every item, in input order: the parts of the item whose turn it is
+        as they come, those of later items once the items before them have ended."""
         from multiprocessing.connection import wait
 
-        done: dict[int, tuple[bool, Any]] = {}
+        parts: dict[int, list[Any]] = {}  # parts of the items not yet handed on
+        ended: dict[int, BaseException | None] = {}  # items ended, and how
         turn = 0
         while True:
             self.dispatch()
@@ -170,18 +197,25 @@ class _Run:
                 try:
                     if not worker.conn.poll():
                         raise worker.died()
-                    index, ok, value = worker.conn.recv()
+                    index, kind, value = worker.conn.recv()
                 except (EOFError, OSError):
                     raise worker.died() from None
-                done[index] = (ok, value)
+                if kind == _PART:
+                    parts.setdefault(index, []).append(value)
+                    continue
+                ended[index] = value if kind == _FAILED else None
                 worker.index = None
                 self._idle.append(worker)
-            while turn in done:
-                ok, value = done.pop(turn)
+            while True:
+                waiting = parts.pop(turn, None)
+                if waiting:
+                    yield from waiting
+                if turn not in ended:
+                    break
+                failure = ended.pop(turn)
+                if failure is not None:
+                    raise failure
                 turn += 1
-                if not ok:
-                    raise value
-                yield value
 
     def stop(self, grace: float) -> None:
         if grace:
@@ -201,6 +235,15 @@ def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) 
     ``items`` in this process, one whenever a worker is free. A task's exception is raised
     here when its turn comes; a worker that dies raises :class:`WorkerError`. Every worker
     has ended when this returns or raises (at once on an error or an interruption)."""
+    return map_parts_in_workers(_one_part(task), items, workers)
+
+
+def map_parts_in_workers(
+    task: Callable[[_T], Iterable[_R]], items: Iterable[_T], workers: int
+) -> Iterator[_R]:
+    """``map_in_workers`` for a task that yields its result in parts: each part is sent as
+    soon as it is made, so a worker holds one part at a time, not its whole result (a
+    history full of secrets: a share's findings); the parts come here in input order."""
     run = _Run(task, items, workers)
     grace = 0.0
     try:
@@ -208,6 +251,13 @@ def map_in_workers(task: Callable[[_T], _R], items: Iterable[_T], workers: int) 
         grace = 5.0  # finished: each worker ends by itself
     finally:
         run.stop(grace)
+
+
+def _one_part(task: Callable[[_T], _R]) -> Callable[[_T], tuple[_R]]:
+    def run(item: _T) -> tuple[_R]:
+        return (task(item),)
+
+    return run
 
 
 @contextmanager
@@ -228,10 +278,10 @@ def in_worker(task: Callable[[], _R], *, niceness: int = 0) -> Iterator[Callable
         run.stop(grace)
 
 
-def _no_item(task: Callable[[], _R], niceness: int) -> Callable[[Any], _R]:
-    def run(_item: Any) -> _R:
+def _no_item(task: Callable[[], _R], niceness: int) -> Callable[[Any], tuple[_R]]:
+    def run(_item: Any) -> tuple[_R]:
         if niceness:
             os.nice(niceness)
-        return task()
+        return (task(),)
 
     return run

@@ -6,6 +6,8 @@ import os
 import random
 import shutil
 import tempfile
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -550,7 +552,7 @@ def test_git_output_crosses_a_wide_pipe(repo: Repo, monkeypatch: pytest.MonkeyPa
 
 
 def test_workers_share_the_listing_by_bytes(repo: Repo) -> None:
-    from scanner.sources import blobscan, catfile
+    from scanner.sources import catfile
 
     rng = random.Random(4)
     files = {f"f{i}.txt": "x" * rng.choice([10, 100, 5000, 40000]) + f"{i}\n" for i in range(60)}
@@ -609,7 +611,7 @@ def test_a_blob_at_several_paths_is_scanned_at_each_while_it_is_read(
 ) -> None:
     # the worker that reads it scans it again under each of its paths, so attribution
     # reads and scans nothing more (a .pgpass line is a secret only in a .pgpass file)
-    from scanner.sources import blobscan, catfile, commitlog, history
+    from scanner.sources import catfile, commitlog, history
 
     line = "db.internal:5432:app:admin:Wq8rT2vLx9Kp4Zm7\n"
     text = env_text("several") + line
@@ -633,7 +635,9 @@ def test_a_blob_at_several_paths_is_scanned_at_each_while_it_is_read(
         several=paths.several,
     )
     assert set(found.at_paths) == {(blob, "backup/pgpass.txt"), (blob, "deploy/.pgpass")}
-    rules = {p: {f.rule_id for f in found.at_paths[(blob, p)]} for p in paths.several[blob]}
+    rules = {
+        p: {f.rule_id for f in found.at_paths[(blob, p)].unpack()} for p in paths.several[blob]
+    }
     assert "pgpass-password" in rules["deploy/.pgpass"]
     assert "pgpass-password" not in rules["backup/pgpass.txt"]
     # a history run reads no blob again after the blob scan
@@ -679,7 +683,7 @@ def test_blob_paths_read_off_the_raw_entries_are_those_of_the_parsed_walk(repo: 
 
 def test_when_idle_is_called_once_when_a_worker_finds_no_share_left(repo: Repo) -> None:
     # (history starts its message scan then, on the core that worker leaves idle)
-    from scanner.sources import blobscan, catfile
+    from scanner.sources import catfile
 
     repo.commit({f"f{i}.txt": f"{i}\n" * (200 + i) for i in range(40)}, "files")
     git = gitproc.Git(str(repo.path))
@@ -699,28 +703,85 @@ def test_when_idle_is_called_once_when_a_worker_finds_no_share_left(repo: Repo) 
     assert calls == [1]
 
 
+def test_a_blob_scan_sends_each_blobs_findings_as_it_finds_them(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a worker holds one blob's findings at a time, not its share's: each blob with findings
+    # is a part of its own, the counts come in parts of their own, and the parts add up to
+    # what one process finds
+    from scanner.sources import catfile
+
+    monkeypatch.setattr(blobscan, "PART_BLOBS", 4)
+    files = {f"f{i}.txt": f"{i}\n" * (200 + i) for i in range(20)}
+    files.update({f"leak{i}.env": env_text(f"part-{i}") for i in range(3)})
+    repo.commit(files, "files")
+    git = gitproc.Git(str(repo.path))
+    listing = catfile.list_all_blobs(git, max_size=None)
+    detector = Detector(load_rules())
+    reader = catfile.BlobReader(git, listing.feed)
+    parts = list(blobscan.scan_parts(iter(reader), detector, max_size=None))
+    with_hits = [part for part in parts if part.hits]
+    assert len(with_hits) == 3
+    assert all(len(part.hits) == 1 and not part.blobs for part in with_hits)
+    counts = [part.blobs for part in parts if not part.hits]
+    assert sum(counts) == 23 and max(counts) == 4
+    whole = blobscan.scan_feed(git, listing.feed, detector, max_size=None, progress=None)
+    assert set(whole.hits) == {oid for part in with_hits for oid in part.hits}
+    shared = blobscan.scan_feed(
+        git, listing.feed, detector, max_size=None, progress=None, workers=2
+    )
+    assert list(shared.hits) == list(whole.hits)
+    assert all(shared.hits[oid].unpack() == found.unpack() for oid, found in whole.hits.items())
+    # held pickled until attribution reads them: a fifth of their size as objects
+    assert all(isinstance(found, blobscan.Packed) for found in whole.hits.values())
+    assert (shared.blobs, shared.nbytes) == (whole.blobs, whole.nbytes) == (23, listing.total_bytes)
+
+
+def test_secrets_of_one_rule_on_one_line_are_reported_in_the_order_they_stand(
+    repo: Repo,
+) -> None:
+    # findings are ordered by path, line and rule; those that tie (several key IDs on one
+    # line) stay in the order they stand on the line, however attribution collects them
+    ids = [key_id(f"tie-{i}") for i in range(6)]
+    repo.commit({"ids.txt": "allowed = [" + ", ".join(f'"{k}"' for k in ids) + "]\n"}, "ids")
+    repo.commit({"ids.txt": "allowed = []\n", "b.txt": " ".join(reversed(ids)) + "\n"}, "swap")
+    found = HistoryScan(str(repo.path), workers=1).run(Detector(load_rules())).findings
+    for path, order in (("ids.txt", ids), ("b.txt", ids[::-1])):
+        here = [f for f in found if f.path == path and f.rule_id == "aws-access-key-id"]
+        assert [f.secret for f in here] == order
+        assert [f.column for f in here] == sorted(f.column for f in here)
+
+
 def test_a_file_of_many_secrets_shares_its_refs_and_keeps_one_copy(
     repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # one tuple of refs for every finding with the same refs (it was a tuple each, and the
-    # refs were listed again for each finding), and the blob scan's own findings dropped
-    # once attributed: with a file of thousands of secrets those copies were most of memory
+    # refs were listed again for each finding), and the blob scan's own findings released
+    # once located, before their copies are made: with a file of thousands of secrets those
+    # copies were most of memory
+    from scanner.sources import history
+
     dump = "".join(env_text(f"many-{i}") + "\n" for i in range(60))
     repo.commit({"dump.env": dump}, "add a dump")
     repo.git("branch", "keep")
     repo.commit({"dump.env": dump + "TAIL=1\n"}, "edit the dump")
-    dropped: list[int] = []
-    real_drop = blobscan.BlobScan.drop_findings
+    held: list[int] = []
+    real_expect, real_keep = history._PathScanner.expect, history._PathScanner.keep_only
 
-    def drop(self: blobscan.BlobScan) -> None:
-        dropped.append(len(self.hits))
-        real_drop(self)
-        assert not self.hits and not self.at_paths
+    def expect(self: history._PathScanner, uses: Counter[tuple[str, str]]) -> None:
+        held.append(len(self.hits))
+        real_expect(self, uses)
 
-    monkeypatch.setattr(blobscan.BlobScan, "drop_findings", drop)
+    def keep_only(self: history._PathScanner, blobs: Iterable[str]) -> None:
+        held.append(len(self.hits) + len(self.cache))
+        real_keep(self, blobs)
+
+    monkeypatch.setattr(history._PathScanner, "expect", expect)
+    monkeypatch.setattr(history._PathScanner, "keep_only", keep_only)
     found = HistoryScan(str(repo.path), workers=1).run(Detector(load_rules())).findings
     assert len({f.secret for f in found if f.identifier}) == 60
-    assert dropped == [2]  # the two versions of the dump
+    # the two versions of the dump, let go as attribution reads them, before the copies
+    assert held == [2, 0]
     refs = {f.history.refs for f in found if f.history is not None}
     assert len(refs) == 1 and len(next(iter(refs))) == 2  # main and keep
     assert len({id(f.history.refs) for f in found if f.history is not None}) == 1

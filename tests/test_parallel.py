@@ -23,7 +23,7 @@ from support.keys import env_text
 from support.repo import Repo
 from support.run import cli_env
 
-from scanner.parallel import in_worker, map_in_workers
+from scanner.parallel import in_worker, map_in_workers, map_parts_in_workers
 
 
 def _slow_square(item: int) -> int:
@@ -67,6 +67,61 @@ def test_items_are_taken_as_workers_free_up(tmp_path: Path) -> None:
     assert next(results) == 0
     assert len(taken) <= 3  # two handed out, at most one more once the first came back
     assert [0, *results] == list(range(6))
+
+
+def _parts(item: int) -> Iterator[tuple[int, int]]:
+    for part in range(3):
+        time.sleep(0.03 * (4 - item % 4))  # later items finish first
+        yield item, part
+
+
+def test_parts_come_in_input_order_whatever_finishes_first() -> None:
+    got = list(map_parts_in_workers(_parts, range(8), 3))
+    assert got == [(item, part) for item in range(8) for part in range(3)]
+
+
+def test_a_part_comes_while_its_task_still_runs(tmp_path: Path) -> None:
+    # the task makes its second part only once the first has reached the caller: a worker
+    # that held its parts until the task ended would wait here until the deadline
+    seen = tmp_path / "first part seen"
+
+    def task(item: int) -> Iterator[str]:
+        yield "first"
+        deadline = time.monotonic() + 30
+        while not seen.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the first part never reached the caller")
+            time.sleep(0.01)
+        yield "second"
+
+    got: list[str] = []
+    for part in map_parts_in_workers(task, [0], 1):
+        got.append(part)
+        seen.touch()
+    assert got == ["first", "second"]
+
+
+def test_parts_made_before_a_task_error_come_first_then_the_error() -> None:
+    def task(item: int) -> Iterator[int]:
+        yield item * 10
+        if item == 1:
+            raise ValueError("item 1 went wrong after its first part")
+        yield item * 10 + 1
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="after its first part"):
+        for part in map_parts_in_workers(task, range(3), 2):
+            got.append(part)
+    assert got == [0, 1, 10]
+
+
+def test_a_part_that_cannot_be_sent_fails_the_run_with_one_clear_error() -> None:
+    def task(item: int) -> Iterator[object]:
+        yield item
+        yield lambda: item  # a closure does not pickle
+
+    with pytest.raises(TypeError, match="a worker's answer cannot be sent"):
+        list(map_parts_in_workers(task, range(2), 2))
 
 
 def test_in_worker_starts_its_task_at_once(tmp_path: Path) -> None:
@@ -164,14 +219,14 @@ def test_history_with_a_worker_killed_exits_2_with_one_line(tmp_path: Path) -> N
         from scanner.sources import blobscan
 
         parent = os.getpid()
-        real = blobscan.scan_blobs
+        real = blobscan.scan_parts
 
         def dies_in_a_worker(*args, **kwargs):
             if os.getpid() != parent:
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
 
-        blobscan.scan_blobs = dies_in_a_worker
+        blobscan.scan_parts = dies_in_a_worker
         sys.argv = ["keysweep", "history", {str(repo.path)!r}, "--jobs", "2"]
         from scanner.cli import main
         sys.exit(main(sys.argv[1:]))
