@@ -851,6 +851,54 @@ def test_core_bytes_made_piece_by_piece_are_those_of_the_whole(text: str, piece:
         assert corematch_module.utf8_core_bytes(raw) == expected
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            [
+                b"ab",
+                b"\n",
+                "é".encode(),
+                "中".encode(),
+                "😀".encode(),
+                b"\xe4",
+                b"\x80",
+                b"\xed\xa0\x80",
+                b"\xf0\x9f",
+                b"\xef\xbf\xbd",
+                b"\xc0\xaf",
+            ]
+        ),
+        max_size=40,
+    ),
+    piece=st.integers(min_value=1, max_value=9),
+)
+def test_utf8_is_told_piece_by_piece_as_a_whole_decoding_tells_it(
+    parts: list[bytes], piece: int
+) -> None:
+    # only the pieces that are not ASCII are decoded: a character split between two pieces,
+    # a sequence cut off by the end, a lone continuation byte, an encoded surrogate and an
+    # overlong form are told exactly as decoding the whole text tells them
+    raw = b"".join(parts)
+    try:
+        raw.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    with mock.patch.object(corematch_module, "_PIECE", piece):
+        assert corematch_module.is_utf8(raw) is expected
+
+
+def test_utf8_cut_before_an_ascii_piece_is_not_utf8() -> None:
+    # the piece after an unfinished character is ASCII: it is decoded, not skipped
+    piece = corematch_module._PIECE
+    assert corematch_module.is_utf8(b"x" * (piece - 1) + "é".encode() + b"y" * piece)
+    assert not corematch_module.is_utf8(b"x" * (piece - 1) + b"\xc3" + b"y" * piece)
+    assert not corematch_module.is_utf8(b"x" * (piece - 2) + "中".encode()[:2] + b"y" * piece)
+    # skipped, the ASCII piece would let the next piece's continuation byte finish the "é"
+    assert not corematch_module.is_utf8(b"x" * (piece - 1) + b"\xc3" + b"y" * piece + b"\xa9")
+
+
 def test_core_bytes_of_a_long_text_with_characters_across_piece_ends() -> None:
     piece = corematch_module._PIECE
     text = "".join(

@@ -681,6 +681,34 @@ def test_blob_paths_read_off_the_raw_entries_are_those_of_the_parsed_walk(repo: 
     assert "line\nbreak.txt" in paths.values() and "caf\u00e9.txt" in paths.values()
 
 
+def test_raw_entries_cut_anywhere_between_two_reads_are_found_once_each(repo: Repo) -> None:
+    # git's output reaches the parser in pieces of any length: an entry cut between two
+    # reads is found once, whole, and in order, as in one read of the whole output
+    import io
+
+    from scanner.sources import commitlog
+    from scanner.sources.history import repo_facts
+
+    names = ["a:b.txt", "d/:100644 100644 x.txt", "caf\u00e9.txt", "plain.txt"]
+    for round_ in range(3):
+        repo.commit({name: f"{name} {round_}\n" for name in names}, f"round {round_}")
+    git = gitproc.Git(str(repo.path))
+    starts = sorted(set(repo_facts(git).tips.values()))
+    with tempfile.TemporaryFile() as file:
+        kept = commitlog.Kept(file)
+        commitlog.blob_paths(git, starts, use_stdin=True, keep=kept)
+        file.seek(0)
+        output = file.read()
+    assert kept.complete and output
+    whole = [e for part in commitlog._raw_entries(io.BytesIO(output).read) for e in part]
+    changes = [c for commit in commitlog.walk(git, starts, use_stdin=True) for c in commit.changes]
+    assert [(e[1].decode(), e[2].decode()) for e in whole] == [(c.new, c.path) for c in changes]
+    for size in (1, 5, 29, 97, 160):
+        stream = io.BytesIO(output)
+        pieces = commitlog._raw_entries(lambda n, s=stream, k=size: s.read(min(n, k)))
+        assert [e for part in pieces for e in part] == whole, size
+
+
 def test_when_idle_is_called_once_when_a_worker_finds_no_share_left(repo: Repo) -> None:
     # (history starts its message scan then, on the core that worker leaves idle)
     from scanner.sources import catfile

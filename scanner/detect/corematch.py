@@ -31,6 +31,7 @@ end; both paths give the same matches (tests compare them).
 from __future__ import annotations
 
 import bisect
+import codecs
 import heapq
 import importlib
 import re
@@ -144,6 +145,24 @@ def utf8_core_bytes(raw: bytes) -> bytes:
         else:
             parts.append(piece.translate(_UTF8_LEADS, _UTF8_CONTINUATIONS))
     return b"".join(parts)
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is valid UTF-8, decoded only where a piece is not ASCII (what
+    ``utf8_core_bytes`` may be given). Decoding whole each non-ASCII text of localstack's
+    history only to ask this took 0.25 s a quarter; two thirds of those texts, by count,
+    never reach Python. Pieces: 0.07 s."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(raw), _PIECE):
+            piece = raw[start : start + _PIECE]
+            # an ASCII piece is valid on its own, unless a character began before it
+            if not piece.isascii() or decoder.getstate()[0]:
+                decoder.decode(piece)
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def as_core_bytes(text: str) -> bytes:

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
-from scanner.detect.corematch import CoreMatcher, as_core_bytes, utf8_core_bytes
+from scanner.detect.corematch import CoreMatcher, as_core_bytes, is_utf8, utf8_core_bytes
 from scanner.detect.decoding import SpanFinder, View, any_run_decodes, build_views
 from scanner.detect.factors import context_keywords
 from scanner.detect.prefilter import KeywordHits, Prefilter
@@ -98,7 +98,7 @@ def _valid_utf8(fragment: Fragment) -> bool:
     """Whether the raw bytes are UTF-8 without a byte-order mark (decoding replaced nothing).
     Then every ASCII literal occurs in ``_core_data`` where it occurs in the raw bytes: each
     character of more than one byte is one byte there, never an ASCII one."""
-    return bom_of(fragment.raw) is None and "\ufffd" not in fragment.text
+    return bom_of(fragment.raw) is None and is_utf8(fragment.raw)
 
 
 # The merged scan (``Detector._merging``) costs about the keyword pass plus 0.6 of the main
