@@ -14,7 +14,7 @@ process; past a bound, freed heap memory goes back to the OS: scanner/heap.py).
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -136,12 +136,7 @@ def scan_feed(
         )
         yield BlobScan(read_errors=list(reader.errors), missing=reader.missing)
 
-    result = BlobScan()
-    for part in map_parts_in_workers(scan_share, _then(shares, when_idle), workers):
-        result.add(part)
-        if progress is not None and part.blobs:
-            progress.advance(part.blobs, part.nbytes)
-    return result
+    return _gathered(map_parts_in_workers(scan_share, _then(shares, when_idle), workers), progress)
 
 
 def _then(shares: list[bytes], when_idle: Callable[[], object] | None) -> Iterator[bytes]:
@@ -184,8 +179,14 @@ def scan_blobs(
     several: Mapping[str, Sequence[str]] | None = None,
 ) -> BlobScan:
     """Scan every blob (``scan_parts``), return the blobs with findings."""
+    parts = scan_parts(blobs, scanner, max_size=max_size, paths=paths, several=several)
+    return _gathered(parts, progress)
+
+
+def _gathered(parts: Iterable[BlobScan], progress: Progress | None) -> BlobScan:
+    """The parts of a scan added up, each one's counts shown as progress as it comes."""
     result = BlobScan()
-    for part in scan_parts(blobs, scanner, max_size=max_size, paths=paths, several=several):
+    for part in parts:
         result.add(part)
         if progress is not None and part.blobs:
             progress.advance(part.blobs, part.nbytes)
