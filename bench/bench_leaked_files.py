@@ -222,6 +222,17 @@ POSITIVES: list[Case] = [
     Case(
         "py/keys.py", "private-key", 'SIGNING_KEY = "' + _pem("EC PRIVATE KEY", 3, NL) + NL + '"\n'
     ),
+    # the same keys as base64 of their DER encoding on one line, without the PEM armour
+    Case(
+        "snowflake/.env",
+        "private-key",
+        "SNOWFLAKE_ACCOUNT=acme-prod\nSNOWFLAKE_USER=loader\nSNOWFLAKE_PRIVATE_KEY={{der_key:rsa}}\n",
+    ),
+    Case(
+        "ios/appsettings.json",
+        "private-key",
+        '{\n  "apns": {\n    "keyId": "{{upper:10}}",\n    "authKey": "{{der_key:ec8}}"\n  }\n}\n',
+    ),
     # provider tokens in their usual homes
     Case(
         "android/res/values/keys.xml",
@@ -355,6 +366,11 @@ DECOYS: list[Case] = [
         "keys/server.pem",
         "decoy:certificate",
         _pem("CERTIFICATE") + "\n" + _pem("PUBLIC KEY") + "\n",
+    ),
+    Case(
+        "tls/.env",
+        "decoy:certificate",
+        "TLS_CERT_KEY={{der_key:cert}}\nJWT_PUBLIC_KEY={{der_key:public}}\n",
     ),
     Case(
         "web/package-lock.json",

@@ -407,6 +407,83 @@ def bedrock_api_key(secret: str) -> bool:
     return _bedrock_owner(secret) is not None
 
 
+# A private key written as base64 of its DER encoding, without the PEM armour (an environment
+# variable, a JSON value). DER is a tree of (tag, length, content) elements; a private key is a
+# SEQUENCE whose first element is a version INTEGER, followed by what the format holds:
+#   PKCS#8 (any algorithm): version 0 or 1, AlgorithmIdentifier (a SEQUENCE, OID first),
+#                           OCTET STRING (the key)
+#   PKCS#1 RSA, DSA:        version 0, five or more INTEGERs (n, e, d, p, q, ... or p, q, g, y, x)
+#   SEC1 EC:                version 1, OCTET STRING (the private scalar), optional [0], [1]
+# Certificates, public keys, CSRs, PKCS#7 and PKCS#12 start otherwise and are not keys.
+_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
+DerElement = tuple[int, int, int]  # tag, content start, content end
+
+
+def _der_element(data: bytes, pos: int, end: int) -> DerElement | None:
+    """The element at ``pos`` (tag, content start, content end) if its length is in DER's one
+    minimal form and it ends by ``end``; None otherwise."""
+    if pos + 2 > end:
+        return None
+    tag, first = data[pos], data[pos + 1]
+    if first < 0x80:
+        start, length = pos + 2, first
+    else:
+        size = first & 0x7F
+        if not 1 <= size <= 3 or pos + 2 + size > end:
+            return None
+        start = pos + 2 + size
+        length = int.from_bytes(data[pos + 2 : start], "big")
+        if length < 0x80 or length >> (8 * (size - 1)) == 0:
+            return None  # not the shortest form: no DER encoder writes it
+    if start + length > end:
+        return None
+    return tag, start, start + length
+
+
+def _der_children(data: bytes, start: int, end: int, limit: int = 12) -> list[DerElement] | None:
+    """The first ``limit`` elements of a constructed element's content, or None when they do not
+    parse (all of the content, when it has no more than ``limit``)."""
+    children: list[DerElement] = []
+    pos = start
+    while pos < end and len(children) < limit:
+        child = _der_element(data, pos, end)
+        if child is None:
+            return None
+        children.append(child)
+        pos = child[2]
+    return children
+
+
+def der_private_key(secret: str) -> bool:
+    """Base64 that decodes, exactly and whole, to a DER private key: PKCS#8 (any algorithm),
+    PKCS#1 RSA, DSA or SEC1 EC (the layouts above)."""
+    import base64
+    import binascii
+
+    try:
+        data = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    top = _der_element(data, 0, len(data))
+    if top is None or top[0] != _SEQUENCE or top[2] != len(data):
+        return False
+    children = _der_children(data, top[1], top[2])
+    if children is None or len(children) < 2:
+        return False
+    tag, start, end = children[0]
+    if tag != _INTEGER or end - start != 1 or data[start] not in (0, 1):
+        return False
+    version, tags = data[start], [child[0] for child in children[1:]]
+    if tags[0] == _SEQUENCE and len(tags) >= 2 and tags[1] == _OCTET_STRING:  # PKCS#8
+        algorithm = _der_children(data, children[1][1], children[1][2], limit=1)
+        has_oid = algorithm is not None and bool(algorithm) and algorithm[0][0] == _OID
+        return has_oid and children[2][2] > children[2][1]
+    if version == 0:  # PKCS#1 RSA, DSA
+        return len(tags) >= 5 and all(tag == _INTEGER for tag in tags[:5])
+    scalar = children[1][2] - children[1][1]  # SEC1 EC
+    return tags[0] == _OCTET_STRING and 16 <= scalar <= 72
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
@@ -419,6 +496,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "basic-auth-base64": basic_auth_base64,
     "supabase-service-role": supabase_service_role,
     "bedrock-api-key": bedrock_api_key,
+    "der-private-key": der_private_key,
 }
 
 

@@ -135,6 +135,56 @@ def bedrock_api_key(rng: random.Random, kind: str = "long") -> str:
     return "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag``, the length in its shortest form, ``content``."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+def _der_integer(rng: random.Random, nbytes: int) -> bytes:
+    """A positive INTEGER of ``nbytes`` random bytes (top bit set, so a 0x00 leads)."""
+    return _der(0x02, b"\x00" + bytes((rng.randrange(0x80, 0x100),)) + rng.randbytes(nbytes - 1))
+
+
+_RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
+_EC_P256_ALGORITHM = bytes.fromhex("301306072a8648ce3d020106082a8648ce3d030107")
+DER_KEY_KINDS = ("rsa", "pkcs1", "ec", "ec8", "ed25519", "public", "cert")
+
+
+def der_key(rng: random.Random, kind: str = "rsa") -> str:
+    """Base64 of a DER-encoded key of ``kind`` with random numbers (the layout real keys have,
+    no working key): ``rsa`` (PKCS#8, RSA 2048), ``pkcs1`` (PKCS#1 RSA 2048), ``ec`` (SEC1,
+    P-256), ``ec8`` (PKCS#8, P-256), ``ed25519`` (PKCS#8); and, for negative examples, the
+    public key of an RSA key (``public``) and a certificate-shaped SEQUENCE (``cert``)."""
+    version = _der(0x02, b"\x00")
+    ec_point = _der(0x03, b"\x00\x04" + rng.randbytes(64))
+    if kind in ("rsa", "pkcs1"):
+        sizes = (256, 3, 256, 128, 128, 128, 128, 128)
+        numbers = b"".join(_der_integer(rng, n) for n in sizes)
+        der = _der(0x30, version + numbers)
+        if kind == "rsa":
+            der = _der(0x30, version + _RSA_ALGORITHM + _der(0x04, der))
+    elif kind in ("ec", "ec8"):
+        oid = _EC_P256_ALGORITHM[-10:]  # prime256v1
+        ec = _der(0x02, b"\x01") + _der(0x04, rng.randbytes(32))
+        der = _der(0x30, ec + _der(0xA0, oid) + _der(0xA1, ec_point))
+        if kind == "ec8":
+            der = _der(0x30, version + _EC_P256_ALGORITHM + _der(0x04, der))
+    elif kind == "ed25519":
+        key = _der(0x04, _der(0x04, rng.randbytes(32)))
+        der = _der(0x30, version + _der(0x30, bytes.fromhex("06032b6570")) + key)
+    elif kind == "public":
+        rsa = _der(0x30, _der_integer(rng, 256) + _der(0x02, b"\x01\x00\x01"))
+        der = _der(0x30, _RSA_ALGORITHM + _der(0x03, b"\x00" + rsa))
+    else:  # cert: tbsCertificate (version [0], serial, ...), signature algorithm, signature
+        tbs = _der(0x30, _der(0xA0, _der(0x02, b"\x02")) + _der_integer(rng, 16) + ec_point)
+        der = _der(0x30, tbs + _RSA_ALGORITHM + _der(0x03, b"\x00" + rng.randbytes(256)))
+    return base64.b64encode(der).decode()
+
+
 def base62_checksum(body: str) -> str:
     """CRC32 of ``body`` in base62, six characters: the suffix of GitHub and npm tokens."""
     value = zlib.crc32(body.encode("ascii"))
@@ -177,6 +227,7 @@ TEMPLATE_NAMES = (
     "basic_auth",
     "supabase_jwt",
     "bedrock_api_key",
+    "der_key",
     *_ALPHABETS,
     *_LITERALS,
 )
@@ -211,6 +262,8 @@ def _generate(m: re.Match[str], rng: random.Random, where: str) -> str:
         return supabase_jwt(rng, _kind(name, arg, tuple(_SUPABASE_CLAIMS), where))
     if name == "bedrock_api_key":
         return bedrock_api_key(rng, _kind(name, arg, ("long", "user", "short"), where))
+    if name == "der_key":
+        return der_key(rng, _kind(name, arg, DER_KEY_KINDS, where))
     if name == "token_crc":
         if not arg:
             raise RuleError(
