@@ -233,6 +233,11 @@ POSITIVES: list[Case] = [
         "private-key",
         '{\n  "apns": {\n    "keyId": "{{upper:10}}",\n    "authKey": "{{der_key:ec8}}"\n  }\n}\n',
     ),
+    Case(
+        "ios/fastlane/.env",
+        "private-key",
+        "MATCH_GIT_BRANCH=certs\nBUILD_CERTIFICATE_BASE64={{der_key:p12}}\n",
+    ),
     # provider tokens in their usual homes
     Case(
         "android/res/values/keys.xml",

@@ -1,6 +1,7 @@
-"""Private keys written as base64 DER without the PEM armour (``private-key-der-base64``):
-the ``der-private-key`` check on keys made by the ``cryptography`` library, and the rule end to
-end. Every key is made at run time."""
+"""Private keys written as base64 DER without the PEM armour (``private-key-der-base64``, and
+``private-key-der-base64-encrypted`` for keys under a password and PKCS#12 bundles): the
+``der-private-key`` and ``der-encrypted-private-key`` checks on keys made by the
+``cryptography`` library, and the rules end to end. Every key is made at run time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,10 +22,11 @@ from hypothesis import strategies as st
 from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rules import load_rules
-from scanner.rules.checks import der_private_key
+from scanner.rules.checks import der_encrypted_private_key, der_private_key
 from scanner.rules.templates import DER_KEY_KINDS, der_key
 
 RULE = "private-key-der-base64"
+ENCRYPTED_RULE = "private-key-der-base64-encrypted"
 DER = serialization.Encoding.DER
 PKCS8 = serialization.PrivateFormat.PKCS8
 TRADITIONAL = serialization.PrivateFormat.TraditionalOpenSSL
@@ -118,7 +121,66 @@ def test_lengths_in_a_longer_form_than_needed_are_not_der() -> None:
 @pytest.mark.parametrize("kind", DER_KEY_KINDS)
 def test_generated_fixture_keys_have_the_layout_of_their_kind(kind: str) -> None:
     value = der_key(random.Random(kind), kind)
-    assert der_private_key(value) is (kind not in ("public", "cert"))
+    assert der_private_key(value) is (kind not in ("enc", "p12", "public", "cert"))
+    assert der_encrypted_private_key(value) is (kind in ("enc", "p12"))
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    assert len(content) < 0x10000
+    if len(content) < 0x80:
+        return bytes((tag, len(content))) + content
+    return bytes((tag, 0x82)) + len(content).to_bytes(2, "big") + content
+
+
+def _under_password() -> list[tuple[str, bytes]]:
+    password = serialization.BestAvailableEncryption(b"correct horse")
+    pbes1 = _der(  # PKCS#12 PBE with SHA-1 and 3DES, as `openssl pkcs8 -v1 PBE-SHA1-3DES` writes
+        0x30,
+        _der(0x30, bytes.fromhex("060a2a864886f70d010c0103") + _der(0x30, _der(0x04, b"s" * 8)))
+        + _der(0x04, bytes(range(256)) * 3),
+    )
+    cert = x509.load_der_x509_certificate(_certificate())
+    return [
+        ("PBES2 RSA", _RSA.private_bytes(DER, PKCS8, password)),
+        ("PBES2 EC", _EC.private_bytes(DER, PKCS8, password)),
+        ("PBES2 Ed25519", ed25519.Ed25519PrivateKey.generate().private_bytes(DER, PKCS8, password)),
+        ("PBES1", pbes1),
+        ("PKCS#12", pkcs12.serialize_key_and_certificates(b"ci", _RSA, cert, None, password)),
+        (
+            "PKCS#12, EC key only",
+            pkcs12.serialize_key_and_certificates(b"ci", _EC, None, None, password),
+        ),
+        (
+            "PKCS#12, no password",
+            pkcs12.serialize_key_and_certificates(b"ci", _RSA, cert, None, NO_PASSWORD),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("what", "data"), _under_password(), ids=[w for w, _ in _under_password()])
+def test_keys_under_a_password_and_pkcs12_bundles(what: str, data: bytes) -> None:
+    assert der_encrypted_private_key(_b64(data)), what
+    assert not der_private_key(_b64(data)), what  # one rule each: never both
+    assert not der_encrypted_private_key(_b64(data[:-1]))
+    assert not der_encrypted_private_key(_b64(data + b"\x00"))
+
+
+@pytest.mark.parametrize(("what", "data"), _not_keys()[:4], ids=[w for w, _ in _not_keys()[:4]])
+def test_certificates_and_public_keys_are_not_encrypted_keys(what: str, data: bytes) -> None:
+    assert not der_encrypted_private_key(_b64(data)), what
+
+
+def test_other_schemes_and_versions_are_refused() -> None:
+    data = _RSA.private_bytes(DER, PKCS8, serialization.BestAvailableEncryption(b"pw"))
+    pbes2 = bytes.fromhex("2a864886f70d01050d")
+    assert der_encrypted_private_key(_b64(data))
+    other = data.replace(pbes2, bytes.fromhex("2a864886f70d01010b"), 1)  # sha256WithRSA
+    assert not der_encrypted_private_key(_b64(other))
+    bundle = pkcs12.serialize_key_and_certificates(b"ci", _EC, None, None, NO_PASSWORD)
+    version = bundle.index(b"\x02\x01\x03")
+    assert not der_encrypted_private_key(
+        _b64(bundle[:version] + b"\x02\x01\x02" + bundle[version + 3 :])
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -161,6 +223,14 @@ def test_a_pem_key_is_reported_once_by_the_pem_rule() -> None:
     wrapped = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
     pem = f"-----BEGIN PRIVATE KEY-----\n{wrapped}\n-----END PRIVATE KEY-----\n"
     assert [rule for rule, _ in _found(pem, "key.pem")] == ["private-key"]
+
+
+def test_bundles_and_encrypted_keys_are_found_by_their_own_rule() -> None:
+    password = serialization.BestAvailableEncryption(b"pw")
+    bundle = _b64(pkcs12.serialize_key_and_certificates(b"ci", _EC, None, None, password))
+    encrypted = _b64(_RSA.private_bytes(DER, PKCS8, password))
+    text = f"BUILD_CERTIFICATE_BASE64={bundle}\nP12_KEY={encrypted}\n"
+    assert _found(text, "ci/ios.env") == [(ENCRYPTED_RULE, bundle), (ENCRYPTED_RULE, encrypted)]
 
 
 def test_certificates_and_public_keys_beside_a_key_name_are_silent() -> None:

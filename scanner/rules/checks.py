@@ -454,34 +454,78 @@ def _der_children(data: bytes, start: int, end: int, limit: int = 12) -> list[De
     return children
 
 
-def der_private_key(secret: str) -> bool:
-    """Base64 that decodes, exactly and whole, to a DER private key: PKCS#8 (any algorithm),
-    PKCS#1 RSA, DSA or SEC1 EC (the layouts above)."""
+def _der_sequence(secret: str) -> tuple[bytes, list[DerElement]] | None:
+    """The bytes ``secret`` decodes from base64 and the elements of the SEQUENCE they hold,
+    exactly and whole; None for anything else."""
     import base64
     import binascii
 
     try:
         data = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
     except (binascii.Error, ValueError):
-        return False
+        return None
     top = _der_element(data, 0, len(data))
     if top is None or top[0] != _SEQUENCE or top[2] != len(data):
-        return False
+        return None
     children = _der_children(data, top[1], top[2])
-    if children is None or len(children) < 2:
+    return None if children is None else (data, children)
+
+
+def _der_oid(data: bytes, element: DerElement) -> bytes | None:
+    """The OID that a SEQUENCE ``element`` starts with (an AlgorithmIdentifier, a
+    ContentInfo), as its DER content bytes; None when it starts otherwise."""
+    if element[0] != _SEQUENCE:
+        return None
+    first = _der_children(data, element[1], element[2], limit=1)
+    if not first or first[0][0] != _OID:
+        return None
+    return data[first[0][1] : first[0][2]]
+
+
+def der_private_key(secret: str) -> bool:
+    """Base64 that decodes, exactly and whole, to a DER private key: PKCS#8 (any algorithm),
+    PKCS#1 RSA, DSA or SEC1 EC (the layouts above)."""
+    parsed = _der_sequence(secret)
+    if parsed is None or len(parsed[1]) < 2:
         return False
+    data, children = parsed
     tag, start, end = children[0]
     if tag != _INTEGER or end - start != 1 or data[start] not in (0, 1):
         return False
     version, tags = data[start], [child[0] for child in children[1:]]
     if tags[0] == _SEQUENCE and len(tags) >= 2 and tags[1] == _OCTET_STRING:  # PKCS#8
-        algorithm = _der_children(data, children[1][1], children[1][2], limit=1)
-        has_oid = algorithm is not None and bool(algorithm) and algorithm[0][0] == _OID
+        has_oid = _der_oid(data, children[1]) is not None
         return has_oid and children[2][2] > children[2][1]
     if version == 0:  # PKCS#1 RSA, DSA
         return len(tags) >= 5 and all(tag == _INTEGER for tag in tags[:5])
     scalar = children[1][2] - children[1][1]  # SEC1 EC
     return tags[0] == _OCTET_STRING and 16 <= scalar <= 72
+
+
+# A private key under a password, in DER: an EncryptedPrivateKeyInfo (PKCS#8: the encryption
+# scheme's AlgorithmIdentifier, then the encrypted key as an OCTET STRING), or a PKCS#12 bundle
+# (.p12/.pfx: version 3, then a ContentInfo of PKCS#7 data or signedData).
+_PASSWORD_SCHEMES = (
+    bytes.fromhex("2a864886f70d0105"),  # PKCS#5: PBES1 (1.2.840.113549.1.5.x), PBES2 (.13)
+    bytes.fromhex("2a864886f70d010c01"),  # PKCS#12 PBE (1.2.840.113549.1.12.1.x)
+)
+_PKCS7_CONTENT = (bytes.fromhex("2a864886f70d010701"), bytes.fromhex("2a864886f70d010702"))
+
+
+def der_encrypted_private_key(secret: str) -> bool:
+    """Base64 that decodes, exactly and whole, to a password-protected private key: a PKCS#8
+    EncryptedPrivateKeyInfo, or a PKCS#12 bundle (the layouts above)."""
+    parsed = _der_sequence(secret)
+    if parsed is None or len(parsed[1]) < 2:
+        return False
+    data, children = parsed
+    first, second = children[0], children[1]
+    if first[0] == _SEQUENCE and len(children) == 2:  # EncryptedPrivateKeyInfo
+        scheme = _der_oid(data, first)
+        known = scheme is not None and scheme.startswith(_PASSWORD_SCHEMES)
+        return known and second[0] == _OCTET_STRING and second[2] > second[1]
+    is_v3 = first[0] == _INTEGER and data[first[1] : first[2]] == b"\x03"  # PKCS#12
+    return is_v3 and _der_oid(data, second) in _PKCS7_CONTENT
 
 
 CHECKS: dict[str, Callable[[str], bool]] = {
@@ -497,6 +541,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "supabase-service-role": supabase_service_role,
     "bedrock-api-key": bedrock_api_key,
     "der-private-key": der_private_key,
+    "der-encrypted-private-key": der_encrypted_private_key,
 }
 
 

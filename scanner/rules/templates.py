@@ -151,14 +151,22 @@ def _der_integer(rng: random.Random, nbytes: int) -> bytes:
 
 _RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
 _EC_P256_ALGORITHM = bytes.fromhex("301306072a8648ce3d020106082a8648ce3d030107")
-DER_KEY_KINDS = ("rsa", "pkcs1", "ec", "ec8", "ed25519", "public", "cert")
+_PBES2 = bytes.fromhex("06092a864886f70d01050d")
+_PBKDF2 = bytes.fromhex("06092a864886f70d01050c")
+_ROUNDS = bytes.fromhex("02020800")  # 2048
+_SHA256 = bytes.fromhex("300c06082a864886f70d02090500")  # hmacWithSHA256, NULL
+_AES256_CBC = bytes.fromhex("060960864801650304012a")
+_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
+DER_KEY_KINDS = ("rsa", "pkcs1", "ec", "ec8", "ed25519", "enc", "p12", "public", "cert")
 
 
 def der_key(rng: random.Random, kind: str = "rsa") -> str:
     """Base64 of a DER-encoded key of ``kind`` with random numbers (the layout real keys have,
     no working key): ``rsa`` (PKCS#8, RSA 2048), ``pkcs1`` (PKCS#1 RSA 2048), ``ec`` (SEC1,
-    P-256), ``ec8`` (PKCS#8, P-256), ``ed25519`` (PKCS#8); and, for negative examples, the
-    public key of an RSA key (``public``) and a certificate-shaped SEQUENCE (``cert``)."""
+    P-256), ``ec8`` (PKCS#8, P-256), ``ed25519`` (PKCS#8); under a password: ``enc`` (PKCS#8
+    EncryptedPrivateKeyInfo, PBES2 with PBKDF2 and AES-256-CBC) and ``p12`` (a PKCS#12 bundle);
+    and, for negative examples, the public key of an RSA key (``public``) and a
+    certificate-shaped SEQUENCE (``cert``)."""
     version = _der(0x02, b"\x00")
     ec_point = _der(0x03, b"\x00\x04" + rng.randbytes(64))
     if kind in ("rsa", "pkcs1"):
@@ -176,6 +184,15 @@ def der_key(rng: random.Random, kind: str = "rsa") -> str:
     elif kind == "ed25519":
         key = _der(0x04, _der(0x04, rng.randbytes(32)))
         der = _der(0x30, version + _der(0x30, bytes.fromhex("06032b6570")) + key)
+    elif kind == "enc":
+        pbkdf2 = _der(0x30, _PBKDF2 + _der(0x30, _der(0x04, rng.randbytes(16)) + _ROUNDS + _SHA256))
+        aes = _der(0x30, _AES256_CBC + _der(0x04, rng.randbytes(16)))
+        scheme = _der(0x30, _PBES2 + _der(0x30, pbkdf2 + aes))
+        der = _der(0x30, scheme + _der(0x04, rng.randbytes(1232)))
+    elif kind == "p12":
+        data = _der(0x30, _PKCS7_DATA + _der(0xA0, _der(0x04, rng.randbytes(1200))))
+        mac = _der(0x30, _der(0x04, rng.randbytes(32)) + _der(0x04, rng.randbytes(8)) + _ROUNDS)
+        der = _der(0x30, _der(0x02, b"\x03") + data + mac)
     elif kind == "public":
         rsa = _der(0x30, _der_integer(rng, 256) + _der(0x02, b"\x01\x00\x01"))
         der = _der(0x30, _RSA_ALGORITHM + _der(0x03, b"\x00" + rsa))
