@@ -53,6 +53,7 @@ import binascii
 import functools
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import random
@@ -61,6 +62,7 @@ import string
 import subprocess
 import sys
 import urllib.parse
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +140,7 @@ class Case:
     key_id: str | None = None
     secret: str | None = None
     token: str | None = None
+    data: bytes | None = None  # the file's bytes when they are not ``text`` (an archive of it)
 
     @property
     def decoy(self) -> bool:
@@ -656,6 +659,18 @@ def true_positive_cases(v: Values) -> list[Case]:
             token=short_term,
         )
     )
+    # a Lambda deployment package committed with the key in its handler
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    handler = (
+        f'import boto3\n\ns3 = boto3.client("s3", aws_access_key_id="{k}",\n'
+        f'    aws_secret_access_key="{sec}")\n'
+    )
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("lambda_function.py", handler)
+    cases.append(
+        Case("lambda-zip", "archive", "function.zip", handler, k, sec, data=package.getvalue())
+    )
     return cases
 
 
@@ -887,7 +902,7 @@ def write_corpus(cases: list[Case]) -> None:
     for case in cases:
         target = CORPUS / case.rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(case.text.encode())
+        target.write_bytes(case.text.encode() if case.data is None else case.data)
     # Its own (empty) git repository: keysweep treats it as a work tree and does not pick up
     # keysweep's project config (which skips bench/work/).
     subprocess.run(["git", "init", "-q", str(CORPUS)], check=True)
@@ -909,7 +924,7 @@ class Reported:
 
 
 def _rel(path: str) -> str:
-    p = Path(path)
+    p = Path(path.split("!", 1)[0])  # a file inside an archive (ARCHIVE!MEMBER): the archive
     if not p.is_absolute():
         p = CORPUS / p
     try:

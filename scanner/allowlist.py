@@ -195,8 +195,16 @@ def compile_globs(globs: Sequence[str]) -> re.Pattern[str] | None:
 
 
 def globs_match(compiled: re.Pattern[str], path: str) -> bool:
+    """A file inside an archive (``ARCHIVE!MEMBER``, scanner.archives) matches what its
+    archive or the member's own path matches: ``*.zip`` skips every file of ``lambda.zip``,
+    and a rule scoped to ``.env`` reads ``bundle.zip!.env``."""
     normal = path.replace("\\", "/").removeprefix("./").lstrip("/")
-    return compiled.fullmatch(normal) is not None
+    if compiled.fullmatch(normal) is not None:
+        return True
+    if "!" not in normal:
+        return False
+    outer, member = normal.split("!", 1)[0], normal.rsplit("!", 1)[1].lstrip("/")
+    return compiled.fullmatch(outer) is not None or compiled.fullmatch(member) is not None
 
 
 def path_matches(path: str, glob: str) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from scanner import archives
 from scanner.allowlist import Allowlist
 from scanner.detect.blocks import Blocks
 from scanner.detect.corematch import CoreMatcher, as_core_bytes, is_utf8, utf8_core_bytes
@@ -291,6 +292,8 @@ class Detector:
         ``raw`` at ``path`` (None: at a path no keyword-less rule names; "": not known)."""
         if path is not None and self._scope(path)[1]:
             return True
+        if archives.kind(raw) is not None:  # compressed: no keyword shows until it is read
+            return True
         try:
             return self._prefilter.wants(raw)
         except Exception:
@@ -304,11 +307,15 @@ class Detector:
         input and the exception type, never its text (which could quote a secret).
         """
         try:
-            found = self._scan(fragment)
-            body = eight_bit_body(fragment.raw)
-            if body is not None:  # what the byte-order mark's decoding garbles
-                hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
-                found = sorted([*found, *self._scan(hidden)], key=lambda f: (f.line, f.column))
+            if archives.kind(fragment.raw) is None:
+                found = self._scan_text(fragment)
+            else:  # each text file inside, as ARCHIVE!MEMBER
+                found = []
+                for name, raw in archives.members(fragment.raw, fragment.path):
+                    path = f"{fragment.path}!{name}"
+                    if self.wants(raw, path):
+                        member = Fragment(raw, path, fragment.source, fragment.blob_id)
+                        found += self._scan_text(member)
         except Exception as exc:
             where = fragment.path or fragment.blob_id or "<input>"
             raise DetectionError(
@@ -318,6 +325,14 @@ class Detector:
         return _confident(found, self.min_confidence)
 
     # ------------------------------------------------------------------ pipeline
+
+    def _scan_text(self, fragment: Fragment) -> list[Finding]:
+        found = self._scan(fragment)
+        body = eight_bit_body(fragment.raw)
+        if body is not None:  # what the byte-order mark's decoding garbles
+            hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
+            found = sorted([*found, *self._scan(hidden)], key=lambda f: (f.line, f.column))
+        return found
 
     def _scan(self, fragment: Fragment) -> list[Finding]:
         if not self.rules or self.allowlist.path_allowed(fragment.path):

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from scanner import archives
 from scanner.errors import GitError
 from scanner.models import (
     Finding,
@@ -147,13 +148,16 @@ def _tree_paths(finding: Finding, top: str | None) -> list[str]:
     """Where the finding's file may sit in the repository's tree: its path as the report gives
     it (a scan run at the top of the working tree), else that path as it resolves from here,
     relative to the work tree's ``top`` (a scan run elsewhere: ``scan repo`` names
-    ``repo/.env``, ``scan /abs/repo`` an absolute path)."""
-    path = finding.path
-    paths = [] if os.path.isabs(path) else [path[2:] if path.startswith("./") else path]
-    if top:
-        inside = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
-        if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
-            paths.append(inside.replace(os.sep, "/"))
+    ``repo/.env``, ``scan /abs/repo`` an absolute path). A file inside an archive
+    (``ARCHIVE!MEMBER``) sits where its archive does."""
+    paths: list[str] = []
+    for path in dict.fromkeys((finding.path, finding.path.split("!", 1)[0])):
+        if not os.path.isabs(path):
+            paths.append(path[2:] if path.startswith("./") else path)
+        if top:
+            inside = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+            if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
+                paths.append(inside.replace(os.sep, "/"))
     return list(dict.fromkeys(paths))
 
 
@@ -212,6 +216,15 @@ def _recovered(
     finding: Finding, detector: FragmentScanner, raw: bytes, what: str, blob: str | None
 ) -> Target:
     """The plain value(s) of ``finding`` re-read from ``raw`` (a blob, or a message)."""
+    if archives.kind(raw) is not None:
+        inside = finding.path.split("!", 1)[0]
+        return Target(
+            finding,
+            blob_id=blob,
+            problem=f"{what} is an archive ({inside}): --replace-text cannot rewrite the files "
+            "inside it; remove the archive from history (git filter-repo --invert-paths "
+            f"--path {inside}) or rebuild it without the secret, and rotate the secret",
+        )
     candidates = [
         c
         for c in detector.scan(Fragment(raw, finding.path, Source.HISTORY, blob))

@@ -6,7 +6,8 @@ count of everything it passes over, so nothing is skipped silently:
 - a directory inside a git work tree yields its tracked plus untracked-but-not-ignored files
   (``git ls-files``, run read-only; see :mod:`scanner.sources.gitfiles`), or every file with
   ``all_files=True``; ``.git`` directories are never entered;
-- binary files (a NUL byte in the first 8 KiB, unless a UTF-16 byte-order mark explains it),
+- binary files (a NUL byte in the first 8 KiB, unless a UTF-16 byte-order mark explains it)
+  other than archives (zip, tar, gzip, bzip2, xz: the detector reads the files inside them),
   files over ``max_file_size`` bytes and special files (FIFOs, sockets, devices) are skipped
   and counted by reason;
 - symbolic links met inside a directory are never followed: the file they point to is scanned
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from scanner import archives
 from scanner.errors import UsageError
 from scanner.models import Fragment, Source, bom_of
 from scanner.sources.gitfiles import GitListing, list_git_files, looks_bare
@@ -307,8 +309,9 @@ class FileSource:
         return True
 
     def _admit(self, raw: bytes, shown: str, source: Source) -> Fragment | None:
-        """``raw`` as a counted fragment, or None (counted as skipped) when it is binary."""
-        if is_binary(raw[:BINARY_SNIFF_BYTES]):
+        """``raw`` as a counted fragment, or None (counted as skipped) when it is binary and
+        no archive (whose files the detector reads: scanner.archives)."""
+        if is_binary(raw[:BINARY_SNIFF_BYTES]) and archives.kind(raw) is None:
             self.stats.skipped["binary"] += 1
             return None
         self.stats.files_scanned += 1
@@ -360,7 +363,7 @@ def _read(path: str, limit: int, size_hint: int) -> bytes | None:
     flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
     with open(os.open(path, flags), "rb", buffering=0) as handle:
         data = handle.read(min(BINARY_SNIFF_BYTES, limit + 1)) or b""
-        if is_binary(data):
+        if is_binary(data) and archives.kind(data) is None:
             return data
         first = min(size_hint, limit) + 1
         if len(data) == min(BINARY_SNIFF_BYTES, limit + 1) and len(data) < first:

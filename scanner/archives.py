@@ -1,0 +1,194 @@
+"""Archives read as the files they hold: zip (and jar, whl, docx, ...), tar, and gzip, bzip2
+or xz over a tar or over one file. A Lambda deployment package or a release tarball committed
+with a key inside is as leaked as the key written out.
+
+:func:`kind` tells an archive by its first bytes; :func:`members` yields the text files
+inside it, which the detector scans as ``ARCHIVE!MEMBER``. Reading is bounded, so a hostile
+archive (a zip bomb, a million empty entries, an endless nest) costs a bounded amount of work:
+
+- :data:`MAX_DEPTH` archives deep (an archive inside the archive being scanned; a
+  ``.tar.gz`` is one archive);
+- :data:`MAX_MEMBER_BYTES` of any one member (a larger member is passed over, as a file over
+  ``--max-file-size`` is), :data:`MAX_TOTAL_BYTES` from one scanned archive in all,
+  :data:`MAX_MEMBERS` entries looked at;
+- members that are binary (a NUL byte in their first 8 KiB), encrypted, or stored with a
+  compression Python cannot read are passed over, and a damaged archive yields what could be
+  read before the damage.
+
+The readers (zipfile, tarfile, gzip, bz2, lzma) are imported when an archive is first read:
+the pre-commit hook rarely meets one, and never pays for them otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_DEPTH = 2
+MAX_MEMBER_BYTES = 16 << 20
+MAX_TOTAL_BYTES = 64 << 20
+MAX_MEMBERS = 4096
+_SNIFF = 8192  # bytes looked at for a NUL, as for files (scanner.sources.files)
+_SUFFIXES = {"gz": ".gz", "bz2": ".bz2", "xz": ".xz"}
+
+
+def kind(raw: bytes) -> str | None:
+    """``zip``, ``tar``, ``gz``, ``bz2`` or ``xz`` when ``raw`` starts as that archive or
+    compressed stream does; None otherwise."""
+    if raw.startswith(b"PK\x03\x04"):
+        return "zip"
+    if raw.startswith(b"\x1f\x8b\x08"):
+        return "gz"
+    if raw.startswith(b"BZh") and raw[3:4].isdigit():
+        return "bz2"
+    if raw.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if raw[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass
+class _Budget:
+    """What is left to read of one scanned archive, nested ones included."""
+
+    left: int
+    entries: int
+
+    def spent(self) -> bool:
+        return self.left <= 0 or self.entries <= 0
+
+    def take(self, stream: _Readable) -> bytes | None:
+        """Up to :data:`MAX_MEMBER_BYTES` of ``stream`` within the budget; None when the
+        member is larger, the budget runs out before its end, or its first 8 KiB show it is
+        binary and no archive (the rest is then never inflated: a jar's classes)."""
+        limit = min(MAX_MEMBER_BYTES, self.left)
+        data = stream.read(min(_SNIFF, limit + 1))
+        if b"\x00" in data and kind(data) is None:
+            self.left -= len(data)
+            return None
+        if len(data) == _SNIFF:
+            data += stream.read(limit + 1 - len(data))
+        self.left -= len(data)
+        return None if len(data) > limit else data
+
+
+@functools.cache
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged or unsupported archive may raise; all of it ends the reading."""
+    import gzip
+    import lzma
+    import tarfile
+    import zipfile
+    import zlib
+
+    return (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        tarfile.TarError,
+        gzip.BadGzipFile,
+        zlib.error,
+        lzma.LZMAError,
+        EOFError,
+        OSError,
+        ValueError,
+        RuntimeError,  # an encrypted zip member
+        NotImplementedError,  # a zip compression method Python lacks
+    )
+
+
+def members(raw: bytes, name: str) -> Iterator[tuple[str, bytes]]:
+    """The text files inside the archive ``raw`` (whose own file name is ``name``), as
+    (member name, bytes); the members of an archive inside it are named ``INNER!MEMBER``.
+    Empty when ``raw`` is no archive, or cannot be read at all."""
+    yield from _members(raw, name, 1, _Budget(MAX_TOTAL_BYTES, MAX_MEMBERS))
+
+
+def _members(raw: bytes, name: str, depth: int, budget: _Budget) -> Iterator[tuple[str, bytes]]:
+    found = kind(raw)
+    if found is None or depth > MAX_DEPTH:
+        return
+    entries: Iterator[tuple[str, bytes]]
+    if found == "zip":
+        entries = _zip(raw, budget)
+    elif found == "tar":
+        entries = _tar(raw, budget)
+    else:
+        entries = _compressed(raw, found, name, budget)
+    try:
+        for member, data in entries:
+            if kind(data) is not None:
+                for inner, text in _members(data, member, depth + 1, budget):
+                    yield f"{member}!{inner}", text
+            elif b"\x00" not in data[:_SNIFF]:
+                yield member, data
+    except _read_errors():
+        return  # damaged or unsupported: what was read before it stands
+
+
+def _zip(raw: bytes, budget: _Budget) -> Iterator[tuple[str, bytes]]:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for info in archive.infolist():
+            if budget.spent():
+                return
+            budget.entries -= 1
+            if info.is_dir() or info.flag_bits & 0x1:  # a directory, or encrypted
+                continue
+            with archive.open(info) as stream:
+                data = budget.take(stream)
+            if data is not None:
+                yield info.filename, data
+
+
+def _tar(raw: bytes, budget: _Budget) -> Iterator[tuple[str, bytes]]:
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
+        for info in archive:
+            if budget.spent():
+                return
+            budget.entries -= 1
+            stream = archive.extractfile(info) if info.isfile() else None
+            if stream is None:
+                continue
+            with stream:
+                data = budget.take(stream)
+            if data is not None:
+                yield info.name, data
+
+
+def _decompressing(found: str, raw: bytes) -> io.BufferedIOBase:
+    """A reader of ``raw``, a stream compressed as ``found`` (gz, bz2, xz)."""
+    import bz2
+    import gzip
+    import lzma
+
+    if found == "gz":
+        return gzip.GzipFile(fileobj=io.BytesIO(raw))
+    if found == "bz2":
+        return bz2.BZ2File(io.BytesIO(raw))
+    return lzma.LZMAFile(io.BytesIO(raw))
+
+
+def _compressed(raw: bytes, found: str, name: str, budget: _Budget) -> Iterator[tuple[str, bytes]]:
+    """One compressed stream: a tarball's members, or the one file it holds, named for the
+    file it was (``app.log.gz`` holds ``app.log``)."""
+    with _decompressing(found, raw) as stream:
+        data = budget.take(stream)
+    if data is None:
+        return
+    if kind(data) == "tar":  # .tar.gz, .tgz: one archive, not one inside another
+        yield from _tar(data, budget)
+        return
+    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    suffix = _SUFFIXES[found]
+    yield (base[: -len(suffix)] if base.endswith(suffix) else base) or "-", data
