@@ -11,7 +11,8 @@ archive (a zip bomb, a million empty entries, an endless nest) costs a bounded a
 - :data:`MAX_MEMBER_BYTES` of any one member (a larger member is passed over, as a file over
   ``--max-file-size`` is), :data:`MAX_TOTAL_BYTES` from one scanned archive in all,
   :data:`MAX_MEMBERS` entries looked at;
-- members that are binary (a NUL byte in their first 8 KiB), encrypted, or stored with a
+- members that are binary (as files are: a NUL byte in their first 8 KiB, UTF-16/32 with a
+  byte-order mark excepted), encrypted, or stored with a
   compression Python cannot read are passed over, and a damaged archive yields what could be
   read before the damage.
 
@@ -27,11 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from scanner.models import BINARY_SNIFF_BYTES, is_binary
+
 MAX_DEPTH = 2
 MAX_MEMBER_BYTES = 16 << 20
 MAX_TOTAL_BYTES = 64 << 20
 MAX_MEMBERS = 4096
-_SNIFF = 8192  # bytes looked at for a NUL, as for files (scanner.sources.files)
 _SUFFIXES = {"gz": ".gz", "bz2": ".bz2", "xz": ".xz"}
 
 
@@ -70,11 +72,11 @@ class _Budget:
         member is larger, the budget runs out before its end, or its first 8 KiB show it is
         binary and no archive (the rest is then never inflated: a jar's classes)."""
         limit = min(MAX_MEMBER_BYTES, self.left)
-        data = stream.read(min(_SNIFF, limit + 1))
-        if b"\x00" in data and kind(data) is None:
+        data = stream.read(min(BINARY_SNIFF_BYTES, limit + 1))
+        if is_binary(data) and kind(data) is None:
             self.left -= len(data)
             return None
-        if len(data) == _SNIFF:
+        if len(data) == BINARY_SNIFF_BYTES:
             data += stream.read(limit + 1 - len(data))
         self.left -= len(data)
         return None if len(data) > limit else data
@@ -127,7 +129,7 @@ def _members(raw: bytes, name: str, depth: int, budget: _Budget) -> Iterator[tup
             if kind(data) is not None:
                 for inner, text in _members(data, member, depth + 1, budget):
                     yield f"{member}!{inner}", text
-            elif b"\x00" not in data[:_SNIFF]:
+            elif not is_binary(data):
                 yield member, data
     except _read_errors():
         return  # damaged or unsupported: what was read before it stands

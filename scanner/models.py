@@ -132,6 +132,16 @@ def bom_of(raw: bytes) -> tuple[bytes, str] | None:
     return None
 
 
+BINARY_SNIFF_BYTES = 8192  # how much of a file or blob tells text from binary
+
+
+def is_binary(head: bytes) -> bool:
+    """True for content that is not text: a NUL byte early on, except in UTF-16/32 with a BOM."""
+    if bom_of(head) is not None:
+        return False
+    return b"\x00" in head[:BINARY_SNIFF_BYTES]
+
+
 # Printable ASCII, 16 bytes in a row: never in UTF-16 or UTF-32 text (each ASCII character
 # there comes with a NUL byte), and as short as the shortest secret the rules report.
 _EIGHT_BIT_RUN = re.compile(rb"[\x21-\x7e]{16}")

@@ -96,6 +96,14 @@ def test_binary_members_are_passed_over() -> None:
     assert _members(raw) == {"a.py": b"x = 1\n"}
 
 
+def test_members_in_utf16_with_a_byte_order_mark_are_text() -> None:
+    """Binary or text is decided as for files: a BOM explains the NUL bytes of UTF-16."""
+    text = CODE.encode("utf-16")
+    assert _members(_zip({"creds.ps1": text})) == {"creds.ps1": text}
+    found = Detector(load_rules()).scan(Fragment(_zip({"creds.ps1": text}), "ops.zip"))
+    assert {f.rule_id for f in found} == {"aws-access-key-id", "aws-secret-access-key"}
+
+
 def test_archives_inside_archives_are_read_one_level_deep() -> None:
     inner = _zip({"handler.py": CODE.encode()})
     middle = _zip({"lambda.zip": inner, "top.txt": b"top\n"})

@@ -14,7 +14,8 @@ import pytest
 from support.repo import identity_env
 
 from scanner.errors import UsageError
-from scanner.sources.files import FileSource, display_path, is_binary
+from scanner.models import is_binary
+from scanner.sources.files import FileSource, display_path
 
 GIT_ENV = {
     **identity_env("2024-01-01T00:00:00Z", "Test", "test@example.com"),

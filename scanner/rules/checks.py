@@ -414,7 +414,8 @@ def bedrock_api_key(secret: str) -> bool:
 #                           OCTET STRING (the key)
 #   PKCS#1 RSA, DSA:        version 0, five or more INTEGERs (n, e, d, p, q, ... or p, q, g, y, x)
 #   SEC1 EC:                version 1, OCTET STRING (the private scalar), optional [0], [1]
-# Certificates, public keys, CSRs, PKCS#7 and PKCS#12 start otherwise and are not keys.
+# Certificates, public keys, CSRs and PKCS#7 start otherwise and are not keys; a PKCS#12 bundle
+# (version 3) is der_encrypted_private_key's, below.
 _SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
 DerElement = tuple[int, int, int]  # tag, content start, content end
 

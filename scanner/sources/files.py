@@ -40,12 +40,11 @@ from typing import BinaryIO
 
 from scanner import archives
 from scanner.errors import UsageError
-from scanner.models import Fragment, Source, bom_of
+from scanner.models import BINARY_SNIFF_BYTES, Fragment, Source, is_binary
 from scanner.sources.gitfiles import GitListing, list_git_files, looks_bare
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SKIP_PATHS_REASON = "config_skip_paths"
-BINARY_SNIFF_BYTES = 8192
 STDIN_PATH = "<stdin>"
 
 
@@ -76,13 +75,6 @@ class FileEntry:
     shown: str
     full: str
     size: int
-
-
-def is_binary(head: bytes) -> bool:
-    """True for content that is not text: a NUL byte early on, except in UTF-16/32 with a BOM."""
-    if bom_of(head) is not None:
-        return False
-    return b"\x00" in head[:BINARY_SNIFF_BYTES]
 
 
 def display_path(root: str, rel: str) -> str:
@@ -396,5 +388,4 @@ __all__ = [
     "FileSource",
     "SourceStats",
     "display_path",
-    "is_binary",
 ]

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from scanner.errors import GitError
 from scanner.models import (
+    BINARY_SNIFF_BYTES,
     Finding,
     Fragment,
     FragmentScanner,
@@ -53,9 +54,10 @@ from scanner.models import (
     ScanResult,
     ScanSummary,
     Source,
+    is_binary,
 )
 from scanner.sources.catfile import listing_of, read_blobs
-from scanner.sources.files import BINARY_SNIFF_BYTES, SKIP_PATHS_REASON, is_binary
+from scanner.sources.files import SKIP_PATHS_REASON
 from scanner.sources.gitproc import Git, first_line
 
 EMPTY_TREE = {
