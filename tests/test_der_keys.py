@@ -23,7 +23,7 @@ from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rules import load_rules
 from scanner.rules.checks import der_encrypted_private_key, der_private_key
-from scanner.rules.templates import DER_KEY_KINDS, der_key
+from scanner.rules.templates import DER_KEY_KINDS, der_key, tlv
 
 RULE = "private-key-der-base64"
 ENCRYPTED_RULE = "private-key-der-base64-encrypted"
@@ -125,19 +125,12 @@ def test_generated_fixture_keys_have_the_layout_of_their_kind(kind: str) -> None
     assert der_encrypted_private_key(value) is (kind in ("enc", "p12"))
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    assert len(content) < 0x10000
-    if len(content) < 0x80:
-        return bytes((tag, len(content))) + content
-    return bytes((tag, 0x82)) + len(content).to_bytes(2, "big") + content
-
-
 def _under_password() -> list[tuple[str, bytes]]:
     password = serialization.BestAvailableEncryption(b"correct horse")
-    pbes1 = _der(  # PKCS#12 PBE with SHA-1 and 3DES, as `openssl pkcs8 -v1 PBE-SHA1-3DES` writes
+    pbes1 = tlv(  # PKCS#12 PBE with SHA-1 and 3DES, as `openssl pkcs8 -v1 PBE-SHA1-3DES` writes
         0x30,
-        _der(0x30, bytes.fromhex("060a2a864886f70d010c0103") + _der(0x30, _der(0x04, b"s" * 8)))
-        + _der(0x04, bytes(range(256)) * 3),
+        tlv(0x30, bytes.fromhex("060a2a864886f70d010c0103") + tlv(0x30, tlv(0x04, b"s" * 8)))
+        + tlv(0x04, bytes(range(256)) * 3),
     )
     cert = x509.load_der_x509_certificate(_certificate())
     return [

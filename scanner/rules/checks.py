@@ -303,20 +303,27 @@ def generic_secret_value(secret: str) -> bool:
     return len(secret) >= 10 and entropy >= 3.2
 
 
-def _base64_text(value: str, encoding: str = "utf-8", *, urlsafe: bool = False) -> str | None:
-    """``value`` decoded from base64 (padding optional; ``urlsafe``: the ``-_`` alphabet) as
-    text in ``encoding``, or None. (Imported here: ``keysweep staged`` loads this module.)"""
+def _base64_bytes(value: str, *, urlsafe: bool = False) -> bytes | None:
+    """``value`` decoded from base64 (padding optional; ``urlsafe``: the ``-_`` alphabet), or
+    None. (Imported here: ``keysweep staged`` loads this module.)"""
     import base64
     import binascii
 
     padded = value + "=" * (-len(value) % 4)
     try:
         if urlsafe:
-            raw = base64.urlsafe_b64decode(padded)
-        else:
-            raw = base64.b64decode(padded, validate=True)
-        return raw.decode(encoding)
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
     except (binascii.Error, ValueError):
+        return None
+
+
+def _base64_text(value: str, encoding: str = "utf-8", *, urlsafe: bool = False) -> str | None:
+    """``value`` decoded from base64 (:func:`_base64_bytes`) as text in ``encoding``, or None."""
+    raw = _base64_bytes(value, urlsafe=urlsafe)
+    try:
+        return None if raw is None else raw.decode(encoding)
+    except ValueError:
         return None
 
 
@@ -458,12 +465,8 @@ def _der_children(data: bytes, start: int, end: int, limit: int = 12) -> list[De
 def _der_sequence(secret: str) -> tuple[bytes, list[DerElement]] | None:
     """The bytes ``secret`` decodes from base64 and the elements of the SEQUENCE they hold,
     exactly and whole; None for anything else."""
-    import base64
-    import binascii
-
-    try:
-        data = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
-    except (binascii.Error, ValueError):
+    data = _base64_bytes(secret)
+    if data is None:
         return None
     top = _der_element(data, 0, len(data))
     if top is None or top[0] != _SEQUENCE or top[2] != len(data):

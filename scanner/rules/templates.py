@@ -135,7 +135,7 @@ def bedrock_api_key(rng: random.Random, kind: str = "long") -> str:
     return "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
 
 
-def _der(tag: int, content: bytes) -> bytes:
+def tlv(tag: int, content: bytes) -> bytes:
     """One DER element: ``tag``, the length in its shortest form, ``content``."""
     size = len(content)
     if size < 0x80:
@@ -146,7 +146,7 @@ def _der(tag: int, content: bytes) -> bytes:
 
 def _der_integer(rng: random.Random, nbytes: int) -> bytes:
     """A positive INTEGER of ``nbytes`` random bytes (top bit set, so a 0x00 leads)."""
-    return _der(0x02, b"\x00" + bytes((rng.randrange(0x80, 0x100),)) + rng.randbytes(nbytes - 1))
+    return tlv(0x02, b"\x00" + bytes((rng.randrange(0x80, 0x100),)) + rng.randbytes(nbytes - 1))
 
 
 _RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
@@ -167,38 +167,38 @@ def der_key(rng: random.Random, kind: str = "rsa") -> str:
     EncryptedPrivateKeyInfo, PBES2 with PBKDF2 and AES-256-CBC) and ``p12`` (a PKCS#12 bundle);
     and, for negative examples, the public key of an RSA key (``public``) and a
     certificate-shaped SEQUENCE (``cert``)."""
-    version = _der(0x02, b"\x00")
-    ec_point = _der(0x03, b"\x00\x04" + rng.randbytes(64))
+    version = tlv(0x02, b"\x00")
+    ec_point = tlv(0x03, b"\x00\x04" + rng.randbytes(64))
     if kind in ("rsa", "pkcs1"):
         sizes = (256, 3, 256, 128, 128, 128, 128, 128)
         numbers = b"".join(_der_integer(rng, n) for n in sizes)
-        der = _der(0x30, version + numbers)
+        der = tlv(0x30, version + numbers)
         if kind == "rsa":
-            der = _der(0x30, version + _RSA_ALGORITHM + _der(0x04, der))
+            der = tlv(0x30, version + _RSA_ALGORITHM + tlv(0x04, der))
     elif kind in ("ec", "ec8"):
         oid = _EC_P256_ALGORITHM[-10:]  # prime256v1
-        ec = _der(0x02, b"\x01") + _der(0x04, rng.randbytes(32))
-        der = _der(0x30, ec + _der(0xA0, oid) + _der(0xA1, ec_point))
+        ec = tlv(0x02, b"\x01") + tlv(0x04, rng.randbytes(32))
+        der = tlv(0x30, ec + tlv(0xA0, oid) + tlv(0xA1, ec_point))
         if kind == "ec8":
-            der = _der(0x30, version + _EC_P256_ALGORITHM + _der(0x04, der))
+            der = tlv(0x30, version + _EC_P256_ALGORITHM + tlv(0x04, der))
     elif kind == "ed25519":
-        key = _der(0x04, _der(0x04, rng.randbytes(32)))
-        der = _der(0x30, version + _der(0x30, bytes.fromhex("06032b6570")) + key)
+        key = tlv(0x04, tlv(0x04, rng.randbytes(32)))
+        der = tlv(0x30, version + tlv(0x30, bytes.fromhex("06032b6570")) + key)
     elif kind == "enc":
-        pbkdf2 = _der(0x30, _PBKDF2 + _der(0x30, _der(0x04, rng.randbytes(16)) + _ROUNDS + _SHA256))
-        aes = _der(0x30, _AES256_CBC + _der(0x04, rng.randbytes(16)))
-        scheme = _der(0x30, _PBES2 + _der(0x30, pbkdf2 + aes))
-        der = _der(0x30, scheme + _der(0x04, rng.randbytes(1232)))
+        pbkdf2 = tlv(0x30, _PBKDF2 + tlv(0x30, tlv(0x04, rng.randbytes(16)) + _ROUNDS + _SHA256))
+        aes = tlv(0x30, _AES256_CBC + tlv(0x04, rng.randbytes(16)))
+        scheme = tlv(0x30, _PBES2 + tlv(0x30, pbkdf2 + aes))
+        der = tlv(0x30, scheme + tlv(0x04, rng.randbytes(1232)))
     elif kind == "p12":
-        data = _der(0x30, _PKCS7_DATA + _der(0xA0, _der(0x04, rng.randbytes(1200))))
-        mac = _der(0x30, _der(0x04, rng.randbytes(32)) + _der(0x04, rng.randbytes(8)) + _ROUNDS)
-        der = _der(0x30, _der(0x02, b"\x03") + data + mac)
+        data = tlv(0x30, _PKCS7_DATA + tlv(0xA0, tlv(0x04, rng.randbytes(1200))))
+        mac = tlv(0x30, tlv(0x04, rng.randbytes(32)) + tlv(0x04, rng.randbytes(8)) + _ROUNDS)
+        der = tlv(0x30, tlv(0x02, b"\x03") + data + mac)
     elif kind == "public":
-        rsa = _der(0x30, _der_integer(rng, 256) + _der(0x02, b"\x01\x00\x01"))
-        der = _der(0x30, _RSA_ALGORITHM + _der(0x03, b"\x00" + rsa))
+        rsa = tlv(0x30, _der_integer(rng, 256) + tlv(0x02, b"\x01\x00\x01"))
+        der = tlv(0x30, _RSA_ALGORITHM + tlv(0x03, b"\x00" + rsa))
     else:  # cert: tbsCertificate (version [0], serial, ...), signature algorithm, signature
-        tbs = _der(0x30, _der(0xA0, _der(0x02, b"\x02")) + _der_integer(rng, 16) + ec_point)
-        der = _der(0x30, tbs + _RSA_ALGORITHM + _der(0x03, b"\x00" + rng.randbytes(256)))
+        tbs = tlv(0x30, tlv(0xA0, tlv(0x02, b"\x02")) + _der_integer(rng, 16) + ec_point)
+        der = tlv(0x30, tbs + _RSA_ALGORITHM + tlv(0x03, b"\x00" + rng.randbytes(256)))
     return base64.b64encode(der).decode()
 
 
