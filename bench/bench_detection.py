@@ -56,9 +56,12 @@ import importlib.util
 import io
 import json
 import os
+import pickle
 import random
 import shutil
+import sqlite3
 import string
+import struct
 import subprocess
 import sys
 import urllib.parse
@@ -671,6 +674,48 @@ def true_positive_cases(v: Values) -> list[Case]:
     cases.append(
         Case("lambda-zip", "archive", "function.zip", handler, k, sec, data=package.getvalue())
     )
+    cases += binary_cases(v)
+    return cases
+
+
+def sqlite_bytes(script: str, rows: list[tuple[str, ...]]) -> bytes:
+    """A SQLite database made by ``script`` whose one table ``t`` holds ``rows``."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(script)
+    db.executemany(f"INSERT INTO t VALUES({','.join('?' * len(rows[0]))})", rows)
+    db.commit()
+    return db.serialize()
+
+
+def class_bytes(strings: list[str]) -> bytes:
+    """The start of a compiled Java class: its constant pool's UTF-8 entries (tag, length)."""
+    pool = b"".join(b"\x01" + struct.pack(">H", len(s)) + s.encode() for s in strings)
+    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
+
+
+def binary_cases(v: Values) -> list[Case]:
+    """Keys committed inside binary files: an app's SQLite settings table (the record keeps
+    the name and the value side by side), a JSON document in a SQLite cache, the constants of
+    a compiled Java class, a pickled dict."""
+    cases: list[Case] = []
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    rows = [("region", "eu-west-1"), ("aws_access_key_id", k), ("aws_secret_access_key", sec)]
+    data = sqlite_bytes("CREATE TABLE t(name TEXT PRIMARY KEY, value TEXT);", rows)
+    text = "\n".join(f"{n}={val}" for n, val in rows)
+    cases.append(Case("sqlite-settings", "binary", "app.db", text, k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    doc = json.dumps({"profile": "deploy", "accessKeyId": k, "secretAccessKey": sec})
+    data = sqlite_bytes("CREATE TABLE t(key TEXT, doc BLOB);", [("creds", doc)])
+    cases.append(Case("sqlite-json", "binary", "cache.sqlite", doc, k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    consts = ["Config", "java/lang/Object", "AWS_ACCESS_KEY_ID", k, "AWS_SECRET_ACCESS_KEY", sec]
+    data = class_bytes(consts)
+    cases.append(Case("java-class", "binary", "Config.class", "\n".join(consts), k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    creds = {"aws_access_key_id": k, "aws_secret_access_key": sec, "region": "us-east-1"}
+    cases.append(
+        Case("pickle", "binary", "creds.pkl", json.dumps(creds), k, sec, data=pickle.dumps(creds))
+    )
     return cases
 
 
@@ -717,6 +762,16 @@ def decoy_cases(v: Values) -> list[Case]:
             "aws-doc-examples",
             ".env",
             f"AWS_ACCESS_KEY_ID={DOC_KEY_ID}\nAWS_SECRET_ACCESS_KEY={DOC_SECRET}\n",
+        ),
+        Case(
+            "sqlite-doc-examples",
+            "aws-doc-examples",
+            "fixtures.db",
+            f"aws_access_key_id={DOC_KEY_ID}\naws_secret_access_key=${{AWS_SECRET}}\n",
+            data=sqlite_bytes(
+                "CREATE TABLE t(name TEXT, value TEXT);",
+                [("aws_access_key_id", DOC_KEY_ID), ("aws_secret_access_key", "${AWS_SECRET}")],
+            ),
         ),
         Case(
             "aws-doc-examples-credentials",
@@ -927,6 +982,9 @@ def _rel(path: str) -> str:
     p = Path(path.split("!", 1)[0])  # a file inside an archive (ARCHIVE!MEMBER): the archive
     if not p.is_absolute():
         p = CORPUS / p
+    # kingfisher names a file inside an archive or database ARCHIVE/MEMBER: the archive
+    while not p.exists() and p.parent != p:
+        p = p.parent
     try:
         return p.resolve().relative_to(CORPUS.resolve()).as_posix()
     except ValueError:

@@ -160,7 +160,7 @@ def _report(stdout: str) -> list[dict[str, object]]:
     return findings
 
 
-def test_scan_reads_archives_and_still_skips_other_binaries(tmp_path: Path) -> None:
+def test_scan_reads_archives_as_their_files_and_other_binaries_as_bytes(tmp_path: Path) -> None:
     (tmp_path / "lambda.zip").write_bytes(_zip({"handler.py": CODE.encode()}))
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "app.log.gz").write_bytes(gzip.compress(CODE.encode()))
@@ -168,8 +168,8 @@ def test_scan_reads_archives_and_still_skips_other_binaries(tmp_path: Path) -> N
     run = keysweep("scan", str(tmp_path), "--all-files", "-f", "json")
     assert run.code == 1, run.stderr
     paths = {Path(str(f["path"])).relative_to(tmp_path).as_posix() for f in _report(run.stdout)}
-    assert paths == {"lambda.zip!handler.py", "logs/app.log.gz!app.log"}
-    assert "skipped binary 1" in run.stderr
+    assert paths == {"lambda.zip!handler.py", "logs/app.log.gz!app.log", "image.png"}
+    assert "skipped" not in run.stderr
 
 
 def test_a_staged_archive_blocks_the_commit(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_remediate_names_the_archive_it_cannot_rewrite(tmp_path: Path) -> None:
     assert keysweep("history", str(repo.path), "-f", "json", "-o", str(report)).code == 1
     run = keysweep("remediate", str(report), "--repo", str(repo.path))
     assert run.code == 2, run.stdout
-    assert "is an archive (lambda.zip)" in run.stdout
+    assert "is an archive (lambda.zip): git filter-repo --replace-text leaves it" in run.stdout
     assert "--invert-paths --path lambda.zip" in run.stdout
     assert SECRET not in run.stdout + run.stderr
 

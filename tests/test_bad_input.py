@@ -537,13 +537,21 @@ def test_encodings(tmp_path: Path, name: str) -> None:
         assert lines.get(cred.key_id) == expected, (name, data["findings"])
 
 
-def test_nul_bytes_early_mean_binary_and_are_counted(tmp_path: Path) -> None:
+def test_binary_files_are_read_as_history_reads_them(tmp_path: Path) -> None:
+    """A NUL byte early (a database page, a compiled file) and the key past the first 8 KiB:
+    ``scan`` reads the file whole and finds what ``history`` finds in the committed blob."""
     cred = make_credential("nul-early")
-    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02" + cred.env_text().encode())
-    proc = ks(tmp_path, "scan", "blob.bin", "--format", "json")
-    assert_no_traceback(proc)
-    assert proc.returncode == EXIT_CLEAN, proc.stderr
-    assert report(proc)["scan"]["skipped"].get("binary") == 1
+    body = b"\x00\x01\x02" + bytes(range(256)) * 64 + cred.env_text().encode()
+    repo = init_repo(tmp_path / "repo")
+    commit_files(repo, {"blob.bin": body}, "a binary file")
+    scanned = ks(tmp_path, "scan", str(repo / "blob.bin"), "-f", "json", "--show-secrets")
+    walked = ks(tmp_path, "history", str(repo), "-f", "json", "--show-secrets")
+    for proc in (scanned, walked):
+        assert_no_traceback(proc)
+        assert proc.returncode == EXIT_FINDINGS, proc.stderr
+        assert found_credential(report(proc), cred), secrets_found(report(proc))
+    assert secrets_found(report(scanned)) == secrets_found(report(walked))
+    assert report(scanned)["scan"]["skipped"] == {}
 
 
 # --- hostile file names ----------------------------------------------------------------------
@@ -926,19 +934,26 @@ def test_empty_since_says_it_scans_all_history(tmp_path: Path) -> None:
     assert "--since is empty" in proc.stderr.decode()
 
 
-def test_binary_under_a_huge_cap_is_not_read_whole(tmp_path: Path) -> None:
-    """``--max-file-size 3G``: a 2 GiB binary is rejected by the 8 KiB sniff, not read whole
-    (a sparse file of NULs; reading it whole would need 2 GiB of memory, capped at 512 MiB
-    here)."""
+def test_a_file_larger_than_memory_under_a_huge_cap_is_one_clear_error(tmp_path: Path) -> None:
+    """``--max-file-size 3G`` and a 2 GiB file (sparse: NULs, binary, read like any file)
+    in a process allowed 512 MiB: one error naming the file and what to do, exit 2, the rest
+    of the scan reported."""
     root = tmp_path / "tree"
     root.mkdir()
     with open(root / "disk.img", "wb") as handle:
         handle.truncate(2 << 30)
+    cred = make_credential("beside-the-image")
+    (root / "app.env").write_text(cred.env_text(), encoding="utf-8")
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20)); "
     script = limit + "import runpy, sys; "
-    script += "sys.argv = ['keysweep', 'scan', 'tree', '--max-file-size', '3G', '-f', 'json']; "
-    script += "runpy.run_module('scanner', run_name='__main__')"
+    script += "sys.argv = ['keysweep', 'scan', 'tree', '--max-file-size', '3G', '-f', 'json', "
+    script += "'--show-secrets', '--jobs', '1']; runpy.run_module('scanner', run_name='__main__')"
     proc = run_python(tmp_path, script)
     assert_no_traceback(proc)
-    assert proc.returncode == EXIT_CLEAN, proc.stderr
-    assert report(proc)["scan"]["skipped"].get("binary") == 1
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    data = report(proc)
+    assert found_credential(data, cred)
+    assert data["scan"]["errors"] == [
+        "tree/disk.img: cannot read: 2,147,483,648 bytes do not fit in memory; "
+        "lower --max-file-size"
+    ]

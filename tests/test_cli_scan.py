@@ -309,7 +309,6 @@ def test_skips_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     outside = tmp_path / "outside.env"
     outside.write_text(env_text(3), encoding="utf-8")
     os.symlink(outside, root / "linked.env")  # leads out of the scanned root: never read
-    (root / "blob.bin").write_bytes(b"\x00\x01" + env_text(4).encode())
     (root / "huge.env").write_text(env_text(5) + "#" * 11000, encoding="utf-8")
     text = b"caf\xe9 \xff not utf-8\r\n" + b"x" * 9000 + b"\x00 NUL after 8 KiB\r\n"
     (root / "ok.txt").write_bytes(text)
@@ -317,7 +316,7 @@ def test_skips_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     scan = json.loads(out)["scan"]
     assert scan["files_scanned"] == 1
-    assert scan["skipped"] == {"binary": 1, "symlink_outside": 1, "too_large": 1}
+    assert scan["skipped"] == {"symlink_outside": 1, "too_large": 1}
     assert scan["errors"] == []
 
 

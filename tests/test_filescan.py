@@ -21,8 +21,8 @@ from scanner.sources.files import FileEntry, FileSource
 
 
 def _tree(root: Path) -> Path:
-    """40 small files (a key ID and its secret in every third), a binary file, a file over
-    the size cap and an empty one."""
+    """40 small files (a key ID and its secret in every third), a binary file (read like
+    the rest), a file over the size cap and an empty one."""
     for i in range(40):
         body = env_text(100 + i) if i % 3 == 0 else f"AWS_REGION=eu-west-1\nvalue_{i} = {i}\n"
         (root / f"dir{i % 4}").mkdir(parents=True, exist_ok=True)
@@ -79,8 +79,8 @@ def test_workers_find_and_count_what_one_process_does(
     assert len(alone) == 2 * 13  # every third file but the unreadable one
     assert pooled == alone
     assert pooled_stats == alone_stats
-    assert alone_stats.files_scanned == 40  # 39 small files and the empty one
-    assert dict(alone_stats.skipped) == {"binary": 1, "too_large": 1, "unreadable": 1}
+    assert alone_stats.files_scanned == 41  # 39 small files, the binary and the empty one
+    assert dict(alone_stats.skipped) == {"too_large": 1, "unreadable": 1}
     assert len(alone_stats.errors) == 1 and "file03.env: cannot read" in alone_stats.errors[0]
 
 

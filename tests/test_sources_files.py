@@ -73,16 +73,15 @@ def test_plain_directory_walk_skips_and_counts(tmp_path: Path) -> None:
     frags, source = scan([str(root)], max_file_size=1024)
 
     rel = {os.path.relpath(p, root) for p in frags}
-    assert rel == {"a.txt", "sub/b.env", "sub/utf16.txt"}
+    assert rel == {"a.txt", "sub/b.env", "sub/utf16.txt", "img.png"}  # binary: read too
     assert frags[f"{root}/a.txt"] == b"hello\r\nworld\r\n"  # CRLF kept as read
     assert dict(source.stats.skipped) == {
-        "binary": 1,
         "too_large": 1,
         "symlink_outside": 2,
         "symlink": 1,
         "special_file": 1,
     }
-    assert source.stats.files_scanned == 3
+    assert source.stats.files_scanned == 4
     assert source.stats.bytes_scanned == sum(len(v) for v in frags.values())
     assert source.stats.errors == []
 

@@ -17,9 +17,10 @@ DESCRIPTION = """\
 Scan files and directories for leaked credentials.
 
 A directory inside a git work tree is scanned as git sees it: tracked files plus untracked
-files that are not ignored (--all-files scans everything). .git directories, binary files,
-files over --max-file-size, special files and symbolic links leading out of the scanned
-directory are skipped and counted in the summary. '-' reads standard input.
+files that are not ignored (--all-files scans everything). Binary files are read too (as
+history reads them), archives as the files they hold. .git directories, files over
+--max-file-size, special files and symbolic links leading out of the scanned directory are
+skipped and counted in the summary. '-' reads standard input.
 
 examples:
   keysweep scan                          # the current directory

@@ -307,15 +307,11 @@ class Detector:
         input and the exception type, never its text (which could quote a secret).
         """
         try:
-            if archives.kind(fragment.raw) is None:
+            kind = archives.kind(fragment.raw)
+            if kind is None:
                 found = self._scan_text(fragment)
-            else:  # each text file inside, as ARCHIVE!MEMBER
-                found = []
-                for name, raw in archives.members(fragment.raw, fragment.path):
-                    path = f"{fragment.path}!{name}"
-                    if self.wants(raw, path):
-                        member = Fragment(raw, path, fragment.source, fragment.blob_id)
-                        found += self._scan_text(member)
+            else:
+                found = self._scan_archive(fragment, kind)
         except Exception as exc:
             where = fragment.path or fragment.blob_id or "<input>"
             raise DetectionError(
@@ -325,6 +321,20 @@ class Detector:
         return _confident(found, self.min_confidence)
 
     # ------------------------------------------------------------------ pipeline
+
+    def _scan_archive(self, fragment: Fragment, kind: str) -> list[Finding]:
+        """Each text file inside, as ARCHIVE!MEMBER; then, for a kind whose bytes are plain
+        (a database), what its own bytes hold that no member showed (a deleted row)."""
+        found: list[Finding] = []
+        for name, raw in archives.members(fragment.raw, fragment.path):
+            path = f"{fragment.path}!{name}"
+            if self.wants(raw, path):
+                found += self._scan_text(Fragment(raw, path, fragment.source, fragment.blob_id))
+        if archives.holds_plain_bytes(kind) and self._prefilter.wants(fragment.raw):
+            shown = {f.secret for f in found}
+            shown.update(p.secret for f in found for p in f.paired)
+            found += [f for f in self._scan_text(fragment) if f.secret not in shown]
+        return found
 
     def _scan_text(self, fragment: Fragment) -> list[Finding]:
         found = self._scan(fragment)

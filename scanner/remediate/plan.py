@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from scanner import archives
 from scanner.errors import GitError
 from scanner.models import (
+    BINARY_SNIFF_BYTES,
     Finding,
     Fragment,
     FragmentScanner,
@@ -216,13 +217,14 @@ def _recovered(
     finding: Finding, detector: FragmentScanner, raw: bytes, what: str, blob: str | None
 ) -> Target:
     """The plain value(s) of ``finding`` re-read from ``raw`` (a blob, or a message)."""
-    if archives.kind(raw) is not None:
+    kept = _kept_as_is(raw)
+    if kept is not None:
         inside = finding.path.split("!", 1)[0]
         return Target(
             finding,
             blob_id=blob,
-            problem=f"{what} is an archive ({inside}): --replace-text cannot rewrite the files "
-            "inside it; remove the archive from history (git filter-repo --invert-paths "
+            problem=f"{what} is {kept} ({inside}): git filter-repo --replace-text leaves it as "
+            "it is; remove the file from history (git filter-repo --invert-paths "
             f"--path {inside}) or rebuild it without the secret, and rotate the secret",
         )
     candidates = [
@@ -248,6 +250,17 @@ def _recovered(
             secrets.append(Secret(found.rule_id, span, f"{found.encoding}-encoded span"))
     secrets += (Secret(p.rule_id, p.secret, redact(p.secret)) for p in found.paired)
     return Target(finding, secrets=tuple(secrets), blob_id=blob)
+
+
+def _kept_as_is(raw: bytes) -> str | None:
+    """What ``raw`` is when ``--replace-text`` cannot take a secret out of it, or None: an
+    archive or database (the secret is compressed, or inside a structure a byte replacement
+    would break), or a file with a NUL byte in its first 8 KiB, which git filter-repo passes
+    over as binary (UTF-16 text included)."""
+    found = archives.kind(raw)
+    if found is not None:
+        return archives.described(found)
+    return "a binary file" if b"\0" in raw[:BINARY_SNIFF_BYTES] else None
 
 
 def _span_text(text: str, f: Finding) -> str:

@@ -6,10 +6,11 @@ count of everything it passes over, so nothing is skipped silently:
 - a directory inside a git work tree yields its tracked plus untracked-but-not-ignored files
   (``git ls-files``, run read-only; see :mod:`scanner.sources.gitfiles`), or every file with
   ``all_files=True``; ``.git`` directories are never entered;
-- binary files (a NUL byte in the first 8 KiB, unless a UTF-16 byte-order mark explains it)
-  other than archives (zip, tar, gzip, bzip2, xz: the detector reads the files inside them),
-  files over ``max_file_size`` bytes and special files (FIFOs, sockets, devices) are skipped
-  and counted by reason;
+- files over ``max_file_size`` bytes and special files (FIFOs, sockets, devices) are skipped
+  and counted by reason; binary files within the cap are read like any other (a key in a
+  SQLite database, a compiled class or a pickle is as leaked as one in a ``.env``, and
+  ``staged`` and ``history`` read them too), and archives are read as the files they hold
+  (the detector's work: scanner.archives);
 - symbolic links met inside a directory are never followed: the file they point to is scanned
   in its own place when it lies inside the scanned tree, and links that point outside it are
   counted as ``symlink_outside``; a link named on the command line is the user's choice and
@@ -30,6 +31,7 @@ The source knows nothing about rules; it only reads bytes.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -38,9 +40,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from scanner import archives
 from scanner.errors import UsageError
-from scanner.models import BINARY_SNIFF_BYTES, Fragment, Source, is_binary
+from scanner.models import Fragment, Source
 from scanner.sources.gitfiles import GitListing, list_git_files, looks_bare
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -146,6 +147,10 @@ class FileSource:
         except OSError as exc:
             self._unreadable(entry.shown, exc)
             return None
+        except MemoryError:  # a cap as large as the machine's memory (--max-file-size 3G)
+            reason = f"{entry.size:,} bytes do not fit in memory; lower --max-file-size"
+            self._unreadable(entry.shown, OSError(errno.ENOMEM, reason))
+            return None
         if raw is None:  # grew past the limit since it was listed
             self.stats.skipped["too_large"] += 1
             return None
@@ -189,9 +194,7 @@ class FileSource:
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
-        fragment = self._admit(raw, shown, source)
-        if fragment is not None:
-            yield fragment
+        yield self._admit(raw, shown, source)
 
     # -- directories ------------------------------------------------------------------------
     def _directory(self, root: str) -> Iterator[FileEntry]:
@@ -300,12 +303,8 @@ class FileSource:
             return False
         return True
 
-    def _admit(self, raw: bytes, shown: str, source: Source) -> Fragment | None:
-        """``raw`` as a counted fragment, or None (counted as skipped) when it is binary and
-        no archive (whose files the detector reads: scanner.archives)."""
-        if is_binary(raw[:BINARY_SNIFF_BYTES]) and archives.kind(raw) is None:
-            self.stats.skipped["binary"] += 1
-            return None
+    def _admit(self, raw: bytes, shown: str, source: Source) -> Fragment:
+        """``raw`` as a counted fragment."""
         self.stats.files_scanned += 1
         self.stats.bytes_scanned += len(raw)
         return Fragment(raw=raw, path=shown, source=source)
@@ -327,7 +326,7 @@ class FileSource:
     def _unreadable(self, shown: str, exc: OSError) -> None:
         self.stats.skipped["unreadable"] += 1
         reason = exc.strerror or type(exc).__name__
-        self.stats.errors.append(f"{shown}: cannot read: {reason.lower()}")
+        self.stats.errors.append(f"{shown}: cannot read: {reason[:1].lower()}{reason[1:]}")
 
 
 def _identity(output: str | None) -> tuple[str, int, int] | None:
@@ -345,21 +344,15 @@ def _identity(output: str | None) -> tuple[str, int, int] | None:
 def _read(path: str, limit: int, size_hint: int) -> bytes | None:
     """The file's bytes, or None when it holds more than ``limit`` bytes.
 
-    The first 8 KiB come first: a binary file stops there (its head is returned and
-    ``_admit`` counts it as binary), so ``--max-file-size 3G`` never reads a 2 GB binary
-    whole. The rest is read in one unbuffered call sized from ``size_hint`` (no 10 MiB buffer
-    per file); only a file that grew since it was listed, or one that reports no size
-    (procfs), costs a further read, still bounded by ``limit``. Callers only pass regular
-    files, and O_NONBLOCK guards against one being swapped for a FIFO in between.
+    The file is read in one unbuffered call sized from ``size_hint`` (no 10 MiB buffer per
+    file); only a file that grew since it was listed, or one that reports no size (procfs),
+    costs a further read, still bounded by ``limit``. Callers only pass regular files, and
+    O_NONBLOCK guards against one being swapped for a FIFO in between.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
     with open(os.open(path, flags), "rb", buffering=0) as handle:
-        data = handle.read(min(BINARY_SNIFF_BYTES, limit + 1)) or b""
-        if is_binary(data) and archives.kind(data) is None:
-            return data
         first = min(size_hint, limit) + 1
-        if len(data) == min(BINARY_SNIFF_BYTES, limit + 1) and len(data) < first:
-            data += handle.read(first - len(data)) or b""
+        data = handle.read(first) or b""
         if len(data) >= first and len(data) <= limit:
             data += _read_upto(handle.read, limit + 1 - len(data))
     return None if len(data) > limit else data
