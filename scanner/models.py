@@ -384,6 +384,16 @@ class Finding:
     sealed: str | None = None
     blast_radius: BlastRadius | None = None
     confidence: str | None = None  # high | medium | low: the rule's (see Confidence)
+    # Set for a file inside an archive or database: ``path`` is FILE!MEMBER, and ``line`` and
+    # ``column`` count in the member (``lambda.zip!handler.py``: member ``handler.py``).
+    member: str | None = None
+
+    @property
+    def file_path(self) -> str:
+        """The file that holds the finding: ``path`` without the member inside it."""
+        if self.member and self.path.endswith("!" + self.member):
+            return self.path[: -len(self.member) - 1]
+        return self.path
 
     @property
     def fingerprint(self) -> str:

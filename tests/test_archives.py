@@ -6,6 +6,7 @@ key is made at run time."""
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import gzip
 import io
 import json
@@ -18,10 +19,14 @@ import pytest
 from support.keys import key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
+from support.samples import sample_result, validate_sarif
 
 from scanner import archives
 from scanner.detect import Detector
 from scanner.models import Fragment, Source
+from scanner.report import github, gitlab
+from scanner.report.json import findings_from_json, render
+from scanner.report.sarif import to_sarif
 from scanner.rules import load_rules
 
 KEY, SECRET = key_id("archive"), secret_key("archive")
@@ -230,3 +235,78 @@ def test_globs_see_the_archive_and_the_member(tmp_path: Path) -> None:
     (repo.path / ".keysweep.toml").write_text('[allowlist]\npaths = ["*.zip"]\n')
     run = keysweep("scan", str(repo.path), "-f", "json", "--min-confidence", "low")
     assert run.code == 0, run.stdout
+
+
+# --- where a file inside an archive is reported ----------------------------------------------
+
+
+def test_a_member_finding_names_its_member_and_its_file() -> None:
+    detector = Detector(load_rules())
+    inner = _zip({"handler.py": CODE.encode()})
+    for raw, path, member, outer in [
+        (_zip({"handler.py": CODE.encode()}), "lambda.zip", "handler.py", "lambda.zip"),
+        (_zip({"lambda.zip": inner}), "b!nd.zip", "lambda.zip!handler.py", "b!nd.zip"),
+    ]:
+        found = detector.scan(Fragment(raw, path, Source.FILE))
+        assert {(f.path, f.member, f.file_path) for f in found} == {
+            (f"{path}!{member}", member, outer)
+        }
+    plain = detector.scan(Fragment(CODE.encode(), "odd!name.py", Source.FILE))
+    assert {(f.member, f.file_path) for f in plain} == {(None, "odd!name.py")}
+
+
+def test_reports_point_at_the_archive_and_name_the_member(tmp_path: Path) -> None:
+    """SARIF, GitHub and GitLab locate a finding at a file of the repository: the archive
+    (line 1), with the member and its line in the message and properties; JSON keeps the
+    member and reads it back; a plain file's report has no ``member`` at all."""
+
+    (tmp_path / "lambda.zip").write_bytes(_zip({"src/handler.py": CODE.encode()}))
+    run = keysweep("scan", str(tmp_path / "lambda.zip"), "-f", "json")
+    assert run.code == 1, run.stderr
+    assert {(f["path"], f["member"]) for f in _report(run.stdout)} == {
+        (f"{tmp_path}/lambda.zip!src/handler.py", "src/handler.py")
+    }
+    found = Detector(load_rules()).scan(
+        Fragment((tmp_path / "lambda.zip").read_bytes(), "lambda.zip", Source.FILE)
+    )
+    base = sample_result()
+    result = dataclasses.replace(base, findings=tuple(found) + base.findings)
+    doc = to_sarif(result, show_secrets=False)
+    validate_sarif(doc)
+    first = doc["runs"][0]["results"][0]
+    location = first["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "lambda.zip"
+    assert location["region"] == {"startLine": 1}
+    assert first["properties"]["member"] == "src/handler.py"
+    assert first["properties"]["memberRegion"]["startLine"] == 1
+    assert "in src/handler.py line 1, inside lambda.zip" in first["message"]["text"]
+    plain = doc["runs"][0]["results"][-1]
+    assert "member" not in plain["properties"]
+    assert plain["locations"][0]["physicalLocation"]["region"]["startColumn"] >= 1
+
+    line = github.annotation(found[1])
+    assert line.startswith("::error file=lambda.zip,line=1,title=")
+    assert "in src/handler.py line 2" in line
+    vuln = gitlab.vulnerability(found[1])
+    assert vuln["location"]["file"] == "lambda.zip"
+    assert (vuln["location"]["start_line"], vuln["location"]["end_line"]) == (1, 1)
+    assert "Found in src/handler.py, line 2, inside this file." in vuln["description"]
+
+    again = findings_from_json(json.loads(render(result, show_secrets=True)))
+    assert [f.member for f in again] == [f.member for f in result.findings]
+    assert [f.member for f in again][-1] is None
+    assert '"member"' not in render(base, show_secrets=True)
+
+
+def test_a_tag_on_an_archive_blob_keeps_the_member(tmp_path: Path) -> None:
+    """A blob a ref names itself has no path (``<blob OID>``); its member stays in the path."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"README.md": "demo\n"}, "start")
+    (tmp_path / "lambda.zip").write_bytes(_zip({"handler.py": CODE.encode()}))
+    blob = repo.git("hash-object", "-w", str(tmp_path / "lambda.zip")).strip()
+    repo.git("tag", "package", blob)
+    run = keysweep("history", str(repo.path), "-f", "json")
+    assert run.code == 1, run.stderr
+    assert {(f["path"], f["member"]) for f in _report(run.stdout)} == {
+        (f"<blob {blob}>!handler.py", "handler.py")
+    }

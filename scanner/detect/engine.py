@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from scanner import archives
@@ -329,7 +329,8 @@ class Detector:
         for name, raw in archives.members(fragment.raw, fragment.path):
             path = f"{fragment.path}!{name}"
             if self.wants(raw, path):
-                found += self._scan_text(Fragment(raw, path, fragment.source, fragment.blob_id))
+                member = Fragment(raw, path, fragment.source, fragment.blob_id)
+                found += [replace(f, member=name) for f in self._scan_text(member)]
         if archives.holds_plain_bytes(kind) and self._prefilter.wants(fragment.raw):
             shown = {f.secret for f in found}
             shown.update(p.secret for f in found for p in f.paired)

@@ -152,7 +152,7 @@ def _tree_paths(finding: Finding, top: str | None) -> list[str]:
     ``repo/.env``, ``scan /abs/repo`` an absolute path). A file inside an archive
     (``ARCHIVE!MEMBER``) sits where its archive does."""
     paths: list[str] = []
-    for path in dict.fromkeys((finding.path, finding.path.split("!", 1)[0])):
+    for path in dict.fromkeys((finding.file_path, finding.path, _outer(finding.path))):
         if not os.path.isabs(path):
             paths.append(path[2:] if path.startswith("./") else path)
         if top:
@@ -219,7 +219,8 @@ def _recovered(
     """The plain value(s) of ``finding`` re-read from ``raw`` (a blob, or a message)."""
     kept = _kept_as_is(raw)
     if kept is not None:
-        inside = finding.path.split("!", 1)[0]
+        archive = finding.member is None and archives.kind(raw) is not None
+        inside = _outer(finding.path) if archive else finding.file_path
         return Target(
             finding,
             blob_id=blob,
@@ -250,6 +251,11 @@ def _recovered(
             secrets.append(Secret(found.rule_id, span, f"{found.encoding}-encoded span"))
     secrets += (Secret(p.rule_id, p.secret, redact(p.secret)) for p in found.paired)
     return Target(finding, secrets=tuple(secrets), blob_id=blob)
+
+
+def _outer(path: str) -> str:
+    """The archive of ``ARCHIVE!MEMBER`` in a report that names no ``member`` (an older one)."""
+    return path.split("!", 1)[0]
 
 
 def _kept_as_is(raw: bytes) -> str | None:

@@ -51,8 +51,10 @@ def _level(finding: Finding) -> str:
 
 
 def annotation(finding: Finding, *, show_secrets: bool = False, redact_ids: bool = False) -> str:
-    props = [f"file={escape_property(finding.path)}"]
-    if finding.line > 0:
+    props = [f"file={escape_property(finding.file_path)}"]
+    if finding.member is not None:  # no line of the archive: the annotation is on the file
+        props.append("line=1")
+    elif finding.line > 0:
         props.append(f"line={finding.line}")
         if finding.column > 0:
             props.append(f"col={finding.column}")
@@ -64,6 +66,8 @@ def annotation(finding: Finding, *, show_secrets: bool = False, redact_ids: bool
 
     shown = shown_secret(finding, show_secrets=show_secrets, redact_ids=redact_ids)
     parts = [f"{finding.rule_id}: {shown} (fingerprint {finding.fingerprint})"]
+    if finding.member is not None:
+        parts.append(f"in {finding.member} line {finding.line}")
     if finding.commit is not None:
         parts.append(f"introduced in {finding.commit.sha[:12]} by {finding.commit.author_name}")
     if finding.verification is not None:

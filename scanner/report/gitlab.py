@@ -58,11 +58,10 @@ def vulnerability(
     # path) must not make uuid5's strict UTF-8 encoding raise.
     path = finding.path.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
     key = f"{finding.fingerprint}:{path}:{finding.line}:{finding.column}"
-    location: dict[str, Any] = {
-        "file": finding.path,
-        "start_line": max(finding.line, 1),
-        "end_line": max(finding.end_line, finding.line, 1),
-    }
+    location: dict[str, Any] = {"file": finding.file_path, "start_line": 1, "end_line": 1}
+    if finding.member is None:
+        location["start_line"] = max(finding.line, 1)
+        location["end_line"] = max(finding.end_line, finding.line, 1)
     commit: dict[str, Any] = {"sha": _UNKNOWN_SHA}
     if finding.commit is not None:
         commit = {
@@ -73,6 +72,8 @@ def vulnerability(
         }
     location["commit"] = commit
     description = finding.description or finding.rule_name
+    if finding.member is not None:
+        description += f"\n\nFound in {finding.member}, line {finding.line}, inside this file."
     if finding.blast_radius is not None:
         description += "\n\n" + finding.blast_radius.summary()
     if finding.notes:

@@ -190,6 +190,8 @@ def finding_to_dict(f: Finding, *, show_secrets: bool, redact_ids: bool = False)
         data["blast_radius"] = blast_radius_to_dict(f.blast_radius)
     if f.confidence is not None:  # written only when set: older reports stay byte-identical
         data["confidence"] = f.confidence
+    if f.member is not None:  # a file inside an archive or database (path: FILE!MEMBER)
+        data["member"] = f.member
     return data
 
 
@@ -355,6 +357,7 @@ def _read_finding(r: Node) -> Finding:
         blast_radius=_read_blast_radius(r.at("blast_radius").optional_table()),
         message=_read_message(r.at("message").optional_table()),
         repository=_opt_str(r.at("repository")),
+        member=_opt_str(r.at("member")),
         # a redacted secret keeps the real one's fingerprint (an identifier is shown in full)
         sealed=_opt_str(r.at("fingerprint")) if redacted and not identifier else None,
     )

@@ -129,6 +129,8 @@ def _message(f: Finding, *, show_secrets: bool, redact_ids: bool) -> str:
             parts.append("used after it leaked")
     if f.blast_radius is not None:
         parts.append(f.blast_radius.summary())
+    if f.member is not None:
+        parts.append(f"in {f.member} line {f.line}, inside {f.file_path}")
     parts.extend(_history(f))
     return "; ".join(parts)
 
@@ -155,7 +157,9 @@ def _history(f: Finding) -> list[str]:
 
 def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool) -> dict[str, Any]:
     level, _ = _LEVELS[f.severity]
-    uri = artifact_uri(f.path)
+    # A file inside an archive or database is no file of the repository: the result points
+    # at the archive (its first line: code scanning needs a region), the member in properties.
+    uri = artifact_uri(f.file_path)
     location: dict[str, Any] = {"uri": uri}
     if not uri.startswith("file://"):
         location["uriBaseId"] = "%SRCROOT%"
@@ -166,6 +170,11 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
     }
     if f.encoding:
         properties["encoding"] = f.encoding
+    region = _region(f)
+    if f.member is not None:
+        properties["member"] = f.member
+        properties["memberRegion"] = region
+        region = {"startLine": 1}
     if f.confidence is not None:
         properties["confidence"] = f.confidence
     if f.commit is not None:
@@ -198,7 +207,7 @@ def _result(f: Finding, rule_index: int, *, show_secrets: bool, redact_ids: bool
         "ruleIndex": rule_index,
         "level": level,
         "message": {"text": _message(f, show_secrets=show_secrets, redact_ids=redact_ids)},
-        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f)}}],
+        "locations": [{"physicalLocation": {"artifactLocation": location, "region": region}}],
         "partialFingerprints": {FINGERPRINT_KEY: location_fingerprint(f)},
         "properties": properties,
     }

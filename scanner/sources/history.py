@@ -805,10 +805,11 @@ def tagged_findings(
                 if (finding.rule_id, finding.secret) in seen:
                     continue
                 seen.add((finding.rule_id, finding.secret))
+                where = path or f"<blob {oid}>"
                 results.append(
                     replace(
                         finding,
-                        path=path or f"<blob {oid}>",
+                        path=f"{where}!{finding.member}" if finding.member else where,
                         source=Source.HISTORY,
                         blob_id=oid,
                         history=HistoryInfo(refs=tuple(sorted(refs))),
