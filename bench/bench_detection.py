@@ -696,7 +696,8 @@ def class_bytes(strings: list[str]) -> bytes:
 def binary_cases(v: Values) -> list[Case]:
     """Keys committed inside binary files: an app's SQLite settings table (the record keeps
     the name and the value side by side), a JSON document in a SQLite cache, the constants of
-    a compiled Java class, a pickled dict."""
+    a compiled Java class, alone and in a jar, the strings of an Android package's
+    classes.dex, a pickled dict."""
     cases: list[Case] = []
     k, sec = v.key_id("AKIA"), v.secret("any")
     rows = [("region", "eu-west-1"), ("aws_access_key_id", k), ("aws_secret_access_key", sec)]
@@ -711,6 +712,24 @@ def binary_cases(v: Values) -> list[Case]:
     consts = ["Config", "java/lang/Object", "AWS_ACCESS_KEY_ID", k, "AWS_SECRET_ACCESS_KEY", sec]
     data = class_bytes(consts)
     cases.append(Case("java-class", "binary", "Config.class", "\n".join(consts), k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    consts = ["Uploader", "AWS_ACCESS_KEY_ID", k, "AWS_SECRET_ACCESS_KEY", sec]
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        archive.writestr("com/acme/Uploader.class", class_bytes(consts))
+    text = "\n".join(consts)
+    cases.append(Case("jar-class", "binary", "uploader.jar", text, k, sec, data=jar.getvalue()))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    strings = ["AWS_ACCESS_KEY_ID", k, "AWS_SECRET_ACCESS_KEY", sec, "s3.amazonaws.com"]
+    dex = b"dex\n035\x00" + bytes(104)
+    dex += b"".join(bytes([len(s)]) + s.encode() + b"\x00" for s in strings)
+    apk = io.BytesIO()
+    with zipfile.ZipFile(apk, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("AndroidManifest.xml", b"\x03\x00\x08\x00")
+        archive.writestr("classes.dex", dex)
+    text = "\n".join(strings)
+    cases.append(Case("apk-dex", "binary", "app-release.apk", text, k, sec, data=apk.getvalue()))
     k, sec = v.key_id("AKIA"), v.secret("any")
     creds = {"aws_access_key_id": k, "aws_secret_access_key": sec, "region": "us-east-1"}
     cases.append(

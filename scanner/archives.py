@@ -7,7 +7,7 @@ rule written for text can split, while ``INSERT INTO settings VALUES('aws_secret
 'wJalr...');`` is a form the rules know. (The database's own bytes are scanned too, by the
 detector: a deleted row lingers in a free page.)
 
-:func:`kind` tells an archive by its first bytes; :func:`members` yields the text files
+:func:`kind` tells an archive by its first bytes; :func:`members` yields the files
 inside it, which the detector scans as ``ARCHIVE!MEMBER``. Reading is bounded, so a hostile
 archive (a zip bomb, a million empty entries, an endless nest) costs a bounded amount of work:
 
@@ -16,10 +16,12 @@ archive (a zip bomb, a million empty entries, an endless nest) costs a bounded a
 - :data:`MAX_MEMBER_BYTES` of any one member (a larger member is passed over, as a file over
   ``--max-file-size`` is), :data:`MAX_TOTAL_BYTES` from one scanned archive in all,
   :data:`MAX_MEMBERS` entries looked at;
-- members that are binary (as files are: a NUL byte in their first 8 KiB, UTF-16/32 with a
-  byte-order mark excepted), encrypted, or stored with a
-  compression Python cannot read are passed over, and a damaged archive yields what could be
-  read before the damage.
+- members that are encrypted or stored with a compression Python cannot read are passed
+  over, and a damaged archive yields what could be read before the damage.
+
+Binary members are read as binary files are, as bytes: a key compiled into a class of a jar,
+or into the ``classes.dex`` of an Android package, stands in its constant pool as it was
+written.
 
 A database is opened in memory from its bytes (never as a file, never writable), with
 ``trusted_schema`` off, only its ordinary tables read (no view, trigger or virtual table's
@@ -38,8 +40,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
-
-from scanner.models import BINARY_SNIFF_BYTES, is_binary
 
 if TYPE_CHECKING:
     import sqlite3
@@ -99,15 +99,9 @@ class _Budget:
 
     def take(self, stream: _Readable) -> bytes | None:
         """Up to :data:`MAX_MEMBER_BYTES` of ``stream`` within the budget; None when the
-        member is larger, the budget runs out before its end, or its first 8 KiB show it is
-        binary and no archive (the rest is then never inflated: a jar's classes)."""
+        member is larger, or the budget runs out before its end."""
         limit = min(MAX_MEMBER_BYTES, self.left)
-        data = stream.read(min(BINARY_SNIFF_BYTES, limit + 1))
-        if is_binary(data) and kind(data) is None:
-            self.left -= len(data)
-            return None
-        if len(data) == BINARY_SNIFF_BYTES:
-            data += stream.read(limit + 1 - len(data))
+        data = stream.read(limit + 1)
         self.left -= len(data)
         return None if len(data) > limit else data
 
@@ -139,7 +133,7 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 
 
 def members(raw: bytes, name: str) -> Iterator[tuple[str, bytes]]:
-    """The text files inside the archive ``raw`` (whose own file name is ``name``), as
+    """The files inside the archive ``raw`` (whose own file name is ``name``), as
     (member name, bytes); the members of an archive inside it are named ``INNER!MEMBER``.
     Empty when ``raw`` is no archive, or cannot be read at all."""
     yield from _members(raw, name, 1, _Budget(MAX_TOTAL_BYTES, MAX_MEMBERS))
@@ -163,7 +157,7 @@ def _members(raw: bytes, name: str, depth: int, budget: _Budget) -> Iterator[tup
             if kind(data) is not None:
                 for inner, text in _members(data, member, depth + 1, budget):
                     yield f"{member}!{inner}", text
-            elif not is_binary(data):
+            else:
                 yield member, data
     except _read_errors():
         return  # damaged or unsupported: what was read before it stands

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import lzma
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -96,9 +97,39 @@ def test_text_and_other_binaries_are_no_archives() -> None:
     assert _members(b"PK\x03\x04" + b"not a zip at all") == {}  # damaged: nothing, no error
 
 
-def test_binary_members_are_passed_over() -> None:
-    raw = _zip({"Handler.class": b"\xca\xfe\xba\xbe\x00\x00" + CODE.encode(), "a.py": b"x = 1\n"})
-    assert _members(raw) == {"a.py": b"x = 1\n"}
+def _constants(*strings: str) -> bytes:
+    """A compiled Java class's start: its constant pool's UTF-8 entries (tag, length)."""
+    pool = b"".join(b"\x01" + struct.pack(">H", len(s)) + s.encode() for s in strings)
+    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
+
+
+def _dex(*strings: str) -> bytes:
+    """An Android ``classes.dex``'s string data: each string's length, its bytes, a NUL."""
+    data = b"".join(bytes([len(s)]) + s.encode() + b"\x00" for s in strings)
+    return b"dex\n035\x00" + bytes(104) + data
+
+
+def test_binary_members_are_read_as_bytes() -> None:
+    """As binary files are: a key compiled into a jar's class or an Android package's
+    classes.dex is found at the member."""
+    constants = ("AWS_ACCESS_KEY_ID", KEY, "AWS_SECRET_ACCESS_KEY", SECRET)
+    jar = _zip(
+        {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n"}
+        | {"com/acme/Config.class": _constants("Config", *constants)}
+    )
+    apk = _zip({"AndroidManifest.xml": b"\x03\x00\x08\x00", "classes.dex": _dex(*constants)})
+    assert _members(jar)["com/acme/Config.class"].startswith(b"\xca\xfe\xba\xbe")
+    detector = Detector(load_rules())
+    for raw, name, member in [
+        (jar, "app.jar", "com/acme/Config.class"),
+        (apk, "app.apk", "classes.dex"),
+    ]:
+        found = detector.scan(Fragment(raw, name, Source.FILE))
+        assert [(f.rule_id, f.member) for f in found] == [
+            ("aws-access-key-id", member),
+            ("aws-secret-access-key", member),
+        ]
+        assert found[0].paired and found[0].paired[0].secret == SECRET
 
 
 def test_members_in_utf16_with_a_byte_order_mark_are_text() -> None:
