@@ -12,6 +12,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.keys import key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
@@ -238,3 +240,29 @@ def test_remediate_refuses_what_replace_text_leaves_as_it_is(
     assert f"is {kind} ({name}): git filter-repo --replace-text leaves it as it is" in run.stdout
     assert f"--invert-paths --path {name}" in run.stdout
     assert SECRET not in run.stdout + run.stderr
+
+
+@given(
+    before=st.binary(max_size=300),
+    after=st.binary(max_size=300),
+    glue=st.sampled_from([b"\n", b"\x00", b"\xff", b" ", b"\xc3\xa9", b"\x80\x80"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_binary_bytes_read_as_ascii_find_what_their_decoded_text_holds(
+    before: bytes, after: bytes, glue: bytes
+) -> None:
+    """A binary input that is not UTF-8 is read one ASCII character a byte (bytes above 0x7F
+    as DEL), not decoded: the same keys on the same lines as in its decoded text."""
+    raw = b"\x00\xff" + before + glue + KEY.encode() + glue + _SECRET_LINE + glue + after
+    detector = _DETECTOR
+    fast = detector.scan(Fragment(raw, "blob.bin", Source.FILE))
+    decoded = raw.decode("utf-8", "replace").encode()  # valid UTF-8: read the usual way
+    slow = detector.scan(Fragment(decoded, "blob.bin", Source.FILE))
+    assert [(f.rule_id, f.secret, f.line) for f in fast] == [
+        (f.rule_id, f.secret, f.line) for f in slow
+    ]
+    assert {KEY, SECRET} <= {f.secret for f in fast}
+
+
+_SECRET_LINE = f"\naws_secret_access_key = {SECRET}".encode()
+_DETECTOR = Detector(load_rules())
