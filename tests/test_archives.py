@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import lzma
-import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from support.keys import key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
-from support.samples import sample_result, validate_sarif
+from support.samples import android_dex, java_class, sample_result, validate_sarif
 
 from scanner import archives
 from scanner.detect import Detector
@@ -97,27 +96,15 @@ def test_text_and_other_binaries_are_no_archives() -> None:
     assert _members(b"PK\x03\x04" + b"not a zip at all") == {}  # damaged: nothing, no error
 
 
-def _constants(*strings: str) -> bytes:
-    """A compiled Java class's start: its constant pool's UTF-8 entries (tag, length)."""
-    pool = b"".join(b"\x01" + struct.pack(">H", len(s)) + s.encode() for s in strings)
-    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
-
-
-def _dex(*strings: str) -> bytes:
-    """An Android ``classes.dex``'s string data: each string's length, its bytes, a NUL."""
-    data = b"".join(bytes([len(s)]) + s.encode() + b"\x00" for s in strings)
-    return b"dex\n035\x00" + bytes(104) + data
-
-
 def test_binary_members_are_read_as_bytes() -> None:
     """As binary files are: a key compiled into a jar's class or an Android package's
     classes.dex is found at the member."""
     constants = ("AWS_ACCESS_KEY_ID", KEY, "AWS_SECRET_ACCESS_KEY", SECRET)
     jar = _zip(
         {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n"}
-        | {"com/acme/Config.class": _constants("Config", *constants)}
+        | {"com/acme/Config.class": java_class("Config", *constants)}
     )
-    apk = _zip({"AndroidManifest.xml": b"\x03\x00\x08\x00", "classes.dex": _dex(*constants)})
+    apk = _zip({"AndroidManifest.xml": b"\x03\x00\x08\x00", "classes.dex": android_dex(*constants)})
     assert _members(jar)["com/acme/Config.class"].startswith(b"\xca\xfe\xba\xbe")
     detector = Detector(load_rules())
     for raw, name, member in [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import struct
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from support.keys import key_id, secret_key
 from support.repo import Repo
 from support.run import keysweep
+from support.samples import java_class
 
 from scanner import archives
 from scanner.detect import Detector
@@ -208,19 +208,13 @@ def test_scan_staged_and_history_find_a_key_in_a_database(tmp_path: Path) -> Non
     assert {f["commit"]["sha"] for f in findings} == {added}  # type: ignore[index]
 
 
-def _class_file(strings: list[str]) -> bytes:
-    """A Java class file's start: its constant pool's UTF-8 entries, each with its length."""
-    pool = b"".join(b"\x01" + struct.pack(">H", len(s)) + s.encode() for s in strings)
-    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
-
-
 @pytest.mark.parametrize(
     ("name", "make", "kind"),
     [
         ("app.db", _settings, "a SQLite database"),
         (
             "Config.class",
-            lambda _: _class_file(["ACCESS_KEY", KEY, "SECRET_KEY", SECRET]),
+            lambda _: java_class("ACCESS_KEY", KEY, "SECRET_KEY", SECRET),
             "a binary file",
         ),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,15 @@ def nested_encodings(secret: str) -> list[tuple[str, str, str | None]]:
         # no keyword before the outer text and no base64 form of one: the gate stays shut
         ("base64-x3-no-keyword", f"blob: {_b64(_b64(_b64(inner)))}\n", None),
     ]
+
+
+def java_class(*strings: str) -> bytes:
+    """A compiled Java class's start: its constant pool's UTF-8 entries (tag, length, bytes)."""
+    pool = b"".join(b"\x01" + struct.pack(">H", len(s)) + s.encode() for s in strings)
+    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
+
+
+def android_dex(*strings: str) -> bytes:
+    """An Android ``classes.dex``'s string data: each string's length, its bytes, a NUL."""
+    data = b"".join(bytes([len(s)]) + s.encode() + b"\x00" for s in strings)
+    return b"dex\n035\x00" + bytes(104) + data
