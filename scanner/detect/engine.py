@@ -37,7 +37,6 @@ from scanner.models import (
     bom_of,
     confidence_at_least,
     eight_bit_body,
-    is_binary,
     lone_crs_to_lf,
 )
 from scanner.rules import Rule, RuleSet
@@ -109,7 +108,9 @@ def _binary_as_ascii(fragment: Fragment) -> Fragment:
     themselves, where decoding 10 MB of an image with replacement characters and building
     its core bytes took 0.3 s (an image, a database, a compiled class)."""
     raw = fragment.raw
-    if raw.isascii() or not is_binary(raw[:BINARY_SNIFF_BYTES]) or is_utf8(raw):
+    if raw.find(0, 0, BINARY_SNIFF_BYTES) < 0 or bom_of(raw) is not None:
+        return fragment  # text (is_binary, asked of a text without copying its first 8 KiB)
+    if raw.isascii() or is_utf8(raw):
         return fragment
     return Fragment(raw.translate(_HIGH_AS_DEL), fragment.path, fragment.source, fragment.blob_id)
 
