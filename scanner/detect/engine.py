@@ -102,11 +102,11 @@ _HIGH_AS_DEL = bytes(range(0x80)) + b"\x7f" * 0x80
 
 
 def _binary_as_ascii(fragment: Fragment) -> Fragment:
-    """A binary input (a NUL byte in its first 8 KiB, no byte-order mark) that is not UTF-8,
-    with each byte above 0x7F read as DEL; any other input as it is. Keys and keywords are
-    ASCII, and so the text is, one character a byte: the vectorised pass reads the bytes
-    themselves, where decoding 10 MB of an image with replacement characters and building
-    its core bytes took 0.3 s (an image, a database, a compiled class)."""
+    """A binary input (a NUL byte in its first 8 KiB, no byte-order mark: an image, a
+    database, a compiled class) that is not UTF-8, with each byte above 0x7F read as DEL; any
+    other input as it is. Keys and keywords are ASCII, and so the text is, one character a
+    byte: the vectorised pass reads the bytes themselves, where decoding 10 MB of random bytes
+    with replacement characters and building their core bytes took 0.3 s."""
     raw = fragment.raw
     if raw.find(0, 0, BINARY_SNIFF_BYTES) < 0 or bom_of(raw) is not None:
         return fragment  # text (is_binary, asked of a text without copying its first 8 KiB)
@@ -343,8 +343,9 @@ class Detector:
     # ------------------------------------------------------------------ pipeline
 
     def _scan_archive(self, fragment: Fragment, kind: str) -> list[Finding]:
-        """Each text file inside, as ARCHIVE!MEMBER; then, for a kind whose bytes are plain
-        (a database), what its own bytes hold that no member showed (a deleted row)."""
+        """Each file inside, as ARCHIVE!MEMBER (the finding's ``member``); then, for a kind
+        whose bytes are plain (a database), what its own bytes hold that no member showed (a
+        deleted row)."""
         found: list[Finding] = []
         for name, raw in archives.members(fragment.raw, fragment.path):
             path = f"{fragment.path}!{name}"
