@@ -136,10 +136,9 @@ BINARY_SNIFF_BYTES = 8192  # how much of a file or blob tells text from binary
 
 
 def is_binary(head: bytes) -> bool:
-    """True for content that is not text: a NUL byte early on, except in UTF-16/32 with a BOM."""
-    if bom_of(head) is not None:
-        return False
-    return b"\x00" in head[:BINARY_SNIFF_BYTES]
+    """True for content that is not text: a NUL byte in its first 8 KiB, except in UTF-16/32
+    with a BOM. ``head`` may be the whole content (nothing is copied)."""
+    return head.find(0, 0, BINARY_SNIFF_BYTES) >= 0 and bom_of(head) is None
 
 
 # Printable ASCII, 16 bytes in a row: never in UTF-16 or UTF-32 text (each ASCII character

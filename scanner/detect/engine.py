@@ -27,7 +27,6 @@ from scanner.detect.regions import MAX_OCCURRENCES, keyword_positions, line_wind
 from scanner.entropy import shannon_entropy
 from scanner.errors import DetectionError
 from scanner.models import (
-    BINARY_SNIFF_BYTES,
     CONFIDENCE_LEVELS,
     Confidence,
     Finding,
@@ -37,6 +36,7 @@ from scanner.models import (
     bom_of,
     confidence_at_least,
     eight_bit_body,
+    is_binary,
     lone_crs_to_lf,
 )
 from scanner.rules import Rule, RuleSet
@@ -108,9 +108,7 @@ def _binary_as_ascii(fragment: Fragment) -> Fragment:
     byte: the vectorised pass reads the bytes themselves, where decoding 10 MB of random bytes
     with replacement characters and building their core bytes took 0.3 s."""
     raw = fragment.raw
-    if raw.find(0, 0, BINARY_SNIFF_BYTES) < 0 or bom_of(raw) is not None:
-        return fragment  # text (is_binary, asked of a text without copying its first 8 KiB)
-    if raw.isascii() or is_utf8(raw):
+    if not is_binary(raw) or raw.isascii() or is_utf8(raw):
         return fragment
     return Fragment(raw.translate(_HIGH_AS_DEL), fragment.path, fragment.source, fragment.blob_id)
 
