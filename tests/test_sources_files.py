@@ -15,6 +15,7 @@ from support.repo import identity_env
 
 from scanner.errors import UsageError
 from scanner.models import is_binary
+from scanner.sources import files
 from scanner.sources.files import FileSource, display_path
 
 GIT_ENV = {
@@ -267,3 +268,19 @@ def test_stdin_obeys_the_size_cap() -> None:
     assert frags == {}
     assert source.stats.skipped["too_large"] == 1
     assert source.stats.bytes_scanned == 0
+
+
+def test_standard_input_larger_than_memory_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a file is (tests/test_bad_input.py): ``cat big | keysweep scan - --max-file-size 3G``
+    on a machine that cannot hold it gives one error naming it, not an internal error."""
+
+    def exhausted(read: Callable[[int], bytes | None], n: int) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(files, "_read_upto", exhausted)
+    source = FileSource(["-"], stdin=io.BytesIO(b"KEY=value\n"), max_file_size=3 << 30)
+    assert list(source) == []
+    assert source.stats.errors == [
+        "<stdin>: cannot read: the bytes read do not fit in memory; lower --max-file-size"
+    ]
+    assert dict(source.stats.skipped) == {"unreadable": 1}

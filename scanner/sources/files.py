@@ -148,8 +148,7 @@ class FileSource:
             self._unreadable(entry.shown, exc)
             return None
         except MemoryError:  # a cap as large as the machine's memory (--max-file-size 3G)
-            reason = f"{entry.size:,} bytes do not fit in memory; lower --max-file-size"
-            self._unreadable(entry.shown, OSError(errno.ENOMEM, reason))
+            self._too_big(entry.shown, f"{entry.size:,} bytes")
             return None
         if raw is None:  # grew past the limit since it was listed
             self.stats.skipped["too_large"] += 1
@@ -190,7 +189,11 @@ class FileSource:
         self, read: Callable[[int], bytes | None], shown: str, source: Source
     ) -> Iterator[Fragment]:
         """What ``read`` gives until it ends, or the size cap (``yes | ...`` ends)."""
-        raw = _read_upto(read, self.max_file_size + 1)
+        try:
+            raw = _read_upto(read, self.max_file_size + 1)
+        except MemoryError:
+            self._too_big(shown, "the bytes read")
+            return
         if len(raw) > self.max_file_size:
             self.stats.skipped["too_large"] += 1
             return
@@ -322,6 +325,11 @@ class FileSource:
             self.stats.skipped[SKIP_PATHS_REASON] += 1
             return True
         return False
+
+    def _too_big(self, shown: str, what: str) -> None:
+        """``shown`` did not fit in memory under the size cap: one error naming it."""
+        reason = f"{what} do not fit in memory; lower --max-file-size"
+        self._unreadable(shown, OSError(errno.ENOMEM, reason))
 
     def _unreadable(self, shown: str, exc: OSError) -> None:
         self.stats.skipped["unreadable"] += 1
