@@ -693,11 +693,34 @@ def class_bytes(strings: list[str]) -> bytes:
     return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
 
 
+def dotnet_bytes(strings: list[str]) -> bytes:
+    """The start of a .NET assembly: PE marks, the metadata root and its ``#US`` heap of
+    string literals (length in bytes plus one, UTF-16LE characters, a flag byte)."""
+    heap = b"\x00" + b"".join(
+        bytes([2 * len(s) + 1]) + s.encode("utf-16-le") + b"\x00" for s in strings
+    )
+    header = b"MZ\x90\x00" + bytes(124) + b"PE\x00\x00L\x01\x03\x00" + bytes(56)
+    return header + b"BSJB\x01\x00\x01\x00" + bytes(8) + b"#US\x00" + heap + bytes(16)
+
+
+def hive_bytes(values: list[tuple[str, str]]) -> bytes:
+    """A Windows registry hive (``regf``, one ``hbin``) whose value cells name each value in
+    ASCII and hold its REG_SZ data in UTF-16LE, as ``HKCU\\Environment`` keeps variables."""
+    cells = b""
+    for name, data in values:
+        wide = data.encode("utf-16-le") + b"\x00\x00"
+        vk = b"vk" + struct.pack("<HIIIHH", len(name), len(wide), 0, 1, 1, 0) + name.encode()
+        cells += struct.pack("<i", -(len(vk) + 4)) + vk
+        cells += struct.pack("<i", -(len(wide) + 4)) + wide
+    return b"regf" + bytes(4092) + b"hbin" + struct.pack("<II", 0, 4096) + bytes(20) + cells
+
+
 def binary_cases(v: Values) -> list[Case]:
     """Keys committed inside binary files: an app's SQLite settings table (the record keeps
     the name and the value side by side), a JSON document in a SQLite cache, the constants of
     a compiled Java class, alone and in a jar, the strings of an Android package's
-    classes.dex, a pickled dict."""
+    classes.dex, a pickled dict, the string literals (UTF-16) of a .NET assembly, alone and
+    in a NuGet package, and a user's environment in a saved registry hive (UTF-16)."""
     cases: list[Case] = []
     k, sec = v.key_id("AKIA"), v.secret("any")
     rows = [("region", "eu-west-1"), ("aws_access_key_id", k), ("aws_secret_access_key", sec)]
@@ -735,6 +758,24 @@ def binary_cases(v: Values) -> list[Case]:
     cases.append(
         Case("pickle", "binary", "creds.pkl", json.dumps(creds), k, sec, data=pickle.dumps(creds))
     )
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    literals = ["us-east-1", k, sec, "uploads"]  # new BasicAWSCredentials(k, sec)
+    text = "\n".join(literals)
+    data = dotnet_bytes(literals)
+    cases.append(Case("dotnet-dll", "binary", "Uploader.dll", text, k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    literals = ["AWS_ACCESS_KEY_ID", k, "AWS_SECRET_ACCESS_KEY", sec]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Acme.Storage.nuspec", "<package/>\n")
+        archive.writestr("lib/net8.0/Acme.Storage.dll", dotnet_bytes(literals))
+    text = "\n".join(literals)
+    data = package.getvalue()
+    cases.append(Case("nuget-dll", "binary", "Acme.Storage.1.2.0.nupkg", text, k, sec, data=data))
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    env = [("Path", "C:\\Tools"), ("AWS_ACCESS_KEY_ID", k), ("AWS_SECRET_ACCESS_KEY", sec)]
+    text = "\n".join(f"{n}={val}" for n, val in env)
+    cases.append(Case("registry-hive", "binary", "NTUSER.DAT", text, k, sec, data=hive_bytes(env)))
     return cases
 
 
@@ -791,6 +832,13 @@ def decoy_cases(v: Values) -> list[Case]:
                 "CREATE TABLE t(name TEXT, value TEXT);",
                 [("aws_access_key_id", DOC_KEY_ID), ("aws_secret_access_key", "${AWS_SECRET}")],
             ),
+        ),
+        Case(
+            "dotnet-doc-examples",
+            "aws-doc-examples",
+            "Samples.dll",
+            f"{DOC_KEY_ID}\n{DOC_SECRET}\n",
+            data=dotnet_bytes([DOC_KEY_ID, DOC_SECRET, "examplebucket"]),
         ),
         Case(
             "aws-doc-examples-credentials",

@@ -35,7 +35,7 @@ from scanner.models import (
     Severity,
     bom_of,
     confidence_at_least,
-    eight_bit_body,
+    hidden_text,
     is_binary,
     lone_crs_to_lf,
 )
@@ -358,8 +358,8 @@ class Detector:
 
     def _scan_text(self, fragment: Fragment) -> list[Finding]:
         found = self._scan(_binary_as_ascii(fragment))
-        body = eight_bit_body(fragment.raw)
-        if body is not None:  # what the byte-order mark's decoding garbles
+        body = hidden_text(fragment.raw)
+        if body is not None:
             hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
             found = sorted([*found, *self._scan(hidden)], key=lambda f: (f.line, f.column))
         return found

@@ -168,6 +168,18 @@ def java_class(*strings: str) -> bytes:
     return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + struct.pack(">H", len(strings) + 1) + pool
 
 
+def dotnet_assembly(*strings: str) -> bytes:
+    """A .NET assembly's start as a C# compiler writes it: the PE headers' marks, the metadata
+    root, and its ``#US`` heap of string literals (each its length in bytes plus one, as
+    one byte below 128, its UTF-16LE characters, a flag byte)."""
+    heap = b"\x00" + b"".join(
+        bytes([2 * len(s) + 1]) + s.encode("utf-16-le") + b"\x00" for s in strings
+    )
+    assert all(2 * len(s) + 1 < 0x80 for s in strings)
+    header = b"MZ\x90\x00" + bytes(124) + b"PE\x00\x00L\x01\x03\x00" + bytes(56)
+    return header + b"BSJB\x01\x00\x01\x00" + bytes(8) + b"#US\x00" + heap + bytes(16)
+
+
 def android_dex(*strings: str) -> bytes:
     """An Android ``classes.dex``'s string data: each string's length, its bytes, a NUL."""
     data = b"".join(bytes([len(s)]) + s.encode() + b"\x00" for s in strings)

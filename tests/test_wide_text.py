@@ -1,0 +1,169 @@
+"""UTF-16LE text inside binary files (``scanner.models.wide_text``): a key in a .NET
+assembly's string literals, in a UTF-16 file with no byte-order mark or in a UTF-16 SQLite
+database is found by scan, staged and history, beside what the bytes themselves hold, on the
+line it has in the bytes. Every key and file is made at run time."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.keys import key_id, secret_key
+from support.repo import Repo
+from support.run import keysweep
+from support.samples import dotnet_assembly
+
+from scanner.detect import Detector
+from scanner.models import Fragment, Source, hidden_text, lone_crs_to_lf, wide_text
+from scanner.rules import load_rules
+
+KEY, SECRET = key_id("wide"), secret_key("wide")
+PLAIN_KEY, PLAIN_SECRET = key_id("wide-plain"), secret_key("wide-plain")
+DETECTOR = Detector(load_rules())
+LITERALS = ("us-east-1", KEY, SECRET, "uploads")  # as `new BasicAWSCredentials(KEY, SECRET)`
+
+
+def _found(raw: bytes, path: str = "Acme.dll") -> list[tuple[str, str, int]]:
+    return [(f.rule_id, f.secret, f.line) for f in DETECTOR.scan(Fragment(raw, path, Source.FILE))]
+
+
+def _wide(text: str) -> bytes:
+    return text.encode("utf-16-le")
+
+
+def test_wide_text_is_the_runs_at_their_offsets_and_only_the_line_breaks_besides() -> None:
+    raw = b"\x00\x01plain\nstring\x00" + _wide("Wide\r\ntext") + b"\xff\x00\n" + _wide("ok")
+    view = wide_text(raw)
+    assert view is not None and len(view) == len(raw)
+    at = raw.index(b"W")
+    assert view[at : at + 10] == b"Wide\r\ntext" and view[at + 10 : at + 20] == b"\x7f" * 10
+    assert view[:at] == b"\x7f" * 7 + b"\n" + b"\x7f" * 7  # the plain text is not read twice
+    assert view[at + 20 :] == b"\x7f\x7f\n\x7f\x7f\x7f\x7f"  # "ok": under four characters
+    # a .NET string's length byte (here "Q", 81) stays out of the run that follows it
+    assert (wide_text(b"\x00\x00Q" + _wide("abcd")) or b"").strip(b"\x7f") == b"abcd"
+    assert (wide_text(b"\x00\x01)" + _wide("abcd")) or b"").strip(b"\x7f") == b"abcd"
+    assert (wide_text(_wide("abcd")) or b"").strip(b"\x7f") == b"abcd"  # at the start
+
+
+def test_wide_text_is_none_for_text_and_for_binaries_without_it() -> None:
+    assert wide_text(b"plain text\n") is None
+    assert wide_text(b"\xff\xfe" + _wide("AKIA with a byte-order mark")) is None  # decoded
+    assert wide_text(b"\x00\x01\x02 no wide text \x00a\x00b\x00") is None
+    assert hidden_text(b"\x00" + _wide("text")) == wide_text(b"\x00" + _wide("text"))
+
+
+def test_a_key_among_a_dotnet_assemblys_string_literals_is_found_and_paired() -> None:
+    found = DETECTOR.scan(Fragment(dotnet_assembly(*LITERALS), "Acme.dll", Source.FILE))
+    assert [(f.rule_id, f.secret) for f in found] == [
+        ("aws-access-key-id", KEY),
+        ("aws-secret-access-key", SECRET),
+    ]
+    assert found[0].paired and found[0].paired[0].secret == SECRET
+    assert DETECTOR.wants(dotnet_assembly(*LITERALS))  # the prefilter reads the wide text too
+    assert _found(dotnet_assembly("us-east-1", "uploads")) == []
+
+
+def test_utf16_text_without_a_byte_order_mark_reads_as_with_one() -> None:
+    text = f'$env:AWS_ACCESS_KEY_ID = "{KEY}"\r\n$env:AWS_SECRET_ACCESS_KEY = "{SECRET}"\r\n'
+    found = [
+        [(f.rule_id, f.secret, f.line, f.column) for f in DETECTOR.scan(Fragment(raw, "a.ps1"))]
+        for raw in (b"\xff\xfe" + _wide(text), _wide(text))
+    ]
+    assert found[0] == found[1] and len(found[0]) == 2
+
+
+def test_a_plain_key_that_one_letter_strings_follow_is_still_found() -> None:
+    """The end of a plain string followed by a NUL and a few one-letter strings looks like
+    the start of UTF-16 text: the bytes are read as they are, the key in them whole."""
+    raw = b"\x00\x01" + f"aws_access_key_id={PLAIN_KEY}".encode() + b"\x00x\x00y\x00z\x00"
+    assert ("aws-access-key-id", PLAIN_KEY, 1) in _found(raw)
+
+
+@given(
+    before=st.binary(max_size=200),
+    after=st.binary(max_size=200),
+    glue=st.sampled_from([b"", b"\x00", b"\n", b"Q", b"\xff", b"\x00\x00"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_plain_and_wide_keys_in_one_binary_are_both_found(
+    before: bytes, after: bytes, glue: bytes
+) -> None:
+    plain = f"aws_access_key_id={PLAIN_KEY}\naws_secret_access_key={PLAIN_SECRET}\n".encode()
+    wide = _wide(f"aws_access_key_id={KEY}\naws_secret_access_key={SECRET}\n")
+    raw = b"\x00" + before + glue + plain + glue + wide + glue + after
+    found = _found(raw, "blob.bin")
+    assert {KEY, SECRET, PLAIN_KEY, PLAIN_SECRET} <= {secret for _, secret, _ in found}
+    lines = lone_crs_to_lf(raw)  # a lone CR ends a line
+    plain_line = lines[: lines.index(PLAIN_KEY.encode())].count(b"\n") + 1
+    assert ("aws-access-key-id", PLAIN_KEY, plain_line) in found
+    wide_line = lines[: lines.index(KEY.encode("utf-16-le"))].count(b"\n") + 1
+    assert ("aws-access-key-id", KEY, wide_line) in found
+
+
+def test_a_deleted_row_of_a_utf16_database_is_found(tmp_path: Path) -> None:
+    """SQLite keeps a UTF-16 database's text as UTF-16: its tables read as SQL, and a
+    deleted row's bytes, still in a free page, as wide text."""
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA encoding = 'UTF-16le'")
+    db.execute("PRAGMA secure_delete = OFF")
+    db.execute("CREATE TABLE old(line TEXT)")
+    db.execute("INSERT INTO old VALUES(?)", (f"aws_access_key_id={KEY}",))
+    db.execute("INSERT INTO old VALUES(?)", (f"aws_secret_access_key={SECRET}",))
+    db.commit()
+    db.execute("DELETE FROM old")
+    db.commit()
+    db.close()
+    raw = path.read_bytes()
+    assert KEY.encode("utf-16-le") in raw and KEY.encode() not in raw
+    found = DETECTOR.scan(Fragment(raw, "app.db", Source.FILE))
+    assert {(f.rule_id, f.path, f.secret) for f in found} == {
+        ("aws-access-key-id", "app.db", KEY),
+        ("aws-secret-access-key", "app.db", SECRET),
+    }
+
+
+def _nupkg(dll: bytes) -> bytes:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Acme.nuspec", "<package/>\n")
+        archive.writestr("lib/net8.0/Acme.dll", dll)
+    return package.getvalue()
+
+
+def test_scan_staged_and_history_find_a_key_in_a_dotnet_assembly(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    (repo.path / "bin").mkdir()
+    (repo.path / "bin" / "Acme.dll").write_bytes(dotnet_assembly(*LITERALS))
+    (repo.path / "Acme.1.0.0.nupkg").write_bytes(_nupkg(dotnet_assembly(*LITERALS)))
+    expected = {
+        ("bin/Acme.dll", None, KEY),
+        ("bin/Acme.dll", None, SECRET),
+        ("Acme.1.0.0.nupkg!lib/net8.0/Acme.dll", "lib/net8.0/Acme.dll", KEY),
+        ("Acme.1.0.0.nupkg!lib/net8.0/Acme.dll", "lib/net8.0/Acme.dll", SECRET),
+    }
+
+    def located(stdout: str) -> set[tuple[str, object, str]]:
+        return {
+            (str(f["path"]), f.get("member"), str(f["secret"]))
+            for f in json.loads(stdout)["findings"]
+        }
+
+    run = keysweep("scan", ".", "-f", "json", "--show-secrets", cwd=repo.path)
+    assert run.code == 1, run.stderr
+    assert located(run.stdout) == expected
+    repo.git("add", ".")
+    run = keysweep("staged", "-f", "json", "--show-secrets", cwd=repo.path)
+    assert run.code == 1, run.stderr
+    assert located(run.stdout) == expected
+    repo.commit_staged("add the build output")
+    run = keysweep("history", str(repo.path), "-f", "json", "--show-secrets")
+    assert run.code == 1, run.stderr
+    assert located(run.stdout) == expected
+    run = keysweep("scan", ".", cwd=repo.path)  # redacted in human output
+    assert SECRET not in run.stdout + run.stderr
