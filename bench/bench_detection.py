@@ -57,6 +57,7 @@ import io
 import json
 import os
 import pickle
+import py_compile
 import random
 import shutil
 import sqlite3
@@ -64,6 +65,7 @@ import string
 import struct
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable
@@ -715,12 +717,22 @@ def hive_bytes(values: list[tuple[str, str]]) -> bytes:
     return b"regf" + bytes(4092) + b"hbin" + struct.pack("<II", 0, 4096) + bytes(20) + cells
 
 
+def compiled_python(source: str) -> bytes:
+    """``source`` compiled by this Python, as a committed ``__pycache__`` holds it."""
+    with tempfile.TemporaryDirectory() as work:
+        module = Path(work) / "settings.py"
+        module.write_text(source)
+        py_compile.compile(str(module), cfile=str(module.with_suffix(".pyc")), doraise=True)
+        return module.with_suffix(".pyc").read_bytes()
+
+
 def binary_cases(v: Values) -> list[Case]:
     """Keys committed inside binary files: an app's SQLite settings table (the record keeps
     the name and the value side by side), a JSON document in a SQLite cache, the constants of
     a compiled Java class, alone and in a jar, the strings of an Android package's
-    classes.dex, a pickled dict, the string literals (UTF-16) of a .NET assembly, alone and
-    in a NuGet package, and a user's environment in a saved registry hive (UTF-16)."""
+    classes.dex, a pickled dict, a compiled Python module, the string literals (UTF-16) of a
+    .NET assembly, alone and in a NuGet package, and a user's environment in a saved registry
+    hive (UTF-16)."""
     cases: list[Case] = []
     k, sec = v.key_id("AKIA"), v.secret("any")
     rows = [("region", "eu-west-1"), ("aws_access_key_id", k), ("aws_secret_access_key", sec)]
@@ -758,6 +770,11 @@ def binary_cases(v: Values) -> list[Case]:
     cases.append(
         Case("pickle", "binary", "creds.pkl", json.dumps(creds), k, sec, data=pickle.dumps(creds))
     )
+    k, sec = v.key_id("AKIA"), v.secret("any")
+    source = f's3 = boto3.client("s3", aws_access_key_id="{k}", aws_secret_access_key="{sec}")\n'
+    source = "import boto3\n" + source + "def upload(name):\n    s3.upload_file(name, 'b', name)\n"
+    pyc = compiled_python(source)
+    cases.append(Case("pyc", "binary", "settings.cpython-311.pyc", source, k, sec, data=pyc))
     k, sec = v.key_id("AKIA"), v.secret("any")
     literals = ["us-east-1", k, sec, "uploads"]  # new BasicAWSCredentials(k, sec)
     text = "\n".join(literals)

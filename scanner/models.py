@@ -158,60 +158,6 @@ def eight_bit_body(raw: bytes) -> bytes | None:
     return body if _EIGHT_BIT_RUN.search(body) else None
 
 
-# UTF-16LE text with no byte-order mark, as binaries hold it (a .NET assembly's string
-# literals, Windows resources and registry hives, a UTF-16 database): four or more characters
-# of printable ASCII, tab, CR or LF, each followed by a NUL. Searched from the NUL after the
-# first character: a literal first byte makes the search 20x faster on random bytes, and the
-# three characters the run needs written out, 1.8x on .NET and Windows binaries.
-_WIDE_CHAR = rb"[\t\n\r\x20-\x7e]\x00"
-_WIDE_RUN = re.compile(rb"\x00" + _WIDE_CHAR * 3 + rb"(?:" + _WIDE_CHAR + rb")*")
-_WIDE_CHARS = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
-_ONLY_LINE_BREAKS = bytes(b if b in (0x0A, 0x0D) else 0x7F for b in range(256))
-
-
-def wide_text(raw: bytes) -> bytes | None:
-    """The UTF-16LE text of a binary input (a NUL byte in its first 8 KiB, no byte-order
-    mark), one byte a character, where the NUL after each character keeps every rule from
-    reading it: each run narrowed at its own offset, every other byte DEL but CR and LF, so
-    a finding there has the line it has in the bytes and nothing the bytes show is found
-    twice. Scanned beside the bytes, which stay as they are; None for every other input,
-    and for a binary that holds no such text.
-
-    A run's first character is the one before the NUL the search starts from, unless it
-    ends three or more characters, as a plain string does that the run follows (a .NET
-    string's first character follows its length byte and a flag byte of 0 or 1)."""
-    if not is_binary(raw):
-        return None
-    runs = _WIDE_RUN.finditer(raw)
-    found = next(runs, None)
-    if found is None:
-        return None
-    view = bytearray(raw.translate(_ONLY_LINE_BREAKS))
-    while found is not None:
-        start, end = found.span()
-        at = start - 1  # the character before the NUL, the run's first unless it ends a string
-        if (
-            at >= 0
-            and raw[at] in _WIDE_CHARS
-            and (at < 2 or raw[at - 1] not in _WIDE_CHARS or raw[at - 2] not in _WIDE_CHARS)
-        ):
-            start = at
-        else:
-            start += 1
-        chars = raw[start:end:2]
-        view[start:end] = chars + b"\x7f" * (end - start - len(chars))
-        found = next(runs, None)
-    return bytes(view)
-
-
-def hidden_text(raw: bytes) -> bytes | None:
-    """What decoding or reading ``raw`` as it is hides, to scan beside it: the ASCII after a
-    UTF-16/32 byte-order mark (``eight_bit_body``) or the UTF-16LE text of a binary
-    (``wide_text``); None for most inputs."""
-    body = eight_bit_body(raw)
-    return wide_text(raw) if body is None else body
-
-
 def decode_bytes(raw: bytes) -> str:
     """Decode file content for scanning: BOM-aware (UTF-8/16/32), never raises.
 

@@ -18,6 +18,7 @@ from functools import cached_property
 
 from scanner import archives
 from scanner.allowlist import Allowlist
+from scanner.detect import binary
 from scanner.detect.blocks import Blocks
 from scanner.detect.corematch import CoreMatcher, as_core_bytes, is_utf8, utf8_core_bytes
 from scanner.detect.decoding import SpanFinder, View, any_run_decodes, build_views
@@ -35,8 +36,6 @@ from scanner.models import (
     Severity,
     bom_of,
     confidence_at_least,
-    hidden_text,
-    is_binary,
     lone_crs_to_lf,
 )
 from scanner.rules import Rule, RuleSet
@@ -96,21 +95,12 @@ def _core_data(fragment: Fragment, ascii: bool | None = None, utf8: bool | None 
     return lone_crs_to_lf(data)
 
 
-# Every byte above 0x7F read as DEL: like the U+FFFD that decoding puts there, no word, space,
-# quote or alphabet character of any rule, but one ASCII byte for one byte.
-_HIGH_AS_DEL = bytes(range(0x80)) + b"\x7f" * 0x80
-
-
 def _binary_as_ascii(fragment: Fragment) -> Fragment:
-    """A binary input (a NUL byte in its first 8 KiB, no byte-order mark: an image, a
-    database, a compiled class) that is not UTF-8, with each byte above 0x7F read as DEL; any
-    other input as it is. Keys and keywords are ASCII, and so the text is, one character a
-    byte: the vectorised pass reads the bytes themselves, where decoding 10 MB of random bytes
-    with replacement characters and building their core bytes took 0.3 s."""
-    raw = fragment.raw
-    if not is_binary(raw) or raw.isascii() or is_utf8(raw):
+    """``fragment`` read as ``binary.as_ascii`` reads its bytes (itself when they stay)."""
+    data = binary.as_ascii(fragment.raw)
+    if data is fragment.raw:
         return fragment
-    return Fragment(raw.translate(_HIGH_AS_DEL), fragment.path, fragment.source, fragment.blob_id)
+    return Fragment(data, fragment.path, fragment.source, fragment.blob_id)
 
 
 def _valid_utf8(fragment: Fragment) -> bool:
@@ -358,7 +348,7 @@ class Detector:
 
     def _scan_text(self, fragment: Fragment) -> list[Finding]:
         found = self._scan(_binary_as_ascii(fragment))
-        body = hidden_text(fragment.raw)
+        body = binary.hidden_text(fragment.raw)
         if body is not None:
             hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
             found = sorted([*found, *self._scan(hidden)], key=lambda f: (f.line, f.column))

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.detect import dbcache, re2bytes
-from scanner.models import bom_of, decode_bytes, hidden_text
+from scanner.detect.binary import hidden_text
+from scanner.models import bom_of, decode_bytes
 
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
 # Distinct keyword sets remembered (``Prefilter.hits``): localstack's history shows 1,553 in

@@ -1,12 +1,15 @@
-"""UTF-16LE text inside binary files (``scanner.models.wide_text``): a key in a .NET
-assembly's string literals, in a UTF-16 file with no byte-order mark or in a UTF-16 SQLite
-database is found by scan, staged and history, beside what the bytes themselves hold, on the
-line it has in the bytes. Every key and file is made at run time."""
+"""How binary files are read (``scanner.detect.binary``): UTF-16LE text inside them (a key in
+a .NET assembly's string literals, in a UTF-16 file with no byte-order mark or in a UTF-16
+SQLite database is found by scan, staged and history, beside what the bytes themselves hold,
+on the line it has in the bytes), and the string constants of a compiled Python module, which
+marshal writes with no byte between one object and the next. Every key and file is made at
+run time; the modules are compiled by this Python."""
 
 from __future__ import annotations
 
 import io
 import json
+import py_compile
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -19,7 +22,8 @@ from support.run import keysweep
 from support.samples import dotnet_assembly
 
 from scanner.detect import Detector
-from scanner.models import Fragment, Source, hidden_text, lone_crs_to_lf, wide_text
+from scanner.detect.binary import as_ascii, hidden_text, wide_text
+from scanner.models import Fragment, Source, lone_crs_to_lf
 from scanner.rules import load_rules
 
 KEY, SECRET = key_id("wide"), secret_key("wide")
@@ -167,3 +171,60 @@ def test_scan_staged_and_history_find_a_key_in_a_dotnet_assembly(tmp_path: Path)
     assert located(run.stdout) == expected
     run = keysweep("scan", ".", cwd=repo.path)  # redacted in human output
     assert SECRET not in run.stdout + run.stderr
+
+
+def _compiled(tmp_path: Path, source: str) -> bytes:
+    """``source`` compiled by this Python, as a committed ``__pycache__`` holds it."""
+    module = tmp_path / "settings.py"
+    module.write_text(source)
+    compiled = tmp_path / "settings.pyc"
+    py_compile.compile(str(module), cfile=str(compiled), doraise=True)
+    module.unlink()
+    return compiled.read_bytes()
+
+
+SETTINGS = f"""import boto3
+AWS_ACCESS_KEY_ID = "{KEY}"
+AWS_SECRET_ACCESS_KEY = "{SECRET}"
+def client():
+    return boto3.client("s3", aws_access_key_id="{KEY}", aws_secret_access_key="{SECRET}")
+"""
+
+
+def test_the_string_constants_of_a_compiled_module_are_read_whole(tmp_path: Path) -> None:
+    """marshal writes the next object's type letter right after a string's last character
+    (here the function's code object, 'c'): the secret was read as 41 characters."""
+    raw = _compiled(tmp_path, SETTINGS)
+    assert any(SECRET.encode() + bytes([b]) in raw for b in b"cNz)r")  # joined to a letter
+    found = DETECTOR.scan(Fragment(raw, "__pycache__/settings.cpython-311.pyc", Source.FILE))
+    assert {(f.rule_id, f.secret) for f in found} == {
+        ("aws-access-key-id", KEY),
+        ("aws-secret-access-key", SECRET),
+    }
+    assert all(f.paired and f.paired[0].secret == SECRET for f in found if f.secret == KEY)
+    view = as_ascii(raw)
+    assert len(view) == len(raw) and view.count(b"\n") == raw.count(b"\n")  # the same lines
+    assert view.count(b"\r") == raw.count(b"\r")
+
+
+def test_only_compiled_modules_are_framed() -> None:
+    text = b"\x00" + b"z\x05hello" + b"Xtail of a long printable run"
+    assert as_ascii(text) == text  # not a compiled module: as it is
+    pyc = b"\xa7\r\r\n" + bytes(12) + b"\xe3" + text
+    framed = as_ascii(pyc)
+    assert framed.endswith(b"z\x05hello\x7ftail of a long printable run")  # "X" joined it
+
+
+def test_history_and_staged_find_a_key_in_a_committed_pycache(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    (repo.path / "__pycache__").mkdir()
+    compiled = "__pycache__/settings.cpython-311.pyc"
+    (repo.path / compiled).write_bytes(_compiled(tmp_path, SETTINGS))
+    repo.git("add", compiled)
+    run = keysweep("staged", "-f", "json", "--show-secrets", cwd=repo.path)
+    assert run.code == 1, run.stderr
+    assert {(f["path"], f["secret"]) for f in run.findings} == {(compiled, KEY), (compiled, SECRET)}
+    repo.commit_staged("add the compiled settings")
+    run = keysweep("history", str(repo.path), "-f", "json", "--show-secrets")
+    assert run.code == 1, run.stderr
+    assert {(f["path"], f["secret"]) for f in run.findings} == {(compiled, KEY), (compiled, SECRET)}
