@@ -726,13 +726,20 @@ def compiled_python(source: str) -> bytes:
         return module.with_suffix(".pyc").read_bytes()
 
 
+def go_program_bytes(strings: list[str]) -> bytes:
+    """The start of a compiled Go program: ELF marks, its build ID, then its string data as
+    Go's linker lays it out, each string right after the one before, shortest first."""
+    data = "".join(sorted(strings, key=lambda s: (len(s), s))).encode()
+    return b"\x7fELF\x02\x01\x01" + bytes(57) + b"\x00Go build ID: \x00" + data + bytes(8)
+
+
 def binary_cases(v: Values) -> list[Case]:
     """Keys committed inside binary files: an app's SQLite settings table (the record keeps
     the name and the value side by side), a JSON document in a SQLite cache, the constants of
     a compiled Java class, alone and in a jar, the strings of an Android package's
-    classes.dex, a pickled dict, a compiled Python module, the string literals (UTF-16) of a
-    .NET assembly, alone and in a NuGet package, and a user's environment in a saved registry
-    hive (UTF-16)."""
+    classes.dex, a pickled dict, a compiled Python module, a key ID among a compiled Go
+    program's packed strings, the string literals (UTF-16) of a .NET assembly, alone and in a
+    NuGet package, and a user's environment in a saved registry hive (UTF-16)."""
     cases: list[Case] = []
     k, sec = v.key_id("AKIA"), v.secret("any")
     rows = [("region", "eu-west-1"), ("aws_access_key_id", k), ("aws_secret_access_key", sec)]
@@ -775,6 +782,12 @@ def binary_cases(v: Values) -> list[Case]:
     source = "import boto3\n" + source + "def upload(name):\n    s3.upload_file(name, 'b', name)\n"
     pyc = compiled_python(source)
     cases.append(Case("pyc", "binary", "settings.cpython-311.pyc", source, k, sec, data=pyc))
+    k = v.key_id("AKIA")
+    # a Lambda's Go `bootstrap`: the key ID between strings of its length, nothing between
+    # them (its secret stands among the 40-character strings, where no split can be known)
+    strings = ["span", "37252902984619140625", "Egyptian_Hieroglyphs", "IDS_Trinary_Operator", k]
+    data = go_program_bytes(strings)
+    cases.append(Case("go-program", "binary", "bootstrap", "\n".join(strings), k, None, data=data))
     k, sec = v.key_id("AKIA"), v.secret("any")
     literals = ["us-east-1", k, sec, "uploads"]  # new BasicAWSCredentials(k, sec)
     text = "\n".join(literals)
@@ -849,6 +862,15 @@ def decoy_cases(v: Values) -> list[Case]:
                 "CREATE TABLE t(name TEXT, value TEXT);",
                 [("aws_access_key_id", DOC_KEY_ID), ("aws_secret_access_key", "${AWS_SECRET}")],
             ),
+        ),
+        Case(
+            "packed-upper-words",  # wget's S/KEY words, side by side: ...ARTYASIAASKSATOM...
+            "packed-upper-words",
+            "wget",
+            "ARABARCHAREAARGOARIDARMYARTSARTYASIAASKSATOMAUNTAURAAUTOAVERAVIDAVISAVON\n",
+            data=b"\x7fELF\x02\x01\x01"
+            + bytes(57)
+            + b"ARABARCHAREAARGOARIDARMYARTSARTYASIAASKSATOMAUNTAURAAUTOAVERAVIDAVISAVON\x00",
         ),
         Case(
             "dotnet-doc-examples",

@@ -158,6 +158,8 @@ def _patterns(rule: Rule) -> list[tuple[str, re.Pattern[str]]]:
     found += [(f"allowlist[{i}]", a.pattern) for i, a in enumerate(rule.allowlist.regexes)]
     if rule.context is not None:
         found += [(f"context[{i}]", p) for i, p in enumerate(rule.context.regexes)]
+    if rule.binary_pattern:
+        found.append(("binary_regex", re.compile(rule.binary_pattern)))
     return found
 
 

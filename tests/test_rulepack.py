@@ -294,6 +294,18 @@ def test_good_user_pack_loads(tmp_path: Path) -> None:
             "examples[0]",
             "unknown template",
         ),
+        (
+            ("examples:", "binary_regex: 'demo_[a-z0-9{16}'\n    examples:"),
+            "demo-token",
+            "binary_regex",
+            "bad regex",
+        ),
+        (
+            ("examples:", "binary_regex: 'démo_[a-z0-9]{16}'\n    examples:"),
+            "demo-token",
+            "binary_regex",
+            "must be ASCII",
+        ),
     ],
 )
 def test_malformed_rule_errors_name_file_rule_and_key(

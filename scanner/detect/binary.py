@@ -7,13 +7,16 @@ a binary file is not text, and each reading here keeps it from joining a key.
   UTF-8), and in a compiled Python module the bytes that frame each string constant too.
 - ``wide_text``: each run of UTF-16LE ASCII text narrowed at its own offset (a .NET
   assembly's string literals, a registry hive's values, a UTF-16 database).
-- ``hidden_text``: what to scan beside an input: that UTF-16 text, or the ASCII after a
+- ``packed_tokens``: the tokens a compiled Go or Rust program keeps side by side with the
+  strings around them, each set apart (the rules' ``binary_regex``).
+- ``hidden_text``: what to scan beside an input: its UTF-16 text, or the ASCII after a
   UTF-16/32 byte-order mark (``models.eight_bit_body``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from scanner.detect.corematch import is_utf8
 from scanner.models import eight_bit_body, is_binary
@@ -79,6 +82,31 @@ def wide_text(raw: bytes) -> bytes | None:
         view[start:end] = chars + bytes([DEL]) * (end - start - len(chars))
         found = next(runs, None)
     return bytes(view)
+
+
+# A character that joins a token to what stands before or after it.
+_JOINING = frozenset(b"_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def packed_tokens(data: bytes, patterns: Sequence[re.Pattern[bytes]]) -> bytes | None:
+    """The matches of ``patterns`` (the rules' ``binary_regex``: a value alone, without the
+    checks around it) that a character joins on either side in ``data``, a binary input read
+    as ASCII, each at its own offset; every other byte DEL but CR and LF. A compiled Go or
+    Rust program keeps its strings side by side with nothing between them (Go sorts them by
+    length: ``...span37252902984619140625AKIA...Egyptian_Hieroglyphs...``), where no rule's
+    regex sees a token whole. The rules then read each match with its own regex, checks and
+    allowlists. None when no match is joined."""
+    view: bytearray | None = None
+    for pattern in patterns:
+        for found in pattern.finditer(data):
+            start, end = found.span()
+            if (start and data[start - 1] in _JOINING) or (
+                end < len(data) and data[end] in _JOINING
+            ):
+                if view is None:
+                    view = bytearray(data.translate(_ONLY_LINE_BREAKS))
+                view[start:end] = data[start:end]
+    return None if view is None else bytes(view)
 
 
 def hidden_text(raw: bytes) -> bytes | None:

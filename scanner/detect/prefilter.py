@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.detect import dbcache, re2bytes
-from scanner.detect.binary import hidden_text
-from scanner.models import bom_of, decode_bytes
+from scanner.models import bom_of, decode_bytes, eight_bit_body
 
 MIN_ENCODED_FORM = 4  # shorter base64 forms are dropped (they would match almost anything)
 # Distinct keyword sets remembered (``Prefilter.hits``): localstack's history shows 1,553 in
@@ -215,7 +214,7 @@ class Prefilter:
         """False means no rule keyword (plain or base64 form) occurs in ``raw``."""
         if self._always:
             return True
-        body = hidden_text(raw)
+        body = eight_bit_body(raw)
         return self._wants(self._normalise(raw)) or (body is not None and self._wants(body))
 
     def _wants(self, raw: bytes) -> bool:

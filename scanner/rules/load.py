@@ -61,6 +61,7 @@ _RULE_KEYS = frozenset(
         "checks",
         "enrich",
         "identifier",
+        "binary_regex",
     }
 )
 _REQUIRED_RULE_KEYS = ("id", "name", "description", "severity", "keywords", "regex", "examples")
@@ -180,6 +181,11 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         raise r.at("regex").fail("needs a named group (?P<secret>...)")
     keywords = _keywords(r.at("keywords"))
     allowlist = read_allowlist(r.at("allowlist")) if "allowlist" in r else Allowlist()
+    binary_pattern = ""
+    if "binary_regex" in r:
+        binary_pattern = r.at("binary_regex").regex().pattern
+        if not binary_pattern.isascii():
+            raise r.at("binary_regex").fail("must be ASCII (it is searched in bytes)")
     return Rule(
         id=rid,
         name=r.at("name").string(),
@@ -200,6 +206,7 @@ def _rule(where: _Where, index: int, data: Any) -> Rule:
         checks=_names(r.at("checks"), CHECKS, "check"),
         enrich=_names(r.at("enrich"), ENRICHMENTS, "enrichment"),
         identifier=r.at("identifier").boolean(default=False),
+        binary_pattern=binary_pattern,
         confidence=r.at("confidence").choice(Confidence, default=DEFAULT_CONFIDENCE),
         pack=str(where.path),
     )

@@ -70,6 +70,8 @@ class Rule:
     checks: tuple[str, ...] = ()
     enrich: tuple[str, ...] = ()
     identifier: bool = False  # the value names a credential, grants nothing: shown in full
+    # the value alone, for binaries whose strings stand side by side (binary.packed_tokens)
+    binary_pattern: str = ""
     confidence: str = DEFAULT_CONFIDENCE  # high | medium | low (Confidence)
     pack: str = ""
     _path_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
