@@ -1,9 +1,11 @@
-"""How binary files are read (``scanner.detect.binary``): UTF-16LE text inside them (a key in
-a .NET assembly's string literals, in a UTF-16 file with no byte-order mark or in a UTF-16
-SQLite database is found by scan, staged and history, beside what the bytes themselves hold,
-on the line it has in the bytes), and the string constants of a compiled Python module, which
-marshal writes with no byte between one object and the next. Every key and file is made at
-run time; the modules are compiled by this Python."""
+"""How binary files are read (``scanner.detect.binary``): one ASCII character a byte; the
+UTF-16LE text inside them (a key in a .NET assembly's string literals or in a UTF-16 file
+with no byte-order mark is found by scan, staged and history, beside what the bytes
+themselves hold, on the line it has in the bytes; a UTF-16 database's deleted rows:
+tests/test_sqlite_files.py); the string constants of a compiled Python module, which marshal
+writes with no byte between one object and the next; and the tokens a compiled Go program
+keeps side by side with its other strings. Every key and file is made at run time; the
+modules are compiled by this Python."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import json
 import py_compile
 import random
 import re
-import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -84,6 +85,31 @@ def test_utf16_text_without_a_byte_order_mark_reads_as_with_one() -> None:
     assert found[0] == found[1] and len(found[0]) == 2
 
 
+@given(
+    before=st.binary(max_size=300),
+    after=st.binary(max_size=300),
+    glue=st.sampled_from([b"\n", b"\x00", b"\xff", b" ", b"\xc3\xa9", b"\x80\x80"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_binary_bytes_read_as_ascii_find_what_their_decoded_text_holds(
+    before: bytes, after: bytes, glue: bytes
+) -> None:
+    """A binary input that is not UTF-8 is read one ASCII character a byte (bytes above 0x7F
+    as DEL), not decoded: the same keys on the same lines as in its decoded text."""
+    raw = b"\x00\xff" + before + glue + KEY.encode() + glue + SECRET_LINE + glue + after
+    detector = DETECTOR
+    fast = detector.scan(Fragment(raw, "blob.bin", Source.FILE))
+    decoded = raw.decode("utf-8", "replace").encode()  # valid UTF-8: read the usual way
+    slow = detector.scan(Fragment(decoded, "blob.bin", Source.FILE))
+    assert [(f.rule_id, f.secret, f.line) for f in fast] == [
+        (f.rule_id, f.secret, f.line) for f in slow
+    ]
+    assert {KEY, SECRET} <= {f.secret for f in fast}
+
+
+SECRET_LINE = f"\naws_secret_access_key = {SECRET}".encode()
+
+
 def test_a_plain_key_that_one_letter_strings_follow_is_still_found() -> None:
     """The end of a plain string followed by a NUL and a few one-letter strings looks like
     the start of UTF-16 text: the bytes are read as they are, the key in them whole."""
@@ -110,29 +136,6 @@ def test_plain_and_wide_keys_in_one_binary_are_both_found(
     assert ("aws-access-key-id", PLAIN_KEY, plain_line) in found
     wide_line = lines[: lines.index(KEY.encode("utf-16-le"))].count(b"\n") + 1
     assert ("aws-access-key-id", KEY, wide_line) in found
-
-
-def test_a_deleted_row_of_a_utf16_database_is_found(tmp_path: Path) -> None:
-    """SQLite keeps a UTF-16 database's text as UTF-16: its tables read as SQL, and a
-    deleted row's bytes, still in a free page, as wide text."""
-    path = tmp_path / "app.db"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA encoding = 'UTF-16le'")
-    db.execute("PRAGMA secure_delete = OFF")
-    db.execute("CREATE TABLE old(line TEXT)")
-    db.execute("INSERT INTO old VALUES(?)", (f"aws_access_key_id={KEY}",))
-    db.execute("INSERT INTO old VALUES(?)", (f"aws_secret_access_key={SECRET}",))
-    db.commit()
-    db.execute("DELETE FROM old")
-    db.commit()
-    db.close()
-    raw = path.read_bytes()
-    assert KEY.encode("utf-16-le") in raw and KEY.encode() not in raw
-    found = DETECTOR.scan(Fragment(raw, "app.db", Source.FILE))
-    assert {(f.rule_id, f.path, f.secret) for f in found} == {
-        ("aws-access-key-id", "app.db", KEY),
-        ("aws-secret-access-key", "app.db", SECRET),
-    }
 
 
 def _nupkg(dll: bytes) -> bytes:
