@@ -25,7 +25,7 @@ from support.run import keysweep
 from support.samples import dotnet_assembly
 
 from scanner.detect import Detector
-from scanner.detect.binary import as_ascii, hidden_text, packed_tokens, wide_text
+from scanner.detect.binary import as_ascii, beside, packed_tokens, wide_text
 from scanner.models import Fragment, Source, lone_crs_to_lf
 from scanner.rules import load_rules
 from scanner.rules.templates import checksummed_token
@@ -62,7 +62,8 @@ def test_wide_text_is_none_for_text_and_for_binaries_without_it() -> None:
     assert wide_text(b"plain text\n") is None
     assert wide_text(b"\xff\xfe" + _wide("AKIA with a byte-order mark")) is None  # decoded
     assert wide_text(b"\x00\x01\x02 no wide text \x00a\x00b\x00") is None
-    assert hidden_text(b"\x00" + _wide("text")) == wide_text(b"\x00" + _wide("text"))
+    assert beside(b"\x00" + _wide("text"), b"", []) == [wide_text(b"\x00" + _wide("text"))]
+    assert beside(b"plain text\n", b"plain text\n", []) == []
 
 
 def test_a_key_among_a_dotnet_assemblys_string_literals_is_found_and_paired() -> None:

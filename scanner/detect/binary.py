@@ -9,8 +9,8 @@ a binary file is not text, and each reading here keeps it from joining a key.
   assembly's string literals, a registry hive's values, a UTF-16 database).
 - ``packed_tokens``: the tokens a compiled Go or Rust program keeps side by side with the
   strings around them, each set apart (the rules' ``binary_regex``).
-- ``hidden_text``: what to scan beside an input: its UTF-16 text, or the ASCII after a
-  UTF-16/32 byte-order mark (``models.eight_bit_body``).
+- ``beside``: what to scan beside an input: those two views of a binary, or the ASCII
+  after a UTF-16/32 byte-order mark (``models.eight_bit_body``) of a text.
 """
 
 from __future__ import annotations
@@ -109,12 +109,16 @@ def packed_tokens(data: bytes, patterns: Sequence[re.Pattern[bytes]]) -> bytes |
     return None if view is None else bytes(view)
 
 
-def hidden_text(raw: bytes) -> bytes | None:
-    """What decoding or reading ``raw`` as it is hides, to scan beside it: the ASCII after a
-    UTF-16/32 byte-order mark (``eight_bit_body``) or the UTF-16LE text of a binary
-    (``wide_text``); None for most inputs."""
-    body = eight_bit_body(raw)
-    return wide_text(raw) if body is None else body
+def beside(raw: bytes, read: bytes, packed: Sequence[re.Pattern[bytes]]) -> list[bytes]:
+    """What reading ``raw`` as ``read`` (``as_ascii``) hides, to scan beside it, each view at
+    the offsets of the bytes: for a text, the ASCII after a UTF-16/32 byte-order mark
+    (``models.eight_bit_body``); for a binary, its UTF-16 text (``wide_text``) and the
+    tokens of ``packed`` its strings join (``packed_tokens``). Most inputs: none."""
+    if not is_binary(raw):
+        body = eight_bit_body(raw)
+        return [] if body is None else [body]
+    views = [wide_text(raw), packed_tokens(read, packed) if packed else None]
+    return [view for view in views if view is not None]
 
 
 # A compiled Python module (.pyc): a magic number ending in CR LF, then 16 bytes of header

@@ -360,11 +360,8 @@ class Detector:
         view at the offsets of the bytes: a finding two views show at one place, once."""
         read = _binary_as_ascii(fragment)
         found = self._scan(read)
-        views = [binary.hidden_text(fragment.raw)]
-        if self._packed and is_binary(fragment.raw):
-            views.append(binary.packed_tokens(read.raw, self._packed))
-        for body in views:
-            if body is None or not self.wants(body, fragment.path):
+        for body in binary.beside(fragment.raw, read.raw, self._packed):
+            if not self.wants(body, fragment.path):
                 continue  # (a view is mostly DEL: most hold no keyword)
             seen = {(f.rule_id, f.line, f.column) for f in found}
             hidden = Fragment(body, fragment.path, fragment.source, fragment.blob_id)
