@@ -33,6 +33,7 @@ from scanner.rules.templates import checksummed_token
 KEY, SECRET = key_id("wide"), secret_key("wide")
 PLAIN_KEY, PLAIN_SECRET = key_id("wide-plain"), secret_key("wide-plain")
 DETECTOR = Detector(load_rules())
+PACKED = [re.compile(r.binary_pattern.encode()) for r in DETECTOR.rules if r.binary_pattern]
 LITERALS = ("us-east-1", KEY, SECRET, "uploads")  # as `new BasicAWSCredentials(KEY, SECRET)`
 
 
@@ -259,9 +260,8 @@ def test_a_key_id_among_a_go_programs_packed_strings_is_found() -> None:
 
 
 def test_packed_tokens_read_only_what_is_joined_and_only_in_binaries() -> None:
-    pattern = re.compile(Detector(load_rules()).rules[0].binary_pattern.encode())
-    assert packed_tokens(b"\x00 " + KEY.encode() + b" \x00", [pattern]) is None  # apart
-    view = packed_tokens(b"\x00x" + KEY.encode() + b"\n", [pattern])
+    assert packed_tokens(b"\x00 " + KEY.encode() + b" \x00", PACKED) is None  # apart
+    view = packed_tokens(b"\x00x" + KEY.encode() + b"\n", PACKED)
     assert view == b"\x7f\x7f" + KEY.encode() + b"\n"
     text = f'token = "x{KEY}"\n'.encode()  # a text file: the rule's own boundaries hold
     assert _found(text, "config.py") == []
@@ -276,3 +276,28 @@ def test_packed_upper_case_words_are_no_key_id() -> None:
     next sixteen letters read as a key ID, but a key ID holds a digit 96 % of the time."""
     words = "ARABARCHAREAARGOARIDARMYARTSARTYASIAASKSATOMAUNTAURAAUTOAVERAVIDAVISAVON"
     assert _found(b"\x7fELF\x00" + words.encode() + b"\x00", "wget") == []
+
+
+@given(
+    body=st.binary(max_size=400),
+    pieces=st.lists(
+        st.sampled_from([KEY.encode(), KEY.encode("utf-16-le"), b"z\x14", b"\xda(", b"\r\n"]),
+        max_size=6,
+    ),
+    compiled=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_reading_of_a_binary_keeps_its_length_and_its_line_breaks(
+    body: bytes, pieces: list[bytes], compiled: bool
+) -> None:
+    """Each view stands at the offsets of the bytes: the same length, every CR and LF byte
+    counted once (a UTF-16 run's line breaks move inside the run, never out of it), and
+    nothing but DEL where a byte changed."""
+    raw = (b"\xa7\r\r\n" + bytes(12) + b"\xe3" if compiled else b"\x00") + body
+    raw += b"".join(pieces) + body[::-1]
+    read = as_ascii(raw)
+    views = [read, *beside(raw, read, PACKED)]
+    for view in views:
+        assert len(view) == len(raw)
+        assert (view.count(b"\n"), view.count(b"\r")) == (raw.count(b"\n"), raw.count(b"\r"))
+    assert all(a == b or b == 0x7F for a, b in zip(raw, read, strict=True))
