@@ -529,6 +529,20 @@ def true_positive_cases(v: Values) -> list[Case]:
             + filler
         ),
     )
+
+    def hex_escaped(text: str) -> str:
+        return "".join(f"\\x{ord(c):02x}" for c in text)
+
+    add(  # javascript-obfuscator's default output: every string one \x escape a character
+        "obfuscated-js-bundle",
+        "app.obfuscated.js",
+        lambda k, s, t: (
+            "var _0x4e2a=['"
+            + "','".join(hex_escaped(x) for x in ("us-east-1", k, s, "putObject", "Bucket"))
+            + "'];(function(_0x2d8f05,_0x4e2a){var _0x1a2b=function(_0x5c3d){while(--_0x5c3d)"
+            "{_0x2d8f05['push'](_0x2d8f05['shift']());}};_0x1a2b(++_0x4e2a);}(_0x4e2a,0x1b3));\n"
+        ),
+    )
     add(
         "url-awsaccesskeyid",
         "links.txt",

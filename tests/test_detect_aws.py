@@ -49,6 +49,10 @@ def pct(text: str) -> str:
     return urllib.parse.quote(text, safe="")
 
 
+def hexesc(text: str) -> str:
+    return "".join(f"\\x{ord(c):02x}" for c in text)
+
+
 BUNDLE_FILLER = ";".join(f"var v{i}=function(a,b){{return a+b*{i}}}" for i in range(300))
 
 FOUND: list[Case] = [
@@ -527,12 +531,29 @@ def test_encoded_findings_point_at_the_encoded_text(detector: Detector) -> None:
             "creds: " + b64('{"aws_secret_access_key": "' + S_SLASH.replace("/", "\\/") + '"}'),
             "base64+json-escape",
         ),
+        (f'aws_secret_access_key = "{hexesc(S)}"', "hex-escape"),
     ],
-    ids=["percent", "json-escape", "base64", "nested"],
+    ids=["percent", "json-escape", "base64", "nested", "hex-escape"],
 )
 def test_encoding_is_reported(detector: Detector, text: str, encoding: str) -> None:
     findings = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == SK]
     assert [(f.secret in (S, S_SLASH), f.encoding) for f in findings] == [(True, encoding)]
+
+
+@pytest.mark.parametrize("hyperscan", [True, False], ids=["hyperscan", "re2"])
+def test_a_key_in_obfuscated_javascript_is_found(hyperscan: bool) -> None:
+    """javascript-obfuscator writes every string one \\x escape a character: no keyword is
+    left in the text but the escaped forms of the rules' own (\\x41\\x4b\\x49\\x41)."""
+    if hyperscan:
+        pytest.importorskip("hyperscan")
+    detector = Detector(load_rules(), use_hyperscan=hyperscan)
+    upper_hex = hexesc(S).upper().replace("\\X", "\\x")  # \\x4B as well as \\x4b
+    text = f"var _0x3f2a=['{hexesc(K)}','{upper_hex}','s3'];"
+    found = detector.scan(Fragment.from_text(text, "app.min.js"))
+    assert {(f.rule_id, f.secret, f.encoding) for f in found} == {
+        (ID, K, "hex-escape"),
+        (SK, S, "hex-escape"),
+    }
 
 
 def test_plain_finding_is_not_duplicated_by_decoding(detector: Detector) -> None:

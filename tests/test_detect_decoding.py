@@ -17,6 +17,7 @@ from scanner.detect.decoding import (
     SpanFinder,
     build_views,
     decode_base64,
+    decode_hex_escapes,
     decode_json_escapes,
     decode_percent,
     substitute,
@@ -46,6 +47,9 @@ def test_decode_percent_and_json() -> None:
     assert decode_percent("%ff%fe") is None  # not UTF-8
     assert decode_json_escapes("a\\/b\\u002Bc") == "a/b+c"
     assert decode_json_escapes("abc") is None
+    assert decode_hex_escapes("\\x41\\x4BIA\\x2f") == "AKIA/"
+    assert decode_hex_escapes("\\x0a\\x00") is None  # control characters are left as they are
+    assert decode_hex_escapes("abc") is None
 
 
 def test_spans_map_back_to_the_encoded_text() -> None:

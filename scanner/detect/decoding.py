@@ -1,4 +1,5 @@
-"""Decoding layers: find secrets written in encoded form (base64, percent-encoding, JSON escapes).
+"""Decoding layers: find secrets written in encoded form (base64, percent-encoding, JSON and hex
+escapes).
 
 The detector first scans the text as it is. Then, only when something suggests an encoded
 secret, it finds encoded spans, decodes them and scans *views*: the line(s) around the span
@@ -9,6 +10,8 @@ Triggers (each layer costs nothing when its trigger is absent):
 
 - ``percent``: the text contains ``%2F``, ``%2B`` or ``%3D`` (any case).
 - ``json-escape``: the text contains ``\\/`` or ``\\u00``.
+- ``hex-escape``: the text contains ``\\x`` (``"\\x41\\x4b..."``: C, Python and shell
+  strings, and the strings of obfuscated JavaScript, written one escape a character).
 - ``base64``: the prefilter saw a base64 form of a rule keyword (then every base64 run is a
   candidate), or a base64 run follows a rule keyword within the same line (e.g.
   ``AWS_SECRET_ACCESS_KEY: <base64>`` in a Kubernetes Secret).
@@ -60,6 +63,8 @@ _JSON_CHARS = string.ascii_letters + string.digits + "+/=\\"
 _PERCENT_RUN = re.compile(rf"[{re.escape(_PERCENT_CHARS)}]{{16,}}")
 _MAX_SPAN = 8192
 _JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
+_HEX_SPAN = re.compile(r"(?:[A-Za-z0-9+/=]|\\x[2-7][0-9a-fA-F]){16,8192}")
+_HEX_ESCAPE = re.compile(r"\\x([2-7][0-9a-fA-F])")
 # The first two characters of a base64 run that ``decode_base64`` can accept: it decodes to
 # UTF-8 text, so its first byte is ASCII (first character A-f) or a lead byte (w-z, 0-9), never
 # 0x80-0xBF or 0xF8-0xFF (g-v, +, /); after an ASCII byte, the second byte is ASCII or a lead
@@ -188,6 +193,13 @@ def decode_json_escapes(span: str) -> str | None:
     return decoded if decoded != span else None
 
 
+def decode_hex_escapes(span: str) -> str | None:
+    if "\\x" not in span:
+        return None
+    decoded = _HEX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), span)
+    return decoded if decoded != span else None
+
+
 class SpanFinder:
     """Finds encoded spans in a text, bounded, nested up to MAX_DEPTH levels.
 
@@ -284,6 +296,8 @@ class SpanFinder:
             spans += self._layer(
                 _json_spans(text), decode_json_escapes, "json-escape", budget, depth
             )
+        if "\\x" in text if signals is None else "hex-escape" in signals:
+            spans += self._layer(_hex_spans(text), decode_hex_escapes, "hex-escape", budget, depth)
         anchors = self._anchors
         if present is not None:  # ASCII keywords the prefilter did not see are absent
             anchors = tuple(k for k in anchors if k in present or not k.isascii())
@@ -427,6 +441,13 @@ def _json_spans(text: str) -> Iterator[re.Match[str]]:
         yield from _JSON_SPAN.finditer(text, start, end)
 
 
+def _hex_spans(text: str) -> Iterator[re.Match[str]]:
+    """The spans of ``_HEX_SPAN.finditer(text)`` in the runs of its characters that hold a
+    ``HEX_MARK``, as ``_json_spans`` finds its own (the same characters)."""
+    for start, end in _marked_runs(text, HEX_MARK, _JSON_TABLE):
+        yield from _HEX_SPAN.finditer(text, start, end)
+
+
 def _table(chars: str) -> bytes:
     """A ``bytes.translate`` table: "a" for the (ASCII) bytes of ``chars``, " " for the rest."""
     return bytes(0x61 if chr(b) in chars else 0x20 for b in range(256))
@@ -436,6 +457,7 @@ def _table(chars: str) -> bytes:
 # of "/" or of a printable ASCII character (``decode_percent``, ``decode_json_escapes``).
 PERCENT_MARK = re.compile(r"%[0-9A-Fa-f]{2}")
 JSON_MARK = re.compile(r"\\/|\\u00[2-7][0-9a-fA-F]")
+HEX_MARK = re.compile(r"\\x[2-7][0-9a-fA-F]")
 _PERCENT_TABLE = _table(_PERCENT_CHARS)
 _JSON_TABLE = _table(_JSON_CHARS)
 _FIRST_STEP = 64  # characters mapped at a time by ``_run_around``, doubling up to MAX_STEP

@@ -50,6 +50,14 @@ def base64_forms(keyword: str) -> list[str]:
     return forms
 
 
+def hex_escaped_forms(keyword: str) -> list[str]:
+    """``keyword`` written one ``\\xNN`` escape a character, in lower- and upper-case hex
+    (the decoding layer's ``hex-escape``: obfuscated JavaScript writes its strings so)."""
+    raw = keyword.encode("ascii", "ignore")
+    lower = "".join(f"\\x{b:02x}" for b in raw)
+    return [lower, lower.upper().replace("\\X", "\\x")] if raw else []
+
+
 @dataclass(frozen=True)
 class KeywordHits:
     """Which rules had a keyword in the bytes, and whether an encoded keyword form was seen."""
@@ -73,6 +81,7 @@ SIGNALS: tuple[tuple[str, bytes, bool], ...] = (
     ("percent", b"%3d", True),
     ("json-escape", b"\\/", False),
     ("json-escape", b"\\u00", False),
+    ("hex-escape", b"\\x", False),
 )
 # What the Hyperscan database looks for instead of the two-character ``\/``: the same with a
 # neighbour a JSON-escape span allows (a span has at least 16 units, so each ``\/`` in one
@@ -151,7 +160,7 @@ class Prefilter:
                     plain.setdefault(key, _Literal(key, set(), False)).rules.add(index)
         for index, rule_b64 in enumerate(base64_keywords):
             for keyword in rule_b64:
-                for form in base64_forms(keyword):
+                for form in (*base64_forms(keyword), *hex_escaped_forms(keyword)):
                     key = form.encode("ascii")
                     encoded.setdefault(key, _Literal(key, set(), True)).rules.add(index)
         self._plain = list(plain.values())
