@@ -294,3 +294,41 @@ def test_a_worker_that_dies_while_idle_fails_the_run_when_it_is_given_work(
         tmp_path,
     )
     _assert_killed_and_ended(proc)
+
+
+_STOP_AFTER_FORK: list[bool] = []
+
+
+def _stop_after_fork() -> None:
+    """A SIGTERM that arrives while a worker forks, from fork's own hook in the parent."""
+    if _STOP_AFTER_FORK:
+        _STOP_AFTER_FORK.clear()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+os.register_at_fork(after_in_parent=_stop_after_fork)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
+def test_a_stop_while_a_worker_forks_is_raised_not_lost() -> None:
+    """Python ignores what fork's hooks raise: a stop handled there was dropped, and
+    keysweep, whose handler raises once, went on waiting for its workers. Held over the
+    fork, the stop is raised once the worker has started, and no worker is left."""
+    import multiprocessing
+
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        _STOP_AFTER_FORK.append(True)
+        with pytest.raises(_Stop):
+            list(map_in_workers(abs, [-1, -2, -3, -4], 2))
+    finally:
+        _STOP_AFTER_FORK.clear()
+        signal.signal(signal.SIGTERM, previous)
+    assert multiprocessing.active_children() == []
