@@ -34,18 +34,20 @@ from scanner.detect.corematch import CoreError, CoreMatcher, as_core_bytes, core
 from scanner.detect.decoding import (
     _B64_HEAD,
     _B64_SPAN,
+    _HEX_SPAN,
     _JSON_CHARS,
     _JSON_SPAN,
     _JSON_TABLE,
     _PERCENT_CHARS,
     _PERCENT_SPAN,
     _PERCENT_TABLE,
+    HEX_MARK,
     JSON_MARK,
     LONG_LINE,
     PERCENT_MARK,
     SpanFinder,
     _after,
-    _json_spans,
+    _escape_spans,
     _keyword_before,
     _marked_runs,
     _percent_spans,
@@ -53,6 +55,7 @@ from scanner.detect.decoding import (
     _runs_at,
     any_run_decodes,
     decode_base64,
+    decode_hex_escapes,
     decode_json_escapes,
     decode_percent,
 )
@@ -672,7 +675,8 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
         pieces = [*pieces[:at], "x" * length, *pieces[at:]]
     text = "".join(pieces)
     for found, span, chars, marker in (
-        (_json_spans(text), _JSON_SPAN, _JSON_CHARS, JSON_MARK),
+        (_escape_spans(text, JSON_MARK, _JSON_SPAN), _JSON_SPAN, _JSON_CHARS, JSON_MARK),
+        (_escape_spans(text, HEX_MARK, _HEX_SPAN), _HEX_SPAN, _JSON_CHARS, HEX_MARK),
         (_percent_spans(text), _PERCENT_SPAN, _PERCENT_CHARS, PERCENT_MARK),
     ):
         runs = _marked(text, chars, marker)
@@ -685,7 +689,9 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
         every = [m for m in span.finditer(text) if marker.search(m.group())]
         assert {m.span() for m in every} <= set(expected)
         # a span without a marker decodes to itself: refused
-        decode = decode_json_escapes if marker is JSON_MARK else decode_percent
+        decode = {JSON_MARK: decode_json_escapes, HEX_MARK: decode_hex_escapes}.get(
+            marker, decode_percent
+        )
         assert all(
             decode(m.group()) is None for m in span.finditer(text) if not marker.search(m.group())
         )

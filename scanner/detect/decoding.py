@@ -189,14 +189,19 @@ def decode_percent(span: str) -> str | None:
 def decode_json_escapes(span: str) -> str | None:
     if "\\" not in span:
         return None
-    decoded = _JSON_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), span.replace("\\/", "/"))
-    return decoded if decoded != span else None
+    return _unescaped(_JSON_UNICODE, span.replace("\\/", "/"), span)
 
 
 def decode_hex_escapes(span: str) -> str | None:
     if "\\x" not in span:
         return None
-    decoded = _HEX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), span)
+    return _unescaped(_HEX_ESCAPE, span, span)
+
+
+def _unescaped(escape: re.Pattern[str], text: str, span: str) -> str | None:
+    """``text`` with each ``escape`` (its group: two hex digits) made its character; None
+    when that leaves ``span`` as it was."""
+    decoded = escape.sub(lambda m: chr(int(m.group(1), 16)), text)
     return decoded if decoded != span else None
 
 
@@ -294,10 +299,20 @@ class SpanFinder:
             spans += self._layer(_percent_spans(text), decode_percent, "percent", budget, depth)
         if ("\\/" in text or "\\u00" in text) if signals is None else "json-escape" in signals:
             spans += self._layer(
-                _json_spans(text), decode_json_escapes, "json-escape", budget, depth
+                _escape_spans(text, JSON_MARK, _JSON_SPAN),
+                decode_json_escapes,
+                "json-escape",
+                budget,
+                depth,
             )
         if "\\x" in text if signals is None else "hex-escape" in signals:
-            spans += self._layer(_hex_spans(text), decode_hex_escapes, "hex-escape", budget, depth)
+            spans += self._layer(
+                _escape_spans(text, HEX_MARK, _HEX_SPAN),
+                decode_hex_escapes,
+                "hex-escape",
+                budget,
+                depth,
+            )
         anchors = self._anchors
         if present is not None:  # ASCII keywords the prefilter did not see are absent
             anchors = tuple(k for k in anchors if k in present or not k.isascii())
@@ -433,19 +448,15 @@ def _percent_spans(text: str) -> Iterator[re.Match[str]]:
                 yield m
 
 
-def _json_spans(text: str) -> Iterator[re.Match[str]]:
-    """The spans of ``_JSON_SPAN.finditer(text)`` in the runs of JSON characters that hold a
-    ``JSON_MARK`` (``decode_json_escapes`` changes nothing else: it refuses a span without
-    one, and every span lies in one run), in order."""
-    for start, end in _marked_runs(text, JSON_MARK, _JSON_TABLE):
-        yield from _JSON_SPAN.finditer(text, start, end)
-
-
-def _hex_spans(text: str) -> Iterator[re.Match[str]]:
-    """The spans of ``_HEX_SPAN.finditer(text)`` in the runs of its characters that hold a
-    ``HEX_MARK``, as ``_json_spans`` finds its own (the same characters)."""
-    for start, end in _marked_runs(text, HEX_MARK, _JSON_TABLE):
-        yield from _HEX_SPAN.finditer(text, start, end)
+def _escape_spans(
+    text: str, marker: re.Pattern[str], span: re.Pattern[str]
+) -> Iterator[re.Match[str]]:
+    """The spans of ``span.finditer(text)`` (``_JSON_SPAN``, ``_HEX_SPAN``) in the runs of
+    their characters that hold a ``marker`` (``JSON_MARK``, ``HEX_MARK``): their decoding
+    changes nothing else, so it refuses a span without one, and every span lies in one run.
+    In order."""
+    for start, end in _marked_runs(text, marker, _JSON_TABLE):
+        yield from span.finditer(text, start, end)
 
 
 def _table(chars: str) -> bytes:
