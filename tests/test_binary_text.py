@@ -85,6 +85,13 @@ def test_utf16_text_without_a_byte_order_mark_reads_as_with_one() -> None:
         for raw in (b"\xff\xfe" + _wide(text), _wide(text))
     ]
     assert found[0] == found[1] and len(found[0]) == 2
+    # big-endian at a binary file's end, the secret last: no NUL follows its last character
+    ended = f"AWS_ACCESS_KEY_ID={KEY}\nAWS_SECRET_ACCESS_KEY={SECRET}"
+    raw = b"\x00\x01\xff\x00" + ended.encode("utf-16-be")
+    assert [(rule, secret) for rule, secret, _ in _found(raw)] == [
+        ("aws-access-key-id", KEY),
+        ("aws-secret-access-key", SECRET),
+    ]
 
 
 @given(

@@ -78,6 +78,8 @@ def wide_text(raw: bytes) -> bytes | None:
             start = at
         else:
             start += 1
+        if end == len(raw) - 1 and raw[end] in _TEXT_BYTES:
+            end += 1  # the last character of UTF-16BE text: its NUL stands before it
         chars = raw[start:end:2]
         view[start:end] = chars + bytes([DEL]) * (end - start - len(chars))
         found = next(runs, None)
