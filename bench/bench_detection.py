@@ -691,6 +691,18 @@ def true_positive_cases(v: Values) -> list[Case]:
         Case("lambda-zip", "archive", "function.zip", handler, k, sec, data=package.getvalue())
     )
     cases += binary_cases(v)
+    add(  # a page rendered by Go's html/template: "+" is written &#43;, and "/" as ESAPI does
+        "html-page-character-references",
+        "credentials.html",
+        lambda k, s, t: (
+            '<dl class="credentials">\n  <dt>Access key ID</dt><dd><code>'
+            + k
+            + "</code></dd>\n  <dt>Secret access key</dt><dd><code>"
+            + s.replace("+", "&#43;").replace("/", "&#x2f;")
+            + "</code></dd>\n</dl>\n"
+        ),
+        kind="slash",
+    )
     return cases
 
 

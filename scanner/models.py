@@ -366,8 +366,8 @@ class Finding:
     end_column: int = 0
     source: Source = Source.FILE
     blob_id: str | None = None
-    # set when found after decoding: base64 | percent | json-escape | hex-escape | jwt, or
-    # nested (base64+json-escape)
+    # set when found after decoding: base64 | percent | json-escape | hex-escape | html-entity
+    # | jwt, or nested (base64+json-escape)
     encoding: str | None = None
     paired: tuple[PairedSecret, ...] = ()
     account_id: str | None = None  # decoded offline from an AWS key ID, when possible

@@ -53,6 +53,12 @@ def hexesc(text: str) -> str:
     return "".join(f"\\x{ord(c):02x}" for c in text)
 
 
+def html_escaped(text: str) -> str:
+    """``text`` as Go's html/template writes it into a page (``+`` is ``&#43;``), with ``/``
+    as OWASP ESAPI writes it (``&#x2f;``)."""
+    return text.replace("+", "&#43;").replace("/", "&#x2f;")
+
+
 BUNDLE_FILLER = ";".join(f"var v{i}=function(a,b){{return a+b*{i}}}" for i in range(300))
 
 FOUND: list[Case] = [
@@ -532,8 +538,12 @@ def test_encoded_findings_point_at_the_encoded_text(detector: Detector) -> None:
             "base64+json-escape",
         ),
         (f'aws_secret_access_key = "{hexesc(S)}"', "hex-escape"),
+        (
+            f"<td>aws_secret_access_key</td><td>{html_escaped(S_SLASH)}</td>",
+            "html-entity",
+        ),
     ],
-    ids=["percent", "json-escape", "base64", "nested", "hex-escape"],
+    ids=["percent", "json-escape", "base64", "nested", "hex-escape", "html-entity"],
 )
 def test_encoding_is_reported(detector: Detector, text: str, encoding: str) -> None:
     findings = [f for f in detector.scan(Fragment.from_text(text)) if f.rule_id == SK]
@@ -553,6 +563,42 @@ def test_a_key_in_obfuscated_javascript_is_found(hyperscan: bool) -> None:
     assert {(f.rule_id, f.secret, f.encoding) for f in found} == {
         (ID, K, "hex-escape"),
         (SK, S, "hex-escape"),
+    }
+
+
+@pytest.mark.parametrize("hyperscan", [True, False], ids=["hyperscan", "re2"])
+def test_a_key_in_an_html_page_is_found(hyperscan: bool) -> None:
+    """A key written in numeric character references: in part (what HTML encoders make of
+    ``/`` and ``+``, the key ID beside it to pair with) or whole (``&#65;&#75;...``, a page
+    that hides it from scrapers, no keyword left in the text but the escaped forms)."""
+    if hyperscan:
+        pytest.importorskip("hyperscan")
+    detector = Detector(load_rules(), use_hyperscan=hyperscan)
+    secret = S_SLASH  # holds a "/" and a "+"
+    page = (
+        "<table><tr><th>Access key ID</th><td>" + K + "</td></tr>\n"
+        "<tr><th>Secret access key</th><td>" + html_escaped(secret) + "</td></tr></table>\n"
+    )
+    found = detector.scan(Fragment.from_text(page, "credentials.html"))
+    assert [(f.rule_id, f.secret, f.encoding) for f in found] == [
+        (ID, K, None),
+        (SK, secret, "html-entity"),
+    ]
+    assert [p.secret for p in found[0].paired] == [secret]
+    encoded = html_escaped(secret)
+    column = page.splitlines()[1].index(encoded) + 1
+    assert (found[1].line, found[1].column, found[1].end_column) == (
+        2,
+        column,
+        column + len(encoded),
+    )
+    decimal = "".join(f"&#{ord(c)};" for c in K)
+    upper_hex = "".join(f"&#x{ord(c):02X};" for c in S)
+    hidden = f'<span data-k="{decimal}" data-s="{upper_hex}"></span>'
+    found = detector.scan(Fragment.from_text(hidden, "index.html"))
+    assert {(f.rule_id, f.secret, f.encoding) for f in found} == {
+        (ID, K, "html-entity"),
+        (SK, S, "html-entity"),
     }
 
 

@@ -18,6 +18,7 @@ from scanner.detect.decoding import (
     build_views,
     decode_base64,
     decode_hex_escapes,
+    decode_html_references,
     decode_json_escapes,
     decode_percent,
     substitute,
@@ -50,6 +51,10 @@ def test_decode_percent_and_json() -> None:
     assert decode_hex_escapes("\\x41\\x4BIA\\x2f") == "AKIA/"
     assert decode_hex_escapes("\\x0a\\x00") is None  # control characters are left as they are
     assert decode_hex_escapes("abc") is None
+    assert decode_html_references("a&#x2F;b&#X2b;c&#61;&#x002f;&#043;") == "a/b+c=/+"
+    assert decode_html_references("&#10;&#x0a;&#127;&#31;") is None  # not printable ASCII
+    assert decode_html_references("&amp;&lt;") is None  # named references are not read
+    assert decode_html_references("abc") is None
 
 
 def test_spans_map_back_to_the_encoded_text() -> None:

@@ -35,6 +35,9 @@ from scanner.detect.decoding import (
     _B64_HEAD,
     _B64_SPAN,
     _HEX_SPAN,
+    _HTML_CHARS,
+    _HTML_SPAN,
+    _HTML_TABLE,
     _JSON_CHARS,
     _JSON_SPAN,
     _JSON_TABLE,
@@ -42,6 +45,7 @@ from scanner.detect.decoding import (
     _PERCENT_SPAN,
     _PERCENT_TABLE,
     HEX_MARK,
+    HTML_MARK,
     JSON_MARK,
     LONG_LINE,
     PERCENT_MARK,
@@ -56,6 +60,7 @@ from scanner.detect.decoding import (
     any_run_decodes,
     decode_base64,
     decode_hex_escapes,
+    decode_html_references,
     decode_json_escapes,
     decode_percent,
 )
@@ -641,6 +646,7 @@ def test_a_dense_group_gives_up_only_for_its_dense_cores() -> None:
 
 _SPAN_PIECES = ["a", "Z", "9", "+", "/", "=", "%", "%2F", "%3d", "-", ".", "~", "_", " ", "\n"]
 _SPAN_PIECES += ["\\/", "\\u0041", "\\u00", "\\n", "\\", '"', "é"]
+_SPAN_PIECES += ["\\x2f", "&#x2F;", "&#43;", "&#", ";", "&#x002b;", "&#10;", "&amp;"]
 
 
 def _marked(text: str, chars: str, marker: re.Pattern[str]) -> list[tuple[int, int]]:
@@ -666,7 +672,7 @@ def _marked(text: str, chars: str, marker: re.Pattern[str]) -> list[tuple[int, i
 @example(pieces=[" "], long_runs=[(0, 8193)])  # one character too long for a percent span
 @example(pieces=["a"] * 40 + ["\\/"] + ["b"] * 20, long_runs=[(0, 8192 + 15)])
 @example(pieces=["%2F"] * 10, long_runs=[(3, 8200)])
-def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
+def test_escape_and_percent_spans_are_finditer_in_the_runs_with_a_marker(
     pieces: list[str], long_runs: list[tuple[int, int]]
 ) -> None:
     # only the runs of a layer's characters that hold its marker (which every span that
@@ -675,8 +681,19 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
         pieces = [*pieces[:at], "x" * length, *pieces[at:]]
     text = "".join(pieces)
     for found, span, chars, marker in (
-        (_escape_spans(text, JSON_MARK, _JSON_SPAN), _JSON_SPAN, _JSON_CHARS, JSON_MARK),
-        (_escape_spans(text, HEX_MARK, _HEX_SPAN), _HEX_SPAN, _JSON_CHARS, HEX_MARK),
+        (
+            _escape_spans(text, JSON_MARK, _JSON_SPAN, _JSON_TABLE),
+            _JSON_SPAN,
+            _JSON_CHARS,
+            JSON_MARK,
+        ),
+        (_escape_spans(text, HEX_MARK, _HEX_SPAN, _JSON_TABLE), _HEX_SPAN, _JSON_CHARS, HEX_MARK),
+        (
+            _escape_spans(text, HTML_MARK, _HTML_SPAN, _HTML_TABLE),
+            _HTML_SPAN,
+            _HTML_CHARS,
+            HTML_MARK,
+        ),
         (_percent_spans(text), _PERCENT_SPAN, _PERCENT_CHARS, PERCENT_MARK),
     ):
         runs = _marked(text, chars, marker)
@@ -689,9 +706,11 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
         every = [m for m in span.finditer(text) if marker.search(m.group())]
         assert {m.span() for m in every} <= set(expected)
         # a span without a marker decodes to itself: refused
-        decode = {JSON_MARK: decode_json_escapes, HEX_MARK: decode_hex_escapes}.get(
-            marker, decode_percent
-        )
+        decode = {
+            JSON_MARK: decode_json_escapes,
+            HEX_MARK: decode_hex_escapes,
+            HTML_MARK: decode_html_references,
+        }.get(marker, decode_percent)
         assert all(
             decode(m.group()) is None for m in span.finditer(text) if not marker.search(m.group())
         )
@@ -701,7 +720,7 @@ def test_percent_and_json_spans_are_finditer_in_the_runs_with_a_marker(
 @given(
     pieces=st.lists(
         st.sampled_from(
-            ["a", "Z9", "%2F", "\\/", "-.~_", "+=", " ", "\n", "é", "ÿ", "☕", "\udcff"]
+            ["a", "Z9", "%2F", "\\/", "&#43;", "-.~_", "+=", " ", "\n", "é", "ÿ", "☕", "\udcff"]
         ),
         max_size=60,
     ),
@@ -717,6 +736,7 @@ def test_marked_runs_are_those_re_finds(pieces: list[str], run: int, step: int) 
         for chars, table, marker in (
             (_PERCENT_CHARS, _PERCENT_TABLE, PERCENT_MARK),
             (_JSON_CHARS, _JSON_TABLE, JSON_MARK),
+            (_HTML_CHARS, _HTML_TABLE, HTML_MARK),
         ):
             assert list(_marked_runs(text, marker, table)) == _marked(text, chars, marker)
 

@@ -1,5 +1,5 @@
 """Decoding layers: find secrets written in encoded form (base64, percent-encoding, JSON and hex
-escapes).
+escapes, HTML character references).
 
 The detector first scans the text as it is. Then, only when something suggests an encoded
 secret, it finds encoded spans, decodes them and scans *views*: the line(s) around the span
@@ -12,6 +12,9 @@ Triggers (each layer costs nothing when its trigger is absent):
 - ``json-escape``: the text contains ``\\/`` or ``\\u00``.
 - ``hex-escape``: the text contains ``\\x`` (``"\\x41\\x4b..."``: C, Python and shell
   strings, and the strings of obfuscated JavaScript, written one escape a character).
+- ``html-entity``: the text contains ``&#`` (numeric character references of printable
+  ASCII, ``&#x2F;`` or ``&#43;``: what HTML encoders make of a secret's ``/``, ``+`` and
+  ``=`` in a rendered page or an exported report).
 - ``base64``: the prefilter saw a base64 form of a rule keyword (then every base64 run is a
   candidate), or a base64 run follows a rule keyword within the same line (e.g.
   ``AWS_SECRET_ACCESS_KEY: <base64>`` in a Kubernetes Secret).
@@ -60,11 +63,19 @@ _JSON_SPAN = re.compile(r"(?:[A-Za-z0-9+/=]|\\/|\\u00[2-7][0-9a-fA-F]){16,8192}"
 # it searched the spans' alternation everywhere). The runs are found by ``_marked_runs``.
 _PERCENT_CHARS = string.ascii_letters + string.digits + "._~+/%-"
 _JSON_CHARS = string.ascii_letters + string.digits + "+/=\\"
+_HTML_CHARS = string.ascii_letters + string.digits + "+/=&#;"
 _PERCENT_RUN = re.compile(rf"[{re.escape(_PERCENT_CHARS)}]{{16,}}")
 _MAX_SPAN = 8192
-_JSON_UNICODE = re.compile(r"\\u00([2-7][0-9a-fA-F])")
+_JSON_UNICODE = re.compile(r"\\u00(?P<hex>[2-7][0-9a-fA-F])")
 _HEX_SPAN = re.compile(r"(?:[A-Za-z0-9+/=]|\\x[2-7][0-9a-fA-F]){16,8192}")
-_HEX_ESCAPE = re.compile(r"\\x([2-7][0-9a-fA-F])")
+_HEX_ESCAPE = re.compile(r"\\x(?P<hex>[2-7][0-9a-fA-F])")
+# A numeric character reference of a printable ASCII character (hex 20-7F, decimal 32-126), as
+# HTML and XML encoders write them: ``&#x2F;``, ``&#X2f;``, ``&#43;``, ``&#x002F;``.
+_HTML_ESCAPE = re.compile(
+    r"&#(?:[xX]0{0,4}(?P<hex>[2-7][0-9a-fA-F])|0{0,4}(?P<dec>3[2-9]|[4-9][0-9]|1[01][0-9]|12[0-6]));"
+)
+HTML_MARK = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _HTML_ESCAPE.pattern))  # the same, no groups
+_HTML_SPAN = re.compile(rf"(?:[A-Za-z0-9+/=]|{HTML_MARK.pattern}){{16,8192}}")
 # The first two characters of a base64 run that ``decode_base64`` can accept: it decodes to
 # UTF-8 text, so its first byte is ASCII (first character A-f) or a lead byte (w-z, 0-9), never
 # 0x80-0xBF or 0xF8-0xFF (g-v, +, /); after an ASCII byte, the second byte is ASCII or a lead
@@ -198,10 +209,18 @@ def decode_hex_escapes(span: str) -> str | None:
     return _unescaped(_HEX_ESCAPE, span, span)
 
 
+def decode_html_references(span: str) -> str | None:
+    if "&#" not in span:
+        return None
+    return _unescaped(_HTML_ESCAPE, span, span)
+
+
 def _unescaped(escape: re.Pattern[str], text: str, span: str) -> str | None:
-    """``text`` with each ``escape`` (its group: two hex digits) made its character; None
-    when that leaves ``span`` as it was."""
-    decoded = escape.sub(lambda m: chr(int(m.group(1), 16)), text)
+    """``text`` with each ``escape`` made its character (the group that matched: ``hex``, two
+    hex digits, or ``dec``, a decimal number); None when that leaves ``span`` as it was."""
+    decoded = escape.sub(
+        lambda m: chr(int(m["hex"], 16)) if m["hex"] is not None else chr(int(m["dec"])), text
+    )
     return decoded if decoded != span else None
 
 
@@ -299,7 +318,7 @@ class SpanFinder:
             spans += self._layer(_percent_spans(text), decode_percent, "percent", budget, depth)
         if ("\\/" in text or "\\u00" in text) if signals is None else "json-escape" in signals:
             spans += self._layer(
-                _escape_spans(text, JSON_MARK, _JSON_SPAN),
+                _escape_spans(text, JSON_MARK, _JSON_SPAN, _JSON_TABLE),
                 decode_json_escapes,
                 "json-escape",
                 budget,
@@ -307,9 +326,17 @@ class SpanFinder:
             )
         if "\\x" in text if signals is None else "hex-escape" in signals:
             spans += self._layer(
-                _escape_spans(text, HEX_MARK, _HEX_SPAN),
+                _escape_spans(text, HEX_MARK, _HEX_SPAN, _JSON_TABLE),
                 decode_hex_escapes,
                 "hex-escape",
+                budget,
+                depth,
+            )
+        if "&#" in text if signals is None else "html-entity" in signals:
+            spans += self._layer(
+                _escape_spans(text, HTML_MARK, _HTML_SPAN, _HTML_TABLE),
+                decode_html_references,
+                "html-entity",
                 budget,
                 depth,
             )
@@ -449,13 +476,13 @@ def _percent_spans(text: str) -> Iterator[re.Match[str]]:
 
 
 def _escape_spans(
-    text: str, marker: re.Pattern[str], span: re.Pattern[str]
+    text: str, marker: re.Pattern[str], span: re.Pattern[str], table: bytes
 ) -> Iterator[re.Match[str]]:
-    """The spans of ``span.finditer(text)`` (``_JSON_SPAN``, ``_HEX_SPAN``) in the runs of
-    their characters that hold a ``marker`` (``JSON_MARK``, ``HEX_MARK``): their decoding
-    changes nothing else, so it refuses a span without one, and every span lies in one run.
-    In order."""
-    for start, end in _marked_runs(text, marker, _JSON_TABLE):
+    """The spans of ``span.finditer(text)`` (``_JSON_SPAN``, ``_HEX_SPAN``, ``_HTML_SPAN``)
+    in the runs of their characters (``table``) that hold a ``marker`` (``JSON_MARK``,
+    ``HEX_MARK``, ``HTML_MARK``): their decoding changes nothing else, so it refuses a span
+    without one, and every span lies in one run. In order."""
+    for start, end in _marked_runs(text, marker, table):
         yield from span.finditer(text, start, end)
 
 
@@ -471,6 +498,7 @@ JSON_MARK = re.compile(r"\\/|\\u00[2-7][0-9a-fA-F]")
 HEX_MARK = re.compile(r"\\x[2-7][0-9a-fA-F]")
 _PERCENT_TABLE = _table(_PERCENT_CHARS)
 _JSON_TABLE = _table(_JSON_CHARS)
+_HTML_TABLE = _table(_HTML_CHARS)
 _FIRST_STEP = 64  # characters mapped at a time by ``_run_around``, doubling up to MAX_STEP
 MAX_STEP = 1 << 20
 

@@ -50,12 +50,23 @@ def base64_forms(keyword: str) -> list[str]:
     return forms
 
 
-def hex_escaped_forms(keyword: str) -> list[str]:
-    """``keyword`` written one ``\\xNN`` escape a character, in lower- and upper-case hex
-    (the decoding layer's ``hex-escape``: obfuscated JavaScript writes its strings so)."""
+def escaped_forms(keyword: str) -> list[str]:
+    """``keyword`` written one escape a character, as the decoding layer's ``hex-escape``
+    reads it (``\\xNN`` in lower- and upper-case hex: obfuscated JavaScript writes its strings
+    so) and as its ``html-entity`` does (``&#NN;`` in decimal, ``&#xNN;`` in either case of
+    hex: an HTML page that hides an address or a key from scrapers)."""
     raw = keyword.encode("ascii", "ignore")
-    lower = "".join(f"\\x{b:02x}" for b in raw)
-    return [lower, lower.upper().replace("\\X", "\\x")] if raw else []
+    if not raw:
+        return []
+    hex_lower = "".join(f"\\x{b:02x}" for b in raw)
+    html_lower = "".join(f"&#x{b:02x};" for b in raw)
+    return [
+        hex_lower,
+        hex_lower.upper().replace("\\X", "\\x"),
+        "".join(f"&#{b};" for b in raw),
+        html_lower,
+        html_lower.upper().replace("&#X", "&#x"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ SIGNALS: tuple[tuple[str, bytes, bool], ...] = (
     ("json-escape", b"\\/", False),
     ("json-escape", b"\\u00", False),
     ("hex-escape", b"\\x", False),
+    ("html-entity", b"&#", False),
 )
 # What the Hyperscan database looks for instead of the two-character ``\/``: the same with a
 # neighbour a JSON-escape span allows (a span has at least 16 units, so each ``\/`` in one
@@ -160,7 +172,7 @@ class Prefilter:
                     plain.setdefault(key, _Literal(key, set(), False)).rules.add(index)
         for index, rule_b64 in enumerate(base64_keywords):
             for keyword in rule_b64:
-                for form in (*base64_forms(keyword), *hex_escaped_forms(keyword)):
+                for form in (*base64_forms(keyword), *escaped_forms(keyword)):
                     key = form.encode("ascii")
                     encoded.setdefault(key, _Literal(key, set(), True)).rules.add(index)
         self._plain = list(plain.values())
