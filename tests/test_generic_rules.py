@@ -55,6 +55,42 @@ def test_placeholders_and_references_are_never_secrets(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
+    [
+        "App\\Http\\Middleware\\VerifyCsrfToken::class",  # laravel's config/sanctum.php
+        "Illuminate\\Foundation\\Http\\Middleware\\ValidateCsrfToken::class",
+        "resource/AllowRotationLambdaArn",  # "secretsmanager:resource/AllowRotationLambdaArn"
+        "rn:aws:iam::123:role/AUTH_AWS_IAM",  # an ARN, its first letter lost
+        "-mongo}@mongodb:27017/",  # ${MONGO_PASSWORD:-mongo}@mongodb:27017/
+        "?required}",
+        "csrftoken})",
+        ".bin2hex(random_bytes(16)).PHP_EOL",
+        "400.v35420b_922dcb_",  # a Jenkins plugin's version
+        "\\u8a8d\\u8a3c\\u60c5\\u5831",  # a Java messages file's Japanese label
+        "Contrase\\u00F1a",
+        "密码至少需要8个字符",
+        "Changethis1!",
+    ],
+)
+def test_code_versions_and_words_are_no_generic_secret(value: str) -> None:
+    """Values under secret-named keys in real public repositories that are not secrets."""
+    assert not generic_secret_value(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "t&9mru2_k$t8e2-9uq-wu2a1)9v*us&j3i#lsqkt(lbx*vh1cu",  # a Django key: "(" in it
+        "kJ8(2mQ)xZ9pLw3",  # a call's shape, and more after it
+        "Xk2\\u0041d9sLq0Pz7",  # an escape of ASCII is no word of a language
+        "9.Xk29dj3kd9/sLq0Pz",  # a digit and a dot first, a "/" later
+    ],
+)
+def test_random_values_with_code_characters_stay_secrets(value: str) -> None:
+    assert generic_secret_value(value)
+
+
+@pytest.mark.parametrize(
+    "value",
     ["2016-09-08T21:47:36Z", "2024-01-02 10:00:00", "2025-03-01T00:00:00.000+00:00", "2024-01-02"],
 )
 def test_a_timestamp_is_no_secret(value: str) -> None:

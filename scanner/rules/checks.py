@@ -143,6 +143,8 @@ _REFERENCE = re.compile(
     r"|^(?:/|\./|\.\./|~/|[A-Za-z]:\\)"  # paths
     r"|^[a-z][a-z0-9+.\-]{1,20}://"  # URLs (credentials in URLs have their own rules)
     r"|^arn:"  # AWS resource names
+    # ... and an ARN's body, wherever it stands ("rn:aws:iam::123:role/x" lost its first letter)
+    r"|(?:^|:)aws(?:-[a-z\-]{1,20})?:[a-z0-9\-]{1,64}:[a-z0-9\-]{0,32}:[0-9]{0,12}:"
     r"|^(?:true|false|yes|no|on|off|null|none|nil|undefined|required|optional|empty)$"
     r"|^[0-9.,_:\-]{1,64}$",  # numbers, versions, times
     re.IGNORECASE,
@@ -152,6 +154,9 @@ _PLACEHOLDER_WORDS = (
     "changeme",
     "change_me",
     "change-me",
+    "changethis",  # full-stack-fastapi-template's placeholder, as in "Changethis1!"
+    "change_this",
+    "change-this",
     "example",
     "placeholder",
     "xxxx",
@@ -218,6 +223,14 @@ def _camel_words(value: str) -> bool:
     return fewest <= 12 and sum(runs) >= 2
 
 
+def _word_path(value: str) -> bool:
+    """True for names joined by ``/``, each words (``_camel_words``): a key or resource name
+    (the IAM condition key "secretsmanager:resource/AllowRotationLambdaArn", a JSON key
+    read as a name and its value), not a secret."""
+    parts = value.split("/")
+    return len(parts) > 1 and all(_camel_words(part) for part in parts)
+
+
 def _iam_action_name(name: str) -> bool:
     """``Get*``, or two or more capitalised words (``GetSessionToken``): not a password after
     a user name (``admin:Secretpassword``)."""
@@ -233,9 +246,59 @@ _REQUIREMENT_PIN = re.compile(
 # A value that is itself an assignment (``_TESTPATH=tests/integrations/x`` in a tox
 # ``setenv`` factor line) is judged on the value it assigns.
 _NESTED_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,64}=(?P<value>[^=].{0,199})")
+# A PHP class by its namespace, capitalised names, with its ::class or a constant, or three
+# names deep (App\Http\Middleware\VerifyCsrfToken::class: laravel's config/sanctum.php
+# names it under "verify_csrf_token"), its backslashes doubled inside a string or not. A
+# random value's backslash is not one of these.
+_PHP_CLASS = re.compile(
+    r"(?:[A-Z][A-Za-z0-9_]{0,64}\\{1,2}){1,10}[A-Z][A-Za-z0-9_]{0,64}::[A-Za-z_][A-Za-z0-9_]{0,64}"
+    r"|(?:[A-Z][A-Za-z0-9_]{0,64}\\{1,2}){2,10}[A-Z][A-Za-z0-9_]{0,64}"
+)
+# A call, its arguments names, numbers and quoted words, that a member access or a closing
+# bracket may follow: bin2hex(random_bytes(16)), self.get("token"). Replaced by a name, a
+# call at a time, until the value is a chain of names (``_code``).
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,64}\([\w\s,.:'\"=\-]{0,200}\)(?=$|[.)\];,]|::|->)")
+_NAME_CHAIN = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]{0,64}(?:(?:\.|::|->)[A-Za-z_][A-Za-z0-9_]{0,64}){0,12}"
+)
+# What a shell parameter expansion's default leaves after the colon: ${DB_PASSWORD:-mongo}
+# read as DB_PASSWORD set to "-mongo}@mongodb:27017/" (a URL's user and password part).
+_EXPANSION_TAIL = re.compile(r"[-=?+][^{}]{0,199}\}")
+# A version: a Jenkins plugin's (credentials:1371.vfee6b_095f0a_3 in a plugins list), a
+# package's (1.4.2-rc.1).
+_VERSION = re.compile(r"[0-9]{1,9}(?:\.[A-Za-z0-9_\-]{1,40}){1,6}")
+# A password hash as Django stores it: algorithm, then "$"-separated fields, the last one the
+# hash (pbkdf2_sha256$600000$salt$hash, sha1$salt$hex, argon2$argon2id$v=19$...$salt$hash)
+_DJANGO_HASH = re.compile(
+    r"(?:pbkdf2_sha(?:256|1)|argon2|bcrypt(?:_sha256)?|scrypt|sha1|md5)\$[A-Za-z0-9$=,./+]{20,300}"
+)
+# A \uXXXX escape (Java properties, JSON) of a character past ASCII.
+_WIDE_ESCAPE = re.compile(r"\\u(?!00[0-7])[0-9A-Fa-f]{4}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]{1,4096}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
+
+
+def _code(value: str) -> bool:
+    """True for a code expression: calls (``_CALL``), then names joined by ``.``, ``::`` or
+    ``->``, and closing brackets after it (``csrftoken})`` in a docs search index)."""
+    text = value.lstrip(".").rstrip(")]};,")
+    if "(" in text:
+        for _ in range(4):
+            reduced = _CALL.sub("f", text)
+            if reduced == text:
+                break
+            text = reduced
+    return _NAME_CHAIN.fullmatch(text) is not None and text != value
+
+
+def _words_of_a_language(value: str) -> bool:
+    """True when ``value`` holds a letter past ASCII, as it is or written ``\\uXXXX``: text
+    of a language (a localised label under a "password" key in a messages file), not a
+    value drawn by a machine, whose alphabet is ASCII."""
+    return _WIDE_ESCAPE.search(value) is not None or any(
+        not c.isascii() and c.isalpha() for c in value
+    )
 
 
 def not_placeholder(secret: str) -> bool:
@@ -245,16 +308,18 @@ def not_placeholder(secret: str) -> bool:
     value = secret.strip().strip("\"'\\")
     if len(value) < 4 or _REFERENCE.search(value) or _IDENTIFIER.match(value):
         return False
-    if _IDENTIFIER.match(value.partition("(")[0].rstrip(")")):
+    if _IDENTIFIER.match(value.partition("(")[0].rstrip(")")) or _code(value):
         # code: WebClient(token=self.admin_token), getattr(config, 'SECRET_KEY'), and with
         # "::" between names Aws::Credentials.new(key_id, secret) (Ruby, PHP, Rust, C++)
+        return False
+    if _PHP_CLASS.fullmatch(value) or _EXPANSION_TAIL.match(value) or _VERSION.fullmatch(value):
         return False
     if _FILE_NAME.match(value):  # a file holding the secret, not the secret
         return False
     action = _IAM_ACTION.fullmatch(value)
     if action and _iam_action_name(action["action"]):
         return False  # an IAM action: "GetSessionToken": "sts:GetSessionToken"
-    if _WORDS.search(value) or _camel_words(value):
+    if _WORDS.search(value) or _camel_words(value) or _word_path(value):
         return False
     low = value.lower()
     if any(word in low for word in _PLACEHOLDER_WORDS):
@@ -273,6 +338,8 @@ def generic_secret_value(secret: str) -> bool:
     """
     if not not_placeholder(secret) or _sequential(secret):  # ABCDEFGH...: typed, not drawn
         return False
+    if _words_of_a_language(secret) or _DJANGO_HASH.fullmatch(secret):
+        return False  # a hash has its own rule (django-password-hash)
     if _REQUIREMENT_PIN.fullmatch(secret):
         return False
     nested = _NESTED_ASSIGNMENT.fullmatch(secret)
