@@ -69,6 +69,10 @@ def test_placeholders_and_references_are_never_secrets(value: str) -> None:
         "Contrase\\u00F1a",
         "密码至少需要8个字符",
         "Changethis1!",
+        "?$feed_credential",  # feed_credential="?$feed_credential"
+        "DomRendererFactory2",  # token: DomRendererFactory2 (an Angular class)
+        "bXlzcWxwYXNzd29yZA==",  # base64 of "mysqlpassword" in a Kubernetes Secret
+        "c0NhbGVpbzEyMw==",  # base64 of a weak password ("sCaleio123")
     ],
 )
 def test_code_versions_and_words_are_no_generic_secret(value: str) -> None:
@@ -83,6 +87,9 @@ def test_code_versions_and_words_are_no_generic_secret(value: str) -> None:
         "kJ8(2mQ)xZ9pLw3",  # a call's shape, and more after it
         "Xk2\\u0041d9sLq0Pz7",  # an escape of ASCII is no word of a language
         "9.Xk29dj3kd9/sLq0Pz",  # a digit and a dot first, a "/" later
+        "WGsyOWRqM2tkOXNMcTBQeg==",  # base64 of a random value
+        "c6k30kKqovA5NoTfKxMVRmnKKVwd7jaF4OB2xshQVEA=",  # base64 of random bytes
+        "Xkqjdhwpzmvn7",
     ],
 )
 def test_random_values_with_code_characters_stay_secrets(value: str) -> None:

@@ -140,6 +140,7 @@ def crc32_base62_suffix(secret: str) -> bool:
 # Values of secret-named settings that are not secrets: references, templates, placeholders.
 _REFERENCE = re.compile(
     r"^(?:\$|%[A-Za-z_(]|\{\{|\{%|<%|#\{|<|\[|\{|@|!|&|\*[A-Za-z])"  # ${X} $(cmd) %X% {{ x }}
+    r"|^\?\$[A-Za-z_{]"  # "?$feed_credential": a query string's start, then a variable
     r"|^(?:/|\./|\.\./|~/|[A-Za-z]:\\)"  # paths
     r"|^[a-z][a-z0-9+.\-]{1,20}://"  # URLs (credentials in URLs have their own rules)
     r"|^arn:"  # AWS resource names
@@ -272,6 +273,7 @@ _VERSION = re.compile(r"[0-9]{1,9}(?:\.[A-Za-z0-9_\-]{1,40}){1,6}")
 _DJANGO_HASH = re.compile(
     r"(?:pbkdf2_sha(?:256|1)|argon2|bcrypt(?:_sha256)?|scrypt|sha1|md5)\$[A-Za-z0-9$=,./+]{20,300}"
 )
+_CLASS_NUMBER = re.compile(r"(?<=[a-z])[0-9]{1,2}$")
 # A \uXXXX escape (Java properties, JSON) of a character past ASCII.
 _WIDE_ESCAPE = re.compile(r"\\u(?!00[0-7])[0-9A-Fa-f]{4}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -340,6 +342,9 @@ def generic_secret_value(secret: str) -> bool:
         return False
     if _words_of_a_language(secret) or _DJANGO_HASH.fullmatch(secret):
         return False  # a hash has its own rule (django-password-hash)
+    named = _CLASS_NUMBER.sub("", secret)
+    if named != secret and _camel_words(named) and any(c.isupper() for c in named[1:]):
+        return False  # a class name that ends in a number (token: DomRendererFactory2)
     if _REQUIREMENT_PIN.fullmatch(secret):
         return False
     nested = _NESTED_ASSIGNMENT.fullmatch(secret)
@@ -358,6 +363,9 @@ def generic_secret_value(secret: str) -> bool:
         return len(secret) >= 16 and entropy >= 3.0
     if _BASE64ISH.fullmatch(secret) and _encoded_text(secret):
         return False
+    plain = _base64_of_a_value(secret)
+    if plain is not None:  # a Kubernetes Secret's data: judged on the value it encodes
+        return generic_secret_value(plain)
     if _BASE64ISH.fullmatch(secret):
         classes = sum(
             (
@@ -392,6 +400,18 @@ def _base64_text(value: str, encoding: str = "utf-8", *, urlsafe: bool = False) 
         return None if raw is None else raw.decode(encoding)
     except ValueError:
         return None
+
+
+def _base64_of_a_value(value: str) -> str | None:
+    """The value ``value`` encodes when it is padded base64 of printable ASCII without
+    spaces (``bXlzcWxwYXNzd29yZA==``, "mysqlpassword", in a Kubernetes Secret); None
+    otherwise. A random byte is printable ASCII one time in 2.7."""
+    if len(value) < 8 or len(value) % 4:
+        return None
+    text = _base64_text(value, "ascii")
+    if text is None or len(text) < 4 or not text.isprintable() or " " in text:
+        return None
+    return text
 
 
 def _encoded_text(value: str) -> bool:
