@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import string
 import urllib.parse
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from scanner.detect import Detector
 from scanner.models import Fragment
 from scanner.rules import load_rules
 from scanner.rules.aws_account import account_id_from_key_id
+from scanner.rules.checks import not_words
 
 ID = "aws-access-key-id"
 SK = "aws-secret-access-key"
@@ -893,3 +895,27 @@ def test_bedrock_short_term_prefix_without_a_presigned_url_is_silent(detector: D
     head = bedrock_short_term(key_id(24, "ASIA"))[:120]  # the URL's start, then no signature
     text = f"token = {head}{random_b64(25, 300)}\n"
     assert [f.rule_id for f in detector.scan(Fragment.from_text(text))] == []
+
+
+def test_a_name_forty_letters_long_is_no_secret(detector: Detector) -> None:
+    """A YAML key of a serverless.yml (aws/serverless examples), 40 letters in words, next to
+    AWS::SSM types: the secret rule's context holds, the value is a name."""
+    text = (
+        "    StackeryEnvConfiggithubSecretAsString:\n"
+        "      Type: AWS::SSM::Parameter::Value<String>\n"
+        "    StackeryEnvConfigslackWebhookURLAsString:\n"
+        "      Type: AWS::SSM::Parameter::Value<String>\n"
+    )
+    assert detector.scan(Fragment.from_text(text, "serverless.yml")) == []
+
+
+def test_random_secrets_are_seldom_read_as_words() -> None:
+    """``not-words`` reads letters only: random secrets hold a digit, "+" or "/" but once in
+    4,000, and of those letters-only ones it drops about one in a hundred."""
+    rng = random.Random(20261203)
+    letters = string.ascii_letters
+    dropped = sum(
+        not not_words("".join(rng.choice(letters) for _ in range(40))) for _ in range(5000)
+    )
+    assert dropped < 100
+    assert all(not_words(secret_key(i)) for i in range(200))

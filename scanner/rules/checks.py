@@ -40,6 +40,21 @@ def mixed_case(secret: str) -> bool:
     return any(c.isupper() for c in secret) and any(c.islower() for c in secret)
 
 
+# A word: a capital and lower-case letters, lower-case letters, or capitals an acronym
+# stands in (URL in WebhookURLAsString).
+_WORD_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+def not_words(secret: str) -> bool:
+    """Letters only, read as words of four letters or more on average, are a name
+    (``StackeryEnvConfigslackWebhookURLAsString``, a YAML key 40 letters long), not a
+    random value: 40 random base64 characters are letters only one time in 4,000, and then
+    change case every other letter."""
+    if not secret.isalpha():
+        return True
+    return len(_WORD_SEGMENT.findall(secret)) * 4 > len(secret)
+
+
 def _periodic(text: str) -> bool:
     """True when ``text`` repeats a unit of up to 8 characters (``abcabcab``)."""
     n = len(text)
@@ -283,8 +298,9 @@ _BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-]{1,4096}")
 
 def _code(value: str) -> bool:
     """True for a code expression: calls (``_CALL``), then names joined by ``.``, ``::`` or
-    ``->``, and closing brackets after it (``csrftoken})`` in a docs search index)."""
-    text = value.lstrip(".").rstrip(")]};,")
+    ``->``, and closing brackets after it (``csrftoken})`` in a docs search index) or a
+    separator before it (the value of "storeTaskToken" in ``storeTaskToken::Handler``)."""
+    text = value.lstrip(".:").rstrip(")]};,")
     if "(" in text:
         for _ in range(4):
             reduced = _CALL.sub("f", text)
@@ -622,6 +638,7 @@ def der_encrypted_private_key(secret: str) -> bool:
 CHECKS: dict[str, Callable[[str], bool]] = {
     "not-hex": not_hex,
     "mixed-case": mixed_case,
+    "not-words": not_words,
     "not-repetitive": not_repetitive,
     "binary-token-shape": binary_token_shape,
     "aws-key-id-shape": aws_key_id_shape,
