@@ -316,30 +316,19 @@ class SpanFinder:
             spans += self._layer(_JWT_SPAN.finditer(text), decode_jwt, "jwt", budget, depth)
         if _PERCENT_TRIGGER.search(text) if signals is None else "percent" in signals:
             spans += self._layer(_percent_spans(text), decode_percent, "percent", budget, depth)
-        if ("\\/" in text or "\\u00" in text) if signals is None else "json-escape" in signals:
-            spans += self._layer(
-                _escape_spans(text, JSON_MARK, _JSON_SPAN, _JSON_TABLE),
-                decode_json_escapes,
-                "json-escape",
-                budget,
-                depth,
-            )
-        if "\\x" in text if signals is None else "hex-escape" in signals:
-            spans += self._layer(
-                _escape_spans(text, HEX_MARK, _HEX_SPAN, _JSON_TABLE),
-                decode_hex_escapes,
-                "hex-escape",
-                budget,
-                depth,
-            )
-        if "&#" in text if signals is None else "html-entity" in signals:
-            spans += self._layer(
-                _escape_spans(text, HTML_MARK, _HTML_SPAN, _HTML_TABLE),
-                decode_html_references,
-                "html-entity",
-                budget,
-                depth,
-            )
+        for layer in _ESCAPE_LAYERS:
+            if (
+                any(literal in text for literal in layer.literals)
+                if signals is None
+                else layer.name in signals
+            ):
+                spans += self._layer(
+                    _escape_spans(text, layer.marker, layer.span, layer.table),
+                    layer.decode,
+                    layer.name,
+                    budget,
+                    depth,
+                )
         anchors = self._anchors
         if present is not None:  # ASCII keywords the prefilter did not see are absent
             anchors = tuple(k for k in anchors if k in present or not k.isascii())
@@ -499,6 +488,31 @@ HEX_MARK = re.compile(r"\\x[2-7][0-9a-fA-F]")
 _PERCENT_TABLE = _table(_PERCENT_CHARS)
 _JSON_TABLE = _table(_JSON_CHARS)
 _HTML_TABLE = _table(_HTML_CHARS)
+
+
+@dataclass(frozen=True)
+class _EscapeLayer:
+    """A layer that reads escapes one character each: its name (the prefilter's signal),
+    the literals that tell it may have work when the signals are not known, what a span
+    must hold (``marker``), the span, the characters of its runs, and its decoding."""
+
+    name: str
+    literals: tuple[str, ...]
+    marker: re.Pattern[str]
+    span: re.Pattern[str]
+    table: bytes
+    decode: Callable[[str], str | None]
+
+
+_ESCAPE_LAYERS = (
+    _EscapeLayer(
+        "json-escape", ("\\/", "\\u00"), JSON_MARK, _JSON_SPAN, _JSON_TABLE, decode_json_escapes
+    ),
+    _EscapeLayer("hex-escape", ("\\x",), HEX_MARK, _HEX_SPAN, _JSON_TABLE, decode_hex_escapes),
+    _EscapeLayer(
+        "html-entity", ("&#",), HTML_MARK, _HTML_SPAN, _HTML_TABLE, decode_html_references
+    ),
+)
 _FIRST_STEP = 64  # characters mapped at a time by ``_run_around``, doubling up to MAX_STEP
 MAX_STEP = 1 << 20
 
