@@ -377,11 +377,12 @@ def generic_secret_value(secret: str) -> bool:
         if len(secret) == 40 and secret.islower():  # a git object id (commit, blob)
             return False
         return len(secret) >= 16 and entropy >= 3.0
-    if _BASE64ISH.fullmatch(secret) and _encoded_text(secret):
-        return False
-    plain = _base64_of_a_value(secret)
-    if plain is not None:  # a Kubernetes Secret's data: judged on the value it encodes
-        return generic_secret_value(plain)
+    plain = _printable_base64(secret)
+    if plain is not None:
+        if len(secret) >= 24 and plain.count(" ") >= 2:  # base64 of prose: encoded data
+            return False
+        if " " not in plain and len(plain) >= 4:  # a Kubernetes Secret's data
+            return generic_secret_value(plain)  # judged on the value it encodes
     if _BASE64ISH.fullmatch(secret):
         classes = sum(
             (
@@ -418,24 +419,15 @@ def _base64_text(value: str, encoding: str = "utf-8", *, urlsafe: bool = False) 
         return None
 
 
-def _base64_of_a_value(value: str) -> str | None:
-    """The value ``value`` encodes when it is padded base64 of printable ASCII without
-    spaces (``bXlzcWxwYXNzd29yZA==``, "mysqlpassword", in a Kubernetes Secret); None
-    otherwise. A random byte is printable ASCII one time in 2.7."""
+def _printable_base64(value: str) -> str | None:
+    """The printable ASCII that ``value``, padded base64 of 8 characters or more, encodes:
+    prose (encoded data, not a random secret) or a value (``bXlzcWxwYXNzd29yZA==``,
+    "mysqlpassword", in a Kubernetes Secret); None otherwise. A random byte is printable
+    ASCII one time in 2.7."""
     if len(value) < 8 or len(value) % 4:
         return None
     text = _base64_text(value, "ascii")
-    if text is None or len(text) < 4 or not text.isprintable() or " " in text:
-        return None
-    return text
-
-
-def _encoded_text(value: str) -> bool:
-    """True for base64 of prose (words and spaces): encoded data, not a random secret."""
-    if len(value) < 24 or len(value) % 4:
-        return False
-    text = _base64_text(value, "ascii")
-    return text is not None and text.isprintable() and text.count(" ") >= 2
+    return text if text is not None and text.isprintable() else None
 
 
 def basic_auth_base64(secret: str) -> bool:
